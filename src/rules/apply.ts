@@ -1,0 +1,91 @@
+/**
+ * Applying the rules to one pod: the mutation both the webhook and `check` perform.
+ *
+ * Rules apply in document order, each seeing the pod as the previous ones left it. A conflict (the pod already
+ * sets a field differently) is resolved by the rule's `onConflict`: `keep` leaves the pod's value and warns,
+ * `override` replaces it and warns, `reject` denies the pod. The input pod is never modified: the result is a
+ * mutated clone, and the caller diffs the two to build the patch.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { mergePlacement, type Conflict } from '../scheduling/merge/index.js';
+import type { Labels } from '../scheduling/types.js';
+import type { CompiledRule, RuleSet } from './compile.js';
+import { matchingRules, skipReason } from './select.js';
+
+export const APPLIED_RULES_ANNOTATION = 'placement-webhook/applied-rules';
+
+export interface Mutation {
+  /** The pod after the rules: a clone of the input (equal to it when nothing applied). */
+  readonly pod: V1Pod;
+  /** Names of the rules that matched the pod, in document order. */
+  readonly appliedRules: readonly string[];
+  readonly warnings: readonly string[];
+  /** Set when a rule refuses the pod (`onConflict: reject`, or a rule that cannot be applied). */
+  readonly denial: string | undefined;
+  /** Set when the pod is left alone altogether (excluded namespace, mirror pod). */
+  readonly skipped: string | undefined;
+}
+
+const pair = (c: Conflict, which: 'existing' | 'wanted') => (c[which] === undefined ? '' : `=${c[which]}`);
+
+function conflictWarning(rule: CompiledRule, c: Conflict): string {
+  return rule.onConflict === 'override'
+    ? `rule ${rule.name}: replaced the pod's ${c.subject}${pair(c, 'existing')} with the rule's${pair(c, 'wanted')}`
+    : `rule ${rule.name}: kept the pod's ${c.subject}${pair(c, 'existing')} (rule wants${pair(c, 'wanted') || ' other'})`;
+}
+
+function conflictDenial(rule: CompiledRule, conflicts: readonly Conflict[]): string {
+  const what = conflicts
+    .map((c) => (c.existing === undefined ? `${c.subject} differs` : `${c.subject} is ${c.existing}, the rule requires ${c.wanted}`))
+    .join('; ');
+  return `rule ${rule.name} (onConflict: reject): the pod's ${what}`;
+}
+
+/** The applied-rules annotation value: rules recorded earlier (a re-invocation) and now, in document order. */
+function appliedRulesValue(pod: V1Pod, ruleSet: RuleSet, applied: readonly string[]): string {
+  const previous = (pod.metadata?.annotations?.[APPLIED_RULES_ANNOTATION] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const names = new Set([...previous, ...applied]);
+  const order = new Map(ruleSet.rules.map((r) => [r.name, r.index]));
+  const rank = (n: string) => order.get(n) ?? Number.MAX_SAFE_INTEGER;
+  return [...names].sort((a, b) => rank(a) - rank(b)).join(',');
+}
+
+export function mutatePod(pod: V1Pod, ruleSet: RuleSet, namespace: string, namespaceLabels: Labels): Mutation {
+  const result = (over: Partial<Mutation>): Mutation => ({
+    pod,
+    appliedRules: [],
+    warnings: [],
+    denial: undefined,
+    skipped: undefined,
+    ...over,
+  });
+  const skipped = skipReason(pod, namespace, ruleSet);
+  if (skipped) return result({ skipped });
+  if (!pod.spec) return result({ skipped: 'the pod has no spec' });
+
+  const rules = matchingRules(ruleSet, pod, namespace, namespaceLabels);
+  if (rules.length === 0) return result({});
+
+  const mutated = structuredClone(pod);
+  const spec = mutated.spec as NonNullable<V1Pod['spec']>;
+  const warnings: string[] = [];
+  for (const rule of rules) {
+    const report = mergePlacement(spec, rule.placement, rule.onConflict === 'override');
+    const failure = report.failures[0];
+    if (failure !== undefined) return result({ denial: `rule ${rule.name} cannot be applied: ${failure}` });
+    if (report.conflicts.length === 0) continue;
+    if (rule.onConflict === 'reject') return result({ denial: conflictDenial(rule, report.conflicts) });
+    warnings.push(...report.conflicts.map((c) => conflictWarning(rule, c)));
+  }
+
+  const appliedRules = rules.map((r) => r.name);
+  const value = appliedRulesValue(pod, ruleSet, appliedRules);
+  const metadata = (mutated.metadata ??= {});
+  if (metadata.annotations?.[APPLIED_RULES_ANNOTATION] !== value) {
+    metadata.annotations = { ...(metadata.annotations ?? {}), [APPLIED_RULES_ANNOTATION]: value };
+  }
+  return result({ pod: mutated, appliedRules, warnings });
+}

@@ -1,0 +1,131 @@
+/**
+ * Rules are parsed and checked once, then matched against many pods: `compileRules` turns a document into a
+ * `RuleSet` whose rules carry ready matchers, or returns every error found (structure first, then semantics).
+ */
+import { parseDocument } from 'yaml';
+import type { V1Volume } from '@kubernetes/client-node';
+import { InvalidDocumentError, type FieldError } from '../errors.js';
+import { compileSchema } from '../json-schema.js';
+import { compileLabelSelector } from '../scheduling/labels.js';
+import type { Placement } from '../scheduling/merge/index.js';
+import type { Labels } from '../scheduling/types.js';
+import { lintRules } from './lint.js';
+import {
+  DEFAULT_EXCLUDED_NAMESPACES,
+  RulesDocument,
+  type NodeTemplate,
+  type OnConflict,
+  type Rule,
+  type ValidationMode,
+} from './schema.js';
+
+/** What a rule's match is evaluated against. `namespaceLabels` include `kubernetes.io/metadata.name`. */
+export interface MatchSubject {
+  readonly namespace: string;
+  readonly namespaceLabels: Labels;
+  readonly podLabels: Labels;
+}
+
+export interface CompiledRule {
+  /** Position in the document: rules apply in this order. */
+  readonly index: number;
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly onConflict: OnConflict;
+  readonly includeDaemonSetPods: boolean;
+  readonly placement: Placement;
+  /** True when every part of the rule's `match` given holds (an omitted part matches all). */
+  matches(subject: MatchSubject): boolean;
+}
+
+export interface RuleSet {
+  readonly rules: readonly CompiledRule[];
+  readonly excludedNamespaces: ReadonlySet<string>;
+  readonly validation: {
+    readonly mode: ValidationMode;
+    readonly nodeTemplates: readonly NodeTemplate[];
+  };
+  /** Lint warnings of the document (the rules work, but perhaps not as meant). */
+  readonly warnings: readonly FieldError[];
+}
+
+export type CompileResult =
+  | { readonly ok: true; readonly ruleSet: RuleSet; readonly warnings: readonly FieldError[] }
+  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[] };
+
+const checkStructure = compileSchema(RulesDocument);
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function compileRule(rule: Rule, index: number): CompiledRule {
+  const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;
+  const namespaceSelector = rule.match?.namespaceSelector ? compileLabelSelector(rule.match.namespaceSelector) : undefined;
+  const podSelector = rule.match?.podSelector ? compileLabelSelector(rule.match.podSelector) : undefined;
+  const inject = deepFreeze(structuredClone(rule.inject));
+  return {
+    index,
+    name: rule.name,
+    description: rule.description,
+    onConflict: rule.onConflict ?? 'keep',
+    includeDaemonSetPods: rule.match?.includeDaemonSetPods ?? false,
+    // Volume sources are passed through as written (their insides are the API server's to validate).
+    placement: { ...inject, volumes: inject.volumes as V1Volume[] | undefined },
+    matches: (s) =>
+      (namespaces?.has(s.namespace) ?? true) &&
+      (namespaceSelector?.matches(s.namespaceLabels) ?? true) &&
+      (podSelector?.matches(s.podLabels) ?? true),
+  };
+}
+
+/** Checks and compiles a rules document given as a parsed value. */
+export function compileRules(doc: unknown): CompileResult {
+  const structural = checkStructure(doc);
+  if (structural.length > 0) return { ok: false, errors: structural, warnings: [] };
+  const typed = doc as RulesDocument;
+  const { errors, warnings } = lintRules(typed);
+  if (errors.length > 0) return { ok: false, errors, warnings };
+  const ruleSet: RuleSet = {
+    rules: typed.rules.map(compileRule),
+    excludedNamespaces: new Set(typed.settings?.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES),
+    validation: {
+      mode: typed.settings?.validation?.mode ?? 'enforce',
+      nodeTemplates: deepFreeze(structuredClone(typed.settings?.validation?.nodeTemplates ?? [])),
+    },
+    warnings,
+  };
+  return { ok: true, ruleSet, warnings };
+}
+
+/**
+ * Parses YAML (or JSON) text holding one rules document and compiles it. Syntax errors are reported with their
+ * line and column; duplicate keys are errors (YAML would silently keep the last one).
+ */
+export function parseRules(text: string): CompileResult {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const errors = doc.errors.map<FieldError>((e) => ({
+      type: 'Invalid',
+      path: '',
+      detail: `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ''}${e.message.split('\n')[0]}`,
+    }));
+    return { ok: false, errors, warnings: [] };
+  }
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (value === null || value === undefined) {
+    return { ok: false, errors: [{ type: 'Required', path: '', detail: 'the rules document is empty' }], warnings: [] };
+  }
+  return compileRules(value);
+}
+
+/** `parseRules`, throwing `InvalidDocumentError` with every error when the document is invalid. */
+export function loadRules(text: string, source: string): RuleSet {
+  const result = parseRules(text);
+  if (!result.ok) throw new InvalidDocumentError(`rules ${source}`, result.errors);
+  return result.ruleSet;
+}

@@ -1,0 +1,90 @@
+import type { V1Container, V1EnvFromSource, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { sameJson } from './equal.js';
+import type { MergeReport } from './report.js';
+
+/**
+ * Merges `wanted` into `list` by identity: a missing entry is appended, an identical one is left alone, one with
+ * the same identity and other content is a conflict (replaced when `override`). Returns the new list, or
+ * `undefined` when nothing changed.
+ */
+function mergeById<T>(
+  list: readonly T[] | undefined,
+  wanted: readonly T[],
+  id: (item: T) => string,
+  subject: (key: string) => string,
+  override: boolean,
+  report: MergeReport,
+): T[] | undefined {
+  const out = [...(list ?? [])];
+  let changed = false;
+  for (const w of wanted) {
+    const key = id(w);
+    const i = out.findIndex((x) => id(x) === key);
+    if (i === -1) {
+      out.push(structuredClone(w));
+      changed = true;
+    } else if (!sameJson(out[i], w)) {
+      // Values are not shown: env values and volume sources can be secrets.
+      report.conflicts.push({ subject: subject(key) });
+      if (override) {
+        out[i] = structuredClone(w);
+        changed = true;
+      }
+    }
+  }
+  return changed ? out : undefined;
+}
+
+/** envFrom entries have no name: a source is identified by what it reads (`configMap:NAME` or `secret:NAME`). */
+const envFromId = (e: V1EnvFromSource) =>
+  e.configMapRef ? `configMap:${e.configMapRef.name}` : e.secretRef ? `secret:${e.secretRef.name}` : 'none:';
+
+export interface ContainerInjection {
+  readonly env?: readonly V1EnvVar[] | undefined;
+  readonly envFrom?: readonly V1EnvFromSource[] | undefined;
+  readonly volumeMounts?: readonly V1VolumeMount[] | undefined;
+  readonly volumes?: readonly V1Volume[] | undefined;
+}
+
+/**
+ * PodPreset semantics: `env` (by name), `envFrom` (by source) and `volumeMounts` (by `mountPath`: one volume may be
+ * mounted at several paths, but two mounts cannot share a path) go into every container and initContainer;
+ * `volumes` (by name) into the pod. Identical entries are left alone; same identity, other content → conflict.
+ */
+export function mergeContainers(spec: V1PodSpec, wanted: ContainerInjection, override: boolean, report: MergeReport): void {
+  const { env = [], envFrom = [], volumeMounts = [], volumes = [] } = wanted;
+  if (env.length + envFrom.length + volumeMounts.length > 0) {
+    const groups: [string, V1Container[] | undefined][] = [
+      ['initContainer', spec.initContainers],
+      ['container', spec.containers],
+    ];
+    for (const [kind, containers] of groups) {
+      for (const c of containers ?? []) {
+        const where = `in ${kind} ${c.name}`;
+        if (env.length > 0) {
+          const merged = mergeById(c.env, env, (e) => e.name, (k) => `env ${k} ${where}`, override, report);
+          if (merged) c.env = merged;
+        }
+        if (envFrom.length > 0) {
+          const merged = mergeById(c.envFrom, envFrom, envFromId, (k) => `envFrom ${k} ${where}`, override, report);
+          if (merged) c.envFrom = merged;
+        }
+        if (volumeMounts.length > 0) {
+          const merged = mergeById(
+            c.volumeMounts,
+            volumeMounts,
+            (m) => m.mountPath,
+            (k) => `volumeMount ${k} ${where}`,
+            override,
+            report,
+          );
+          if (merged) c.volumeMounts = merged;
+        }
+      }
+    }
+  }
+  if (volumes.length > 0) {
+    const merged = mergeById(spec.volumes, volumes, (v) => v.name, (k) => `volume ${k}`, override, report);
+    if (merged) spec.volumes = merged;
+  }
+}

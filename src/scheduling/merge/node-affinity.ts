@@ -1,0 +1,83 @@
+import type { V1Affinity, V1NodeAffinity, V1NodeSelectorTerm, V1PodSpec, V1PreferredSchedulingTerm } from '@kubernetes/client-node';
+import { appendMissing, sameJson } from './equal.js';
+import type { MergeReport } from './report.js';
+
+/** More required node-affinity terms than this after combining a pod's with a rule's is refused. */
+export const MAX_NODE_SELECTOR_TERMS = 64;
+
+type Requirement = NonNullable<V1NodeSelectorTerm['matchExpressions']>[number];
+
+const expressions = (t: V1NodeSelectorTerm): Requirement[] => t.matchExpressions ?? [];
+const fields = (t: V1NodeSelectorTerm): Requirement[] => t.matchFields ?? [];
+const isEmptyTerm = (t: V1NodeSelectorTerm) => expressions(t).length === 0 && fields(t).length === 0;
+const includesAll = (have: Requirement[], want: Requirement[]) => want.every((w) => have.some((h) => sameJson(h, w)));
+
+/** `outer` already implies `inner` when it holds every requirement of `inner` (a conjunction with more parts). */
+function termImplies(outer: V1NodeSelectorTerm, inner: V1NodeSelectorTerm): boolean {
+  return includesAll(expressions(outer), expressions(inner)) && includesAll(fields(outer), fields(inner));
+}
+
+/** The term that matches a node iff both `a` and `b` do: requirements concatenated, duplicates dropped. */
+function conjoin(a: V1NodeSelectorTerm, b: V1NodeSelectorTerm): V1NodeSelectorTerm {
+  const term: V1NodeSelectorTerm = {};
+  const exprs = [...expressions(a)];
+  appendMissing(exprs, expressions(b));
+  const flds = [...fields(a)];
+  appendMissing(flds, fields(b));
+  if (exprs.length > 0) term.matchExpressions = exprs;
+  if (flds.length > 0) term.matchFields = flds;
+  return term;
+}
+
+const sameTerm = (a: V1NodeSelectorTerm, b: V1NodeSelectorTerm) => termImplies(a, b) && termImplies(b, a);
+
+/**
+ * Required node affinity is ANDed with the pod's, never appended to it.
+ *
+ * Node-selector terms are ORed, so appending a rule's term would *widen* what the pod accepts. Instead the pod's
+ * terms T1..Tn and the rule's R1..Rm become every Ti ∧ Rj (requirements concatenated), deduplicated, so the pod
+ * then runs on exactly the nodes that both its own constraint and the rule allow. Two refinements keep the result
+ * small and the mutation idempotent:
+ * - a pod term that already holds every requirement of some Rj already implies the rule, and is kept as it is;
+ * - a pod term with no requirements matches no node, and stays so (ANDing cannot make it match anything).
+ * With no required terms on the pod, the rule's terms are set. A pod whose term list is present but empty matches
+ * no node (and fails API validation); it is left untouched.
+ */
+function mergeRequired(na: V1NodeAffinity, ruleTerms: readonly V1NodeSelectorTerm[], report: MergeReport): void {
+  const required = na.requiredDuringSchedulingIgnoredDuringExecution;
+  const podTerms = required?.nodeSelectorTerms;
+  if (!required || podTerms == null) {
+    na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms: structuredClone([...ruleTerms]) };
+    return;
+  }
+  if (podTerms.length === 0) return;
+  const combined: V1NodeSelectorTerm[] = [];
+  const add = (t: V1NodeSelectorTerm) => {
+    if (!combined.some((c) => sameTerm(c, t))) combined.push(t);
+  };
+  for (const t of podTerms) {
+    if (isEmptyTerm(t) || ruleTerms.some((r) => termImplies(t, r))) add(t);
+    else for (const r of ruleTerms) add(conjoin(t, r));
+  }
+  if (combined.length > MAX_NODE_SELECTOR_TERMS) {
+    report.failures.push(
+      `combining the pod's ${podTerms.length} required node-affinity terms with the rule's ${ruleTerms.length} ` +
+        `gives ${combined.length} terms, more than the limit of ${MAX_NODE_SELECTOR_TERMS}`,
+    );
+    return;
+  }
+  if (!sameJson(combined, podTerms)) required.nodeSelectorTerms = combined;
+}
+
+/** `spec.affinity.nodeAffinity`: required terms ANDed (see above), preferred terms appended when not present. */
+export function mergeNodeAffinity(spec: V1PodSpec, wanted: V1NodeAffinity | undefined, report: MergeReport): void {
+  const ruleTerms = wanted?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const preferred: readonly V1PreferredSchedulingTerm[] = wanted?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+  if (ruleTerms.length === 0 && preferred.length === 0) return;
+  const affinity: V1Affinity = (spec.affinity ??= {});
+  const na: V1NodeAffinity = (affinity.nodeAffinity ??= {});
+  if (ruleTerms.length > 0) mergeRequired(na, ruleTerms, report);
+  if (preferred.length > 0) {
+    appendMissing((na.preferredDuringSchedulingIgnoredDuringExecution ??= []), preferred);
+  }
+}

@@ -1,0 +1,26 @@
+import type { V1PodSpec } from '@kubernetes/client-node';
+import type { MergeReport } from './report.js';
+
+/**
+ * `spec.nodeSelector`: keys the pod lacks are added. A key the pod already has with the same value is left alone;
+ * with a different value it is a conflict, and the rule's value replaces the pod's only when `override` is set.
+ */
+export function mergeNodeSelector(
+  spec: V1PodSpec,
+  wanted: Readonly<Record<string, string>> | undefined,
+  override: boolean,
+  report: MergeReport,
+): void {
+  if (!wanted) return;
+  for (const [key, value] of Object.entries(wanted)) {
+    const current = spec.nodeSelector ?? {};
+    if (!Object.hasOwn(current, key)) {
+      spec.nodeSelector = { ...current, [key]: value };
+      continue;
+    }
+    const existing = current[key];
+    if (existing === value) continue;
+    report.conflicts.push({ subject: `nodeSelector ${key}`, existing: String(existing), wanted: value });
+    if (override) spec.nodeSelector = { ...current, [key]: value };
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The fastify application: routes and transport concerns (content type, body limit, malformed input), no listen.
+ * Tests drive it with `app.inject()`; `serve` adds TLS and listens.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { AdmissionContext } from '../admission/context.js';
+import { BadReviewError, decodeReview } from '../admission/decode.js';
+import { handleMutate, type HandlerResult } from '../admission/mutate.js';
+import { errored, review } from '../admission/response.js';
+import type { AdmissionRequest } from '../admission/types.js';
+import { formatFieldError } from '../errors.js';
+
+/** Largest AdmissionReview accepted, as controller-runtime (the API server's own limit is 3 MiB per object). */
+export const BODY_LIMIT = 7 * 1024 * 1024;
+
+export interface AppOptions {
+  readonly ctx: AdmissionContext;
+  readonly logger: FastifyBaseLogger;
+  /** Why the webhook is not ready, or undefined when it is. */
+  readonly notReady?: () => string | undefined;
+  /** TLS key and certificate; plain HTTP when absent (tests, `replay`). */
+  readonly https?: { key: string; cert: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+}
+
+type Handler = (request: AdmissionRequest, ctx: AdmissionContext) => HandlerResult;
+
+/** A Kubernetes-style Status body for transport errors. */
+function statusBody(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message };
+}
+
+class TransportError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ctx: AdmissionContext): void {
+  app.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
+    const started = process.hrtime.bigint();
+    let request: AdmissionRequest;
+    try {
+      request = decodeReview(req.body).request;
+    } catch (err) {
+      if (err instanceof BadReviewError) {
+        const message = `not an ${err.what} v1 request: ${err.errors.map(formatFieldError).join('; ')}`;
+        req.log.warn({ path, reason: message }, 'bad review');
+        return reply.code(400).send(statusBody(400, 'BadRequest', message));
+      }
+      throw err;
+    }
+    const pod = request.object as { metadata?: { name?: string; generateName?: string } } | null | undefined;
+    const fields = {
+      uid: request.uid,
+      kind: request.kind.kind,
+      namespace: request.namespace,
+      name: request.name || pod?.metadata?.name || (pod?.metadata?.generateName ? `${pod.metadata.generateName}*` : undefined),
+      operation: request.operation,
+      dryRun: request.dryRun ?? false,
+    };
+    const durationMs = () => Number(process.hrtime.bigint() - started) / 1e6;
+    try {
+      const { response, record } = handler(request, ctx);
+      req.log.info({ ...fields, ...record, durationMs: durationMs() }, 'review');
+      return review(response);
+    } catch (err) {
+      // Answer with the uid and HTTP 500: the API server then applies the webhook's failurePolicy.
+      const message = err instanceof Error ? err.message : String(err);
+      req.log.error({ ...fields, decision: 'error', err, durationMs: durationMs() }, 'review failed');
+      return reply.code(500).send(review(errored(request.uid, 500, `internal error: ${message}`)));
+    }
+  });
+}
+
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const options: FastifyServerOptions & { https?: AppOptions['https'] } = {
+    loggerInstance: opts.logger,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    ...(opts.https ? { https: opts.https } : {}),
+  };
+  const app = Fastify(options) as unknown as FastifyInstance;
+
+  // Only JSON is an AdmissionReview. `__proto__` and `constructor.prototype` keys are refused, not merged.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser('*', (req, _payload, done) => {
+    done(new TransportError(400, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; expected application/json`), undefined);
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const code = err.statusCode ?? 500;
+    if (code >= 500) {
+      req.log.error({ err }, 'request failed');
+      return reply.code(500).send(statusBody(500, 'InternalError', 'internal error'));
+    }
+    // Bad input is the client's problem: 400 for anything malformed, 413 for a body over the limit.
+    const status = code === 413 ? 413 : 400;
+    const reason = status === 413 ? 'RequestEntityTooLarge' : 'BadRequest';
+    const message =
+      err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `request body is larger than ${BODY_LIMIT} bytes` : err.message;
+    req.log.warn({ reason: message, status }, 'bad request');
+    return reply.code(status).send(statusBody(status, reason, message));
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(statusBody(404, 'NotFound', `no route ${req.method} ${req.url}`)));
+
+  admissionRoute(app, '/mutate', handleMutate, opts.ctx);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const why = opts.notReady?.();
+    return why === undefined ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reason: why });
+  });
+  return app;
+}
