@@ -2,7 +2,7 @@
  * Rules are parsed and checked once, then matched against many pods: `compileRules` turns a document into a
  * `RuleSet` whose rules carry ready matchers, or returns every error found (structure first, then semantics).
  */
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { V1Volume } from '@kubernetes/client-node';
 import { InvalidDocumentError, type FieldError } from '../errors.js';
 import { compileSchema } from '../json-schema.js';
@@ -107,13 +107,14 @@ export function compileRules(doc: unknown): CompileResult {
  * line and column; duplicate keys are errors (YAML would silently keep the last one).
  */
 export function parseRules(text: string): CompileResult {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  // Without `prettyErrors` the parser fills no `linePos`: positions are resolved through the line counter.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
-    const errors = doc.errors.map<FieldError>((e) => ({
-      type: 'Invalid',
-      path: '',
-      detail: `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ''}${e.message.split('\n')[0]}`,
-    }));
+    const errors = doc.errors.map<FieldError>((e) => {
+      const at = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+      return { type: 'Invalid', path: '', detail: `YAML line ${at.line}, column ${at.col}: ${e.message.split('\n')[0]}` };
+    });
     return { ok: false, errors, warnings: [] };
   }
   const value: unknown = doc.toJS({ maxAliasCount: 100 });

@@ -72,7 +72,7 @@ function lintInject(inject: Inject, path: string): FieldError[] {
   const required = na?.requiredDuringSchedulingIgnoredDuringExecution;
   if (required) {
     const p = at('affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms');
-    if (required.nodeSelectorTerms.length === 0) errors.push(fieldError.required(p, 'must have at least one node selector term'));
+    // Reports an empty list itself ("must have at least one node selector term").
     errors.push(...validateNodeSelectorTerms(required.nodeSelectorTerms, p));
   }
   (na?.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((pref, i) => {

@@ -19,7 +19,8 @@ export function skipReason(pod: V1Pod, namespace: string, ruleSet: RuleSet): str
 /** A pod created by a DaemonSet controller (ownerReference kind DaemonSet of the apps group). */
 export function isDaemonSetPod(pod: V1Pod): boolean {
   return (pod.metadata?.ownerReferences ?? []).some(
-    (o) => o.kind === 'DaemonSet' && (o.apiVersion.startsWith('apps/') || o.apiVersion.startsWith('extensions/')),
+    // apiVersion is read defensively: mutation runs before the API server validates ownerReferences.
+    (o) => o.kind === 'DaemonSet' && /^(apps|extensions)\//.test(String(o.apiVersion ?? '')),
   );
 }
 

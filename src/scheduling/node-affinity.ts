@@ -153,18 +153,18 @@ export function validateNodeSelectorTerms(terms: readonly V1NodeSelectorTerm[] |
 // ---------------------------------------------------------------------------------------------------------------
 // Matching
 
-type LabelRequirement =
+export type LabelRequirement =
   | { readonly operator: 'In' | 'NotIn'; readonly key: string; readonly values: ReadonlySet<string> }
   | { readonly operator: 'Exists' | 'DoesNotExist'; readonly key: string }
   | { readonly operator: 'Gt' | 'Lt'; readonly key: string; readonly bound: bigint };
 
-interface FieldRequirement {
+export interface FieldRequirement {
   readonly operator: 'In' | 'NotIn';
   readonly key: string;
   readonly value: string;
 }
 
-interface CompiledTerm {
+export interface CompiledTerm {
   readonly labels: readonly LabelRequirement[];
   readonly fields: readonly FieldRequirement[];
 }
@@ -201,7 +201,7 @@ function compileFieldRequirement(r: V1NodeSelectorRequirement): FieldRequirement
 }
 
 /** `undefined` for a term that matches nothing: an empty one, or one with any requirement that does not parse. */
-function compileTerm(term: V1NodeSelectorTerm): CompiledTerm | undefined {
+export function compileTerm(term: V1NodeSelectorTerm): CompiledTerm | undefined {
   const expressions = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (expressions.length === 0 && fields.length === 0) return undefined;

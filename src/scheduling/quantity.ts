@@ -48,7 +48,7 @@ export type QuantityErrorReason = 'Format' | 'Suffix' | 'Numeric' | 'Range';
 /** A value that is not a Kubernetes quantity. */
 export class QuantityError extends PlacementError {
   override name = 'QuantityError';
-  /** The problem as a field error, to collect into an {@link InvalidDocumentError} alongside others. */
+  /** The problem as a field error, to collect into an `InvalidDocumentError` alongside others. */
   readonly field: FieldError;
 
   constructor(
@@ -57,13 +57,19 @@ export class QuantityError extends PlacementError {
     /** Field path of the value, e.g. `spec.containers[0].resources.requests.cpu`; empty when there is none. */
     readonly path: string,
     readonly reason: QuantityErrorReason,
-    why: string,
+    /** What is wrong with it, e.g. `unable to parse quantity's suffix "mi" (...)`. */
+    readonly why: string,
     /** What the path is relative to, e.g. `node "worker-1"`; prefixed to the message. */
-    subject?: string,
+    readonly subject?: string,
   ) {
     const field = fieldError.invalid(path, input, why);
     super(subject === undefined ? formatFieldError(field) : `${subject}: ${formatFieldError(field)}`);
     this.field = field;
+  }
+
+  /** The same error, reported about `subject` (the object the path belongs to). */
+  about(subject: string): QuantityError {
+    return new QuantityError(this.input, this.path, this.reason, this.why, subject);
   }
 }
 
@@ -242,7 +248,9 @@ function parse(text: string, input: string, path: string): Quantity {
   } else {
     // |value| * 10^9 = coefficient * 10^(exponent - fraction digits + 9), rounded up.
     const decimalExponent = exponent - fraction.length;
-    if (digits + decimalExponent > MAX_DECIMAL_DIGITS) throw fail('Range', `must be less than 10^${MAX_DECIMAL_DIGITS}`);
+    if (digits + decimalExponent > MAX_DECIMAL_DIGITS) {
+      throw fail('Range', `must be less than 10^${MAX_DECIMAL_DIGITS}`);
+    }
     const shift = decimalExponent + 9;
     nanos = shift >= 0 ? coefficient * 10n ** BigInt(shift) : ceilDivPow10(coefficient, digits, -shift);
   }
@@ -275,15 +283,23 @@ function describe(json: unknown): string {
 }
 
 /**
- * Kubernetes' `MilliValue()`: the value in milli-units, rounded up to a whole number; for a negative fraction,
- * away from zero (`-1.5m` → -2), as its int64 representation rounds. Exact: Kubernetes returns an int64 that
- * overflows beyond about 9.2e15 units, this returns the true value.
+ * Kubernetes' `MilliValue()`: the value in milli-units, rounded up to a whole number (`1n` → 1).
+ *
+ * Negative fractions round away from zero (`-1.5m` → -2), as Kubernetes' int64 representation does and as the
+ * `Value()` documentation states. Its arbitrary-precision representation rounds them differently (`scaledValue`
+ * truncates and adds one), but the API server rejects negative requests and capacities, so no fit depends on it.
+ *
+ * The result is exact: Kubernetes returns an int64, which overflows beyond about 9.2e15 units (`1Ei` of memory in
+ * milli-units already does).
  */
 export function milliValue(q: Quantity): bigint {
   return divideAwayFromZero(q.nanos, NANOS_PER_MILLI);
 }
 
-/** Kubernetes' `Value()`: the value in units rounded up, away from zero for negatives (`1n` → 1, `-0.5` → -1). */
+/**
+ * Kubernetes' `Value()`: the value in units, rounded up (`1n` → 1, `1500m` → 2), negatives away from zero
+ * (`-0.5` → -1). Exact, where Kubernetes' int64 overflows beyond 2^63-1 (decimal quantities such as `10E`).
+ */
 export function value(q: Quantity): bigint {
   return divideAwayFromZero(q.nanos, NANOS_PER_UNIT);
 }
