@@ -1,15 +1,24 @@
 import type { RuleSet } from '../rules/compile.js';
+import type { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
+
+/** The nodes as the webhook knows them, and whether that knowledge can be trusted for a denial. */
+export interface NodeView {
+  readonly index: NodeIndex;
+  /** Why the node list is incomplete now (never synced, disconnected too long), or undefined when it is sound. */
+  readonly incomplete: string | undefined;
+}
 
 /**
  * What the handlers read of the world. Implementations swap their data atomically: a review sees one rule set and
- * one cluster view from start to end.
+ * one cluster view from start to end (handlers are synchronous).
  */
 export interface AdmissionContext {
   /** The rule set in force now. */
   rules(): RuleSet;
   /** Labels of a namespace, or undefined when it is not known (then only `kubernetes.io/metadata.name` is assumed). */
   namespaceLabels(name: string): Labels | undefined;
+  nodes(): NodeView;
 }
 
 /** One line of the review log: never the object itself (pods carry secrets in env). */
@@ -18,4 +27,5 @@ export interface ReviewRecord {
   reason?: string;
   appliedRules?: readonly string[];
   warnings?: number;
+  verdict?: string;
 }

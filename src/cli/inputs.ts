@@ -62,7 +62,7 @@ export async function loadInputs(given: InputFiles): Promise<Inputs> {
   if (!rulesFile) throw new UsageError('--rules FILE is required when --nodes or --namespaces is given');
   try {
     const ruleSet = loadRules(await readText(rulesFile), rulesFile);
-    const nodes = files.nodes ? parseNodes(await readText(files.nodes), files.nodes) : [];
+    const nodes = files.nodes ? parseNodes(await readText(files.nodes), files.nodes) : undefined;
     const namespaces = files.namespaces ? parseNamespaces(await readText(files.namespaces), files.namespaces) : [];
     return {
       ruleSet,

@@ -63,7 +63,7 @@ export async function serve(argv: string[]): Promise<number> {
   });
   await app.listen({ host, port });
   logger.info(
-    { rules: inputs.files.rules, ruleCount: inputs.ruleSet.rules.length, nodes: inputs.cluster.nodes.length, host, port },
+    { rules: inputs.files.rules, ruleCount: inputs.ruleSet.rules.length, nodes: inputs.cluster.nodes().index.size, host, port },
     'serving',
   );
   if (inputs.usingExamples) {

@@ -3,21 +3,26 @@
  * and `replay` always use.
  */
 import type { V1Namespace, V1Node } from '@kubernetes/client-node';
-import type { AdmissionContext } from '../admission/context.js';
+import type { AdmissionContext, NodeView } from '../admission/context.js';
 import type { RuleSet } from '../rules/compile.js';
-import type { Labels, PlacementNode } from '../scheduling/types.js';
+import { NodeIndex } from '../scheduling/node-index.js';
+import type { Labels } from '../scheduling/types.js';
 import { toPlacementNode } from './objects.js';
 
 export class StaticCluster implements AdmissionContext {
   private readonly namespaces: ReadonlyMap<string, Labels>;
-  readonly nodes: readonly PlacementNode[];
+  private readonly view: NodeView;
 
+  /** `nodes` undefined means no node list was given: validation then allows with a warning. */
   constructor(
     private readonly ruleSet: RuleSet,
-    nodes: readonly V1Node[] = [],
+    nodes: readonly V1Node[] | undefined = [],
     namespaces: readonly V1Namespace[] = [],
   ) {
-    this.nodes = nodes.map(toPlacementNode);
+    this.view = {
+      index: new NodeIndex((nodes ?? []).map(toPlacementNode)),
+      incomplete: nodes === undefined ? 'no node list was given (--nodes)' : undefined,
+    };
     this.namespaces = new Map(namespaces.map((ns) => [ns.metadata?.name ?? '', { ...(ns.metadata?.labels ?? {}) }]));
   }
 
@@ -27,5 +32,9 @@ export class StaticCluster implements AdmissionContext {
 
   namespaceLabels(name: string): Labels | undefined {
     return this.namespaces.get(name);
+  }
+
+  nodes(): NodeView {
+    return this.view;
   }
 }

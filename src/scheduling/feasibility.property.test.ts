@@ -18,7 +18,7 @@ const node = (i: number): fc.Arbitrary<PlacementNode> =>
   fc.record({
     labels: fc.dictionary(key, val, { maxKeys: 4 }),
     taints: fc.uniqueArray(taint, { maxLength: 2, selector: (t) => `${t.key}:${t.effect}` }),
-    unschedulable: fc.boolean({ weight: 0.15 } as never) as fc.Arbitrary<boolean>,
+    unschedulable: fc.boolean(),
     cpu: quantity,
     memory,
     pods: fc.constantFrom('0', '10', '110'),

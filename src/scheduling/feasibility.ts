@@ -16,7 +16,7 @@
  */
 import type { V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { BitSet } from './bitset.js';
-import { compileRequiredNodeAffinity, compileTerm, NODE_NAME_FIELD, parseInt64, type CompiledTerm, type NodeMatcher } from './node-affinity.js';
+import { compileNodeSelectorTerms, compileRequiredNodeAffinity, compileTerm, NODE_NAME_FIELD, parseInt64, type CompiledTerm, type NodeMatcher } from './node-affinity.js';
 import type { AllocatableGroup, NodeIndex } from './node-index.js';
 import {
   failureReasons,
@@ -43,6 +43,8 @@ export interface PodConstraints {
   readonly terms: readonly (CompiledTerm | undefined)[] | undefined;
   /** The same constraint as nodeSelector + terms, for evaluating one node. */
   readonly affinity: NodeMatcher;
+  /** The required terms alone (without nodeSelector); `undefined` when the pod has none. */
+  readonly requiredTerms: NodeMatcher | undefined;
   readonly requests: ReadonlyMap<string, bigint>;
 }
 
@@ -57,6 +59,7 @@ export function podConstraints(pod: V1Pod): PodConstraints {
     nodeSelector: Object.entries(spec?.nodeSelector ?? {}),
     terms: required == null ? undefined : (required.nodeSelectorTerms ?? []).map(compileTerm),
     affinity: compileRequiredNodeAffinity(pod),
+    requiredTerms: required == null ? undefined : compileNodeSelectorTerms(required.nodeSelectorTerms ?? []),
     requests: podRequests(pod),
   };
 }

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { AdmissionContext } from '../admission/context.js';
 import { BadReviewError, decodeReview } from '../admission/decode.js';
 import { handleMutate, type HandlerResult } from '../admission/mutate.js';
+import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { formatFieldError } from '../errors.js';
@@ -87,7 +88,21 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   // Only JSON is an AdmissionReview. `__proto__` and `constructor.prototype` keys are refused, not merged.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    parseJson(req, text, (err, value) => {
+      if (err === null) return done(null, value);
+      // fastify reports a refused prototype key as invalid JSON; say which of the two it is.
+      if ((err as { code?: string }).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return done(err, undefined);
+      try {
+        JSON.parse(text);
+      } catch (syntax) {
+        return done(new TransportError(400, `invalid JSON: ${syntax instanceof Error ? syntax.message : String(syntax)}`), undefined);
+      }
+      done(new TransportError(400, 'a "__proto__" or "constructor.prototype" key is not allowed in the body'), undefined);
+    });
+  });
   app.addContentTypeParser('*', (req, _payload, done) => {
     done(new TransportError(400, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; expected application/json`), undefined);
   });
@@ -109,6 +124,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => reply.code(404).send(statusBody(404, 'NotFound', `no route ${req.method} ${req.url}`)));
 
   admissionRoute(app, '/mutate', handleMutate, opts.ctx);
+  admissionRoute(app, '/validate', handleValidate, opts.ctx);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -1,0 +1,256 @@
+/**
+ * POST /validate: rejects what no current node can run, in the scheduler's words.
+ *
+ * - Pods on CREATE: the final pod (every mutating webhook, ours included, has run).
+ * - Workloads on CREATE, and on UPDATE when their pod template changed: the template as a pod of the namespace,
+ *   after our own rules (so `kubectl apply` of a Deployment fails fast instead of a ReplicaSet failing silently).
+ *   DaemonSets (and pods they own) only ever get warnings: a DaemonSet for nodes that do not exist yet is fine.
+ * - The rules ConfigMap (label placement-webhook/rules=true) on CREATE and UPDATE: an invalid document is denied
+ *   with every error, so a bad edit never reaches the running webhooks.
+ *
+ * Never denies from incomplete knowledge: no node list, an empty one, or a stale cache allow with a warning.
+ */
+import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import { formatFieldError, PlacementError } from '../errors.js';
+import { mutatePod } from '../rules/apply.js';
+import { parseRules, type RuleSet } from '../rules/compile.js';
+import type { NodeTemplate } from '../rules/schema.js';
+import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
+import { evaluate, firstFailure, podConstraints, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
+import { sameJson } from '../scheduling/merge/equal.js';
+import type { PlacementNode } from '../scheduling/types.js';
+import type { AdmissionContext, ReviewRecord } from './context.js';
+import type { HandlerResult } from './mutate.js';
+import { allowed, denied } from './response.js';
+import type { AdmissionRequest } from './types.js';
+
+export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
+export const RULES_CONFIGMAP_KEY = 'rules.yaml';
+/** Kubernetes shows warnings one per line; longer ones are cut with "…" (details are in the log). */
+export const MAX_WARNING_LENGTH = 120;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function clip(line: string): string {
+  return line.length <= MAX_WARNING_LENGTH ? line : `${line.slice(0, MAX_WARNING_LENGTH - 1)}…`;
+}
+
+/** "0/5 nodes are available: a, b." → one warning line for the head and one per reason. */
+export function messageAsWarnings(prefix: string, message: string): string[] {
+  const m = /^(0\/\d+ nodes are available): (.*)\.$/.exec(message);
+  if (!m) return [clip(`${prefix}${message}`)];
+  return [clip(`${prefix}${m[1]}:`), ...(m[2] as string).split(', ').map((r) => clip(`  ${r}`))];
+}
+
+// ---- workloads ----------------------------------------------------------------------------------------------------
+
+export interface Workload {
+  /** e.g. `Deployment web` */
+  readonly what: string;
+  readonly template: V1PodTemplateSpec | undefined;
+  readonly oldTemplate: V1PodTemplateSpec | undefined;
+  readonly daemonSet: boolean;
+  readonly replicas: number | undefined;
+}
+
+const TEMPLATE_PATHS: Record<string, (o: Record<string, unknown>) => unknown> = {
+  'apps/Deployment': (o) => spec(o)?.['template'],
+  'apps/StatefulSet': (o) => spec(o)?.['template'],
+  'apps/ReplicaSet': (o) => spec(o)?.['template'],
+  'apps/DaemonSet': (o) => spec(o)?.['template'],
+  'batch/Job': (o) => spec(o)?.['template'],
+  'batch/CronJob': (o) => {
+    const jobTemplate = spec(o)?.['jobTemplate'];
+    return isObject(jobTemplate) && isObject(jobTemplate['spec']) ? jobTemplate['spec']['template'] : undefined;
+  },
+  '/ReplicationController': (o) => spec(o)?.['template'],
+};
+
+function spec(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  return isObject(o['spec']) ? o['spec'] : undefined;
+}
+
+/** The kinds whose pod templates are checked, as `group/Kind`. */
+export const WORKLOAD_KINDS = Object.keys(TEMPLATE_PATHS);
+
+export function workload(request: AdmissionRequest): Workload | undefined {
+  const key = `${request.kind.group}/${request.kind.kind}`;
+  const path = Object.hasOwn(TEMPLATE_PATHS, key) ? TEMPLATE_PATHS[key] : undefined;
+  if (!path || !isObject(request.object)) return undefined;
+  const template = path(request.object);
+  const oldTemplate = isObject(request.oldObject) ? path(request.oldObject) : undefined;
+  const replicas = spec(request.object)?.['replicas'];
+  const name = request.name || (isObject(request.object['metadata']) ? String(request.object['metadata']['name'] ?? '') : '');
+  return {
+    what: `${request.kind.kind} ${name}`.trim(),
+    template: isObject(template) ? (template as V1PodTemplateSpec) : undefined,
+    oldTemplate: isObject(oldTemplate) ? (oldTemplate as V1PodTemplateSpec) : undefined,
+    daemonSet: request.kind.kind === 'DaemonSet',
+    replicas: typeof replicas === 'number' ? replicas : undefined,
+  };
+}
+
+/** The pod a workload's controller would create, before any mutating webhook. */
+export function templatePod(template: V1PodTemplateSpec, namespace: string, daemonSet: boolean): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      namespace,
+      ...(template.metadata?.labels ? { labels: template.metadata.labels } : {}),
+      ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+      // So that rules treat the template as they will treat its pods (includeDaemonSetPods).
+      ...(daemonSet ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'template', uid: 'template', controller: true }] } : {}),
+    },
+    spec: template.spec ?? { containers: [] },
+  };
+}
+
+// ---- the verdict ---------------------------------------------------------------------------------------------------
+
+/** A node template as a node: `pods` defaults to 110 (the kubelet's default) when the template does not say. */
+export function templateNode(t: NodeTemplate): PlacementNode {
+  return {
+    name: t.name,
+    labels: t.labels ?? {},
+    taints: t.taints ?? [],
+    unschedulable: false,
+    allocatable: { pods: '110', ...Object.fromEntries(Object.entries(t.allocatable ?? {}).map(([k, v]) => [k, String(v)])) },
+  };
+}
+
+export interface Judgement {
+  /** Absent when the object is allowed without remark. */
+  readonly denial?: string;
+  readonly warnings: readonly string[];
+  readonly verdict: string;
+  /** The full scheduler message when no node fits (kept for the log when only warnings are sent). */
+  readonly message?: string;
+}
+
+/**
+ * Judges a pod's constraints against the nodes and the rule set's node templates, in the rule set's mode.
+ * `warnOnly` turns a denial into warnings (DaemonSets). `subject` prefixes warnings ("Deployment web: ").
+ */
+export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet, warnOnly: boolean, subject = ''): Judgement {
+  const view = ctx.nodes();
+  if (view.incomplete) {
+    return { warnings: [clip(`placement-webhook: node feasibility not checked: ${view.incomplete}`)], verdict: 'unknown' };
+  }
+  const verdict: Verdict = evaluate(c, view.index);
+  switch (verdict.kind) {
+    case 'fits':
+      return { warnings: [], verdict: 'fits' };
+    case 'no-nodes':
+      return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
+    case 'fits-transient':
+      return {
+        warnings: [
+          clip(`${subject}fits only on nodes with condition taint ${verdict.taint.key} (e.g. ${verdict.node}); it may wait until they recover`),
+        ],
+        verdict: 'fits-transient',
+      };
+    case 'no-fit': {
+      const template = ruleSet.validation.nodeTemplates.find((t) => firstFailure(c, templateNode(t)) === undefined);
+      if (template) {
+        return {
+          warnings: [clip(`${subject}no current node fits; nodes of template ${template.name} would (an autoscaler must add one)`)],
+          verdict: 'fits-template',
+          message: verdict.message,
+        };
+      }
+      if (ruleSet.validation.mode === 'enforce' && !warnOnly) {
+        return { denial: `${subject}${verdict.message}`, warnings: [], verdict: 'no-fit', message: verdict.message };
+      }
+      return { warnings: messageAsWarnings(subject, verdict.message), verdict: 'no-fit', message: verdict.message };
+    }
+  }
+}
+
+function respond(uid: string, j: Judgement): HandlerResult {
+  const record: ReviewRecord = { decision: j.denial ? 'denied' : 'allowed', verdict: j.verdict, warnings: j.warnings.length };
+  if (j.message) record.reason = j.message;
+  return { response: j.denial ? denied(uid, j.denial, j.warnings) : allowed(uid, j.warnings), record };
+}
+
+const skip = (uid: string, reason: string): HandlerResult => ({ response: allowed(uid), record: { decision: 'skipped', reason } });
+
+function constraintsOrWarning(pod: V1Pod): PodConstraints | string {
+  try {
+    return podConstraints(pod);
+  } catch (err) {
+    if (err instanceof PlacementError) return err.message;
+    throw err;
+  }
+}
+
+function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
+  const { uid } = request;
+  if (request.operation !== 'CREATE') return skip(uid, `operation ${request.operation}`);
+  if (!isObject(request.object)) return skip(uid, 'no object in the request');
+  const pod = request.object as V1Pod;
+  const namespace = request.namespace || pod.metadata?.namespace || 'default';
+  const ruleSet = ctx.rules();
+  const skipped = skipReason(pod, namespace, ruleSet);
+  if (skipped) return skip(uid, skipped);
+  if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
+  const c = constraintsOrWarning(pod);
+  if (typeof c === 'string') return { response: allowed(uid, [clip(`placement-webhook: not checked: ${c}`)]), record: { decision: 'allowed', reason: c } };
+  return respond(uid, judge(c, ctx, ruleSet, isDaemonSetPod(pod)));
+}
+
+function validateWorkload(request: AdmissionRequest, w: Workload, ctx: AdmissionContext): HandlerResult {
+  const { uid } = request;
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
+  if (!w.template) return skip(uid, 'no pod template');
+  if (request.operation === 'UPDATE' && w.oldTemplate && sameJson(w.template, w.oldTemplate)) {
+    return skip(uid, 'pod template unchanged');
+  }
+  if (w.replicas === 0) return skip(uid, 'replicas: 0');
+  const namespace = request.namespace || 'default';
+  const ruleSet = ctx.rules();
+  if (ruleSet.excludedNamespaces.has(namespace)) return skip(uid, `namespace ${namespace} is excluded`);
+  if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
+
+  const subject = `${w.what}: `;
+  const mutation = mutatePod(templatePod(w.template, namespace, w.daemonSet), ruleSet, namespace, withNameLabel(namespace, ctx.namespaceLabels(namespace)));
+  if (mutation.denial) {
+    const j: Judgement = w.daemonSet
+      ? { warnings: [clip(`${subject}its pods will be rejected: ${mutation.denial}`)], verdict: 'rule-denial' }
+      : { denial: `${subject}its pods would be rejected: ${mutation.denial}`, warnings: [], verdict: 'rule-denial' };
+    return respond(uid, j);
+  }
+  const c = constraintsOrWarning(mutation.pod);
+  if (typeof c === 'string') return { response: allowed(uid, [clip(`placement-webhook: not checked: ${c}`)]), record: { decision: 'allowed', reason: c } };
+  return respond(uid, judge(c, ctx, ruleSet, w.daemonSet, subject));
+}
+
+function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
+  const { uid } = request;
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
+  const cm = request.object;
+  if (!isObject(cm)) return skip(uid, 'no object in the request');
+  const labels = isObject(cm['metadata']) && isObject(cm['metadata']['labels']) ? cm['metadata']['labels'] : {};
+  if (labels[RULES_CONFIGMAP_LABEL] !== 'true') return skip(uid, 'not a rules ConfigMap');
+  const data = isObject(cm['data']) ? cm['data'] : {};
+  const text = data[RULES_CONFIGMAP_KEY];
+  if (typeof text !== 'string') {
+    const message = `data[${JSON.stringify(RULES_CONFIGMAP_KEY)}]: required value: the placement rules document`;
+    return { response: denied(uid, message), record: { decision: 'denied', reason: message } };
+  }
+  const result = parseRules(text);
+  const warnings = result.warnings.map((w) => clip(`${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`));
+  if (result.ok) return { response: allowed(uid, warnings), record: { decision: 'allowed', warnings: warnings.length } };
+  const message = `${RULES_CONFIGMAP_KEY} is not a valid rules document (${result.errors.length} error(s)): ${result.errors.map(formatFieldError).join('; ')}`;
+  return { response: denied(uid, message, warnings, 422), record: { decision: 'denied', reason: message } };
+}
+
+export function handleValidate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
+  const { uid, kind } = request;
+  if (request.subResource) return skip(uid, `subresource ${request.subResource}`);
+  if (kind.group === '' && kind.kind === 'Pod') return validatePod(request, ctx);
+  if (kind.group === '' && kind.kind === 'ConfigMap') return validateRulesConfigMap(request);
+  const w = workload(request);
+  if (w) return validateWorkload(request, w, ctx);
+  return skip(uid, `kind ${kind.group ? `${kind.group}/` : ''}${kind.kind} is not validated`);
+}

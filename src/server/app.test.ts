@@ -1,0 +1,392 @@
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AdmissionContext } from '../admission/context.js';
+import { decodePatch } from '../admission/response.js';
+import type { AdmissionReviewResponse } from '../admission/types.js';
+import { StaticCluster } from '../cluster/static.js';
+import { loadRules, type RuleSet } from '../rules/compile.js';
+import { BODY_LIMIT, buildApp } from './app.js';
+import { generateCertificate } from './tls.js';
+
+const RULES = loadRules(
+  `
+apiVersion: placement-webhook/v1
+kind: PlacementRules
+rules:
+  - name: spot-consumers
+    match:
+      podSelector: {matchLabels: {app: stream-consumer}}
+    inject:
+      nodeSelector: {node.kubernetes.io/lifecycle: spot}
+`,
+  'app.test.ts',
+);
+
+const logger = pino({ level: 'silent' });
+const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
+
+/** A pod CREATE review as the API server sends it; `request` fields can be replaced. */
+function podReview(request: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: UID,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'streaming',
+      operation: 'CREATE',
+      userInfo: { username: 'kubernetes-admin' },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'consumer-0', namespace: 'streaming', labels: { app: 'stream-consumer' } },
+        spec: { containers: [{ name: 'consumer', image: 'consumer:1' }] },
+      },
+      ...request,
+    },
+  };
+}
+
+const json = (body: unknown) => ({ headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+
+interface StatusBody {
+  kind: string;
+  code: number;
+  reason: string;
+  message: string;
+}
+
+describe('POST /mutate transport', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = buildApp({ ctx: new StaticCluster(RULES), logger });
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  /** After every bad request, a good one still gets its patch: one bad client cannot wedge the server. */
+  afterEach(async () => {
+    const res = await app.inject({ method: 'POST', url: '/mutate', ...json(podReview()) });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<AdmissionReviewResponse>();
+    expect(body.response.uid).toBe(UID);
+    expect(decodePatch(body.response)).toEqual([
+      { op: 'add', path: '/spec/nodeSelector', value: { 'node.kubernetes.io/lifecycle': 'spot' } },
+      { op: 'add', path: '/metadata/annotations', value: { 'placement-webhook/applied-rules': 'spot-consumers' } },
+    ]);
+  });
+
+  it('answers a well-formed review with its uid and a JSON patch', async () => {
+    const res = await app.inject({ method: 'POST', url: '/mutate', ...json(podReview()) });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.json()).toMatchObject({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: UID, allowed: true, patchType: 'JSONPatch' },
+    });
+  });
+
+  it('accepts application/json with a charset parameter', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/mutate',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      payload: JSON.stringify(podReview()),
+    });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it.each<{ name: string; headers: Record<string, string>; payload: string | undefined; message: RegExp }>([
+    {
+      name: 'malformed JSON',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"apiVersion": "admission.k8s.io/v1", "kind": ',
+      message: /^invalid JSON: /,
+    },
+    {
+      name: 'a text/plain body',
+      headers: { 'content-type': 'text/plain' },
+      payload: JSON.stringify(podReview()),
+      message: /unsupported content type "text\/plain"; expected application\/json/,
+    },
+    {
+      name: 'a body without a content type',
+      headers: {},
+      payload: JSON.stringify(podReview()),
+      message: /content type/,
+    },
+    {
+      name: 'an empty JSON body',
+      headers: { 'content-type': 'application/json' },
+      payload: '',
+      message: /empty/i,
+    },
+    {
+      name: 'no body at all',
+      headers: {},
+      payload: undefined,
+      message: /the body must be a JSON object/,
+    },
+    {
+      name: 'a JSON array',
+      headers: { 'content-type': 'application/json' },
+      payload: '[]',
+      message: /the body must be a JSON object/,
+    },
+    {
+      name: 'a body with a __proto__ key',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","__proto__":{"allowed":true},"request":{}}',
+      message: /"__proto__" or "constructor.prototype" key is not allowed/,
+    },
+    {
+      name: 'a body with a constructor.prototype key',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","constructor":{"prototype":{"allowed":true}}}',
+      message: /"__proto__" or "constructor.prototype" key is not allowed/,
+    },
+  ])('refuses $name with 400 and a reason', async ({ headers, payload, message }) => {
+    const res = await app.inject({ method: 'POST', url: '/mutate', headers, ...(payload === undefined ? {} : { payload }) });
+    expect(res.statusCode).toBe(400);
+    const body = res.json<StatusBody>();
+    expect(body).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest' });
+    expect(body.message).toMatch(message);
+  });
+
+  it.each<{ name: string; body: unknown; paths: string[] }>([
+    { name: 'no request', body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, paths: ['request: required value'] },
+    {
+      name: 'the v1beta1 API version',
+      body: { ...podReview(), apiVersion: 'admission.k8s.io/v1beta1' },
+      paths: ['apiVersion: unsupported value "admission.k8s.io/v1beta1"; supported values: "admission.k8s.io/v1"'],
+    },
+    {
+      name: 'another kind',
+      body: { ...podReview(), kind: 'Pod' },
+      paths: ['kind: unsupported value "Pod"; supported values: "AdmissionReview"'],
+    },
+    {
+      name: 'no uid',
+      body: (() => {
+        const review = podReview() as { request: Record<string, unknown> };
+        delete review.request['uid'];
+        return review;
+      })(),
+      paths: ['request.uid: required value'],
+    },
+    { name: 'an empty uid', body: podReview({ uid: '' }), paths: ['request.uid:'] },
+    {
+      name: 'an unknown operation and no kind',
+      body: podReview({ operation: 'PATCH', kind: undefined }),
+      paths: ['request.kind: required value', 'request.operation: unsupported value "PATCH"'],
+    },
+  ])('refuses a review with $name with 400 listing field paths', async ({ body, paths }) => {
+    const res = await app.inject({ method: 'POST', url: '/mutate', ...json(body) });
+    expect(res.statusCode).toBe(400);
+    const status = res.json<StatusBody>();
+    expect(status).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest' });
+    expect(status.message).toMatch(/^not an AdmissionReview v1 request: /);
+    for (const p of paths) expect(status.message).toContain(p);
+  });
+
+  it('refuses a body over 7 MiB with 413', async () => {
+    const padding = 'x'.repeat(BODY_LIMIT);
+    const res = await app.inject({ method: 'POST', url: '/mutate', ...json({ ...podReview(), padding }) });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({
+      kind: 'Status',
+      code: 413,
+      reason: 'RequestEntityTooLarge',
+      message: `request body is larger than ${BODY_LIMIT} bytes`,
+    });
+  });
+
+  it('accepts a review just under the limit', async () => {
+    const base = JSON.stringify({ ...podReview(), padding: '' });
+    const padding = 'x'.repeat(BODY_LIMIT - Buffer.byteLength(base));
+    const res = await app.inject({ method: 'POST', url: '/mutate', ...json({ ...podReview(), padding }) });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it('answers GET /mutate and unknown routes with 404', async () => {
+    for (const [method, url] of [
+      ['GET', '/mutate'],
+      ['POST', '/validate-typo'],
+      ['GET', '/'],
+    ] as const) {
+      const res = await app.inject({ method, url });
+      expect(res.statusCode, `${method} ${url}`).toBe(404);
+      expect(res.json()).toMatchObject({ kind: 'Status', code: 404, reason: 'NotFound', message: `no route ${method} ${url}` });
+    }
+  });
+});
+
+describe('a handler that throws', () => {
+  it('answers 500 with an AdmissionReview carrying the uid, and the next request succeeds', async () => {
+    let calls = 0;
+    const cluster = new StaticCluster(RULES);
+    const ctx: AdmissionContext = {
+      rules(): RuleSet {
+        calls++;
+        if (calls === 1) throw new Error('rule set unavailable');
+        return cluster.rules();
+      },
+      namespaceLabels: (name) => cluster.namespaceLabels(name),
+      nodes: () => cluster.nodes(),
+    };
+    const app = buildApp({ ctx, logger });
+    try {
+      const failed = await app.inject({ method: 'POST', url: '/mutate', ...json(podReview()) });
+      expect(failed.statusCode).toBe(500);
+      expect(failed.json()).toEqual({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: UID, allowed: false, status: { code: 500, message: 'internal error: rule set unavailable' } },
+      });
+
+      const next = await app.inject({ method: 'POST', url: '/mutate', ...json(podReview({ uid: 'second' })) });
+      expect(next.statusCode).toBe(200);
+      expect(next.json<AdmissionReviewResponse>().response).toMatchObject({ uid: 'second', allowed: true, patchType: 'JSONPatch' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('health', () => {
+  it('/healthz is 200 and /readyz 200 when ready', async () => {
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger, notReady: () => undefined });
+    try {
+      const health = await app.inject({ method: 'GET', url: '/healthz' });
+      expect(health.statusCode).toBe(200);
+      expect(health.json()).toEqual({ status: 'ok' });
+      const ready = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toEqual({ status: 'ready' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('/readyz is 200 without a readiness check', async () => {
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('/readyz is 503 with the reason while not ready, and /healthz stays 200', async () => {
+    let why: string | undefined = 'node informer has not synced';
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger, notReady: () => why });
+    try {
+      const notReady = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(notReady.statusCode).toBe(503);
+      expect(notReady.json()).toEqual({ status: 'not ready', reason: 'node informer has not synced' });
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      why = undefined;
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('over TLS', () => {
+  let app: FastifyInstance;
+  let cert: string;
+  let port: number;
+
+  beforeAll(async () => {
+    const pair = await generateCertificate({ commonName: 'localhost', sans: ['localhost', '127.0.0.1'], days: 1 });
+    cert = pair.cert;
+    app = buildApp({ ctx: new StaticCluster(RULES), logger, https: { key: pair.key, cert: pair.cert, minVersion: 'TLSv1.2' } });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  function post(body: string, maxVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.3'): Promise<{ status: number; body: string; protocol: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/mutate',
+          ca: cert,
+          maxVersion,
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString('utf8'),
+              protocol: (res.socket as TLSSocket).getProtocol() ?? '',
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('answers a review over HTTPS, verified against the certificate', async () => {
+    const res = await post(JSON.stringify(podReview()));
+    expect(res.status).toBe(200);
+    expect(['TLSv1.2', 'TLSv1.3']).toContain(res.protocol);
+    const body = JSON.parse(res.body) as AdmissionReviewResponse;
+    expect(body.response).toMatchObject({ uid: UID, allowed: true, patchType: 'JSONPatch' });
+  });
+
+  it('accepts a TLS 1.2 client', async () => {
+    const res = await post(JSON.stringify(podReview()), 'TLSv1.2');
+    expect(res.status).toBe(200);
+    expect(res.protocol).toBe('TLSv1.2');
+  });
+
+  it('refuses a TLS 1.1 client', async () => {
+    const error = await new Promise<Error & { code?: string }>((resolve, reject) => {
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        ca: cert,
+        servername: 'localhost',
+        minVersion: 'TLSv1',
+        maxVersion: 'TLSv1.1',
+        // Let the client offer TLS 1.1 at all (OpenSSL 3 disables it at the default security level), so that the
+        // refusal can only come from the server.
+        ciphers: 'DEFAULT:@SECLEVEL=0',
+      });
+      socket.once('secureConnect', () => {
+        socket.destroy();
+        reject(new Error(`a TLS 1.1 handshake succeeded (${socket.getProtocol() ?? 'unknown protocol'})`));
+      });
+      socket.once('error', resolve);
+    });
+    // The server's protocol_version alert, as the client reports it.
+    expect(error.code).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+  });
+
+  it('still serves after the refused handshake', async () => {
+    expect((await post(JSON.stringify(podReview()))).status).toBe(200);
+  });
+});
