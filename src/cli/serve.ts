@@ -1,15 +1,32 @@
 /**
  * `placement-webhook serve`: the admission webhook over HTTPS.
+ *
+ * Local mode (no cluster): rules, nodes and namespaces from files, or the embedded examples.
+ * Cluster mode (`--kubeconfig FILE`, or `--in-cluster`, or `--rules-configmap NS/NAME`): nodes and namespaces from
+ * informers, rules from the ConfigMap (or `--rules FILE`), certificates reloaded from disk, metrics, and a graceful
+ * shutdown that first turns unready so that endpoints drain.
  */
+import type { Server as TlsServer } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { join, relative } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
+import type { AdmissionContext } from '../admission/context.js';
+import { LiveCluster } from '../cluster/live.js';
+import { compileRules, loadRules, type RuleSet } from '../rules/compile.js';
+import { API_VERSION, KIND } from '../rules/schema.js';
 import { buildApp } from '../server/app.js';
+import { CertificateReloader, certificateNotAfter } from '../server/cert-reload.js';
+import { Metrics } from '../server/metrics.js';
 import { ensureDevCertificate, MIN_TLS_VERSION, readKeyPair } from '../server/tls.js';
-import { loadInputs, PACKAGE_ROOT, UsageError } from './inputs.js';
+import { loadInputs, PACKAGE_ROOT, readText, UsageError } from './inputs.js';
 
-const FLAGS = ['rules', 'nodes', 'namespaces', 'host', 'port', 'tls-cert', 'tls-key', 'log-level'] as const;
-type Flag = (typeof FLAGS)[number];
+const FLAGS = [
+  'rules', 'nodes', 'namespaces', 'host', 'port', 'tls-cert', 'tls-key', 'log-level',
+  'kubeconfig', 'rules-configmap', 'max-staleness', 'cert-reload-interval', 'shutdown-delay', 'relist-interval',
+] as const;
+const BOOLEAN_FLAGS = ['in-cluster'] as const;
+type Flag = (typeof FLAGS)[number] | (typeof BOOLEAN_FLAGS)[number];
 
 /** `--tls-cert` → `PLACEMENT_WEBHOOK_TLS_CERT` */
 export const envName = (flag: Flag) => `PLACEMENT_WEBHOOK_${flag.toUpperCase().replaceAll('-', '_')}`;
@@ -19,12 +36,28 @@ function settings(argv: string[]): Record<Flag, string | undefined> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: Object.fromEntries(FLAGS.map((f) => [f, { type: 'string' as const }])),
+    options: {
+      ...Object.fromEntries(FLAGS.map((f) => [f, { type: 'string' as const }])),
+      ...Object.fromEntries(BOOLEAN_FLAGS.map((f) => [f, { type: 'boolean' as const }])),
+    },
   });
   if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals[0])}`);
+  const given = values as Record<string, string | boolean | undefined>;
   return Object.fromEntries(
-    FLAGS.map((f) => [f, (values as Record<string, string | undefined>)[f] ?? process.env[envName(f)]]),
+    [...FLAGS, ...BOOLEAN_FLAGS].map((f) => {
+      const v = given[f];
+      return [f, v === true ? 'true' : v === false || v === undefined ? process.env[envName(f)] : v];
+    }),
   ) as Record<Flag, string | undefined>;
+}
+
+/** `60`, `60s`, `2m`, `500ms` → milliseconds. */
+export function parseDuration(flag: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new UsageError(`--${flag}: invalid duration ${JSON.stringify(value)}; use e.g. 60s, 2m, 500ms`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
 }
 
 export function createLogger(level = 'info'): Logger {
@@ -36,16 +69,83 @@ export function createLogger(level = 'info'): Logger {
   });
 }
 
+function emptyRules(): RuleSet {
+  const r = compileRules({ apiVersion: API_VERSION, kind: KIND, rules: [] });
+  if (!r.ok) throw new Error('the empty rule set does not compile');
+  return r.ruleSet;
+}
+
+interface Source {
+  ctx: AdmissionContext;
+  notReady: () => string | undefined;
+  start: () => void;
+  stop: () => Promise<void>;
+  describe: Record<string, unknown>;
+  usingExamples: boolean;
+}
+
+async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger, metrics: Metrics): Promise<Source> {
+  const kubeConfig = new KubeConfig();
+  if (s['kubeconfig']) kubeConfig.loadFromFile(s['kubeconfig']);
+  else if (s['in-cluster'] === 'true') kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault();
+  let rulesConfigMap: { namespace: string; name: string } | undefined;
+  if (s['rules-configmap']) {
+    const [namespace, name, ...rest] = s['rules-configmap'].split('/');
+    if (!namespace || !name || rest.length > 0) throw new UsageError(`--rules-configmap: expected NAMESPACE/NAME, got ${JSON.stringify(s['rules-configmap'])}`);
+    rulesConfigMap = { namespace, name };
+  }
+  const fixedRules = s.rules ? loadRules(await readText(s.rules), s.rules) : undefined;
+  if (!rulesConfigMap && !fixedRules) throw new UsageError('cluster mode needs --rules-configmap NAMESPACE/NAME or --rules FILE');
+  const cluster = new LiveCluster({
+    kubeConfig,
+    ...(rulesConfigMap ? { rulesConfigMap } : { fixedRules }),
+    emptyRules: emptyRules(),
+    maxStalenessMs: parseDuration('max-staleness', s['max-staleness'], 60_000),
+    relistMs: parseDuration('relist-interval', s['relist-interval'], 10 * 60_000),
+    logger,
+    metrics,
+  });
+  return {
+    ctx: cluster,
+    notReady: () => {
+      cluster.updateGauges();
+      return cluster.notReady();
+    },
+    start: () => cluster.start(),
+    stop: () => cluster.stop(),
+    describe: { mode: 'cluster', server: kubeConfig.getCurrentCluster()?.server, rulesConfigMap: s['rules-configmap'], rules: s.rules },
+    usingExamples: false,
+  };
+}
+
+async function fileSource(s: Record<Flag, string | undefined>, metrics: Metrics): Promise<Source> {
+  const inputs = await loadInputs(s);
+  metrics.rulesLoaded.set(inputs.ruleSet.rules.length);
+  metrics.rulesLastSuccess.set(Date.now() / 1000);
+  metrics.nodes.set(inputs.cluster.nodes().index.size);
+  return {
+    ctx: inputs.cluster,
+    notReady: () => undefined,
+    start: () => undefined,
+    stop: async () => undefined,
+    describe: { mode: 'local', rules: inputs.files.rules, ruleCount: inputs.ruleSet.rules.length, nodes: inputs.cluster.nodes().index.size },
+    usingExamples: inputs.usingExamples,
+  };
+}
+
 export async function serve(argv: string[]): Promise<number> {
   const s = settings(argv);
   const port = Number(s.port ?? '8443');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: invalid value ${JSON.stringify(s.port)}`);
   const host = s.host ?? '0.0.0.0';
-  if ((s['tls-cert'] === undefined) !== (s['tls-key'] === undefined)) {
-    throw new UsageError('--tls-cert and --tls-key go together');
-  }
+  if ((s['tls-cert'] === undefined) !== (s['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const clusterMode = s['kubeconfig'] !== undefined || s['in-cluster'] === 'true' || s['rules-configmap'] !== undefined;
+  if (clusterMode && (s.nodes || s.namespaces)) throw new UsageError('--nodes and --namespaces are for local mode; in cluster mode they come from the API server');
+  const shutdownDelayMs = parseDuration('shutdown-delay', s['shutdown-delay'], clusterMode ? 5000 : 0);
   const logger = createLogger(s['log-level']);
-  const inputs = await loadInputs(s);
+  const metrics = new Metrics();
+  const source = clusterMode ? await clusterSource(s, logger, metrics) : await fileSource(s, metrics);
 
   let certFile = s['tls-cert'];
   let keyFile = s['tls-key'];
@@ -55,34 +155,60 @@ export async function serve(argv: string[]): Promise<number> {
     logger.info({ certFile, created: dev.created }, 'no --tls-cert given: using the development certificate for localhost');
   }
   const pair = await readKeyPair(certFile, keyFile);
+  metrics.certificateExpiry.set(certificateNotAfter(pair.cert).getTime() / 1000);
 
+  let shuttingDown = false;
   const app = buildApp({
-    ctx: inputs.cluster,
+    ctx: source.ctx,
     logger,
+    metrics,
+    notReady: () => (shuttingDown ? 'shutting down' : source.notReady()),
     https: { key: pair.key, cert: pair.cert, minVersion: MIN_TLS_VERSION },
   });
+  const reloader = new CertificateReloader(pair, {
+    certFile,
+    keyFile,
+    intervalMs: parseDuration('cert-reload-interval', s['cert-reload-interval'], 10_000),
+    onReload: (next) => {
+      (app.server as unknown as TlsServer).setSecureContext({ key: next.key, cert: next.cert, minVersion: MIN_TLS_VERSION });
+      const notAfter = certificateNotAfter(next.cert);
+      metrics.certificateExpiry.set(notAfter.getTime() / 1000);
+      metrics.certificateReloads.inc({ result: 'success' });
+      logger.info({ certFile, notAfter }, 'serving certificate reloaded');
+    },
+    onError: (err) => {
+      metrics.certificateReloads.inc({ result: 'error' });
+      logger.error({ certFile, err: err instanceof Error ? err.message : String(err) }, 'serving certificate not reloaded; keeping the current one');
+    },
+  });
+
+  source.start();
   await app.listen({ host, port });
-  logger.info(
-    { rules: inputs.files.rules, ruleCount: inputs.ruleSet.rules.length, nodes: inputs.cluster.nodes().index.size, host, port },
-    'serving',
-  );
-  if (inputs.usingExamples) {
+  reloader.start();
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  logger.info({ ...source.describe, host, port: actualPort }, 'serving');
+  if (source.usingExamples) {
     const example = relative(process.cwd(), join(PACKAGE_ROOT, 'examples', 'admission', 'create-pod-spot-consumer.json')) || '.';
-    const address = app.server.address();
-    const actualPort = typeof address === 'object' && address ? address.port : port;
     process.stderr.write(
       `\nplacement-webhook is serving the example rules. Try it (prints the JSON patch for an example pod):\n\n` +
         `  curl -sk -H 'Content-Type: application/json' --data @${example} https://127.0.0.1:${actualPort}/mutate | sed -E 's/.*"patch":"([^"]+)".*/\\1/' | base64 -d; echo\n\n`,
     );
   }
 
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'shutting down: finishing in-flight reviews');
-    await app.close();
-    logger.info('stopped');
-  };
   await new Promise<void>((resolve) => {
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop(sig).then(resolve));
+    const stop = async (signal: string) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      logger.info({ signal, delayMs: shutdownDelayMs }, 'shutting down: unready first, then finishing in-flight reviews');
+      await new Promise((r) => setTimeout(r, shutdownDelayMs));
+      reloader.stop();
+      await app.close();
+      await source.stop();
+      logger.info('stopped');
+      resolve();
+    };
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void stop(sig));
   });
   return 0;
 }

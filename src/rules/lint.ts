@@ -12,7 +12,7 @@ import {
   validateNodeSelectorRequirement,
   validateNodeSelectorTerms,
 } from '../scheduling/node-affinity.js';
-import { parseQuantity } from '../scheduling/quantity.js';
+import { parseQuantity, QuantityError } from '../scheduling/quantity.js';
 import { validateTaint, validateToleration } from '../scheduling/taints.js';
 import type { Inject, Match, NodeTemplate, Rule, RulesDocument } from './schema.js';
 
@@ -173,9 +173,10 @@ function lintNodeTemplate(t: NodeTemplate, path: string): FieldError[] {
   for (const [resource, quantity] of Object.entries(t.allocatable ?? {})) {
     const p = child(child(path, 'allocatable'), resource);
     try {
-      parseQuantity(String(quantity));
+      parseQuantity(String(quantity), p);
     } catch (e) {
-      errors.push(fieldError.invalid(p, quantity, e instanceof Error ? e.message : String(e)));
+      // A QuantityError carries the field error itself (its message already says "invalid value ...").
+      errors.push(e instanceof QuantityError ? e.field : fieldError.invalid(p, quantity, e instanceof Error ? e.message : String(e)));
     }
   }
   return errors;

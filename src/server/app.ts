@@ -2,7 +2,14 @@
  * The fastify application: routes and transport concerns (content type, body limit, malformed input), no listen.
  * Tests drive it with `app.inject()`; `serve` adds TLS and listens.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { AdmissionContext } from '../admission/context.js';
 import { BadReviewError, decodeReview } from '../admission/decode.js';
 import { handleMutate, type HandlerResult } from '../admission/mutate.js';
@@ -10,6 +17,7 @@ import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { formatFieldError } from '../errors.js';
+import type { Metrics } from './metrics.js';
 
 /** Largest AdmissionReview accepted, as controller-runtime (the API server's own limit is 3 MiB per object). */
 export const BODY_LIMIT = 7 * 1024 * 1024;
@@ -19,6 +27,8 @@ export interface AppOptions {
   readonly logger: FastifyBaseLogger;
   /** Why the webhook is not ready, or undefined when it is. */
   readonly notReady?: () => string | undefined;
+  /** Metrics to record, served at /metrics; none when absent. */
+  readonly metrics?: Metrics;
   /** TLS key and certificate; plain HTTP when absent (tests, `replay`). */
   readonly https?: { key: string; cert: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
@@ -39,7 +49,8 @@ class TransportError extends Error {
   }
 }
 
-function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ctx: AdmissionContext): void {
+function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ctx: AdmissionContext, metrics?: Metrics): void {
+  const endpoint = path.slice(1);
   app.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
@@ -49,6 +60,7 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
       if (err instanceof BadReviewError) {
         const message = `not an ${err.what} v1 request: ${err.errors.map(formatFieldError).join('; ')}`;
         req.log.warn({ path, reason: message }, 'bad review');
+        metrics?.reviews.inc({ endpoint, decision: 'bad_request', kind: '' });
         return reply.code(400).send(statusBody(400, 'BadRequest', message));
       }
       throw err;
@@ -65,12 +77,16 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
     const durationMs = () => Number(process.hrtime.bigint() - started) / 1e6;
     try {
       const { response, record } = handler(request, ctx);
-      req.log.info({ ...fields, ...record, durationMs: durationMs() }, 'review');
+      const ms = durationMs();
+      req.log.info({ ...fields, ...record, durationMs: ms }, 'review');
+      metrics?.reviews.inc({ endpoint, decision: record.decision, kind: request.kind.kind });
+      metrics?.reviewDuration.observe({ endpoint }, ms / 1000);
       return review(response);
     } catch (err) {
       // Answer with the uid and HTTP 500: the API server then applies the webhook's failurePolicy.
       const message = err instanceof Error ? err.message : String(err);
       req.log.error({ ...fields, decision: 'error', err, durationMs: durationMs() }, 'review failed');
+      metrics?.reviews.inc({ endpoint, decision: 'error', kind: request.kind.kind });
       return reply.code(500).send(review(errored(request.uid, 500, `internal error: ${message}`)));
     }
   });
@@ -79,7 +95,8 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
 export function buildApp(opts: AppOptions): FastifyInstance {
   const options: FastifyServerOptions & { https?: AppOptions['https'] } = {
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    // Our own line per review replaces fastify's request/response lines.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     ...(opts.https ? { https: opts.https } : {}),
@@ -123,8 +140,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(statusBody(404, 'NotFound', `no route ${req.method} ${req.url}`)));
 
-  admissionRoute(app, '/mutate', handleMutate, opts.ctx);
-  admissionRoute(app, '/validate', handleValidate, opts.ctx);
+  admissionRoute(app, '/mutate', handleMutate, opts.ctx, opts.metrics);
+  admissionRoute(app, '/validate', handleValidate, opts.ctx, opts.metrics);
+  const { metrics } = opts;
+  if (metrics) {
+    app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -40,29 +40,31 @@ const sameTerm = (a: V1NodeSelectorTerm, b: V1NodeSelectorTerm) => termImplies(a
  * small and the mutation idempotent:
  * - a pod term that already holds every requirement of some Rj already implies the rule, and is kept as it is;
  * - a pod term with no requirements matches no node, and stays so (ANDing cannot make it match anything).
- * With no required terms on the pod, the rule's terms are set. A pod whose term list is present but empty matches
- * no node (and fails API validation); it is left untouched.
+ * With no required node affinity on the pod, the rule's terms are set. A pod whose required node affinity is present
+ * but has no terms (an empty or missing list) matches no node (and fails API validation); it is left untouched.
+ *
+ * Combining stops as soon as the limit is passed: deduplication is quadratic, and a pod may carry thousands of terms.
  */
 function mergeRequired(na: V1NodeAffinity, ruleTerms: readonly V1NodeSelectorTerm[], report: MergeReport): void {
   const required = na.requiredDuringSchedulingIgnoredDuringExecution;
-  const podTerms = required?.nodeSelectorTerms;
-  if (!required || podTerms == null) {
+  if (!required) {
     na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms: structuredClone([...ruleTerms]) };
     return;
   }
-  if (podTerms.length === 0) return;
+  const podTerms = required.nodeSelectorTerms;
+  if (podTerms == null || podTerms.length === 0) return;
   const combined: V1NodeSelectorTerm[] = [];
-  const add = (t: V1NodeSelectorTerm) => {
+  const add = (t: V1NodeSelectorTerm): boolean => {
     if (!combined.some((c) => sameTerm(c, t))) combined.push(t);
+    return combined.length <= MAX_NODE_SELECTOR_TERMS;
   };
-  for (const t of podTerms) {
-    if (isEmptyTerm(t) || ruleTerms.some((r) => termImplies(t, r))) add(t);
-    else for (const r of ruleTerms) add(conjoin(t, r));
-  }
-  if (combined.length > MAX_NODE_SELECTOR_TERMS) {
+  const withinLimit = podTerms.every((t) =>
+    isEmptyTerm(t) || ruleTerms.some((r) => termImplies(t, r)) ? add(t) : ruleTerms.every((r) => add(conjoin(t, r))),
+  );
+  if (!withinLimit) {
     report.failures.push(
       `combining the pod's ${podTerms.length} required node-affinity terms with the rule's ${ruleTerms.length} ` +
-        `gives ${combined.length} terms, more than the limit of ${MAX_NODE_SELECTOR_TERMS}`,
+        `gives more than ${MAX_NODE_SELECTOR_TERMS} terms, the limit`,
     );
     return;
   }

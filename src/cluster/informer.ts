@@ -1,0 +1,153 @@
+/**
+ * A list+watch cache of one resource (client-node's ListWatch), made fit for an admission webhook:
+ * - objects are trimmed to what placement needs before they are cached (a full Node carries images and
+ *   managedFields: tens of MB at 5k nodes);
+ * - after a watch error it reconnects with exponential backoff (ListWatch alone stops after an error);
+ * - it relists periodically, and every list reconciles deletions the watch may have missed;
+ * - it tells whether it has synced and how long it has been disconnected, so callers can refuse to trust it.
+ */
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+
+export interface InformerHandlers<T> {
+  upsert(obj: T): void;
+  remove(obj: T): void;
+  /** After each complete list: the names now present (everything else is gone). */
+  listed(names: ReadonlySet<string>): void;
+  error(err: unknown, retryInMs: number): void;
+}
+
+export interface InformerOptions<T extends KubernetesObject> {
+  readonly name: string;
+  readonly kubeConfig: KubeConfig;
+  /** API path of the collection, e.g. `/api/v1/nodes`. */
+  readonly path: string;
+  readonly list: () => Promise<KubernetesListObject<T>>;
+  readonly fieldSelector?: string;
+  readonly trim: (obj: T) => T;
+  readonly handlers: InformerHandlers<T>;
+  /** A fresh list every this often (default 10 min). */
+  readonly relistMs?: number;
+  readonly backoff?: { initialMs: number; maxMs: number };
+  readonly now?: () => number;
+}
+
+/** Watch that trims objects before ListWatch caches them, and reports when a connection is established. */
+class TrimmingWatch<T extends KubernetesObject> extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly trim: (obj: T) => T,
+    private readonly onContact: () => void,
+  ) {
+    super(config);
+  }
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    let failed = false;
+    const controller = await super.watch(
+      path,
+      queryParams,
+      (phase, obj, raw) => {
+        this.onContact();
+        callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.trim(obj as T) : obj, raw);
+      },
+      (err) => {
+        if (err) failed = true;
+        done(err);
+      },
+    );
+    if (!failed) this.onContact();
+    return controller;
+  }
+}
+
+export class Informer<T extends KubernetesObject> {
+  private listWatch: ListWatch<T> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private relistTimer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private stopped = true;
+  private syncedOnce = false;
+  private disconnectedSince: number | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.backoffMs = opts.backoff?.initialMs ?? 1000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** True once a first complete list has been received. */
+  get synced(): boolean {
+    return this.syncedOnce;
+  }
+
+  /** Milliseconds since the connection to the API server was lost (0 when connected). */
+  disconnectedMs(): number {
+    return this.disconnectedSince === undefined ? 0 : this.now() - this.disconnectedSince;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+    const relistMs = this.opts.relistMs ?? 10 * 60_000;
+    this.relistTimer = setInterval(() => this.relist(), relistMs);
+    this.relistTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.relistTimer);
+    await this.listWatch?.stop();
+  }
+
+  private contact = (): void => {
+    this.disconnectedSince = undefined;
+    this.backoffMs = this.opts.backoff?.initialMs ?? 1000;
+  };
+
+  private connect(): void {
+    const { opts } = this;
+    const list = async () => {
+      const result = await opts.list();
+      const items = result.items.map(opts.trim);
+      this.contact();
+      this.syncedOnce = true;
+      opts.handlers.listed(new Set(items.map((o) => o.metadata?.name ?? '')));
+      return { ...result, items };
+    };
+    const watch = new TrimmingWatch<T>(opts.kubeConfig, opts.trim, this.contact);
+    const lw = new ListWatch<T>(opts.path, watch, list, false, undefined, opts.fieldSelector);
+    lw.on('add', (o) => opts.handlers.upsert(o));
+    lw.on('update', (o) => opts.handlers.upsert(o));
+    lw.on('delete', (o) => opts.handlers.remove(o));
+    lw.on('error', (err) => this.retry(err));
+    this.listWatch = lw;
+    lw.start().catch((err: unknown) => this.retry(err));
+  }
+
+  private retry(err: unknown): void {
+    if (this.stopped) return;
+    this.disconnectedSince ??= this.now();
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoff?.maxMs ?? 30_000);
+    this.opts.handlers.error(err, delay);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (!this.stopped) this.listWatch?.start().catch((e: unknown) => this.retry(e));
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /** A fresh ListWatch lists everything again; `listed` then reconciles what the old one may have missed. */
+  private relist(): void {
+    if (this.stopped) return;
+    const old = this.listWatch;
+    this.connect();
+    void old?.stop();
+  }
+}

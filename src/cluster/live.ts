@@ -1,0 +1,218 @@
+/**
+ * The cluster as the API server tells it: nodes, namespaces and the rules ConfigMap, kept by informers.
+ *
+ * - Nodes feed the node index incrementally; an update that changes nothing placement reads (a status heartbeat)
+ *   costs a comparison, not an index update.
+ * - A valid rules edit is swapped in atomically (one reference); an invalid one keeps the last good rules, logs
+ *   every error and counts it.
+ * - Ready once nodes, namespaces and rules have been listed. A cache disconnected longer than `maxStalenessMs` makes
+ *   the node view incomplete, and validation then allows with a warning instead of denying.
+ */
+import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Node } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { AdmissionContext, NodeView } from '../admission/context.js';
+import { formatFieldError } from '../errors.js';
+import { parseRules, type RuleSet } from '../rules/compile.js';
+import { sameJson } from '../scheduling/merge/equal.js';
+import { NodeIndex } from '../scheduling/node-index.js';
+import type { Labels } from '../scheduling/types.js';
+import type { Metrics } from '../server/metrics.js';
+import { Informer } from './informer.js';
+import { toPlacementNode } from './objects.js';
+
+export const RULES_KEY = 'rules.yaml';
+
+export interface LiveClusterOptions {
+  readonly kubeConfig: KubeConfig;
+  /** `NAMESPACE/NAME` of the rules ConfigMap; absent when rules come from a file (`fixedRules`). */
+  readonly rulesConfigMap?: { namespace: string; name: string };
+  readonly fixedRules?: RuleSet;
+  /** Rules in force until the ConfigMap is read (no rules). */
+  readonly emptyRules: RuleSet;
+  readonly maxStalenessMs: number;
+  readonly relistMs?: number;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+}
+
+/** Only what placement reads of a Node (see PlacementNode), kept as a Node so the informer can cache it. */
+function trimNode(n: V1Node): V1Node {
+  return {
+    metadata: { name: n.metadata?.name ?? '', resourceVersion: n.metadata?.resourceVersion ?? '', labels: n.metadata?.labels ?? {} },
+    spec: { taints: n.spec?.taints ?? [], unschedulable: n.spec?.unschedulable ?? false },
+    status: { allocatable: n.status?.allocatable ?? {} },
+  };
+}
+
+function trimNamespace(ns: V1Namespace): V1Namespace {
+  return { metadata: { name: ns.metadata?.name ?? '', resourceVersion: ns.metadata?.resourceVersion ?? '', labels: ns.metadata?.labels ?? {} } };
+}
+
+function trimConfigMap(cm: V1ConfigMap): V1ConfigMap {
+  const text = cm.data?.[RULES_KEY];
+  return {
+    metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace ?? '', resourceVersion: cm.metadata?.resourceVersion ?? '' },
+    ...(text === undefined ? {} : { data: { [RULES_KEY]: text } }),
+  };
+}
+
+export class LiveCluster implements AdmissionContext {
+  private readonly index = new NodeIndex();
+  private namespaces = new Map<string, Labels>();
+  private ruleSet: RuleSet;
+  private rulesLoaded: boolean;
+  private readonly informers: { nodes: Informer<V1Node>; namespaces: Informer<V1Namespace>; rules?: Informer<V1ConfigMap> };
+
+  constructor(private readonly opts: LiveClusterOptions) {
+    this.ruleSet = opts.fixedRules ?? opts.emptyRules;
+    this.rulesLoaded = opts.fixedRules !== undefined;
+    const api = opts.kubeConfig.makeApiClient(CoreV1Api);
+    const log = opts.logger;
+    const onError = (cache: string) => (err: unknown, retryInMs: number) =>
+      log.warn({ cache, err: err instanceof Error ? err.message : String(err), retryInMs }, 'watch failed; reconnecting');
+
+    const nodes = new Informer<V1Node>({
+      name: 'nodes',
+      kubeConfig: opts.kubeConfig,
+      path: '/api/v1/nodes',
+      list: () => api.listNode(),
+      trim: trimNode,
+      ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+      handlers: {
+        upsert: (n) => {
+          const placement = toPlacementNode(n);
+          if (!sameJson(this.index.get(placement.name), placement)) this.index.upsert(placement);
+          opts.metrics?.nodes.set(this.index.size);
+        },
+        remove: (n) => {
+          this.index.remove(n.metadata?.name ?? '');
+          opts.metrics?.nodes.set(this.index.size);
+        },
+        listed: (names) => {
+          for (const n of [...this.index.nodes()]) if (!names.has(n.name)) this.index.remove(n.name);
+          opts.metrics?.nodes.set(this.index.size);
+        },
+        error: onError('nodes'),
+      },
+    });
+
+    const namespaces = new Informer<V1Namespace>({
+      name: 'namespaces',
+      kubeConfig: opts.kubeConfig,
+      path: '/api/v1/namespaces',
+      list: () => api.listNamespace(),
+      trim: trimNamespace,
+      ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+      handlers: {
+        upsert: (ns) => {
+          const next = new Map(this.namespaces);
+          next.set(ns.metadata?.name ?? '', { ...(ns.metadata?.labels ?? {}) });
+          this.namespaces = next;
+        },
+        remove: (ns) => {
+          const next = new Map(this.namespaces);
+          next.delete(ns.metadata?.name ?? '');
+          this.namespaces = next;
+        },
+        listed: (names) => {
+          this.namespaces = new Map([...this.namespaces].filter(([name]) => names.has(name)));
+        },
+        error: onError('namespaces'),
+      },
+    });
+
+    this.informers = { nodes, namespaces };
+    const cm = opts.rulesConfigMap;
+    if (cm) {
+      this.informers.rules = new Informer<V1ConfigMap>({
+        name: 'rules',
+        kubeConfig: opts.kubeConfig,
+        path: `/api/v1/namespaces/${encodeURIComponent(cm.namespace)}/configmaps`,
+        fieldSelector: `metadata.name=${cm.name}`,
+        list: () => api.listNamespacedConfigMap({ namespace: cm.namespace, fieldSelector: `metadata.name=${cm.name}` }),
+        trim: trimConfigMap,
+        ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+        handlers: {
+          upsert: (c) => this.loadRules(c),
+          remove: () => log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap deleted; keeping the last good rules'),
+          listed: (names) => {
+            if (!names.has(cm.name)) log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap not found');
+          },
+          error: onError('rules'),
+        },
+      });
+    }
+  }
+
+  private loadRules(cm: V1ConfigMap): void {
+    const { logger: log, metrics } = this.opts;
+    const where = { configMap: `${cm.metadata?.namespace}/${cm.metadata?.name}`, resourceVersion: cm.metadata?.resourceVersion };
+    const text = cm.data?.[RULES_KEY];
+    const result =
+      text === undefined
+        ? ({ ok: false, errors: [{ type: 'Required', path: `data["${RULES_KEY}"]`, detail: 'required value' }], warnings: [] } as const)
+        : parseRules(text);
+    for (const w of result.warnings) log.warn({ ...where, warning: formatFieldError(w) }, 'rules warning');
+    if (!result.ok) {
+      metrics?.rulesReloads.inc({ result: 'invalid' });
+      log.error({ ...where, errors: result.errors.map(formatFieldError) }, 'invalid rules; keeping the last good rules');
+      return;
+    }
+    this.ruleSet = result.ruleSet;
+    this.rulesLoaded = true;
+    metrics?.rulesReloads.inc({ result: 'success' });
+    metrics?.rulesLoaded.set(result.ruleSet.rules.length);
+    metrics?.rulesLastSuccess.set(Date.now() / 1000);
+    log.info({ ...where, rules: result.ruleSet.rules.length }, 'rules loaded');
+  }
+
+  start(): void {
+    this.opts.metrics?.rulesLoaded.set(this.ruleSet.rules.length);
+    this.informers.nodes.start();
+    this.informers.namespaces.start();
+    this.informers.rules?.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.informers.nodes.stop(), this.informers.namespaces.stop(), this.informers.rules?.stop()]);
+  }
+
+  /** Why the webhook cannot serve yet, or undefined when it can. */
+  notReady(): string | undefined {
+    const waiting = [
+      this.informers.nodes.synced ? undefined : 'nodes',
+      this.informers.namespaces.synced ? undefined : 'namespaces',
+      this.rulesLoaded ? undefined : 'rules',
+    ].filter((x) => x !== undefined);
+    return waiting.length === 0 ? undefined : `waiting for the first sync of ${waiting.join(', ')}`;
+  }
+
+  /** Refreshes the staleness gauges (called on each scrape and review). */
+  updateGauges(): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    for (const [name, inf] of Object.entries(this.informers)) {
+      const ms = inf.disconnectedMs();
+      m.cacheDisconnected.set({ cache: name }, ms / 1000);
+      m.cacheStale.set({ cache: name }, ms > this.opts.maxStalenessMs ? 1 : 0);
+    }
+  }
+
+  rules(): RuleSet {
+    return this.ruleSet;
+  }
+
+  namespaceLabels(name: string): Labels | undefined {
+    return this.namespaces.get(name);
+  }
+
+  nodes(): NodeView {
+    const nodes = this.informers.nodes;
+    let incomplete: string | undefined;
+    if (!nodes.synced) incomplete = 'the node list has not been received yet';
+    else if (nodes.disconnectedMs() > this.opts.maxStalenessMs) {
+      incomplete = `the node cache has been disconnected for ${Math.round(nodes.disconnectedMs() / 1000)}s`;
+    }
+    return { index: this.index, incomplete };
+  }
+}
