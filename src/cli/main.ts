@@ -13,6 +13,10 @@ Usage:
   placement-webhook check  [--rules F] [--nodes F] [--namespaces F] [-o text|json|yaml] FILE... (or - for stdin)
   placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--endpoint mutate|validate] REVIEW.json...
   placement-webhook lint   FILE
+  placement-webhook certs  [--service S] [--namespace N] [--out DIR] [--kustomize-dir DIR] [--san NAME|IP]... [--days D]
+
+serve in a cluster: --kubeconfig F | --in-cluster, --rules-configmap NS/NAME (or --rules F), --max-staleness 60s,
+  --cert-reload-interval 10s, --shutdown-delay 5s, --relist-interval 10m
 
 With none of --rules/--nodes/--namespaces, the examples shipped in examples/ are used.
 Every flag of serve has an environment variable: PLACEMENT_WEBHOOK_<FLAG> (e.g. PLACEMENT_WEBHOOK_TLS_CERT).
@@ -25,6 +29,7 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./check.js')).check,
   replay: async () => (await import('./replay.js')).replay,
   lint: async () => (await import('./lint.js')).lint,
+  certs: async () => (await import('./certs.js')).certs,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -634,15 +634,16 @@ describe('mutatePod: the input and a second pass', () => {
   it('the whole patch of a pod with nothing set applies to the JSON the API server sent', () => {
     const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare', namespace: 'default' }, spec: { containers: [{ name: 'app' }] } };
     const { ops } = mutate(pod, everything);
+    // Existing objects are diffed first (the container), then the fields they lacked are added whole.
     expect(ops.map((o) => `${o.op} ${o.path}`)).toStrictEqual([
+      'add /spec/containers/0/env',
+      'add /spec/containers/0/envFrom',
+      'add /spec/containers/0/volumeMounts',
       'add /spec/nodeSelector',
       'add /spec/affinity',
       'add /spec/tolerations',
       'add /spec/topologySpreadConstraints',
       'add /spec/volumes',
-      'add /spec/containers/0/env',
-      'add /spec/containers/0/envFrom',
-      'add /spec/containers/0/volumeMounts',
       'add /metadata/annotations',
     ]);
   });

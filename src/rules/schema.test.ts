@@ -7,7 +7,7 @@ import { rulesJsonSchema } from './schema.js';
 const published = JSON.parse(readFileSync(new URL('../../schema/rules.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 describe('the published JSON Schema', () => {
-  it('is the one generated from the source (run `npm run schema` after changing src/rules/schema.ts)', () => {
+  it('is the one generated from the source (run `npm run generate` after changing src/rules/schema.ts)', () => {
     expect(published).toEqual(rulesJsonSchema());
   });
 

@@ -10,6 +10,7 @@
  */
 import type {
   V1Container,
+  V1Node,
   V1NodeSelectorTerm,
   V1OwnerReference,
   V1Pod,
@@ -128,6 +129,8 @@ export interface NodeBuilder {
   /** Merged into `status.allocatable`. */
   allocatable(quantities: Readonly<Record<string, string>>): NodeBuilder;
   obj(): PlacementNode;
+  /** The same node as the API returns it (for `StaticCluster` and other consumers of `V1Node`). */
+  v1(): V1Node;
 }
 
 export function makeNode(name: string): NodeBuilder {
@@ -153,6 +156,14 @@ export function makeNode(name: string): NodeBuilder {
       return builder;
     },
     obj: () => structuredClone({ name, labels, taints, unschedulable, allocatable }),
+    v1: () =>
+      structuredClone({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name, labels },
+        spec: { ...(taints.length > 0 ? { taints } : {}), ...(unschedulable ? { unschedulable } : {}) },
+        status: { allocatable },
+      }),
   };
   return builder;
 }

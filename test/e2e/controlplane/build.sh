@@ -25,7 +25,7 @@ BINARIES=(kube-apiserver kube-scheduler kubectl)
 SRC_PACKAGE=kubernetes
 DEB_SRC_LIST=/etc/apt/sources.list.d/placement-webhook-deb-src.sources
 # Bump when the way the tree is patched or built changes.
-PATCH_ID="vendor/github.com/modern-go/reflect2 replaced by golang-github-modern-go-reflect2-dev; CGO_ENABLED=0; v1"
+PATCH_ID="vendor/github.com/modern-go/reflect2 replaced by golang-github-modern-go-reflect2-dev; CGO_ENABLED=0; v2"
 BUILD_DEPS=(golang-go rsync jq golang-github-modern-go-reflect2-dev dpkg-dev xz-utils ca-certificates make)
 REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
 
@@ -235,11 +235,12 @@ dpkg-source --no-check -x "$dsc" "$src_dir" >/dev/null
 log "patching vendor/github.com/modern-go/reflect2 with $(dpkg-query -W -f='${Package} ${Version}' golang-github-modern-go-reflect2-dev)"
 vendored="$src_dir/vendor/github.com/modern-go/reflect2"
 [ -d "$vendored" ] || die "unexpected source layout: $vendored does not exist"
-rm -rf "$vendored"
-mkdir -p "$vendored"
+# Keep the vendored LICENSE (same project, same license); replace the code.
+find "$vendored" -mindepth 1 -maxdepth 1 ! -name LICENSE -exec rm -rf {} +
 # Package sources only: no tests, no nested test packages.
-find -L "$REFLECT2_SRC" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' -o -name 'LICENSE' \) \
+find -L "$REFLECT2_SRC" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) \
   ! -name '*_test.go' -exec cp -L {} "$vendored/" \;
+ls "$vendored"/*.go >/dev/null 2>&1 || die "no Go files copied from $REFLECT2_SRC"
 
 log "building ${BINARIES[*]} (make log: $BUILD_LOG)"
 build_status=0
@@ -247,7 +248,6 @@ build_status=0
   cd "$src_dir"
   export CGO_ENABLED=0
   export GOFLAGS="${GOFLAGS:-}"
-  export GOCACHE="$CACHE_DIR/go-build-cache"
   export GOTOOLCHAIN=local
   export KUBE_GIT_VERSION="v$upstream"
   export KUBE_GIT_TREE_STATE=clean
@@ -281,7 +281,8 @@ for b in "${BINARIES[@]}"; do
   esac
   log "$BIN_DIR/$b: $v"
 done
-# The unpacked tree and Go build cache are large; keep only the download.
+# The unpacked tree (with the Go build cache under _output) is large; keep
+# only the downloaded source package.
 if [ "${PLACEMENT_WEBHOOK_KEEP_BUILD:-}" != "1" ]; then
   rm -rf "$src_dir"
 fi

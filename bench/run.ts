@@ -1,0 +1,658 @@
+/**
+ * placement-webhook benchmark. See bench/README.md for what each figure means.
+ *
+ *   npx tsx bench/run.ts [--quick] [--json] [--only engine|http|memory] [--server-prof DIR]
+ *
+ * Markdown goes to stdout (JSON instead with --json); progress goes to stderr.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { request } from 'node:https';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { diff } from '../src/admission/response.js';
+import { mutatePod } from '../src/rules/apply.js';
+import { compileRules, parseRules } from '../src/rules/compile.js';
+import { withNameLabel } from '../src/rules/select.js';
+import { evaluate, podConstraints } from '../src/scheduling/feasibility.js';
+import { NodeIndex } from '../src/scheduling/node-index.js';
+import type { PlacementNode } from '../src/scheduling/types.js';
+import {
+  admissionPod,
+  admissionReview,
+  DEFAULT_SEED,
+  ENGINE_PODS,
+  generateNodes,
+  generateRulesDocument,
+  nodeName,
+  POD_NAMESPACE,
+  POD_NAMESPACE_LABELS,
+  prng,
+} from './generate.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+// ---- options ------------------------------------------------------------------------------------------------------
+
+const { values: flags } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'server-prof': { type: 'string' },
+  },
+  allowPositionals: false,
+});
+const SECTIONS = ['engine', 'http', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
+if (flags.only !== undefined && !(SECTIONS as readonly string[]).includes(flags.only)) {
+  process.stderr.write(`--only: expected one of ${SECTIONS.join(', ')}, got ${JSON.stringify(flags.only)}\n`);
+  process.exit(2);
+}
+const runs = (s: Section) => flags.only === undefined || flags.only === s;
+const QUICK = flags.quick;
+
+/** Loops are bounded both in iterations and in time. */
+interface Budget {
+  readonly warmupIterations: number;
+  readonly warmupMs: number;
+  readonly minIterations: number;
+  readonly maxIterations: number;
+  readonly maxMs: number;
+}
+const ENGINE_BUDGET: Budget = QUICK
+  ? { warmupIterations: 100, warmupMs: 100, minIterations: 20, maxIterations: 1_000, maxMs: 200 }
+  : { warmupIterations: 1_000, warmupMs: 500, minIterations: 200, maxIterations: 20_000, maxMs: 1_500 };
+const UPSERTS = QUICK ? 200 : 1_000;
+const INDEX_BUILDS = QUICK ? 1 : 3;
+const ENGINE_SIZES = [1_000, 5_000, 50_000] as const;
+const MUTATE_SIZES = [100, 1_000] as const;
+const RELOAD_RULES = 1_000;
+const RELOAD_RUNS = QUICK ? 2 : 10;
+const RELOAD_MAX_MS = QUICK ? 3_000 : 10_000;
+
+const HTTP = {
+  nodes: 5_000,
+  rules: 500,
+  connections: 10,
+  warmupS: QUICK ? 1 : 2,
+  durationS: QUICK ? 2 : 10,
+  readyTimeoutMs: 120_000,
+} as const;
+const MEMORY = { nodes: 10_000, rules: 1_000, timeoutMs: 120_000 } as const;
+
+const VALIDATE_TARGET_P99_US = 100;
+const VALIDATE_TARGET_AT = 50_000;
+const HTTP_TARGET_RATIO = 0.85;
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+// ---- timing -------------------------------------------------------------------------------------------------------
+
+export interface Stats {
+  readonly iterations: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Nearest-rank percentiles of the first `n` samples (any unit). */
+function summarize(samples: Float64Array, n: number): Stats {
+  const s = samples.slice(0, n).sort();
+  const at = (p: number) => s[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))] ?? Number.NaN;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += s[i] as number;
+  return { iterations: n, p50: at(0.5), p99: at(0.99), mean: n > 0 ? sum / n : Number.NaN, min: at(0), max: at(1) };
+}
+
+let sinkValue: unknown;
+/** Keeps results alive so that the work is not optimised away. */
+function sink(v: unknown): void {
+  sinkValue = v;
+}
+
+/** Times `fn` per call in microseconds, after a warm-up, within `budget`. */
+function timeCalls(fn: () => unknown, budget: Budget): Stats {
+  const warmupEnd = performance.now() + budget.warmupMs;
+  for (let i = 0; i < budget.warmupIterations && performance.now() < warmupEnd; i++) sink(fn());
+  const samples = new Float64Array(budget.maxIterations);
+  const deadline = process.hrtime.bigint() + BigInt(Math.round(budget.maxMs * 1e6));
+  let n = 0;
+  while (n < budget.maxIterations) {
+    const t0 = process.hrtime.bigint();
+    const r = fn();
+    const t1 = process.hrtime.bigint();
+    samples[n++] = Number(t1 - t0) / 1e3;
+    sink(r);
+    if (t1 > deadline && n >= budget.minIterations) break;
+  }
+  return summarize(samples, n);
+}
+
+function timeOnceMs(fn: () => unknown): number {
+  const t0 = process.hrtime.bigint();
+  sink(fn());
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+// ---- engine -------------------------------------------------------------------------------------------------------
+
+interface ValidateRow {
+  nodes: number;
+  pod: string;
+  what: string;
+  verdict: string;
+  /** Microseconds per evaluate(podConstraints(pod), index). */
+  stats: Stats;
+  targetP99Us: number | undefined;
+  meetsTarget: boolean | undefined;
+}
+
+interface IndexRow {
+  nodes: number;
+  /** Median of `builds` builds of a NodeIndex from the node list, in milliseconds. */
+  buildMs: number;
+  builds: number;
+  postings: { taintGroups: number; allocatableGroups: number; cordoned: number };
+  /** Microseconds per upsert of an existing node that changed (cordon toggled, one label added or removed). */
+  upsert: Stats;
+}
+
+interface MutateRow {
+  rules: number;
+  matchedRules: number;
+  patchOperations: number;
+  warnings: number;
+  /** Microseconds per mutatePod + diff. */
+  stats: Stats;
+}
+
+interface ReloadResult {
+  rules: number;
+  yamlBytes: number;
+  lintWarnings: number;
+  /** parseRules(text): YAML parse + structure check + lint + compile, in milliseconds. */
+  parseRulesMs: Stats;
+  /** compileRules(value) on an already parsed document, in milliseconds. */
+  compileOnlyMs: Stats;
+}
+
+interface EngineResult {
+  validate: ValidateRow[];
+  index: IndexRow[];
+  mutate: MutateRow[];
+  reload: ReloadResult;
+}
+
+function changedNode(base: PlacementNode): PlacementNode {
+  const key = 'example.com/maintenance';
+  const labels = { ...base.labels };
+  if (Object.hasOwn(labels, key)) delete labels[key];
+  else labels[key] = 'pending';
+  return { ...base, labels, unschedulable: !base.unschedulable };
+}
+
+function engineAt(size: number, validate: ValidateRow[], indexRows: IndexRow[]): void {
+  const nodes = generateNodes(size);
+  const buildTimes: number[] = [];
+  let index: NodeIndex | undefined;
+  for (let b = 0; b < INDEX_BUILDS; b++) {
+    let built: NodeIndex | undefined;
+    buildTimes.push(timeOnceMs(() => (built = new NodeIndex(nodes))));
+    index = built;
+  }
+  if (!index) throw new Error('no index');
+  const idx: NodeIndex = index;
+  buildTimes.sort((a, b) => a - b);
+  log(`${size} nodes: index built in ${buildTimes.map((t) => t.toFixed(0)).join(' / ')} ms`);
+
+  for (const p of ENGINE_PODS) {
+    const pod = p.make();
+    const verdict = evaluate(podConstraints(pod), idx);
+    const stats = timeCalls(() => evaluate(podConstraints(pod), idx), ENGINE_BUDGET);
+    const targeted = size === VALIDATE_TARGET_AT;
+    validate.push({
+      nodes: size,
+      pod: p.name,
+      what: p.what,
+      verdict: verdict.kind,
+      stats,
+      targetP99Us: targeted ? VALIDATE_TARGET_P99_US : undefined,
+      meetsTarget: targeted ? stats.p99 <= VALIDATE_TARGET_P99_US : undefined,
+    });
+    log(`${size} nodes, ${p.name}: ${verdict.kind}, p50 ${stats.p50.toFixed(1)} µs, p99 ${stats.p99.toFixed(1)} µs (${stats.iterations} calls)`);
+  }
+
+  // Node updates: the index's content changes with each one, which is what an informer's update event does.
+  const rand = prng(DEFAULT_SEED + size);
+  const samples = new Float64Array(UPSERTS);
+  for (let k = 0; k < UPSERTS; k++) {
+    const base = idx.get(nodeName(Math.floor(rand() * size)));
+    if (!base) throw new Error('node missing from the index');
+    const next = changedNode(base);
+    const t0 = process.hrtime.bigint();
+    idx.upsert(next);
+    samples[k] = Number(process.hrtime.bigint() - t0) / 1e3;
+  }
+  indexRows.push({
+    nodes: size,
+    buildMs: buildTimes[Math.floor(buildTimes.length / 2)] ?? Number.NaN,
+    builds: buildTimes.length,
+    postings: {
+      taintGroups: [...idx.taintGroupList()].length,
+      allocatableGroups: [...idx.allocatableGroupList()].length,
+      cordoned: idx.cordoned.size,
+    },
+    upsert: summarize(samples, UPSERTS),
+  });
+}
+
+function mutateAt(ruleCount: number): MutateRow {
+  const compiled = compileRules(generateRulesDocument(ruleCount));
+  if (!compiled.ok) throw new Error(`generated rules do not compile: ${JSON.stringify(compiled.errors.slice(0, 3))}`);
+  const ruleSet = compiled.ruleSet;
+  const pod = admissionPod();
+  const nsLabels = withNameLabel(POD_NAMESPACE, POD_NAMESPACE_LABELS);
+  const once = mutatePod(pod, ruleSet, POD_NAMESPACE, nsLabels);
+  if (once.denial || once.skipped) throw new Error(`the admission pod is not mutated: ${once.denial ?? once.skipped}`);
+  const operations = diff(pod, once.pod);
+  const stats = timeCalls(() => {
+    const m = mutatePod(pod, ruleSet, POD_NAMESPACE, nsLabels);
+    return diff(pod, m.pod);
+  }, ENGINE_BUDGET);
+  log(`mutate, ${ruleCount} rules: ${once.appliedRules.length} applied, p50 ${stats.p50.toFixed(1)} µs, p99 ${stats.p99.toFixed(1)} µs`);
+  return { rules: ruleCount, matchedRules: once.appliedRules.length, patchOperations: operations.length, warnings: once.warnings.length, stats };
+}
+
+function reload(): ReloadResult {
+  const text = stringifyYaml(generateRulesDocument(RELOAD_RULES));
+  const parsed: unknown = parseYaml(text);
+  const first = parseRules(text);
+  if (!first.ok) throw new Error('generated rules YAML does not compile');
+  const repeat = (fn: () => unknown): Stats => {
+    const samples = new Float64Array(RELOAD_RUNS);
+    const deadline = performance.now() + RELOAD_MAX_MS;
+    let n = 0;
+    while (n < RELOAD_RUNS && (n === 0 || performance.now() < deadline)) samples[n++] = timeOnceMs(fn);
+    return summarize(samples, n);
+  };
+  const parseRulesMs = repeat(() => parseRules(text));
+  const compileOnlyMs = repeat(() => compileRules(parsed));
+  log(`reload, ${RELOAD_RULES} rules (${(text.length / 1024).toFixed(0)} KiB): parseRules p50 ${parseRulesMs.p50.toFixed(1)} ms, compileRules alone ${compileOnlyMs.p50.toFixed(1)} ms`);
+  return { rules: RELOAD_RULES, yamlBytes: Buffer.byteLength(text), lintWarnings: first.warnings.length, parseRulesMs, compileOnlyMs };
+}
+
+function engine(): EngineResult {
+  const validate: ValidateRow[] = [];
+  const index: IndexRow[] = [];
+  for (const size of ENGINE_SIZES) engineAt(size, validate, index);
+  const mutate = MUTATE_SIZES.map(mutateAt);
+  return { validate, index, mutate, reload: reload() };
+}
+
+// ---- child processes ----------------------------------------------------------------------------------------------
+
+/** Forks a TypeScript file of bench/ with the same loader (tsx) as this process. */
+function forkChild(file: string, env: Record<string, string>, extraExecArgv: readonly string[] = []): ChildProcess {
+  const child = fork(join(HERE, file), [], {
+    execArgv: [...process.execArgv.filter((a) => !a.startsWith('--cpu-prof')), ...extraExecArgv],
+    env: { ...process.env, ...env },
+    // stdout (the server's review log) goes to /dev/null; stderr is shown.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  child.on('error', (err) => log(`${file}: ${err.message}`));
+  return child;
+}
+
+/** The next IPC message of `type`, or a rejection on exit or after `timeoutMs`. */
+function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolvePromise, reject) => {
+    const timer = setTimeout(() => done(new Error(`no ${type} message within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (msg: { type?: string }) => {
+      if (msg?.type === type) done(undefined, msg as T);
+    };
+    const onExit = (code: number | null) => done(new Error(`child exited (code ${code}) before sending ${type}`));
+    function done(err: Error | undefined, value?: T) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolvePromise(value as T);
+    }
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+/** Stops a child we started: asks it first, then signals it by its pid. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // With a callback, a send to a child that is already going away reports EPIPE there instead of throwing.
+  if (child.connected) child.send({ type: 'stop' }, () => undefined);
+  const timer = setTimeout(() => child.kill('SIGTERM'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---- HTTP ---------------------------------------------------------------------------------------------------------
+
+interface RouteRow {
+  route: string;
+  reqPerSec: number;
+  /** Latency per request as seen by the load generator, in milliseconds. */
+  latencyMs: Stats;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  /** CPU time of the server process over the run, as a share of one core. */
+  serverCpu: number;
+  /** CPU time of the load generator (this process) over the run, as a share of one core. */
+  clientCpu: number;
+  ratioToBaseline: number | undefined;
+  meetsTarget: boolean | undefined;
+}
+
+interface HttpResult {
+  nodes: number;
+  rules: number;
+  serverStartupMs: number;
+  connections: number;
+  warmupS: number;
+  durationS: number;
+  bodyBytes: number;
+  routes: RouteRow[];
+  targetRatio: number;
+}
+
+interface ServerUsage {
+  type: 'usage';
+  cpu: NodeJS.CpuUsage;
+  rss: number;
+}
+
+/** One request, to check that the route answers what it should before loading it. */
+function probe(port: number, path: string, body: string): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', rejectUnauthorized: false, agent: false, timeout: 10_000, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolvePromise({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`probe ${path} timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const MAX_LATENCY_SAMPLES = 2_000_000;
+
+async function cannon(url: string, body: string, seconds: number, record: boolean) {
+  const latencies = new Float64Array(record ? MAX_LATENCY_SAMPLES : 0);
+  let n = 0;
+  let ok = 0;
+  const result = await new Promise<autocannon.Result>((resolvePromise, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections: HTTP.connections,
+        pipelining: 1,
+        duration: seconds,
+        timeout: 10,
+        tlsOptions: { rejectUnauthorized: false },
+      },
+      (err: unknown, res: autocannon.Result) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolvePromise(res)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode !== 200) return;
+      ok++;
+      if (n < latencies.length) latencies[n++] = responseTime;
+    });
+  });
+  return { result, ok, latency: summarize(latencies, n) };
+}
+
+async function http(): Promise<HttpResult> {
+  const prof = flags['server-prof'];
+  const child = forkChild(
+    'server.ts',
+    { BENCH_NODES: String(HTTP.nodes), BENCH_RULES: String(HTTP.rules) },
+    prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] : [],
+  );
+  try {
+    const ready = await nextMessage<{ port: number; nodes: number; rules: number; startupMs: number }>(child, 'ready', HTTP.readyTimeoutMs);
+    log(`server ready on 127.0.0.1:${ready.port} (${ready.nodes} nodes, ${ready.rules} rules, ${ready.startupMs.toFixed(0)} ms)`);
+    const body = JSON.stringify(admissionReview());
+    const uid = (admissionReview()['request'] as { uid: string }).uid;
+
+    const checks: Record<string, (r: Record<string, unknown>) => boolean> = {
+      '/baseline': (r) => r['allowed'] === true,
+      '/mutate': (r) => r['allowed'] === true && typeof r['patch'] === 'string',
+      '/validate': (r) => r['allowed'] === true,
+    };
+    const usage = async () => {
+      child.send({ type: 'usage' }, () => undefined);
+      return (await nextMessage<ServerUsage>(child, 'usage', 10_000)).cpu;
+    };
+    const routes: RouteRow[] = [];
+    for (const [path, check] of Object.entries(checks)) {
+      const p = await probe(ready.port, path, body);
+      const response = (p.json as { response?: Record<string, unknown> }).response ?? {};
+      if (p.status !== 200 || response['uid'] !== uid || !check(response)) {
+        throw new Error(`${path} answered ${p.status} ${JSON.stringify(p.json).slice(0, 300)}`);
+      }
+      const url = `https://127.0.0.1:${ready.port}${path}`;
+      await cannon(url, body, HTTP.warmupS, false);
+      const serverBefore = await usage();
+      const clientBefore = process.cpuUsage();
+      const { result, ok, latency } = await cannon(url, body, HTTP.durationS, true);
+      const clientCpu = process.cpuUsage(clientBefore);
+      const serverAfter = await usage();
+      const wallUs = result.duration * 1e6;
+      const serverUs = serverAfter.user - serverBefore.user + (serverAfter.system - serverBefore.system);
+      const row: RouteRow = {
+        route: path,
+        reqPerSec: ok / result.duration,
+        latencyMs: latency,
+        requests: ok,
+        errors: result.errors,
+        non2xx: result.non2xx,
+        serverCpu: serverUs / wallUs,
+        clientCpu: (clientCpu.user + clientCpu.system) / wallUs,
+        ratioToBaseline: undefined,
+        meetsTarget: undefined,
+      };
+      routes.push(row);
+      log(`${path}: ${row.reqPerSec.toFixed(0)} req/s, p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, server cpu ${(row.serverCpu * 100).toFixed(0)} %, client cpu ${(row.clientCpu * 100).toFixed(0)} %`);
+    }
+    const baseline = routes.find((r) => r.route === '/baseline');
+    for (const r of routes) {
+      if (r.route === '/baseline' || !baseline) continue;
+      r.ratioToBaseline = r.reqPerSec / baseline.reqPerSec;
+      r.meetsTarget = r.ratioToBaseline >= HTTP_TARGET_RATIO;
+    }
+    return {
+      nodes: ready.nodes,
+      rules: ready.rules,
+      serverStartupMs: ready.startupMs,
+      connections: HTTP.connections,
+      warmupS: HTTP.warmupS,
+      durationS: HTTP.durationS,
+      bodyBytes: Buffer.byteLength(body),
+      routes,
+      targetRatio: HTTP_TARGET_RATIO,
+    };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+// ---- memory -------------------------------------------------------------------------------------------------------
+
+interface MemoryResult {
+  nodes: number;
+  rules: number;
+  gcExposed: boolean;
+  /** Loaded minus baseline, in MiB. */
+  rssMiB: number;
+  heapUsedMiB: number;
+  externalMiB: number;
+  arrayBuffersMiB: number;
+  baselineRssMiB: number;
+}
+
+async function memory(): Promise<MemoryResult> {
+  const child = forkChild('memory.ts', { BENCH_NODES: String(MEMORY.nodes), BENCH_RULES: String(MEMORY.rules) }, ['--expose-gc']);
+  try {
+    const m = await nextMessage<{ gcExposed: boolean; nodes: number; rules: number; before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage }>(
+      child,
+      'memory',
+      MEMORY.timeoutMs,
+    );
+    const mib = (k: keyof NodeJS.MemoryUsage) => (m.after[k] - m.before[k]) / 2 ** 20;
+    const result: MemoryResult = {
+      nodes: m.nodes,
+      rules: m.rules,
+      gcExposed: m.gcExposed,
+      rssMiB: mib('rss'),
+      heapUsedMiB: mib('heapUsed'),
+      externalMiB: mib('external'),
+      arrayBuffersMiB: mib('arrayBuffers'),
+      baselineRssMiB: m.before.rss / 2 ** 20,
+    };
+    log(`memory, ${m.nodes} nodes + ${m.rules} rules: rss +${result.rssMiB.toFixed(1)} MiB, heapUsed +${result.heapUsedMiB.toFixed(1)} MiB`);
+    return result;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+// ---- report -------------------------------------------------------------------------------------------------------
+
+interface Report {
+  environment: Record<string, unknown>;
+  engine?: EngineResult;
+  http?: HttpResult;
+  memory?: MemoryResult;
+  targets: { name: string; value: number; target: string; met: boolean }[];
+}
+
+const f = (x: number | undefined, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+const mark = (met: boolean | undefined) => (met === undefined ? '' : met ? 'met' : '**MISSED**');
+
+function markdown(r: Report): string {
+  const out: string[] = [];
+  const e = r.environment;
+  out.push('# placement-webhook benchmark', '');
+  out.push(`${String(e['date'])} · node ${String(e['node'])} · ${String(e['cpus'])} × ${String(e['cpuModel'])} · ${String(e['memGiB'])} GiB${QUICK ? ' · **--quick** (small counts, not for comparison)' : ''}`, '');
+
+  if (r.engine) {
+    const { validate, index, mutate, reload: rl } = r.engine;
+    out.push('## Validate, engine only: `evaluate(podConstraints(pod), index)` per call (µs)', '');
+    out.push('| nodes | pod | verdict | p50 | p99 | mean | max | iterations | target p99 ≤ 100 µs |', '|---:|---|---|---:|---:|---:|---:|---:|---|');
+    for (const v of validate) {
+      out.push(`| ${v.nodes} | ${v.pod} | ${v.verdict} | ${f(v.stats.p50)} | ${f(v.stats.p99)} | ${f(v.stats.mean)} | ${f(v.stats.max)} | ${v.stats.iterations} | ${mark(v.meetsTarget)} |`);
+    }
+    out.push('', 'Pods: ' + ENGINE_PODS.map((p) => `\`${p.name}\`: ${p.what}`).join('; ') + '.', '');
+    out.push('## Node index', '');
+    out.push('| nodes | build (ms, median) | taint groups | allocatable groups | cordoned | upsert p50 (µs) | upsert p99 (µs) | upsert max (µs) | upserts |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const i of index) {
+      out.push(`| ${i.nodes} | ${f(i.buildMs)} | ${i.postings.taintGroups} | ${i.postings.allocatableGroups} | ${i.postings.cordoned} | ${f(i.upsert.p50)} | ${f(i.upsert.p99)} | ${f(i.upsert.max)} | ${i.upsert.iterations} |`);
+    }
+    out.push('', '## Mutate, engine only: `mutatePod` + `diff` per call (µs)', '');
+    out.push('| rules | matched | patch ops | p50 | p99 | mean | max | iterations |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const m of mutate) {
+      out.push(`| ${m.rules} | ${m.matchedRules} | ${m.patchOperations} | ${f(m.stats.p50)} | ${f(m.stats.p99)} | ${f(m.stats.mean)} | ${f(m.stats.max)} | ${m.stats.iterations} |`);
+    }
+    out.push('', '## Rules reload (ms)', '');
+    out.push('| rules | YAML | lint warnings | parseRules p50 | parseRules min | parseRules max | compileRules alone p50 | runs |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    out.push(`| ${rl.rules} | ${(rl.yamlBytes / 1024).toFixed(0)} KiB | ${rl.lintWarnings} | ${f(rl.parseRulesMs.p50)} | ${f(rl.parseRulesMs.min)} | ${f(rl.parseRulesMs.max)} | ${f(rl.compileOnlyMs.p50)} | ${rl.parseRulesMs.iterations} |`, '');
+  }
+
+  if (r.http) {
+    const h = r.http;
+    out.push(`## HTTPS keep-alive (autocannon, ${h.connections} connections, ${h.durationS} s per route after ${h.warmupS} s warm-up; ${h.nodes} nodes, ${h.rules} rules; body ${h.bodyBytes} B)`, '');
+    out.push('| route | req/s | p50 (ms) | p99 (ms) | mean (ms) | requests | errors | non-2xx | server CPU | client CPU | ÷ baseline | target ≥ 0.85 |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const x of h.routes) {
+      out.push(
+        `| ${x.route} | ${f(x.reqPerSec, 0)} | ${f(x.latencyMs.p50, 3)} | ${f(x.latencyMs.p99, 3)} | ${f(x.latencyMs.mean, 3)} | ${x.requests} | ${x.errors} | ${x.non2xx} | ${f(x.serverCpu * 100, 0)} % | ${f(x.clientCpu * 100, 0)} % | ${f(x.ratioToBaseline, 2)} | ${mark(x.meetsTarget)} |`,
+      );
+    }
+    out.push('', `Server: forked child process (\`bench/server.ts\`), started in ${f(h.serverStartupMs, 0)} ms; load generator in this process. CPU columns are CPU time over wall time (100 % = one core).`, '');
+  }
+
+  if (r.memory) {
+    const m = r.memory;
+    out.push('## Memory (fresh child process, loaded minus baseline, MiB)', '');
+    out.push('| nodes | rules | RSS | heapUsed | external | arrayBuffers | baseline RSS | gc exposed |', '|---:|---:|---:|---:|---:|---:|---:|---|');
+    out.push(`| ${m.nodes} | ${m.rules} | ${f(m.rssMiB)} | ${f(m.heapUsedMiB)} | ${f(m.externalMiB, 2)} | ${f(m.arrayBuffersMiB, 2)} | ${f(m.baselineRssMiB)} | ${m.gcExposed ? 'yes' : 'no'} |`, '');
+  }
+
+  if (r.targets.length > 0) {
+    out.push('## Targets', '', '| figure | value | target | |', '|---|---:|---|---|');
+    for (const t of r.targets) out.push(`| ${t.name} | ${f(t.value, 2)} | ${t.target} | ${t.met ? 'met' : '**MISSED**'} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function targets(r: Report): Report['targets'] {
+  const list: Report['targets'] = [];
+  for (const v of r.engine?.validate ?? []) {
+    if (v.meetsTarget === undefined) continue;
+    list.push({ name: `validate p99 at ${v.nodes} nodes, ${v.pod} (µs)`, value: v.stats.p99, target: `≤ ${VALIDATE_TARGET_P99_US}`, met: v.meetsTarget });
+  }
+  for (const x of r.http?.routes ?? []) {
+    if (x.ratioToBaseline === undefined) continue;
+    list.push({ name: `${x.route} req/s ÷ /baseline req/s`, value: x.ratioToBaseline, target: `≥ ${HTTP_TARGET_RATIO}`, met: x.meetsTarget ?? false });
+  }
+  return list;
+}
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  const report: Report = {
+    environment: {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      memGiB: Math.round(os.totalmem() / 2 ** 30),
+      quick: QUICK,
+      only: flags.only ?? null,
+      seed: DEFAULT_SEED,
+    },
+    targets: [],
+  };
+  const started = performance.now();
+  if (runs('engine')) report.engine = engine();
+  if (runs('memory')) report.memory = await memory();
+  if (runs('http')) report.http = await http();
+  report.targets = targets(report);
+  report.environment['totalSeconds'] = Math.round((performance.now() - started) / 100) / 10;
+  log(`done in ${String(report.environment['totalSeconds'])} s`);
+  process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${markdown(report)}\n`);
+  sink(sinkValue);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

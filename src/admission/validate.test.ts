@@ -1,0 +1,679 @@
+import type { V1Namespace, V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+
+import { makeNode, makePod, ruleSet, type NodeBuilder, type PodBuilder } from '../../test/support/builders.js';
+import { StaticCluster } from '../cluster/static.js';
+import type { RuleSet } from '../rules/compile.js';
+import type { Rule, Settings } from '../rules/schema.js';
+import { NodeIndex } from '../scheduling/node-index.js';
+import type { AdmissionContext } from './context.js';
+import type { HandlerResult } from './mutate.js';
+import type { AdmissionRequest } from './types.js';
+import { handleValidate, MAX_WARNING_LENGTH, messageAsWarnings } from './validate.js';
+
+const UID = '3f1c9a2e-1b7d-4f0e-9c55-0d6b2f7a9e11';
+
+// ---- the cluster ---------------------------------------------------------------------------------------------------
+
+const node = (name: string): NodeBuilder =>
+  makeNode(name).label('kubernetes.io/hostname', name).allocatable({ cpu: '4', memory: '16Gi', pods: '110' });
+
+/** Three nodes: two zones of ordinary nodes, and a GPU node that only tolerating pods may use. */
+const NODES = (): NodeBuilder[] => [
+  node('n1').label('zone', 'a'),
+  node('n2').label('zone', 'b'),
+  node('gpu-1').label('zone', 'c').taint('dedicated', 'gpu', 'NoSchedule'),
+];
+
+/** What every infeasible pod below (`nodeSelector zone=c` without a toleration) gets from the scheduler. */
+const NO_FIT =
+  "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.";
+const NO_FIT_LINES = [
+  '0/3 nodes are available:',
+  '  1 node(s) had untolerated taint {dedicated: gpu}',
+  "  2 node(s) didn't match Pod's node affinity/selector",
+];
+
+const ENFORCE = ruleSet([]);
+const mode = (m: NonNullable<NonNullable<Settings['validation']>['mode']>, settings: Settings = {}): RuleSet =>
+  ruleSet([], { ...settings, validation: { ...settings.validation, mode: m } });
+
+const cluster = (rules: RuleSet = ENFORCE, nodes: NodeBuilder[] = NODES(), namespaces: V1Namespace[] = []) =>
+  new StaticCluster(rules, nodes.map((n) => n.v1()), namespaces);
+
+/** A context whose node view is marked incomplete (an informer that lost its watch) while it still holds nodes. */
+const staleCluster = (reason: string, rules: RuleSet = ENFORCE, nodes: NodeBuilder[] = NODES()): AdmissionContext => ({
+  rules: () => rules,
+  namespaceLabels: () => undefined,
+  nodes: () => ({ index: new NodeIndex(nodes.map((n) => n.obj())), incomplete: reason }),
+});
+
+// ---- requests ------------------------------------------------------------------------------------------------------
+
+const feasible = (): PodBuilder => makePod('web-0').ns('shop').label('app', 'web').nodeSelector('zone', 'a');
+const infeasible = (): PodBuilder => makePod('web-0').ns('shop').label('app', 'web').nodeSelector('zone', 'c');
+
+function podRequest(pod: V1Pod, over: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  return {
+    uid: UID,
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    name: pod.metadata?.name ?? '',
+    namespace: pod.metadata?.namespace ?? 'default',
+    operation: 'CREATE',
+    userInfo: { username: 'kubernetes-admin' },
+    object: pod,
+    ...over,
+  };
+}
+
+/** The pod template of a workload: the pod's labels and spec. */
+const template = (pod: PodBuilder): V1PodTemplateSpec => {
+  const p = pod.obj();
+  return { metadata: { labels: p.metadata?.labels ?? {} }, spec: p.spec };
+};
+
+type WorkloadKind = 'Deployment' | 'StatefulSet' | 'ReplicaSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'ReplicationController';
+
+const WORKLOADS: Record<WorkloadKind, { group: string; version: string; resource: string; spec: (t: V1PodTemplateSpec, replicas?: number) => object }> = {
+  Deployment: { group: 'apps', version: 'v1', resource: 'deployments', spec: (t, replicas = 2) => ({ replicas, selector: { matchLabels: { app: 'web' } }, template: t }) },
+  StatefulSet: { group: 'apps', version: 'v1', resource: 'statefulsets', spec: (t, replicas = 2) => ({ replicas, serviceName: 'web', selector: { matchLabels: { app: 'web' } }, template: t }) },
+  ReplicaSet: { group: 'apps', version: 'v1', resource: 'replicasets', spec: (t, replicas = 2) => ({ replicas, selector: { matchLabels: { app: 'web' } }, template: t }) },
+  DaemonSet: { group: 'apps', version: 'v1', resource: 'daemonsets', spec: (t) => ({ selector: { matchLabels: { app: 'web' } }, template: t }) },
+  Job: { group: 'batch', version: 'v1', resource: 'jobs', spec: (t) => ({ template: t }) },
+  CronJob: { group: 'batch', version: 'v1', resource: 'cronjobs', spec: (t) => ({ schedule: '*/5 * * * *', jobTemplate: { spec: { template: t } } }) },
+  ReplicationController: { group: '', version: 'v1', resource: 'replicationcontrollers', spec: (t, replicas = 2) => ({ replicas, selector: { app: 'web' }, template: t }) },
+};
+
+interface WorkloadOptions {
+  operation?: AdmissionRequest['operation'];
+  /** The old object's template (UPDATE). */
+  old?: V1PodTemplateSpec;
+  oldReplicas?: number;
+  replicas?: number;
+  namespace?: string;
+  name?: string;
+}
+
+function workloadObject(kind: WorkloadKind, t: V1PodTemplateSpec, name: string, namespace: string, replicas?: number): object {
+  const w = WORKLOADS[kind];
+  return { apiVersion: w.group ? `${w.group}/${w.version}` : w.version, kind, metadata: { name, namespace }, spec: w.spec(t, replicas) };
+}
+
+function workloadRequest(kind: WorkloadKind, t: V1PodTemplateSpec, o: WorkloadOptions = {}): AdmissionRequest {
+  const w = WORKLOADS[kind];
+  const name = o.name ?? 'web';
+  const namespace = o.namespace ?? 'shop';
+  return {
+    uid: UID,
+    kind: { group: w.group, version: w.version, kind },
+    resource: { group: w.group, version: w.version, resource: w.resource },
+    name,
+    namespace,
+    operation: o.operation ?? 'CREATE',
+    object: workloadObject(kind, t, name, namespace, o.replicas),
+    ...(o.old ? { oldObject: workloadObject(kind, o.old, name, namespace, o.oldReplicas) } : {}),
+  };
+}
+
+function configMapRequest(data: Record<string, string> | undefined, labels: Record<string, string> = { 'placement-webhook/rules': 'true' }, operation: AdmissionRequest['operation'] = 'UPDATE'): AdmissionRequest {
+  return {
+    uid: UID,
+    kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+    resource: { group: '', version: 'v1', resource: 'configmaps' },
+    name: 'placement-rules',
+    namespace: 'placement-webhook',
+    operation,
+    object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'placement-rules', namespace: 'placement-webhook', labels }, ...(data ? { data } : {}) },
+  };
+}
+
+/** Validates, and checks the response contract that holds for every request: the uid, and never a patch. */
+function validate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
+  const result = handleValidate(request, ctx);
+  expect(result.response.uid).toBe(request.uid);
+  expect(result.response).not.toHaveProperty('patch');
+  expect(result.response).not.toHaveProperty('patchType');
+  if (!result.response.allowed) expect(result.response.status?.message).toBeTruthy();
+  for (const w of result.response.warnings ?? []) expect(w.length).toBeLessThanOrEqual(MAX_WARNING_LENGTH);
+  return result;
+}
+
+const allowedPlain = { uid: UID, allowed: true };
+const deniedWith = (message: string) => ({ uid: UID, allowed: false, status: { code: 403, reason: 'Forbidden', message } });
+const allowedWarning = (...warnings: string[]) => ({ uid: UID, allowed: true, warnings });
+
+// ---- pods ----------------------------------------------------------------------------------------------------------
+
+describe('pods', () => {
+  it('a pod some node runs is allowed without remark', () => {
+    const r = validate(podRequest(feasible().obj()), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits' });
+  });
+
+  it('enforce: a pod no node runs is denied with 403 and the scheduler’s message', () => {
+    const r = validate(podRequest(infeasible().obj()), cluster());
+    expect(r.response).toEqual(deniedWith(NO_FIT));
+    expect(r.record).toMatchObject({ decision: 'denied', verdict: 'no-fit', reason: NO_FIT });
+  });
+
+  it('the default mode is enforce', () => {
+    expect(ENFORCE.validation.mode).toBe('enforce');
+    expect(validate(podRequest(infeasible().obj()), cluster(mode('enforce'))).response).toEqual(deniedWith(NO_FIT));
+  });
+
+  it.each([{ dryRun: true }, { dryRun: false }])('dryRun $dryRun gets the same decision', ({ dryRun }) => {
+    expect(validate(podRequest(infeasible().obj(), { dryRun }), cluster()).response).toEqual(deniedWith(NO_FIT));
+    expect(validate(podRequest(feasible().obj(), { dryRun }), cluster()).response).toEqual(allowedPlain);
+  });
+
+  it('warn: allowed, with the message as warning lines', () => {
+    const r = validate(podRequest(infeasible().obj()), cluster(mode('warn')));
+    expect(r.response).toEqual(allowedWarning(...NO_FIT_LINES));
+    expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'no-fit', reason: NO_FIT });
+  });
+
+  it('warn: a feasible pod gets no warning', () => {
+    expect(validate(podRequest(feasible().obj()), cluster(mode('warn'))).response).toEqual(allowedPlain);
+  });
+
+  it('warn: lines longer than 120 characters are cut with an ellipsis, the denial message is not', () => {
+    const key = `example.com/${'k'.repeat(60)}`;
+    const value = 'v'.repeat(63);
+    const nodes = [node('n1').taint(key, value, 'NoSchedule')];
+    const message = `0/1 nodes are available: 1 node(s) had untolerated taint {${key}: ${value}}.`;
+    const warned = validate(podRequest(makePod().obj()), cluster(mode('warn'), nodes)).response.warnings ?? [];
+    expect(warned).toHaveLength(2);
+    expect(warned[0]).toBe('0/1 nodes are available:');
+    expect(warned[1]).toHaveLength(MAX_WARNING_LENGTH);
+    expect(warned[1]).toBe(`  1 node(s) had untolerated taint {${key}: ${value}}`.slice(0, MAX_WARNING_LENGTH - 1) + '…');
+    expect(validate(podRequest(makePod().obj()), cluster(ENFORCE, nodes)).response).toEqual(deniedWith(message));
+  });
+
+  it('off: allowed without checking', () => {
+    const r = validate(podRequest(infeasible().obj()), cluster(mode('off')));
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'validation mode off' });
+  });
+
+  it('a pod that fits only on nodes with a condition taint is allowed with a warning', () => {
+    const nodes = [node('n1').label('zone', 'a').taint('node.kubernetes.io/not-ready', undefined, 'NoExecute'), node('n2').label('zone', 'b')];
+    const r = validate(podRequest(feasible().obj()), cluster(ENFORCE, nodes));
+    expect(r.response).toEqual(
+      allowedWarning('fits only on nodes with condition taint node.kubernetes.io/not-ready (e.g. n1); it may wait until they recover'),
+    );
+    expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits-transient' });
+  });
+
+  it.each(['node.kubernetes.io/unreachable', 'node.kubernetes.io/memory-pressure', 'node.kubernetes.io/disk-pressure', 'node.kubernetes.io/pid-pressure', 'node.kubernetes.io/network-unavailable'])(
+    'a pod that fits only on nodes tainted %s is allowed, never denied',
+    (key) => {
+      const r = validate(podRequest(makePod().obj()), cluster(ENFORCE, [node('n1').taint(key, undefined, 'NoSchedule')]));
+      expect(r.response.allowed).toBe(true);
+      expect(r.response.warnings).toEqual([`fits only on nodes with condition taint ${key} (e.g. n1); it may wait until they recover`]);
+    },
+  );
+
+  describe('node templates', () => {
+    const gpuPool = { name: 'gpu-pool', labels: { zone: 'c', accelerator: 't4' }, allocatable: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': 1 } };
+    const withTemplates = (templates: NonNullable<Settings['validation']>['nodeTemplates'], m: 'enforce' | 'warn' = 'enforce') =>
+      ruleSet([], { validation: { mode: m, nodeTemplates: templates ?? [] } });
+    const gpuPod = () => makePod('train').ns('ml').nodeSelector('accelerator', 't4').container('train', { resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } });
+    const GPU_NO_FIT = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.";
+
+    it('no live node fits but a template does: allowed with a warning naming the template', () => {
+      const r = validate(podRequest(gpuPod().obj()), cluster(withTemplates([gpuPool])));
+      expect(r.response).toEqual(allowedWarning('no current node fits; nodes of template gpu-pool would (an autoscaler must add one)'));
+      expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits-template', reason: GPU_NO_FIT });
+    });
+
+    it('a template names no pods: it accepts 110', () => {
+      const noPods = { name: 'big', allocatable: { cpu: '64' } };
+      const r = validate(podRequest(makePod().container('app', { resources: { requests: { cpu: '32' } } }).obj()), cluster(withTemplates([noPods])));
+      expect(r.response.allowed).toBe(true);
+      expect(r.response.warnings).toEqual(['no current node fits; nodes of template big would (an autoscaler must add one)']);
+    });
+
+    it('a template that accepts no pods does not fit', () => {
+      const zeroPods = { name: 'broken', allocatable: { cpu: '64', pods: '0' } };
+      const r = validate(podRequest(makePod().container('app', { resources: { requests: { cpu: '32' } } }).obj()), cluster(withTemplates([zeroPods])));
+      expect(r.response).toEqual(deniedWith('0/3 nodes are available: 3 Insufficient cpu.'));
+    });
+
+    it('a template is judged by the same filters: an untolerated taint keeps the pod off it', () => {
+      const tainted = { ...gpuPool, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] };
+      expect(validate(podRequest(gpuPod().obj()), cluster(withTemplates([tainted]))).response).toEqual(deniedWith(GPU_NO_FIT));
+      const tolerating = gpuPod().toleration({ key: 'nvidia.com/gpu', operator: 'Exists' });
+      expect(validate(podRequest(tolerating.obj()), cluster(withTemplates([tainted]))).response.allowed).toBe(true);
+    });
+
+    it('the first template that fits is named', () => {
+      const small = { name: 'small', labels: { accelerator: 't4' }, allocatable: { cpu: '1' } };
+      const r = validate(podRequest(gpuPod().obj()), cluster(withTemplates([small, gpuPool])));
+      expect(r.response.warnings).toEqual(['no current node fits; nodes of template gpu-pool would (an autoscaler must add one)']);
+    });
+
+    it('a template also turns warn mode’s message into the template warning', () => {
+      const r = validate(podRequest(gpuPod().obj()), cluster(withTemplates([gpuPool], 'warn')));
+      expect(r.response).toEqual(allowedWarning('no current node fits; nodes of template gpu-pool would (an autoscaler must add one)'));
+    });
+
+    it('templates are not consulted while a live node fits', () => {
+      const r = validate(podRequest(feasible().obj()), cluster(withTemplates([gpuPool])));
+      expect(r.response).toEqual(allowedPlain);
+    });
+  });
+
+  describe('incomplete knowledge never denies', () => {
+    it('no node list at all: allowed with a warning', () => {
+      const r = validate(podRequest(infeasible().obj()), new StaticCluster(ENFORCE, undefined));
+      expect(r.response).toEqual(allowedWarning('placement-webhook: node feasibility not checked: no node list was given (--nodes)'));
+      expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'unknown' });
+    });
+
+    it('an empty node list: allowed with a warning', () => {
+      const r = validate(podRequest(infeasible().obj()), new StaticCluster(ENFORCE, []));
+      expect(r.response).toEqual(allowedWarning('placement-webhook: node feasibility not checked: no nodes are known yet'));
+      expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'no-nodes' });
+    });
+
+    it('a stale node view: allowed with a warning giving the reason, although its nodes would deny', () => {
+      const r = validate(podRequest(infeasible().obj()), staleCluster('node watch disconnected for 6m0s'));
+      expect(r.response).toEqual(allowedWarning('placement-webhook: node feasibility not checked: node watch disconnected for 6m0s'));
+    });
+
+    it('a stale node view with a long reason still gives one line of at most 120 characters', () => {
+      const r = validate(podRequest(infeasible().obj()), staleCluster(`disconnected: ${'x'.repeat(200)}`));
+      expect(r.response.warnings).toHaveLength(1);
+      expect(r.response.warnings?.[0]).toHaveLength(MAX_WARNING_LENGTH);
+    });
+
+    it('a stale view of an empty cluster is stale first', () => {
+      const r = validate(podRequest(infeasible().obj()), staleCluster('never synced', ENFORCE, []));
+      expect(r.response).toEqual(allowedWarning('placement-webhook: node feasibility not checked: never synced'));
+    });
+  });
+
+  describe('DaemonSet pods only ever warn', () => {
+    it('a DaemonSet-owned pod no node runs is allowed with the message as warnings, in enforce mode', () => {
+      const r = validate(podRequest(infeasible().ownedBy('DaemonSet', 'agent').obj()), cluster());
+      expect(r.response).toEqual(allowedWarning(...NO_FIT_LINES));
+      expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'no-fit' });
+    });
+
+    it('an extensions/v1beta1 DaemonSet owner counts too', () => {
+      const r = validate(podRequest(infeasible().ownedBy('DaemonSet', 'agent', 'extensions/v1beta1').obj()), cluster());
+      expect(r.response.allowed).toBe(true);
+    });
+
+    it('pods of other owners are denied', () => {
+      expect(validate(podRequest(infeasible().ownedBy('ReplicaSet', 'web-7d9f').obj()), cluster()).response).toEqual(deniedWith(NO_FIT));
+      expect(validate(podRequest(infeasible().ownedBy('Job', 'batch-1').obj()), cluster()).response).toEqual(deniedWith(NO_FIT));
+    });
+
+    it('a DaemonSet kind of another API group is not a DaemonSet', () => {
+      expect(validate(podRequest(infeasible().ownedBy('DaemonSet', 'agent', 'example.com/v1').obj()), cluster()).response.allowed).toBe(false);
+    });
+  });
+
+  describe('what is left alone', () => {
+    it.each<{ name: string; request: AdmissionRequest; ctx?: AdmissionContext; reason: string }>([
+      { name: 'UPDATE', request: podRequest(infeasible().obj(), { operation: 'UPDATE' }), reason: 'operation UPDATE' },
+      { name: 'DELETE', request: podRequest(infeasible().obj(), { operation: 'DELETE' }), reason: 'operation DELETE' },
+      { name: 'CONNECT', request: podRequest(infeasible().obj(), { operation: 'CONNECT' }), reason: 'operation CONNECT' },
+      { name: 'a subresource', request: podRequest(infeasible().obj(), { subResource: 'binding' }), reason: 'subresource binding' },
+      { name: 'no object', request: podRequest(infeasible().obj(), { object: null }), reason: 'no object in the request' },
+      { name: 'kube-system, excluded by default', request: podRequest(infeasible().ns('kube-system').obj()), reason: 'namespace kube-system is excluded' },
+      {
+        name: 'a namespace the settings exclude',
+        request: podRequest(infeasible().ns('batch').obj()),
+        ctx: cluster(ruleSet([], { excludedNamespaces: ['batch'] })),
+        reason: 'namespace batch is excluded',
+      },
+      {
+        name: 'the namespace of the pod when the request names none',
+        request: podRequest(infeasible().ns('kube-system').obj(), { namespace: '' }),
+        reason: 'namespace kube-system is excluded',
+      },
+      {
+        name: 'a mirror pod',
+        request: podRequest(infeasible().annotation('kubernetes.io/config.mirror', 'abc').obj()),
+        reason: 'mirror pod (managed by a kubelet)',
+      },
+    ])('$name: allowed, skipped', ({ request, ctx, reason }) => {
+      const r = validate(request, ctx ?? cluster());
+      expect(r.response).toEqual(allowedPlain);
+      expect(r.record).toEqual({ decision: 'skipped', reason });
+    });
+
+    it('a pod whose requests cannot be read is allowed with a warning', () => {
+      const pod = infeasible().container('app', { resources: { requests: { cpu: 'lots' } } }).obj();
+      const r = validate(podRequest(pod), cluster());
+      expect(r.response.allowed).toBe(true);
+      expect(r.response.warnings).toHaveLength(1);
+      expect(r.response.warnings?.[0]).toMatch(/^placement-webhook: not checked: spec\.containers\[0\]\.resources\.requests\.cpu: invalid value "lots"/);
+    });
+
+    it('a kind that is not validated is allowed', () => {
+      const request: AdmissionRequest = {
+        uid: UID,
+        kind: { group: '', version: 'v1', kind: 'Service' },
+        resource: { group: '', version: 'v1', resource: 'services' },
+        operation: 'CREATE',
+        object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' } },
+      };
+      const r = validate(request, cluster());
+      expect(r.response).toEqual(allowedPlain);
+      expect(r.record).toEqual({ decision: 'skipped', reason: 'kind Service is not validated' });
+    });
+  });
+});
+
+// ---- workloads -----------------------------------------------------------------------------------------------------
+
+describe('workloads', () => {
+  const CHECKED: WorkloadKind[] = ['Deployment', 'StatefulSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController'];
+
+  it.each(CHECKED)('%s CREATE with a template no node runs is denied, naming the workload', (kind) => {
+    const r = validate(workloadRequest(kind, template(infeasible())), cluster());
+    expect(r.response).toEqual(deniedWith(`${kind} web: ${NO_FIT}`));
+    expect(r.record).toMatchObject({ decision: 'denied', verdict: 'no-fit', reason: NO_FIT });
+  });
+
+  it.each(CHECKED)('%s CREATE with a template some node runs is allowed', (kind) => {
+    expect(validate(workloadRequest(kind, template(feasible())), cluster()).response).toEqual(allowedPlain);
+  });
+
+  it.each(CHECKED)('%s UPDATE that changes the template is judged', (kind) => {
+    const r = validate(workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(feasible()) }), cluster());
+    expect(r.response).toEqual(deniedWith(`${kind} web: ${NO_FIT}`));
+  });
+
+  it.each(CHECKED)('%s UPDATE that leaves the template alone is allowed, skipped', (kind) => {
+    const r = validate(workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 1, replicas: 5 }), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'pod template unchanged' });
+  });
+
+  it('an UPDATE whose old object had no template is judged', () => {
+    const request = workloadRequest('Deployment', template(infeasible()), { operation: 'UPDATE' });
+    request.oldObject = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: {} };
+    expect(validate(request, cluster()).response).toEqual(deniedWith(`Deployment web: ${NO_FIT}`));
+  });
+
+  it('dryRun gets the same decision', () => {
+    const request = { ...workloadRequest('Deployment', template(infeasible())), dryRun: true };
+    expect(validate(request, cluster()).response).toEqual(deniedWith(`Deployment web: ${NO_FIT}`));
+  });
+
+  it.each(['Deployment', 'StatefulSet', 'ReplicaSet', 'ReplicationController'] as const)('%s with replicas: 0 is skipped', (kind) => {
+    const r = validate(workloadRequest(kind, template(infeasible()), { replicas: 0 }), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'replicas: 0' });
+  });
+
+  it('a workload in an excluded namespace is skipped', () => {
+    const r = validate(workloadRequest('Deployment', template(infeasible()), { namespace: 'kube-system' }), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'namespace kube-system is excluded' });
+  });
+
+  it('off: skipped', () => {
+    const r = validate(workloadRequest('Deployment', template(infeasible())), cluster(mode('off')));
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'validation mode off' });
+  });
+
+  it('warn: allowed, the warning lines prefixed with the workload', () => {
+    const r = validate(workloadRequest('Deployment', template(infeasible())), cluster(mode('warn')));
+    expect(r.response).toEqual(allowedWarning(`Deployment web: ${NO_FIT_LINES[0]}`, ...NO_FIT_LINES.slice(1)));
+  });
+
+  it('a template that fits only on condition-tainted nodes is allowed with a warning naming the workload', () => {
+    const nodes = [node('n1').label('zone', 'a').taint('node.kubernetes.io/unreachable', undefined, 'NoExecute')];
+    const r = validate(workloadRequest('StatefulSet', template(feasible())), cluster(ENFORCE, nodes));
+    expect(r.response).toEqual(
+      allowedWarning('StatefulSet web: fits only on nodes with condition taint node.kubernetes.io/unreachable (e.g. n1); it may wait until they recover'),
+    );
+  });
+
+  it('a template judged without nodes is allowed with a warning', () => {
+    expect(validate(workloadRequest('Job', template(infeasible())), new StaticCluster(ENFORCE, undefined)).response.allowed).toBe(true);
+    expect(validate(workloadRequest('Job', template(infeasible())), staleCluster('stale')).response.allowed).toBe(true);
+  });
+
+  it.each<{ operation: AdmissionRequest['operation'] }>([{ operation: 'DELETE' }, { operation: 'CONNECT' }])('$operation is skipped', ({ operation }) => {
+    const r = validate(workloadRequest('Deployment', template(infeasible()), { operation }), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: `operation ${operation}` });
+  });
+
+  it('a workload without a template is skipped', () => {
+    const request = workloadRequest('Deployment', template(infeasible()));
+    request.object = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 1 } };
+    const r = validate(request, cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'no pod template' });
+  });
+
+  it('the workload is named from its metadata when the request has no name', () => {
+    const request = { ...workloadRequest('Deployment', template(infeasible())), name: '' };
+    expect(validate(request, cluster()).response.status?.message).toBe(`Deployment web: ${NO_FIT}`);
+  });
+
+  describe('DaemonSets only ever warn', () => {
+    it('CREATE with a template no node runs: allowed with the message as warnings, in enforce mode', () => {
+      const r = validate(workloadRequest('DaemonSet', template(infeasible()), { name: 'agents' }), cluster());
+      expect(r.response).toEqual(allowedWarning(`DaemonSet agents: ${NO_FIT_LINES[0]}`, ...NO_FIT_LINES.slice(1)));
+      expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'no-fit' });
+    });
+
+    it('UPDATE that changes the template: the same warnings', () => {
+      const r = validate(workloadRequest('DaemonSet', template(infeasible()), { name: 'agents', operation: 'UPDATE', old: template(feasible()) }), cluster());
+      expect(r.response.allowed).toBe(true);
+      expect(r.response.warnings?.[0]).toBe(`DaemonSet agents: ${NO_FIT_LINES[0]}`);
+    });
+  });
+
+  describe('our own rules are applied to the template first', () => {
+    const spotNodes = () => [
+      node('ondemand-1').label('lifecycle', 'on-demand'),
+      node('spot-1').label('lifecycle', 'spot').taint('spot', 'true', 'NoSchedule'),
+    ];
+    const toSpot = (over: Partial<Rule> = {}, inject: Rule['inject'] = {}): Rule => ({
+      name: 'web-on-spot',
+      match: { podSelector: { matchLabels: { app: 'web' } } },
+      inject: { nodeSelector: { lifecycle: 'spot' }, ...inject },
+      ...over,
+    });
+    const SPOT_NO_FIT = "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {spot: true}.";
+    const web = () => makePod().label('app', 'web');
+
+    it('a Deployment whose pods the rules send to spot nodes is judged against spot nodes', () => {
+      const r = validate(workloadRequest('Deployment', template(web())), cluster(ruleSet([toSpot()]), spotNodes()));
+      expect(r.response).toEqual(deniedWith(`Deployment web: ${SPOT_NO_FIT}`));
+    });
+
+    it('the same Deployment is allowed when the rule also injects the toleration', () => {
+      const rules = ruleSet([toSpot({}, { tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }] })]);
+      expect(validate(workloadRequest('Deployment', template(web())), cluster(rules, spotNodes())).response).toEqual(allowedPlain);
+    });
+
+    it('a Deployment the rule does not match is judged as written', () => {
+      const other = makePod().label('app', 'other');
+      expect(validate(workloadRequest('Deployment', template(other)), cluster(ruleSet([toSpot()]), spotNodes())).response).toEqual(allowedPlain);
+    });
+
+    it('rules see the namespace labels of the cluster', () => {
+      const rule = toSpot({ match: { namespaceSelector: { matchLabels: { cost: 'low' } } } });
+      const namespaces: V1Namespace[] = [{ metadata: { name: 'shop', labels: { cost: 'low' } } }];
+      const r = validate(workloadRequest('Deployment', template(makePod())), cluster(ruleSet([rule]), spotNodes(), namespaces));
+      expect(r.response).toEqual(deniedWith(`Deployment web: ${SPOT_NO_FIT}`));
+      const elsewhere = validate(workloadRequest('Deployment', template(makePod()), { namespace: 'other' }), cluster(ruleSet([rule]), spotNodes(), namespaces));
+      expect(elsewhere.response).toEqual(allowedPlain);
+    });
+
+    it('a rule conflict with onConflict: reject denies the workload', () => {
+      const rules = ruleSet([toSpot({ onConflict: 'reject' })]);
+      const r = validate(workloadRequest('Deployment', template(web().nodeSelector('lifecycle', 'on-demand'))), cluster(rules, spotNodes()));
+      expect(r.response).toEqual(
+        deniedWith('Deployment web: its pods would be rejected: rule web-on-spot (onConflict: reject): the pod\'s nodeSelector lifecycle is on-demand, the rule requires spot'),
+      );
+      expect(r.record).toMatchObject({ decision: 'denied', verdict: 'rule-denial' });
+    });
+
+    it('a rule conflict with onConflict: keep leaves the template’s value, which is judged', () => {
+      const rules = ruleSet([toSpot({ onConflict: 'keep' })]);
+      const r = validate(workloadRequest('Deployment', template(web().nodeSelector('lifecycle', 'on-demand'))), cluster(rules, spotNodes()));
+      expect(r.response).toEqual(allowedPlain);
+    });
+
+    it('a DaemonSet is only warned about a rule conflict', () => {
+      const rules = ruleSet([toSpot({ onConflict: 'reject', match: { podSelector: { matchLabels: { app: 'web' } }, includeDaemonSetPods: true } })]);
+      const r = validate(workloadRequest('DaemonSet', template(web().nodeSelector('lifecycle', 'on-demand')), { name: 'agents' }), cluster(rules, spotNodes()));
+      expect(r.response).toEqual(
+        allowedWarning(
+          "DaemonSet agents: its pods will be rejected: rule web-on-spot (onConflict: reject): the pod's nodeSelector lifecycle is on-demand, the rule r…",
+        ),
+      );
+    });
+
+    it('a DaemonSet template only gets rules that include DaemonSet pods', () => {
+      const r = validate(workloadRequest('DaemonSet', template(web()), { name: 'agents' }), cluster(ruleSet([toSpot()]), spotNodes()));
+      expect(r.response).toEqual(allowedPlain);
+      const opted = ruleSet([toSpot({ match: { podSelector: { matchLabels: { app: 'web' } }, includeDaemonSetPods: true } })]);
+      const warned = validate(workloadRequest('DaemonSet', template(web()), { name: 'agents' }), cluster(opted, spotNodes()));
+      expect(warned.response.allowed).toBe(true);
+      expect(warned.response.warnings?.[0]).toBe('DaemonSet agents: 0/2 nodes are available:');
+    });
+  });
+});
+
+// ---- the rules ConfigMap -------------------------------------------------------------------------------------------
+
+describe('the rules ConfigMap', () => {
+  const doc = (rules: string) => `apiVersion: placement-webhook/v1\nkind: PlacementRules\nrules:\n${rules}`;
+  const VALID = doc('  - name: spot\n    inject:\n      nodeSelector: {lifecycle: spot}\n');
+
+  it.each<AdmissionRequest['operation']>(['CREATE', 'UPDATE'])('a valid document on %s is allowed', (operation) => {
+    const r = validate(configMapRequest({ 'rules.yaml': VALID }, undefined, operation), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'allowed', warnings: 0 });
+  });
+
+  it('a valid document with lint warnings is allowed with them', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: marker\n    inject: {}\n') }), cluster());
+    expect(r.response).toEqual(allowedWarning('rules.yaml: rules[0].inject: injects nothing: the rule only records itself in the applied-rules annotation'));
+  });
+
+  it('an invalid document is denied with every lint error and its field path', () => {
+    const text = doc(
+      [
+        '  - name: Bad_Name',
+        '    inject:',
+        '      nodeSelector: {lifecycle: spot}',
+        '  - name: spot',
+        '    inject:',
+        '      tolerations: [{key: spot, operator: Exists, value: "true"}]',
+        '  - name: spot',
+        '    inject:',
+        '      nodeSelector: {zone: a}',
+        '',
+      ].join('\n'),
+    );
+    const r = validate(configMapRequest({ 'rules.yaml': text }), cluster());
+    expect(r.response.allowed).toBe(false);
+    expect(r.response.status?.message).toBe(
+      'rules.yaml is not a valid rules document (3 error(s)): ' +
+        `rules[0].name: invalid value "Bad_Name": a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character; ` +
+        "rules[1].inject.tolerations[0].value: must be empty when `operator` is 'Exists'; " +
+        'rules[2].name: duplicate value "spot"',
+    );
+    expect(r.record.decision).toBe('denied');
+  });
+
+  it('a structural error is denied with its field path', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: spot\n    inject:\n      nodeSelektor: {lifecycle: spot}\n') }), cluster());
+    expect(r.response.allowed).toBe(false);
+    expect(r.response.status?.message).toBe('rules.yaml is not a valid rules document (1 error(s)): rules[0].inject.nodeSelektor: unknown field');
+  });
+
+  it('a YAML syntax error is denied with its line and column', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: spot\n    inject: {nodeSelector: {a: b}\n') }), cluster());
+    expect(r.response.allowed).toBe(false);
+    expect(r.response.status?.message).toMatch(/^rules\.yaml is not a valid rules document \(1 error\(s\)\): YAML line 6, column 1: /);
+  });
+
+  it('an empty document is denied', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': '' }), cluster());
+    expect(r.response.allowed).toBe(false);
+    expect(r.response.status?.message).toContain('the rules document is empty');
+  });
+
+  it('a labelled ConfigMap without the rules.yaml key is denied', () => {
+    for (const data of [undefined, {}, { 'rules.yml': VALID }]) {
+      const r = validate(configMapRequest(data), cluster());
+      expect(r.response).toEqual(deniedWith('data["rules.yaml"]: required value: the placement rules document'));
+    }
+  });
+
+  it.each<{ name: string; labels: Record<string, string> }>([
+    { name: 'no labels', labels: {} },
+    { name: 'the label set to false', labels: { 'placement-webhook/rules': 'false' } },
+    { name: 'another label', labels: { app: 'placement-webhook' } },
+  ])('a ConfigMap with $name is allowed whatever it holds', ({ labels }) => {
+    const r = validate(configMapRequest({ 'rules.yaml': 'not: [valid' }, labels), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'not a rules ConfigMap' });
+  });
+
+  it('DELETE of the rules ConfigMap is allowed', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': 'not: [valid' }, undefined, 'DELETE'), cluster());
+    expect(r.response).toEqual(allowedPlain);
+  });
+
+  it('is checked whatever the validation mode', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: Bad_Name\n    inject: {nodeSelector: {a: b}}\n') }), cluster(mode('off')));
+    expect(r.response.allowed).toBe(false);
+  });
+});
+
+// ---- the response contract -----------------------------------------------------------------------------------------
+
+describe('every response', () => {
+  const other = (uid: string) => ({ uid });
+  it.each<{ name: string; request: AdmissionRequest; ctx: AdmissionContext }>([
+    { name: 'an allowed pod', request: podRequest(feasible().obj()), ctx: cluster() },
+    { name: 'a denied pod', request: podRequest(infeasible().obj()), ctx: cluster() },
+    { name: 'a warned pod', request: podRequest(infeasible().obj()), ctx: cluster(mode('warn')) },
+    { name: 'a skipped pod', request: podRequest(infeasible().obj(), { operation: 'UPDATE' }), ctx: cluster() },
+    { name: 'a pod without nodes to judge by', request: podRequest(infeasible().obj()), ctx: new StaticCluster(ENFORCE, undefined) },
+    { name: 'a denied Deployment', request: workloadRequest('Deployment', template(infeasible())), ctx: cluster() },
+    { name: 'a warned DaemonSet', request: workloadRequest('DaemonSet', template(infeasible())), ctx: cluster() },
+    { name: 'a denied rules ConfigMap', request: configMapRequest({}), ctx: cluster() },
+    { name: 'an allowed rules ConfigMap', request: configMapRequest({ 'rules.yaml': 'apiVersion: placement-webhook/v1\nkind: PlacementRules\nrules: []\n' }), ctx: cluster() },
+  ])('carries the request uid and no patch: $name', ({ request, ctx }) => {
+    for (const uid of [UID, 'another-uid']) {
+      const r = validate({ ...request, ...other(uid) }, ctx);
+      expect(r.response.uid).toBe(uid);
+    }
+  });
+});
+
+describe('messageAsWarnings', () => {
+  it('splits the head and each reason onto its own line, prefixing only the head', () => {
+    expect(messageAsWarnings('Job x: ', '0/12 nodes are available: 10 node(s) were unschedulable, 2 Insufficient cpu.')).toEqual([
+      'Job x: 0/12 nodes are available:',
+      '  10 node(s) were unschedulable',
+      '  2 Insufficient cpu',
+    ]);
+  });
+
+  it('keeps a message of another shape on one (clipped) line', () => {
+    expect(messageAsWarnings('', 'something else')).toEqual(['something else']);
+    const long = messageAsWarnings('p: ', 'x'.repeat(300));
+    expect(long).toHaveLength(1);
+    expect(long[0]).toHaveLength(MAX_WARNING_LENGTH);
+  });
+});

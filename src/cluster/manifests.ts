@@ -1,0 +1,18 @@
+import { stringify } from 'yaml';
+
+export const RULES_CONFIGMAP = { namespace: 'placement-webhook', name: 'placement-webhook-rules' } as const;
+
+/** The rules ConfigMap of webhook-config/, holding a rules document under `rules.yaml`. */
+export function rulesConfigMapManifest(rulesYaml: string): string {
+  const cm = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: RULES_CONFIGMAP.name,
+      namespace: RULES_CONFIGMAP.namespace,
+      labels: { 'app.kubernetes.io/name': 'placement-webhook', 'placement-webhook/rules': 'true' },
+    },
+    data: { 'rules.yaml': rulesYaml },
+  };
+  return `# Generated from examples/rules.yaml by \`npm run generate\`. Edit live with:\n#   kubectl -n ${RULES_CONFIGMAP.namespace} edit configmap ${RULES_CONFIGMAP.name}\n${stringify(cm, { blockQuote: 'literal', lineWidth: 0 })}`;
+}
