@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { request } from 'node:https';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -33,7 +33,10 @@ import {
   prng,
 } from './generate.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const HERE = dirname(SELF);
+/** `.ts` under tsx, `.js` when compiled. */
+const EXT = extname(SELF);
 
 // ---- options ------------------------------------------------------------------------------------------------------
 
@@ -297,8 +300,9 @@ function engine(): EngineResult {
 
 // ---- child processes ----------------------------------------------------------------------------------------------
 
-/** Forks a TypeScript file of bench/ with the same loader (tsx) as this process. */
-function forkChild(file: string, env: Record<string, string>, extraExecArgv: readonly string[] = []): ChildProcess {
+/** Forks a script of bench/ (by base name) with the same loader (tsx) and flags as this process. */
+function forkChild(name: string, env: Record<string, string>, extraExecArgv: readonly string[] = []): ChildProcess {
+  const file = `${name}${EXT}`;
   const child = fork(join(HERE, file), [], {
     execArgv: [...process.execArgv.filter((a) => !a.startsWith('--cpu-prof')), ...extraExecArgv],
     env: { ...process.env, ...env },
@@ -432,7 +436,7 @@ async function cannon(url: string, body: string, seconds: number, record: boolea
 async function http(): Promise<HttpResult> {
   const prof = flags['server-prof'];
   const child = forkChild(
-    'server.ts',
+    'server',
     { BENCH_NODES: String(HTTP.nodes), BENCH_RULES: String(HTTP.rules) },
     prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] : [],
   );
@@ -519,7 +523,7 @@ interface MemoryResult {
 }
 
 async function memory(): Promise<MemoryResult> {
-  const child = forkChild('memory.ts', { BENCH_NODES: String(MEMORY.nodes), BENCH_RULES: String(MEMORY.rules) }, ['--expose-gc']);
+  const child = forkChild('memory', { BENCH_NODES: String(MEMORY.nodes), BENCH_RULES: String(MEMORY.rules) }, ['--expose-gc']);
   try {
     const m = await nextMessage<{ gcExposed: boolean; nodes: number; rules: number; before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage }>(
       child,
@@ -562,6 +566,9 @@ function markdown(r: Report): string {
   const e = r.environment;
   out.push('# placement-webhook benchmark', '');
   out.push(`${String(e['date'])} · node ${String(e['node'])} · ${String(e['cpus'])} × ${String(e['cpuModel'])} · ${String(e['memGiB'])} GiB${QUICK ? ' · **--quick** (small counts, not for comparison)' : ''}`, '');
+  // The load at the end includes the benchmark's own processes; only the load at the start tells of others.
+  const busy = Number(e['loadAverageAtStart']) > Number(e['cpus']) * 0.5;
+  out.push(`1-minute load average ${Number(e['loadAverageAtStart']).toFixed(1)} at start (${Number(e['loadAverageAtEnd']).toFixed(1)} at end, the benchmark's own load included)${busy ? ' — **other processes were using the CPU: figures are noisy**' : ''}; total ${String(e['totalSeconds'])} s.`, '');
 
   if (r.engine) {
     const { validate, index, mutate, reload: rl } = r.engine;
@@ -638,14 +645,19 @@ async function main(): Promise<void> {
       quick: QUICK,
       only: flags.only ?? null,
       seed: DEFAULT_SEED,
+      loadAverageAtStart: os.loadavg()[0],
     },
     targets: [],
   };
   const started = performance.now();
+  if ((os.loadavg()[0] ?? 0) > cpus.length * 0.5) {
+    log(`load average ${os.loadavg()[0]?.toFixed(1)} on ${cpus.length} cpus: other processes compete for the CPU, figures will be noisy`);
+  }
   if (runs('engine')) report.engine = engine();
   if (runs('memory')) report.memory = await memory();
   if (runs('http')) report.http = await http();
   report.targets = targets(report);
+  report.environment['loadAverageAtEnd'] = os.loadavg()[0];
   report.environment['totalSeconds'] = Math.round((performance.now() - started) / 100) / 10;
   log(`done in ${String(report.environment['totalSeconds'])} s`);
   process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${markdown(report)}\n`);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { makeNode, makePod, ruleSet, type NodeBuilder, type PodBuilder } from '../../test/support/builders.js';
 import { StaticCluster } from '../cluster/static.js';
 import type { RuleSet } from '../rules/compile.js';
-import type { Rule, Settings } from '../rules/schema.js';
+import type { NodeTemplate, Rule, Settings } from '../rules/schema.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { AdmissionContext } from './context.js';
 import type { HandlerResult } from './mutate.js';
@@ -216,9 +216,8 @@ describe('pods', () => {
   );
 
   describe('node templates', () => {
-    const gpuPool = { name: 'gpu-pool', labels: { zone: 'c', accelerator: 't4' }, allocatable: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': 1 } };
-    const withTemplates = (templates: NonNullable<Settings['validation']>['nodeTemplates'], m: 'enforce' | 'warn' = 'enforce') =>
-      ruleSet([], { validation: { mode: m, nodeTemplates: templates ?? [] } });
+    const gpuPool: NodeTemplate = { name: 'gpu-pool', labels: { zone: 'c', accelerator: 't4' }, allocatable: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': 1 } };
+    const withTemplates = (templates: NodeTemplate[], m: 'enforce' | 'warn' = 'enforce') => ruleSet([], { validation: { mode: m, nodeTemplates: templates } });
     const gpuPod = () => makePod('train').ns('ml').nodeSelector('accelerator', 't4').container('train', { resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } });
     const GPU_NO_FIT = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.";
 
@@ -238,11 +237,11 @@ describe('pods', () => {
     it('a template that accepts no pods does not fit', () => {
       const zeroPods = { name: 'broken', allocatable: { cpu: '64', pods: '0' } };
       const r = validate(podRequest(makePod().container('app', { resources: { requests: { cpu: '32' } } }).obj()), cluster(withTemplates([zeroPods])));
-      expect(r.response).toEqual(deniedWith('0/3 nodes are available: 3 Insufficient cpu.'));
+      expect(r.response).toEqual(deniedWith('0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.'));
     });
 
     it('a template is judged by the same filters: an untolerated taint keeps the pod off it', () => {
-      const tainted = { ...gpuPool, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] };
+      const tainted: NodeTemplate = { ...gpuPool, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] };
       expect(validate(podRequest(gpuPod().obj()), cluster(withTemplates([tainted]))).response).toEqual(deniedWith(GPU_NO_FIT));
       const tolerating = gpuPod().toleration({ key: 'nvidia.com/gpu', operator: 'Exists' });
       expect(validate(podRequest(tolerating.obj()), cluster(withTemplates([tainted]))).response.allowed).toBe(true);
@@ -267,6 +266,13 @@ describe('pods', () => {
 
   describe('incomplete knowledge never denies', () => {
     it('no node list at all: allowed with a warning', () => {
+      const r = validate(podRequest(infeasible().obj()), new StaticCluster(ENFORCE, undefined));
+      expect(r.response.allowed).toBe(true);
+      expect(r.response.warnings).toHaveLength(1);
+      expect(r.response.warnings?.[0]).toMatch(/^placement-webhook: node feasibility not checked: /);
+    });
+
+    it('no node list at all: the warning says that no node list was given', () => {
       const r = validate(podRequest(infeasible().obj()), new StaticCluster(ENFORCE, undefined));
       expect(r.response).toEqual(allowedWarning('placement-webhook: node feasibility not checked: no node list was given (--nodes)'));
       expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'unknown' });
@@ -433,9 +439,9 @@ describe('workloads', () => {
   it('a template that fits only on condition-tainted nodes is allowed with a warning naming the workload', () => {
     const nodes = [node('n1').label('zone', 'a').taint('node.kubernetes.io/unreachable', undefined, 'NoExecute')];
     const r = validate(workloadRequest('StatefulSet', template(feasible())), cluster(ENFORCE, nodes));
-    expect(r.response).toEqual(
-      allowedWarning('StatefulSet web: fits only on nodes with condition taint node.kubernetes.io/unreachable (e.g. n1); it may wait until they recover'),
-    );
+    const full = 'StatefulSet web: fits only on nodes with condition taint node.kubernetes.io/unreachable (e.g. n1); it may wait until they recover';
+    expect(r.response).toEqual(allowedWarning(`${full.slice(0, MAX_WARNING_LENGTH - 1)}…`));
+    expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits-transient' });
   });
 
   it('a template judged without nodes is allowed with a warning', () => {
@@ -532,11 +538,10 @@ describe('workloads', () => {
     it('a DaemonSet is only warned about a rule conflict', () => {
       const rules = ruleSet([toSpot({ onConflict: 'reject', match: { podSelector: { matchLabels: { app: 'web' } }, includeDaemonSetPods: true } })]);
       const r = validate(workloadRequest('DaemonSet', template(web().nodeSelector('lifecycle', 'on-demand')), { name: 'agents' }), cluster(rules, spotNodes()));
-      expect(r.response).toEqual(
-        allowedWarning(
-          "DaemonSet agents: its pods will be rejected: rule web-on-spot (onConflict: reject): the pod's nodeSelector lifecycle is on-demand, the rule r…",
-        ),
-      );
+      const full =
+        "DaemonSet agents: its pods will be rejected: rule web-on-spot (onConflict: reject): the pod's nodeSelector lifecycle is on-demand, the rule requires spot";
+      expect(r.response).toEqual(allowedWarning(`${full.slice(0, MAX_WARNING_LENGTH - 1)}…`));
+      expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'rule-denial' });
     });
 
     it('a DaemonSet template only gets rules that include DaemonSet pods', () => {
@@ -612,7 +617,7 @@ describe('the rules ConfigMap', () => {
   });
 
   it('a labelled ConfigMap without the rules.yaml key is denied', () => {
-    for (const data of [undefined, {}, { 'rules.yml': VALID }]) {
+    for (const data of [undefined, {}, { 'rules.yml': VALID }] as (Record<string, string> | undefined)[]) {
       const r = validate(configMapRequest(data), cluster());
       expect(r.response).toEqual(deniedWith('data["rules.yaml"]: required value: the placement rules document'));
     }

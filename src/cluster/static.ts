@@ -16,7 +16,7 @@ export class StaticCluster implements AdmissionContext {
   /** `nodes` undefined means no node list was given: validation then allows with a warning. */
   constructor(
     private readonly ruleSet: RuleSet,
-    nodes: readonly V1Node[] | undefined = [],
+    nodes?: readonly V1Node[],
     namespaces: readonly V1Namespace[] = [],
   ) {
     this.view = {

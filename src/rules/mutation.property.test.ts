@@ -156,10 +156,14 @@ interface RuleShape {
   readonly onConflict: OnConflict;
 }
 
+/** Sometimes repeats the first item: nothing forbids a rule from listing a term twice. */
+const withRepeat = <T>(items: fc.Arbitrary<T[]>): fc.Arbitrary<T[]> =>
+  fc.tuple(items, fc.boolean()).map(([xs, repeat]) => (repeat && xs[0] !== undefined ? [...xs, structuredClone(xs[0])] : xs));
+
 const ruleShape = (onConflict: fc.Arbitrary<OnConflict>): fc.Arbitrary<RuleShape> =>
   fc.record({
     nodeSelector: fc.option(labelMap(RULE_KEYS, 2), { nil: undefined }),
-    terms: fc.option(fc.array(term(validExpression(ruleKey), 1), { minLength: 1, maxLength: 3 }), { nil: undefined }),
+    terms: fc.option(withRepeat(fc.array(term(validExpression(ruleKey), 1), { minLength: 1, maxLength: 3 })), { nil: undefined }),
     preferred: fc.option(fc.array(term(validExpression(ruleKey), 1), { minLength: 1, maxLength: 2 }), { nil: undefined }),
     tolerations: fc.option(fc.array(ruleToleration, { maxLength: 3 }), { nil: undefined }),
     onlyApp: fc.option(fc.constantFrom('web', 'db'), { nil: undefined, freq: 4 }),

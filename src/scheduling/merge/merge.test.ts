@@ -260,6 +260,12 @@ describe('mergeNodeAffinity: required terms are ANDed', () => {
       want: [R1],
     },
     {
+      name: 'a rule listing a term twice sets it once on a pod without required affinity',
+      pod: {},
+      rule: required(R1, R2, structuredClone(R1)),
+      want: [R1, R2],
+    },
+    {
       name: 'one pod term and one rule term become their conjunction',
       pod: withRequired([T1]),
       rule: required(R1),

@@ -48,7 +48,10 @@ const sameTerm = (a: V1NodeSelectorTerm, b: V1NodeSelectorTerm) => termImplies(a
 function mergeRequired(na: V1NodeAffinity, ruleTerms: readonly V1NodeSelectorTerm[], report: MergeReport): void {
   const required = na.requiredDuringSchedulingIgnoredDuringExecution;
   if (!required) {
-    na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms: structuredClone([...ruleTerms]) };
+    // Deduplicated like a combination, or a second pass would drop a term the rule lists twice.
+    const nodeSelectorTerms: V1NodeSelectorTerm[] = [];
+    for (const r of ruleTerms) if (!nodeSelectorTerms.some((t) => sameTerm(t, r))) nodeSelectorTerms.push(structuredClone(r));
+    na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms };
     return;
   }
   const podTerms = required.nodeSelectorTerms;

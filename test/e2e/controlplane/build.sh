@@ -231,6 +231,8 @@ fi
 log "unpacking into $src_dir"
 rm -rf "$src_dir"
 dpkg-source --no-check -x "$dsc" "$src_dir" >/dev/null
+# dpkg-source copies the upstream tarball next to the tree; one copy is enough.
+find "$BUILD_ROOT" -maxdepth 1 -type f -name "${SRC_PACKAGE}_*.orig.tar.*" -delete
 
 log "patching vendor/github.com/modern-go/reflect2 with $(dpkg-query -W -f='${Package} ${Version}' golang-github-modern-go-reflect2-dev)"
 vendored="$src_dir/vendor/github.com/modern-go/reflect2"
