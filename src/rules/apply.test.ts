@@ -1,11 +1,12 @@
-import type { V1NodeSelectorTerm, V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 
 import { makePod, ruleSet, type PodBuilder } from '../../test/support/builders.js';
 import { APPLIED_RULES_ANNOTATION, mutatePod, type Mutation } from './apply.js';
 import type { RuleSet } from './compile.js';
-import type { Inject, OnConflict, Rule } from './schema.js';
+import type { Static } from '@sinclair/typebox';
+import type { Inject, NodeSelectorTerm, OnConflict, Rule } from './schema.js';
 import { isDaemonSetPod, MIRROR_POD_ANNOTATION, NAMESPACE_NAME_LABEL, withNameLabel } from './select.js';
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
@@ -46,8 +47,9 @@ const r = (name: string, inject: Inject, extra: Partial<Rule> = {}): Rule => ({ 
 const annotationOf = (pod: V1Pod) => pod.metadata?.annotations?.[APPLIED_RULES_ANNOTATION];
 const requiredTermsOf = (spec: V1PodSpec) =>
   spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-const inTerm = (key: string, ...values: string[]): V1NodeSelectorTerm => ({ matchExpressions: [{ key, operator: 'In', values }] });
-const requiredAffinity = (...nodeSelectorTerms: V1NodeSelectorTerm[]): Inject => ({
+type RuleTerm = Static<typeof NodeSelectorTerm>;
+const inTerm = (key: string, ...values: string[]): RuleTerm => ({ matchExpressions: [{ key, operator: 'In', values }] });
+const requiredAffinity = (...nodeSelectorTerms: RuleTerm[]): Inject => ({
   affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms } } },
 });
 

@@ -1,9 +1,10 @@
+import type { Static } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 
 import { rulesDoc } from '../../test/support/builders.js';
 import { formatFieldError } from '../errors.js';
 import { lintRules } from './lint.js';
-import type { Inject, Match, Rule, RulesDocument } from './schema.js';
+import type { Inject, Match, NodeSelectorTerm, Rule, RulesDocument } from './schema.js';
 
 const REQUIRED = 'rules[0].inject.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms';
 const PREFERRED = 'rules[0].inject.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution';
@@ -21,7 +22,7 @@ const NOT_INTEGER = "must be a 64-bit decimal integer when `operator` is 'Lt' or
 
 const rule = (inject: Inject, extra: Partial<Rule> = {}): Rule => ({ name: 'r', inject, ...extra });
 const one = (inject: Inject, extra: Partial<Rule> = {}): RulesDocument => rulesDoc([rule(inject, extra)]);
-const requiredTerms = (nodeSelectorTerms: NonNullable<NonNullable<NonNullable<Inject['affinity']>['nodeAffinity']>['requiredDuringSchedulingIgnoredDuringExecution']>['nodeSelectorTerms']): Inject => ({
+const requiredTerms = (nodeSelectorTerms: Static<typeof NodeSelectorTerm>[]): Inject => ({
   affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms } } },
 });
 

@@ -20,7 +20,8 @@ import { compileRequiredNodeAffinity } from '../scheduling/node-affinity.js';
 import { sameToleration, validateToleration } from '../scheduling/taints.js';
 import { mutatePod } from './apply.js';
 import { compileRules, type RuleSet } from './compile.js';
-import type { OnConflict, Rule } from './schema.js';
+import type { Static } from '@sinclair/typebox';
+import type { NodeSelectorTerm, OnConflict, Rule } from './schema.js';
 import { withNameLabel } from './select.js';
 
 const NUM_RUNS = 300;
@@ -50,8 +51,8 @@ const validExpression = (key: fc.Arbitrary<string>): fc.Arbitrary<V1NodeSelector
 /** On pods also requirements the scheduler cannot parse (the whole term then matches nothing). */
 const podExpression: fc.Arbitrary<V1NodeSelectorRequirement> = fc.oneof(
   { weight: 6, arbitrary: validExpression(fc.constantFrom(...POD_KEYS).filter((k) => k !== 'a~b/c')) },
-  { weight: 1, arbitrary: fc.record({ key: ruleKey, operator: fc.constantFrom('Gt', 'Lt'), values: fc.constant(['x']) }) },
-  { weight: 1, arbitrary: fc.record({ key: ruleKey, operator: fc.constant('In'), values: fc.constant([]) }) },
+  { weight: 1, arbitrary: fc.record({ key: ruleKey, operator: fc.constantFrom('Gt', 'Lt'), values: fc.constant<string[]>(['x']) }) },
+  { weight: 1, arbitrary: fc.record({ key: ruleKey, operator: fc.constant('In'), values: fc.constant<string[]>([]) }) },
 );
 
 const nameField: fc.Arbitrary<V1NodeSelectorRequirement> = fc.record({
@@ -170,6 +171,8 @@ const ruleShape = (onConflict: fc.Arbitrary<OnConflict>): fc.Arbitrary<RuleShape
     onConflict,
   });
 
+type RuleTerm = Static<typeof NodeSelectorTerm>;
+
 function toRule(shape: RuleShape, i: number): Rule {
   const rule: Rule = { name: `rule-${i}`, onConflict: shape.onConflict, inject: {} };
   if (shape.onlyApp !== undefined) rule.match = { podSelector: { matchLabels: { app: shape.onlyApp } } };
@@ -178,12 +181,15 @@ function toRule(shape: RuleShape, i: number): Rule {
   if (shape.terms !== undefined || shape.preferred !== undefined) {
     rule.inject.affinity = { nodeAffinity: {} };
     if (shape.terms !== undefined) {
-      rule.inject.affinity.nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: shape.terms } };
+      rule.inject.affinity.nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: shape.terms as RuleTerm[] } };
     }
     if (shape.preferred !== undefined) {
       rule.inject.affinity.nodeAffinity = {
         ...rule.inject.affinity.nodeAffinity,
-        preferredDuringSchedulingIgnoredDuringExecution: shape.preferred.map((preference, w) => ({ weight: w + 1, preference })),
+        preferredDuringSchedulingIgnoredDuringExecution: shape.preferred.map((preference, w) => ({
+          weight: w + 1,
+          preference: preference as RuleTerm,
+        })),
       };
     }
   }

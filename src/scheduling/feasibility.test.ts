@@ -634,6 +634,18 @@ describe('filter 5: NodeResourcesFit', () => {
       want: none(1, '1 Insufficient cpu'),
     },
     {
+      name: 'an allocatable quantity that does not parse counts as absent, never as a crash',
+      pod: pod().container('app', needs({ cpu: '1' })),
+      nodes: [sized('n1', { cpu: 'lots' }), sized('n2', { cpu: '2', memory: '1 Gi' })],
+      want: 'fits n2',
+    },
+    {
+      name: 'an allocatable quantity that does not parse leaves the node short of it',
+      pod: pod().container('app', needs({ cpu: '1' })),
+      nodes: [sized('n1', { cpu: 'lots', memory: '1Gi' })],
+      want: none(1, '1 Insufficient cpu'),
+    },
+    {
       name: 'a bigger node is found among small ones',
       pod: pod().container('app', needs({ cpu: '6' })),
       nodes: [node('n1'), sized('n2', { cpu: '8' }), node('n3')],

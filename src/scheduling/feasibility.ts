@@ -17,7 +17,7 @@
 import type { V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { BitSet } from './bitset.js';
 import { compileNodeSelectorTerms, compileRequiredNodeAffinity, compileTerm, NODE_NAME_FIELD, parseInt64, type CompiledTerm, type NodeMatcher } from './node-affinity.js';
-import type { AllocatableGroup, NodeIndex } from './node-index.js';
+import { safeAllocatable, type AllocatableGroup, type NodeIndex } from './node-index.js';
 import {
   failureReasons,
   fitErrorMessage,
@@ -29,7 +29,7 @@ import {
   untoleratedTaintReason,
   type Failure,
 } from './reasons.js';
-import { insufficientResources, nodeAllocatable, podRequests } from './resources.js';
+import { insufficientResources, podRequests } from './resources.js';
 import { CONDITION_TAINT_KEYS, findUntoleratedTaint, tolerates, UNSCHEDULABLE_TAINT } from './taints.js';
 import type { PlacementNode } from './types.js';
 
@@ -82,7 +82,8 @@ export function firstFailure(c: PodConstraints, node: PlacementNode): Failure | 
   const taint = blockingTaint(node.taints, c.tolerations);
   if (taint) return { filter: 'TaintToleration', taint };
   if (!c.affinity.matches(node)) return { filter: 'NodeAffinity' };
-  const insufficient = insufficientResources(c.requests, nodeAllocatable(node));
+  // Read as the index reads it: a quantity that does not parse counts as absent.
+  const insufficient = insufficientResources(c.requests, safeAllocatable(node));
   if (insufficient.length > 0) return { filter: 'NodeResourcesFit', insufficient };
   return undefined;
 }

@@ -35,7 +35,7 @@ const filteringTaints = (node: PlacementNode) =>
   node.taints.filter((t) => (FILTERING_TAINT_EFFECTS as readonly string[]).includes(t.effect));
 
 /** Parses what it can of a node's allocatable: an unparsable quantity counts as absent (0), never as a crash. */
-function safeAllocatable(node: PlacementNode): Map<string, bigint> {
+export function safeAllocatable(node: PlacementNode): Map<string, bigint> {
   try {
     return nodeAllocatable(node);
   } catch {
