@@ -13,8 +13,10 @@ export function allowed(uid: string, warnings: readonly string[] = []): Admissio
   return withWarnings({ uid, allowed: true }, warnings);
 }
 
-export function denied(uid: string, message: string, warnings: readonly string[] = [], code = 403): AdmissionResponse {
-  return withWarnings({ uid, allowed: false, status: { code, reason: 'Forbidden', message } }, warnings);
+/** A denial: 403 Forbidden, or 422 Invalid for an object whose content is wrong (an invalid rules document). */
+export function denied(uid: string, message: string, warnings: readonly string[] = [], code: 403 | 422 = 403): AdmissionResponse {
+  const reason = code === 422 ? 'Invalid' : 'Forbidden';
+  return withWarnings({ uid, allowed: false, status: { code, reason, message } }, warnings);
 }
 
 export function errored(uid: string, code: number, message: string): AdmissionResponse {

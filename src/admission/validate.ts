@@ -51,6 +51,7 @@ export interface Workload {
   readonly oldTemplate: V1PodTemplateSpec | undefined;
   readonly daemonSet: boolean;
   readonly replicas: number | undefined;
+  readonly oldReplicas: number | undefined;
 }
 
 const TEMPLATE_PATHS: Record<string, (o: Record<string, unknown>) => unknown> = {
@@ -80,6 +81,7 @@ export function workload(request: AdmissionRequest): Workload | undefined {
   const template = path(request.object);
   const oldTemplate = isObject(request.oldObject) ? path(request.oldObject) : undefined;
   const replicas = spec(request.object)?.['replicas'];
+  const oldReplicas = isObject(request.oldObject) ? spec(request.oldObject)?.['replicas'] : undefined;
   const name = request.name || (isObject(request.object['metadata']) ? String(request.object['metadata']['name'] ?? '') : '');
   return {
     what: `${request.kind.kind} ${name}`.trim(),
@@ -87,6 +89,7 @@ export function workload(request: AdmissionRequest): Workload | undefined {
     oldTemplate: isObject(oldTemplate) ? (oldTemplate as V1PodTemplateSpec) : undefined,
     daemonSet: request.kind.kind === 'DaemonSet',
     replicas: typeof replicas === 'number' ? replicas : undefined,
+    oldReplicas: typeof oldReplicas === 'number' ? oldReplicas : undefined,
   };
 }
 
@@ -146,7 +149,8 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
     case 'fits-transient':
       return {
         warnings: [
-          clip(`${subject}fits only on nodes with condition taint ${verdict.taint.key} (e.g. ${verdict.node}); it may wait until they recover`),
+          clip(`${subject}only nodes with condition taint ${verdict.taint.key} can run it; it may wait until they recover`),
+          clip(`  for example node ${verdict.node}`),
         ],
         verdict: 'fits-transient',
       };
@@ -203,7 +207,8 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   const { uid } = request;
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
   if (!w.template) return skip(uid, 'no pod template');
-  if (request.operation === 'UPDATE' && w.oldTemplate && sameJson(w.template, w.oldTemplate)) {
+  // An unchanged template was judged when it was last changed; unless the workload was at zero replicas then.
+  if (request.operation === 'UPDATE' && w.oldTemplate && sameJson(w.template, w.oldTemplate) && w.oldReplicas !== 0) {
     return skip(uid, 'pod template unchanged');
   }
   if (w.replicas === 0) return skip(uid, 'replicas: 0');

@@ -76,9 +76,9 @@ const conflictKinds: ConflictKind[] = [
     read: (s) => s.nodeSelector,
     podValue: { zone: 'b' },
     ruleValue: { zone: 'a' },
-    kept: "rule r: kept the pod's nodeSelector zone=b (rule wants=a)",
-    replaced: "rule r: replaced the pod's nodeSelector zone=b with the rule's=a",
-    denial: "rule r (onConflict: reject): the pod's nodeSelector zone is b, the rule requires a",
+    kept: "rule r: kept the pod's nodeSelector zone=b (the rule sets zone=a)",
+    replaced: "rule r: replaced the pod's nodeSelector zone=b with zone=a",
+    denial: "rule r (onConflict: reject): the pod's nodeSelector has zone=b, the rule requires zone=a",
   },
   {
     field: 'topologySpreadConstraints',
@@ -87,10 +87,10 @@ const conflictKinds: ConflictKind[] = [
     read: (s) => s.topologySpreadConstraints,
     podValue: [{ maxSkew: 2, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }],
     ruleValue: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }],
-    kept: "rule r: kept the pod's topologySpreadConstraint zone/DoNotSchedule=maxSkew=2 (rule wants=maxSkew=1)",
-    replaced: "rule r: replaced the pod's topologySpreadConstraint zone/DoNotSchedule=maxSkew=2 with the rule's=maxSkew=1",
+    kept: "rule r: kept the pod's topologySpreadConstraint zone/DoNotSchedule maxSkew=2 (the rule sets maxSkew=1)",
+    replaced: "rule r: replaced the pod's topologySpreadConstraint zone/DoNotSchedule maxSkew=2 with maxSkew=1",
     denial:
-      "rule r (onConflict: reject): the pod's topologySpreadConstraint zone/DoNotSchedule is maxSkew=2, the rule requires maxSkew=1",
+      "rule r (onConflict: reject): the pod's topologySpreadConstraint zone/DoNotSchedule has maxSkew=2, the rule requires maxSkew=1",
   },
   {
     field: 'env',
@@ -99,8 +99,8 @@ const conflictKinds: ConflictKind[] = [
     read: (s) => s.containers[0]?.env,
     podValue: [{ name: 'TOKEN', value: 'from-pod' }],
     ruleValue: [{ name: 'TOKEN', value: 'from-rule' }],
-    kept: "rule r: kept the pod's env TOKEN in container app (rule wants other)",
-    replaced: "rule r: replaced the pod's env TOKEN in container app with the rule's",
+    kept: "rule r: kept the pod's env TOKEN in container app (the rule sets another value)",
+    replaced: "rule r: replaced the pod's env TOKEN in container app",
     denial: "rule r (onConflict: reject): the pod's env TOKEN in container app differs",
   },
   {
@@ -110,8 +110,8 @@ const conflictKinds: ConflictKind[] = [
     read: (s) => s.initContainers?.[0]?.envFrom,
     podValue: [{ secretRef: { name: 'creds' }, prefix: 'A_' }],
     ruleValue: [{ secretRef: { name: 'creds' } }],
-    kept: "rule r: kept the pod's envFrom secret:creds in initContainer init (rule wants other)",
-    replaced: "rule r: replaced the pod's envFrom secret:creds in initContainer init with the rule's",
+    kept: "rule r: kept the pod's envFrom secret:creds in initContainer init (the rule sets another value)",
+    replaced: "rule r: replaced the pod's envFrom secret:creds in initContainer init",
     denial: "rule r (onConflict: reject): the pod's envFrom secret:creds in initContainer init differs",
   },
   {
@@ -121,8 +121,8 @@ const conflictKinds: ConflictKind[] = [
     read: (s) => s.containers[0]?.volumeMounts,
     podValue: [{ name: 'scratch', mountPath: '/data' }],
     ruleValue: [{ name: 'data', mountPath: '/data', readOnly: true }],
-    kept: "rule r: kept the pod's volumeMount /data in container app (rule wants other)",
-    replaced: "rule r: replaced the pod's volumeMount /data in container app with the rule's",
+    kept: "rule r: kept the pod's volumeMount /data in container app (the rule sets another value)",
+    replaced: "rule r: replaced the pod's volumeMount /data in container app",
     denial: "rule r (onConflict: reject): the pod's volumeMount /data in container app differs",
   },
   {
@@ -132,8 +132,8 @@ const conflictKinds: ConflictKind[] = [
     read: (s) => s.volumes,
     podValue: [{ name: 'data', emptyDir: {} }],
     ruleValue: [{ name: 'data', configMap: { name: 'data' } }],
-    kept: "rule r: kept the pod's volume data (rule wants other)",
-    replaced: "rule r: replaced the pod's volume data with the rule's",
+    kept: "rule r: kept the pod's volume data (the rule sets another value)",
+    replaced: "rule r: replaced the pod's volume data",
     denial: "rule r (onConflict: reject): the pod's volume data differs",
   },
 ];
@@ -184,7 +184,7 @@ describe('mutatePod: conflicts', () => {
       ruleSet([r('strict', { nodeSelector: { zone: 'a', disk: 'ssd', gpu: 'none' } }, { onConflict: 'reject' })]),
     );
     expect(result.denial).toBe(
-      "rule strict (onConflict: reject): the pod's nodeSelector zone is b, the rule requires a; nodeSelector disk is hdd, the rule requires ssd",
+      "rule strict (onConflict: reject): the pod's nodeSelector has zone=b, the rule requires zone=a; nodeSelector has disk=hdd, the rule requires disk=ssd",
     );
     expect(ops).toStrictEqual([]);
   });
@@ -198,8 +198,8 @@ describe('mutatePod: conflicts', () => {
       ruleSet([r('r', { env: [{ name: 'TOKEN', value: 'secret-3' }] })]),
     );
     expect(result.warnings).toStrictEqual([
-      "rule r: kept the pod's env TOKEN in initContainer init (rule wants other)",
-      "rule r: kept the pod's env TOKEN in container app (rule wants other)",
+      "rule r: kept the pod's env TOKEN in initContainer init (the rule sets another value)",
+      "rule r: kept the pod's env TOKEN in container app (the rule sets another value)",
     ]);
     expect(result.warnings.join(' ')).not.toMatch(/secret-/);
   });
@@ -231,7 +231,7 @@ describe('mutatePod: rules apply in document order, each on the previous result'
       makePod().obj(),
       ruleSet([r('zone-a', { nodeSelector: { zone: 'a' } }), r('zone-b', { nodeSelector: { zone: 'b' } }, { onConflict: 'reject' })]),
     );
-    expect(result.denial).toBe("rule zone-b (onConflict: reject): the pod's nodeSelector zone is a, the rule requires b");
+    expect(result.denial).toBe("rule zone-b (onConflict: reject): the pod's nodeSelector has zone=a, the rule requires zone=b");
   });
 
   it('contradicting nodeSelectors under keep: the first rule wins and the second warns', () => {
@@ -240,7 +240,7 @@ describe('mutatePod: rules apply in document order, each on the previous result'
       ruleSet([r('zone-a', { nodeSelector: { zone: 'a' } }), r('zone-b', { nodeSelector: { zone: 'b' } })]),
     );
     expect(spec.nodeSelector).toStrictEqual({ zone: 'a' });
-    expect(result.warnings).toStrictEqual(["rule zone-b: kept the pod's nodeSelector zone=a (rule wants=b)"]);
+    expect(result.warnings).toStrictEqual(["rule zone-b: kept the pod's nodeSelector zone=a (the rule sets zone=b)"]);
     expect(result.appliedRules).toStrictEqual(['zone-a', 'zone-b']);
   });
 
@@ -250,7 +250,7 @@ describe('mutatePod: rules apply in document order, each on the previous result'
       ruleSet([r('zone-a', { nodeSelector: { zone: 'a' } }), r('zone-b', { nodeSelector: { zone: 'b' } }, { onConflict: 'override' })]),
     );
     expect(spec.nodeSelector).toStrictEqual({ zone: 'b' });
-    expect(result.warnings).toStrictEqual(["rule zone-b: replaced the pod's nodeSelector zone=a with the rule's=b"]);
+    expect(result.warnings).toStrictEqual(["rule zone-b: replaced the pod's nodeSelector zone=a with zone=b"]);
   });
 
   it('required node affinity of two rules is ANDed into one term', () => {

@@ -26,17 +26,17 @@ export interface Mutation {
   readonly skipped: string | undefined;
 }
 
-const pair = (c: Conflict, which: 'existing' | 'wanted') => (c[which] === undefined ? '' : `=${c[which]}`);
-
 function conflictWarning(rule: CompiledRule, c: Conflict): string {
+  const pod = c.existing === undefined ? '' : ` ${c.existing}`;
+  const wanted = c.wanted === undefined ? '' : ` ${c.wanted}`;
   return rule.onConflict === 'override'
-    ? `rule ${rule.name}: replaced the pod's ${c.subject}${pair(c, 'existing')} with the rule's${pair(c, 'wanted')}`
-    : `rule ${rule.name}: kept the pod's ${c.subject}${pair(c, 'existing')} (rule wants${pair(c, 'wanted') || ' other'})`;
+    ? `rule ${rule.name}: replaced the pod's ${c.subject}${pod}${wanted ? ` with${wanted}` : ''}`
+    : `rule ${rule.name}: kept the pod's ${c.subject}${pod}${wanted ? ` (the rule sets${wanted})` : ' (the rule sets another value)'}`;
 }
 
 function conflictDenial(rule: CompiledRule, conflicts: readonly Conflict[]): string {
   const what = conflicts
-    .map((c) => (c.existing === undefined ? `${c.subject} differs` : `${c.subject} is ${c.existing}, the rule requires ${c.wanted}`))
+    .map((c) => (c.existing === undefined ? `${c.subject} differs` : `${c.subject} has ${c.existing}, the rule requires ${c.wanted}`))
     .join('; ');
   return `rule ${rule.name} (onConflict: reject): the pod's ${what}`;
 }
@@ -75,9 +75,9 @@ export function mutatePod(pod: V1Pod, ruleSet: RuleSet, namespace: string, names
   for (const rule of rules) {
     const report = mergePlacement(spec, rule.placement, rule.onConflict === 'override');
     const failure = report.failures[0];
-    if (failure !== undefined) return result({ denial: `rule ${rule.name} cannot be applied: ${failure}` });
+    if (failure !== undefined) return result({ denial: `rule ${rule.name} cannot be applied: ${failure}`, warnings });
     if (report.conflicts.length === 0) continue;
-    if (rule.onConflict === 'reject') return result({ denial: conflictDenial(rule, report.conflicts) });
+    if (rule.onConflict === 'reject') return result({ denial: conflictDenial(rule, report.conflicts), warnings });
     warnings.push(...report.conflicts.map((c) => conflictWarning(rule, c)));
   }
 

@@ -367,6 +367,24 @@ describe('lintRules errors', () => {
 });
 
 describe('lintRules warnings', () => {
+  it.each([
+    { name: 'the default list (settings omitted) gives no warning', excluded: undefined, warnings: [] },
+    { name: 'a list that keeps both system namespaces gives no warning', excluded: ['kube-system', 'kube-node-lease', 'ops'], warnings: [] },
+    {
+      name: 'a list that drops kube-node-lease warns that its pods will be handled',
+      excluded: ['kube-system'],
+      warnings: ['settings.excludedNamespaces: replaces the default list and leaves out kube-node-lease: their pods will be mutated and validated'],
+    },
+    {
+      name: 'an empty list warns about both',
+      excluded: [],
+      warnings: ['settings.excludedNamespaces: replaces the default list and leaves out kube-system, kube-node-lease: their pods will be mutated and validated'],
+    },
+  ])('$name', ({ excluded, warnings }) => {
+    const doc = rulesDoc([{ name: 'a', inject: { nodeSelector: { a: 'b' } } }], excluded === undefined ? undefined : { excludedNamespaces: excluded });
+    expect(warningsOf(doc)).toEqual(warnings);
+  });
+
   const zone = (name: string, value: string, match?: Match, onConflict?: Rule['onConflict']): Rule => ({
     name,
     ...(match ? { match } : {}),

@@ -189,7 +189,16 @@ export function lintRules(doc: RulesDocument): LintResult {
   const errors: FieldError[] = [];
   const warnings: FieldError[] = [];
 
-  (doc.settings?.excludedNamespaces ?? []).forEach((ns, i) =>
+  const excluded = doc.settings?.excludedNamespaces;
+  const missing = ['kube-system', 'kube-node-lease'].filter((ns) => excluded !== undefined && !excluded.includes(ns));
+  if (missing.length > 0) {
+    warnings.push({
+      type: 'Invalid',
+      path: 'settings.excludedNamespaces',
+      detail: `replaces the default list and leaves out ${missing.join(', ')}: their pods will be mutated and validated`,
+    });
+  }
+  (excluded ?? []).forEach((ns, i) =>
     errors.push(...validateDnsLabel(ns, `settings.excludedNamespaces[${i}]`)),
   );
   const templates = doc.settings?.validation?.nodeTemplates ?? [];

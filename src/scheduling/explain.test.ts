@@ -55,6 +55,12 @@ describe('what a node lacks', () => {
   it.each<{ name: string; pod: PodBuilder; node: NodeBuilder; want: string[] }>([
     { name: 'a cordoned node', pod: makePod(), node: node('n1').unschedulable(), want: ['is cordoned'] },
     {
+      name: 'a cordoned node with the unschedulable taint is only "cordoned", not also missing a toleration',
+      pod: makePod(),
+      node: node('n1').unschedulable().taint('node.kubernetes.io/unschedulable', undefined, 'NoSchedule'),
+      want: ['is cordoned'],
+    },
+    {
       name: 'a cordoned node, for a pod tolerating the cordon',
       pod: makePod().toleration({ key: 'node.kubernetes.io/unschedulable', operator: 'Exists' }),
       node: node('n1').unschedulable(),

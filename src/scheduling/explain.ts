@@ -7,7 +7,7 @@
 import type { V1Taint } from '@kubernetes/client-node';
 import type { PodConstraints } from './feasibility.js';
 import { insufficientResources, nodeAllocatable } from './resources.js';
-import { CONDITION_TAINT_KEYS, FILTERING_TAINT_EFFECTS, tolerates } from './taints.js';
+import { CONDITION_TAINT_KEYS, FILTERING_TAINT_EFFECTS, tolerates, UNSCHEDULABLE_TAINT } from './taints.js';
 import type { PlacementNode } from './types.js';
 
 export interface GroupExplanation {
@@ -39,6 +39,8 @@ function lacks(c: PodConstraints, node: PlacementNode): string[] {
   if (c.nodeName !== undefined && c.nodeName !== node.name) out.push(`is not node ${c.nodeName}`);
   for (const t of node.taints) {
     if (!(FILTERING_TAINT_EFFECTS as readonly string[]).includes(t.effect) || CONDITION_TAINT_KEYS.includes(t.key)) continue;
+    // A cordoned node also carries the unschedulable taint: "is cordoned" already says it.
+    if (node.unschedulable && t.key === UNSCHEDULABLE_TAINT.key) continue;
     if (!c.tolerations.some((tol) => tolerates(tol, t))) out.push(`need toleration ${taintText(t)}`);
   }
   for (const [k, v] of c.nodeSelector) {

@@ -763,12 +763,12 @@ describe('counting each node under its first failing filter', () => {
   ]);
 
   it('firstFailure names the first filter that rejects a node', () => {
-    const c = podConstraints(pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })).spec({ nodeName: 'other' }).obj());
-    const base = node('n1').label('zone', 'b').taint('dedicated', 'gpu', 'NoSchedule');
-    expect(firstFailure(c, base.unschedulable().obj())?.filter).toBe('NodeUnschedulable');
-    expect(firstFailure(c, node('n1').label('zone', 'b').taint('dedicated', 'gpu', 'NoSchedule').obj())?.filter).toBe('NodeName');
+    const wrong = () => node('n1').label('zone', 'b').taint('dedicated', 'gpu', 'NoSchedule');
+    const elsewhere = podConstraints(pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })).spec({ nodeName: 'other' }).obj());
+    expect(firstFailure(elsewhere, wrong().unschedulable().obj())?.filter).toBe('NodeUnschedulable');
+    expect(firstFailure(elsewhere, wrong().obj())?.filter).toBe('NodeName');
     const named = podConstraints(pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })).obj());
-    expect(firstFailure(named, node('n1').label('zone', 'b').taint('dedicated', 'gpu', 'NoSchedule').obj())).toEqual({
+    expect(firstFailure(named, wrong().obj())).toEqual({
       filter: 'TaintToleration',
       taint: { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' },
     });

@@ -159,7 +159,7 @@ describe('mergeNodeSelector', () => {
       override: true,
       want: { [ODD_KEY]: 'new' },
       ops: [{ op: 'replace', path: '/spec/nodeSelector/a~0b~1c', value: 'new' }],
-      conflicts: [{ subject: `nodeSelector ${ODD_KEY}`, existing: 'old', wanted: 'new' }],
+      conflicts: [{ subject: 'nodeSelector', existing: `${ODD_KEY}=old`, wanted: `${ODD_KEY}=new` }],
     },
     {
       name: 'the same key with the same value changes nothing',
@@ -174,7 +174,7 @@ describe('mergeNodeSelector', () => {
       wanted: { [LIFECYCLE]: 'spot' },
       want: { [LIFECYCLE]: 'on-demand' },
       ops: [],
-      conflicts: [{ subject: `nodeSelector ${LIFECYCLE}`, existing: 'on-demand', wanted: 'spot' }],
+      conflicts: [{ subject: 'nodeSelector', existing: `${LIFECYCLE}=on-demand`, wanted: `${LIFECYCLE}=spot` }],
     },
     {
       name: 'a different value is a conflict and replaced with override',
@@ -183,7 +183,7 @@ describe('mergeNodeSelector', () => {
       override: true,
       want: { [LIFECYCLE]: 'spot' },
       ops: [{ op: 'replace', path: '/spec/nodeSelector/node.kubernetes.io~1lifecycle', value: 'spot' }],
-      conflicts: [{ subject: `nodeSelector ${LIFECYCLE}`, existing: 'on-demand', wanted: 'spot' }],
+      conflicts: [{ subject: 'nodeSelector', existing: `${LIFECYCLE}=on-demand`, wanted: `${LIFECYCLE}=spot` }],
     },
     {
       name: 'several keys: missing ones added, equal ones left, conflicting ones reported',
@@ -191,7 +191,7 @@ describe('mergeNodeSelector', () => {
       wanted: { zone: 'a', disk: 'ssd', [LIFECYCLE]: 'spot' },
       want: { zone: 'a', disk: 'hdd', [LIFECYCLE]: 'spot' },
       ops: [{ op: 'add', path: '/spec/nodeSelector/node.kubernetes.io~1lifecycle', value: 'spot' }],
-      conflicts: [{ subject: 'nodeSelector disk', existing: 'hdd', wanted: 'ssd' }],
+      conflicts: [{ subject: 'nodeSelector', existing: 'disk=hdd', wanted: 'disk=ssd' }],
     },
     {
       name: 'keys named like Object.prototype members are ordinary keys',
@@ -875,7 +875,7 @@ describe('mergePlacement', () => {
       topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }],
       volumes: [{ name: 'v', emptyDir: {} }],
     });
-    expect(got.report.conflicts.map((c) => c.subject)).toStrictEqual(['nodeSelector zone', 'env A in container app']);
+    expect(got.report.conflicts.map((c) => c.subject)).toStrictEqual(['nodeSelector', 'env A in container app']);
   });
 
   it('an empty placement changes nothing, even on a pod with null fields', () => {

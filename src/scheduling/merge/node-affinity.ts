@@ -56,13 +56,16 @@ function mergeRequired(na: V1NodeAffinity, ruleTerms: readonly V1NodeSelectorTer
   }
   const podTerms = required.nodeSelectorTerms;
   if (podTerms == null || podTerms.length === 0) return;
+  const keeps = (t: V1NodeSelectorTerm) => isEmptyTerm(t) || ruleTerms.some((r) => termImplies(t, r));
+  // Already as narrow as the rule asks: nothing to combine, whatever the number of terms.
+  if (podTerms.every(keeps)) return;
   const combined: V1NodeSelectorTerm[] = [];
   const add = (t: V1NodeSelectorTerm): boolean => {
     if (!combined.some((c) => sameTerm(c, t))) combined.push(t);
     return combined.length <= MAX_NODE_SELECTOR_TERMS;
   };
   const withinLimit = podTerms.every((t) =>
-    isEmptyTerm(t) || ruleTerms.some((r) => termImplies(t, r)) ? add(t) : ruleTerms.every((r) => add(conjoin(t, r))),
+    keeps(t) ? add(t) : ruleTerms.every((r) => add(conjoin(t, r))),
   );
   if (!withinLimit) {
     report.failures.push(

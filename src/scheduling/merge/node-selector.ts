@@ -20,7 +20,7 @@ export function mergeNodeSelector(
     }
     const existing = current[key];
     if (existing === value) continue;
-    report.conflicts.push({ subject: `nodeSelector ${key}`, existing: String(existing), wanted: value });
+    report.conflicts.push({ subject: 'nodeSelector', existing: `${key}=${String(existing)}`, wanted: `${key}=${value}` });
     if (override) spec.nodeSelector = { ...current, [key]: value };
   }
 }
