@@ -1,0 +1,270 @@
+/**
+ * placement-webhook through a real kube-apiserver, kube-scheduler and kube-controller-manager: the webhook runs as
+ * its own process in cluster mode (informers, rules ConfigMap), registered with the manifests of webhook-config/.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { startControlPlane, type ControlPlane } from './support/controlplane.js';
+import { baseManifest, makeCerts, REPO_ROOT, startWebhook, webhookConfigurations, type Webhook, type WebhookCerts } from './support/webhook.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const json = (o: unknown) => JSON.stringify(o);
+
+interface Pod {
+  metadata: { name: string; namespace: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  spec: {
+    nodeName?: string;
+    nodeSelector?: Record<string, string>;
+    tolerations?: { key?: string; value?: string; effect?: string }[];
+    affinity?: Record<string, unknown>;
+    containers: { env?: { name: string; value?: string }[] }[];
+  };
+}
+
+function nodesFromExamples(): object[] {
+  const list = parse(readFileSync(path.join(REPO_ROOT, 'examples', 'nodes.yaml'), 'utf8')) as { items: Record<string, unknown>[] };
+  return list.items.map((n) => {
+    const status = n['status'] as { allocatable: Record<string, string> };
+    return { ...n, status: { capacity: status.allocatable, allocatable: status.allocatable } };
+  });
+}
+
+function pod(name: string, namespace: string, labels: Record<string, string>, extra: { requests?: Record<string, string>; spec?: object } = {}) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels },
+    spec: {
+      containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests: extra.requests ?? { cpu: '100m', memory: '64Mi' } } }],
+      ...(extra.spec ?? {}),
+    },
+  };
+}
+
+function deployment(name: string, namespace: string, labels: Record<string, string>, replicas: number, requests = { cpu: '100m', memory: '64Mi' }) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests } }] },
+      },
+    },
+  };
+}
+
+const EXAMPLE_RULES = readFileSync(path.join(REPO_ROOT, 'examples', 'rules.yaml'), 'utf8');
+
+describe('placement-webhook against a real control plane', () => {
+  let cp: ControlPlane;
+  let certs: WebhookCerts;
+  let webhook: Webhook | undefined;
+
+  async function kubectl(args: string[], input?: string) {
+    return cp.kubectl(args, input);
+  }
+
+  async function kubectlOk(args: string[], input?: string): Promise<string> {
+    const r = await cp.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}\nwebhook log:\n${webhook?.logTail(20) ?? ''}`);
+    return r.stdout;
+  }
+
+  async function getPod(ns: string, name: string): Promise<Pod> {
+    return JSON.parse(await kubectlOk(['get', 'pod', '-n', ns, name, '-o', 'json'])) as Pod;
+  }
+
+  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(250);
+    }
+  }
+
+  async function rulesConfigMap(rulesYaml: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    const [cm] = baseManifest('rules-configmap.yaml') as { data: Record<string, string> }[];
+    if (!cm) throw new Error('no rules ConfigMap in webhook-config/base');
+    return kubectl(['apply', '-f', '-'], json({ ...cm, data: { 'rules.yaml': rulesYaml } }));
+  }
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ withScheduler: true, withControllerManager: true });
+    certs = await makeCerts(path.join(cp.dir, 'webhook-certs'));
+
+    // What `kubectl apply -k webhook-config/` installs, minus what needs a kubelet (Deployment, Service, PDB).
+    for (const file of ['namespace.yaml', 'serviceaccount.yaml', 'rbac.yaml', 'rules-configmap.yaml']) {
+      await kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'webhook-config', 'base', file)]);
+    }
+    // Kubernetes 1.20 does not label namespaces with their name yet: do what the README tells 1.20 users to do.
+    for (const ns of ['kube-system', 'kube-node-lease', 'default']) {
+      await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`, '--overwrite']);
+    }
+    for (const [ns, team] of [['streaming', 'data'], ['payments', 'payments'], ['ml', 'research']] as const) {
+      await kubectlOk(['create', 'namespace', ns]);
+      await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`, `team=${team}`]);
+    }
+    for (const node of nodesFromExamples()) await kubectlOk(['create', '-f', '-'], json(node));
+
+    webhook = await startWebhook({ kubeconfig: cp.kubeconfigPath, certs, dir: cp.dir, extraArgs: ['--max-staleness=10s'] });
+    for (const cfg of webhookConfigurations(webhook.port, certs.caBundle)) await kubectlOk(['apply', '-f', '-'], json(cfg));
+    // The API server picks up new webhook configurations asynchronously.
+    await waitFor('the mutating webhook to be called', async () => {
+      const r = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('probe', 'streaming', { app: 'stream-consumer' })));
+      return r.code === 0 && (JSON.parse(r.stdout) as Pod).spec.nodeSelector?.['lifecycle'] === 'Ec2Spot' ? true : undefined;
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await webhook?.stop();
+    await cp?.stop();
+  }, 60_000);
+
+  it('a pod gets the rules placement, and the scheduler binds it to a node of the intended group', async () => {
+    await kubectlOk(['create', '-f', '-'], json(pod('consumer-0', 'streaming', { app: 'stream-consumer' })));
+    const p = await getPod('streaming', 'consumer-0');
+    expect(p.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
+    expect(p.spec.tolerations).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'spot', value: 'true', effect: 'NoSchedule' })]));
+    expect(p.metadata.annotations?.['placement-webhook/applied-rules']).toBe('spot-consumers');
+    const bound = await waitFor('consumer-0 to be bound', async () => (await getPod('streaming', 'consumer-0')).spec.nodeName);
+    expect(['spot-a-1', 'spot-b-1']).toContain(bound);
+  });
+
+  it('the pods of a Deployment get the placement and land on the intended nodes', async () => {
+    await kubectlOk(['apply', '-f', '-'], json(deployment('producers', 'streaming', { app: 'stream-producer' }, 2)));
+    const pods = await waitFor('two bound producer pods', async () => {
+      const list = JSON.parse(await kubectlOk(['get', 'pods', '-n', 'streaming', '-l', 'app=stream-producer', '-o', 'json'])) as { items: Pod[] };
+      return list.items.length === 2 && list.items.every((x) => x.spec.nodeName) ? list.items : undefined;
+    }, 60_000);
+    for (const p of pods) {
+      expect(p.spec.nodeSelector).toEqual({ lifecycle: 'OnDemand' });
+      expect(p.metadata.annotations?.['placement-webhook/applied-rules']).toBe('on-demand-producers');
+      expect(['ondemand-a-1', 'ondemand-b-1', 'gpu-a-1', 'payments-a-1']).toContain(p.spec.nodeName);
+      // The GPU and payments nodes are tainted: producers do not tolerate them.
+      expect(['ondemand-a-1', 'ondemand-b-1']).toContain(p.spec.nodeName);
+    }
+  });
+
+  it('PodPreset-style env reaches every container of pods in a selected namespace', async () => {
+    await kubectlOk(['create', '-f', '-'], json(pod('ledger-0', 'payments', { app: 'ledger' })));
+    const p = await getPod('payments', 'ledger-0');
+    expect(p.spec.containers[0]?.env).toEqual([{ name: 'TEAM', value: 'payments' }]);
+    expect(p.spec.nodeSelector).toEqual({ dedicated: 'payments' });
+    const bound = await waitFor('ledger-0 to be bound', async () => (await getPod('payments', 'ledger-0')).spec.nodeName);
+    expect(bound).toBe('payments-a-1');
+  });
+
+  it('a pod no node can run is denied with the scheduler-style message', async () => {
+    const r = await kubectl(['create', '-f', '-'], json(pod('huge', 'streaming', { app: 'stream-consumer' }, { requests: { memory: '64Gi' } })));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('0/6 nodes are available: ');
+    expect(r.stderr).toContain('2 Insufficient memory');
+    expect(r.stderr).toContain("node(s) didn't match Pod's node affinity/selector");
+    const gone = await kubectl(['get', 'pod', '-n', 'streaming', 'huge']);
+    expect(gone.code).not.toBe(0);
+  });
+
+  it('a Deployment whose pods no node can run is denied at apply, with the same reasons', async () => {
+    const r = await kubectl(['apply', '-f', '-'], json(deployment('too-big', 'streaming', { app: 'stream-consumer' }, 3, { cpu: '64', memory: '64Mi' })));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Deployment too-big: 0/6 nodes are available: ');
+    expect(r.stderr).toContain('2 Insufficient cpu');
+  });
+
+  it('kubectl apply --dry-run=server gets the same answers and creates nothing', async () => {
+    const denied = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(pod('huge-dry', 'streaming', { app: 'stream-consumer' }, { requests: { memory: '64Gi' } })));
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain('0/6 nodes are available: ');
+    const allowed = await kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('consumer-dry', 'streaming', { app: 'stream-consumer' })));
+    expect(allowed.code).toBe(0);
+    expect((JSON.parse(allowed.stdout) as Pod).spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
+    expect((await kubectl(['get', 'pod', '-n', 'streaming', 'consumer-dry'])).code).not.toBe(0);
+  });
+
+  it('namespaces excluded by the webhook configuration are left untouched', async () => {
+    // The GPU rule matches any namespace by pod label; kube-system is excluded.
+    await kubectlOk(['create', '-f', '-'], json(pod('gpu-probe', 'kube-system', { accelerator: 't4' })));
+    const p = await getPod('kube-system', 'gpu-probe');
+    expect(p.spec.tolerations ?? []).not.toEqual(expect.arrayContaining([expect.objectContaining({ key: 'nvidia.com/gpu' })]));
+    expect(p.metadata.annotations?.['placement-webhook/applied-rules']).toBeUndefined();
+    // And the same pod elsewhere is mutated.
+    const elsewhere = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('gpu-probe', 'ml', { accelerator: 't4' })))) as Pod;
+    expect(elsewhere.metadata.annotations?.['placement-webhook/applied-rules']).toBe('gpu-workloads');
+  });
+
+  it('an invalid rules edit is rejected at apply with field paths, and the running rules stay', async () => {
+    const bad = EXAMPLE_RULES.replace('operator: Equal, value: "true"', 'operator: Equals, value: "true"').replace('name: gpu-workloads', 'name: GPU_workloads');
+    const r = await rulesConfigMap(bad);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('rules[0].inject.tolerations[0].operator: unsupported value "Equals"; supported values: "Equal", "Exists"');
+    expect(r.stderr).toContain('rules[2].name: invalid value "GPU_workloads"');
+    const still = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+    expect(still.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
+  });
+
+  it('a valid rules edit changes behaviour within seconds', async () => {
+    const edited = EXAMPLE_RULES.replace('lifecycle: Ec2Spot', 'lifecycle: OnDemand');
+    const started = Date.now();
+    const r = await rulesConfigMap(edited);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('the edited rules to apply', async () => {
+      const p = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+      return p.spec.nodeSelector?.['lifecycle'] === 'OnDemand' ? true : undefined;
+    }, 10_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const restored = await rulesConfigMap(EXAMPLE_RULES);
+    expect(restored.code, restored.stderr).toBe(0);
+    await waitFor('the original rules to apply again', async () => {
+      const p = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+      return p.spec.nodeSelector?.['lifecycle'] === 'Ec2Spot' ? true : undefined;
+    }, 10_000);
+  });
+
+  it('serves metrics that count the reviews and the rules reloads', async () => {
+    const m = await webhook?.get('/metrics');
+    expect(m?.status).toBe(200);
+    expect(m?.text).toMatch(/placement_webhook_reviews_total\{endpoint="mutate",decision="patched",kind="Pod"\} [1-9]/);
+    expect(m?.text).toMatch(/placement_webhook_rules_reloads_total\{result="success"\} [1-9]/);
+    expect(m?.text).toMatch(/placement_webhook_node_cache_nodes 6/);
+  });
+
+  it('the ServiceAccount of the manifests can do exactly what its RBAC grants', async () => {
+    const sa = 'system:serviceaccount:placement-webhook:placement-webhook';
+    const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', `--as=${sa}`, ...args])).stdout.trim();
+    for (const verb of ['get', 'list', 'watch']) {
+      expect(await can(verb, 'nodes')).toBe('yes');
+      expect(await can(verb, 'namespaces')).toBe('yes');
+      expect(await can(verb, 'configmaps/placement-webhook-rules', '-n', 'placement-webhook')).toBe('yes');
+    }
+    expect(await can('list', 'configmaps', '-n', 'placement-webhook')).toBe('no');
+    expect(await can('get', 'configmaps/other', '-n', 'placement-webhook')).toBe('no');
+    expect(await can('get', 'configmaps/placement-webhook-rules', '-n', 'default')).toBe('no');
+    expect(await can('update', 'configmaps/placement-webhook-rules', '-n', 'placement-webhook')).toBe('no');
+    for (const [verb, resource] of [['create', 'nodes'], ['patch', 'nodes'], ['delete', 'namespaces'], ['get', 'pods'], ['list', 'pods'], ['get', 'secrets'], ['create', 'pods']]) {
+      expect(await can(verb as string, resource as string, '-A')).toBe('no');
+    }
+  });
+
+  it('with the webhook stopped, failurePolicy Ignore admits pods unmutated and unvalidated', async () => {
+    await webhook?.stop();
+    webhook = undefined;
+    await kubectlOk(['create', '-f', '-'], json(pod('consumer-down', 'streaming', { app: 'stream-consumer' })));
+    const p = await getPod('streaming', 'consumer-down');
+    expect(p.spec.nodeSelector).toBeUndefined();
+    expect(p.metadata.annotations?.['placement-webhook/applied-rules']).toBeUndefined();
+    await kubectlOk(['create', '-f', '-'], json(pod('huge-down', 'streaming', { app: 'stream-consumer' }, { requests: { memory: '64Gi' } })));
+    // The documented configuration really is what the API server used.
+    const cfg = parseAllDocuments(readFileSync(path.join(REPO_ROOT, 'webhook-config', 'base', 'mutating.yaml'), 'utf8'))[0]?.toJS() as {
+      webhooks: { failurePolicy: string }[];
+    };
+    expect(cfg.webhooks[0]?.failurePolicy).toBe('Ignore');
+  });
+});
