@@ -136,6 +136,30 @@ describe('compileRules: structure', () => {
     expect(errorsOf(result)).toStrictEqual(errors);
   });
 
+  it('a structural error in one rule does not hide the semantic errors of the others: every error at once', () => {
+    const result = compileRules(
+      looseDoc([
+        { name: 'a', inject: { tolerations: [{ key: 'spot', operator: 'Equals' }] } },
+        { name: 'B_b', inject: { nodeSelector: { x: 'y' } } },
+        { name: 'c', inject: { nodeSelector: { 'a~b': 'y' } } },
+      ]),
+    );
+    expect(result.ok).toBe(false);
+    expect(errorsOf(result)).toStrictEqual([
+      'rules[0].inject.tolerations[0].operator: unsupported value "Equals"; supported values: "Equal", "Exists"',
+      expect.stringMatching(/^rules\[1\]\.name: invalid value "B_b": a DNS-1123 label/),
+      expect.stringMatching(/^rules\[2\]\.inject\.nodeSelector\["a~b"\]: invalid value "a~b"/),
+    ]);
+  });
+
+  it('structural errors in the settings leave the settings unlinted but the rules linted', () => {
+    const result = compileRules({ ...looseDoc([{ name: 'X', inject: { nodeSelector: { a: 'b' } } }]), settings: { validation: { mode: 'strict' } } });
+    expect(errorsOf(result)).toStrictEqual([
+      'settings.validation.mode: unsupported value "strict"; supported values: "enforce", "warn", "off"',
+      expect.stringMatching(/^rules\[0\]\.name: invalid value "X"/),
+    ]);
+  });
+
   it('lint runs only once the structure is valid, and then reports its errors and warnings together', () => {
     const result = compileRules(
       looseDoc([

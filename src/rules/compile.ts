@@ -9,7 +9,7 @@ import { compileSchema } from '../json-schema.js';
 import { compileLabelSelector } from '../scheduling/labels.js';
 import type { Placement } from '../scheduling/merge/index.js';
 import type { Labels } from '../scheduling/types.js';
-import { lintRules } from './lint.js';
+import { lintRules, type LintResult, type LintScope } from './lint.js';
 import {
   DEFAULT_EXCLUDED_NAMESPACES,
   RulesDocument,
@@ -83,10 +83,29 @@ function compileRule(rule: Rule, index: number): CompiledRule {
   };
 }
 
+/**
+ * Lints the rules and settings that have no structural error, so that one pass reports every error. The top level
+ * must at least be an object with a list of rules.
+ */
+function lintSoundParts(doc: unknown, structural: readonly FieldError[]): LintResult {
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(doc) || !Array.isArray(doc['rules'])) return { errors: [], warnings: [] };
+  const broken = (prefix: string) => structural.some((e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`));
+  const rulesBroken = structural.some((e) => e.path === 'rules');
+  const scope: LintScope = {
+    settings: !broken('settings'),
+    rule: (i) => !rulesBroken && !broken(`rules[${i}]`),
+  };
+  return lintRules(doc as RulesDocument, scope);
+}
+
 /** Checks and compiles a rules document given as a parsed value. */
 export function compileRules(doc: unknown): CompileResult {
   const structural = checkStructure(doc);
-  if (structural.length > 0) return { ok: false, errors: structural, warnings: [] };
+  if (structural.length > 0) {
+    const partial = lintSoundParts(doc, structural);
+    return { ok: false, errors: [...structural, ...partial.errors], warnings: partial.warnings };
+  }
   const typed = doc as RulesDocument;
   const { errors, warnings } = lintRules(typed);
   if (errors.length > 0) return { ok: false, errors, warnings };

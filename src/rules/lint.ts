@@ -185,27 +185,41 @@ function lintNodeTemplate(t: NodeTemplate, path: string): FieldError[] {
 const INJECT_FIELDS = ['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'env', 'envFrom', 'volumeMounts', 'volumes'] as const;
 
 /** Lints a document that already passed the schema check. */
-export function lintRules(doc: RulesDocument): LintResult {
+/**
+ * Which parts of a document may be linted. A document with structural errors is still linted where its structure
+ * is sound (each rule, the settings), so that a user sees every error at once, not one batch after another.
+ */
+export interface LintScope {
+  readonly settings: boolean;
+  readonly rule: (index: number) => boolean;
+}
+
+const EVERYTHING: LintScope = { settings: true, rule: () => true };
+
+/** Lints a document whose structure (within `scope`) passed the schema check. */
+export function lintRules(doc: RulesDocument, scope: LintScope = EVERYTHING): LintResult {
   const errors: FieldError[] = [];
   const warnings: FieldError[] = [];
 
-  const excluded = doc.settings?.excludedNamespaces;
-  const missing = ['kube-system', 'kube-node-lease'].filter((ns) => excluded !== undefined && !excluded.includes(ns));
-  if (missing.length > 0) {
-    warnings.push({
-      type: 'Invalid',
-      path: 'settings.excludedNamespaces',
-      detail: `replaces the default list and leaves out ${missing.join(', ')}: their pods will be mutated and validated`,
-    });
+  if (scope.settings) {
+    const excluded = doc.settings?.excludedNamespaces;
+    const missing = ['kube-system', 'kube-node-lease'].filter((ns) => excluded !== undefined && !excluded.includes(ns));
+    if (missing.length > 0) {
+      warnings.push({
+        type: 'Invalid',
+        path: 'settings.excludedNamespaces',
+        detail: `replaces the default list and leaves out ${missing.join(', ')}: their pods will be mutated and validated`,
+      });
+    }
+    (excluded ?? []).forEach((ns, i) => errors.push(...validateDnsLabel(ns, `settings.excludedNamespaces[${i}]`)));
+    const templates = doc.settings?.validation?.nodeTemplates ?? [];
+    templates.forEach((t, i) => errors.push(...lintNodeTemplate(t, `settings.validation.nodeTemplates[${i}]`)));
+    errors.push(...duplicates(templates, (t) => t.name, (i) => `settings.validation.nodeTemplates[${i}].name`));
   }
-  (excluded ?? []).forEach((ns, i) =>
-    errors.push(...validateDnsLabel(ns, `settings.excludedNamespaces[${i}]`)),
-  );
-  const templates = doc.settings?.validation?.nodeTemplates ?? [];
-  templates.forEach((t, i) => errors.push(...lintNodeTemplate(t, `settings.validation.nodeTemplates[${i}]`)));
-  errors.push(...duplicates(templates, (t) => t.name, (i) => `settings.validation.nodeTemplates[${i}].name`));
 
-  doc.rules.forEach((rule, i) => {
+  // Sound rules keep their document index, for the paths.
+  const rules = doc.rules.map((rule, i) => ({ rule, i })).filter(({ i }) => scope.rule(i));
+  for (const { rule, i } of rules) {
     const path = `rules[${i}]`;
     errors.push(...validateDnsLabel(rule.name, `${path}.name`));
     errors.push(...lintMatch(rule.match, `${path}.match`));
@@ -215,9 +229,9 @@ export function lintRules(doc: RulesDocument): LintResult {
       return Array.isArray(v) ? v.length > 0 : v !== undefined && Object.keys(v as object).length > 0;
     });
     if (!injects) warnings.push({ type: 'Invalid', path: `${path}.inject`, detail: 'injects nothing: the rule only records itself in the applied-rules annotation' });
-  });
-  errors.push(...duplicates(doc.rules, (r) => r.name, (i) => `rules[${i}].name`));
-  warnings.push(...contradictions(doc.rules));
+  }
+  errors.push(...duplicates(rules, ({ rule }) => rule.name, (k) => `rules[${rules[k]?.i}].name`));
+  warnings.push(...contradictions(rules));
   return { errors, warnings };
 }
 
@@ -259,11 +273,10 @@ function matchesDisjoint(a: Match | undefined, b: Match | undefined): boolean {
   return selectorsDisjoint(a?.podSelector, b?.podSelector) || selectorsDisjoint(a?.namespaceSelector, b?.namespaceSelector);
 }
 
-function contradictions(rules: readonly Rule[]): FieldError[] {
+function contradictions(rules: readonly { rule: Rule; i: number }[]): FieldError[] {
   const warnings: FieldError[] = [];
-  rules.forEach((later, j) => {
-    for (let i = 0; i < j; i++) {
-      const earlier = rules[i] as Rule;
+  rules.forEach(({ rule: later, i: j }, n) => {
+    for (const { rule: earlier, i } of rules.slice(0, n)) {
       const a = earlier.inject.nodeSelector ?? {};
       const b = later.inject.nodeSelector ?? {};
       const clash = Object.keys(b).filter((k) => Object.hasOwn(a, k) && a[k] !== b[k]);

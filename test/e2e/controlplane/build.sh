@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-scheduler and kubectl from Debian's `kubernetes`
+# Builds kube-apiserver, kube-scheduler, kube-controller-manager and kubectl from Debian's `kubernetes`
 # source package and makes sure etcd is installed, for the end-to-end tests
 # under test/e2e.
 #
 # Everything is kept outside the repository, in
 #   ${PLACEMENT_WEBHOOK_CACHE:-$HOME/.cache/placement-webhook}
-#     bin/            kube-apiserver, kube-scheduler, kubectl and the .stamp file
+#     bin/            kube-apiserver, kube-scheduler, kube-controller-manager, kubectl and the .stamp file
 #     build/          downloaded source package and the unpacked tree
 #     build.log       output of the last `make`
 #
@@ -21,7 +21,7 @@ BIN_DIR="$CACHE_DIR/bin"
 BUILD_ROOT="$CACHE_DIR/build"
 BUILD_LOG="$CACHE_DIR/build.log"
 STAMP="$BIN_DIR/.stamp"
-BINARIES=(kube-apiserver kube-scheduler kubectl)
+BINARIES=(kube-apiserver kube-scheduler kube-controller-manager kubectl)
 SRC_PACKAGE=kubernetes
 DEB_SRC_LIST=/etc/apt/sources.list.d/placement-webhook-deb-src.sources
 # Bump when the way the tree is patched or built changes.

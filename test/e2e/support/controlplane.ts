@@ -52,11 +52,16 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-scheduler';
+export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-scheduler' | 'kube-controller-manager';
 
 export interface StartControlPlaneOptions {
   /** Also start kube-scheduler (default false). */
   withScheduler?: boolean;
+  /**
+   * Also start kube-controller-manager with the workload controllers (deployment, replicaset, statefulset, job,
+   * garbage collector, namespace), so that Deployments create pods (default false).
+   */
+  withControllerManager?: boolean;
   /** Extra kube-apiserver flags, appended after the defaults. */
   apiserverArgs?: string[];
   /** Extra kube-scheduler flags, appended after the defaults. */
@@ -68,6 +73,7 @@ export interface StartControlPlaneOptions {
 export interface ControlPlaneBinaries {
   kubeApiserver: string;
   kubeScheduler: string;
+  kubeControllerManager: string;
   kubectl: string;
   etcd: string;
 }
@@ -102,6 +108,7 @@ export function locateBinaries(): ControlPlaneBinaries {
   const kube = {
     kubeApiserver: path.join(bin, 'kube-apiserver'),
     kubeScheduler: path.join(bin, 'kube-scheduler'),
+    kubeControllerManager: path.join(bin, 'kube-controller-manager'),
     kubectl: path.join(bin, 'kubectl'),
   };
   const missing = Object.values(kube).filter((f) => !isExecutable(f));
@@ -110,7 +117,7 @@ export function locateBinaries(): ControlPlaneBinaries {
   if (missing.length > 0 || !etcd) {
     throw new Error(
       `control plane binaries missing: ${missing.join(', ')}. ` +
-        `Run \`bash ${BUILD_SCRIPT}\` first (builds kube-apiserver, kube-scheduler and kubectl ` +
+        `Run \`bash ${BUILD_SCRIPT}\` first (builds kube-apiserver, kube-scheduler, kube-controller-manager and kubectl ` +
         `from Debian's kubernetes source package into ${bin} and installs etcd-server).`,
     );
   }
@@ -378,7 +385,9 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
 
   const stopAll = async (): Promise<void> => {
     const byName = (n: ComponentName) => started.filter((m) => m.name === n);
-    await Promise.all([...byName('kube-scheduler'), ...byName('kube-apiserver')].map((m) => terminate(m)));
+    await Promise.all(
+      [...byName('kube-controller-manager'), ...byName('kube-scheduler'), ...byName('kube-apiserver')].map((m) => terminate(m)),
+    );
     await Promise.all(byName('etcd').map((m) => terminate(m)));
     watchdog.release();
     if (!keepDir) await rm(dir, { recursive: true, force: true });
@@ -521,6 +530,23 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
       // No health endpoint (serving is off): make sure it did not die on startup.
       await sleep(1_000);
       const fatal = exitedEarly(scheduler);
+      if (fatal) throw new Error(fatal);
+    }
+
+    // --- kube-controller-manager -----------------------------------------
+    if (opts.withControllerManager) {
+      const cm = launch('kube-controller-manager', bins.kubeControllerManager, [
+        `--kubeconfig=${kubeconfigPath}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        '--port=0',
+        '--secure-port=0',
+        '--controllers=deployment,replicaset,statefulset,job,cronjob,garbagecollector,namespace',
+        '--use-service-account-credentials=false',
+        '--v=1',
+      ]);
+      await sleep(1_000);
+      const fatal = exitedEarly(cm);
       if (fatal) throw new Error(fatal);
     }
 
