@@ -18,7 +18,7 @@ import { mutatePod } from '../rules/apply.js';
 import { withNameLabel } from '../rules/select.js';
 import { explain, type GroupExplanation } from '../scheduling/explain.js';
 import { podConstraints } from '../scheduling/feasibility.js';
-import { loadInputs, readText, UsageError } from './inputs.js';
+import { INPUT_OPTIONS, loadInputs, readText, UsageError } from './inputs.js';
 
 export interface CheckResult {
   kind: string;
@@ -150,9 +150,7 @@ export async function check(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      rules: { type: 'string' },
-      nodes: { type: 'string' },
-      namespaces: { type: 'string' },
+      ...INPUT_OPTIONS,
       output: { type: 'string', short: 'o', default: 'text' },
     },
   });

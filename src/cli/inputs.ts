@@ -37,6 +37,13 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The flags that name the inputs, for `parseArgs` (check, replay). */
+export const INPUT_OPTIONS = {
+  rules: { type: 'string' },
+  nodes: { type: 'string' },
+  namespaces: { type: 'string' },
+} as const;
+
 export interface InputFiles {
   rules?: string | undefined;
   nodes?: string | undefined;

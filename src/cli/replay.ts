@@ -7,16 +7,14 @@ import { pino } from 'pino';
 import type { AdmissionReviewResponse } from '../admission/types.js';
 import { decodePatch } from '../admission/response.js';
 import { buildApp } from '../server/app.js';
-import { loadInputs, readText, UsageError } from './inputs.js';
+import { INPUT_OPTIONS, loadInputs, readText, UsageError } from './inputs.js';
 
 export async function replay(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      rules: { type: 'string' },
-      nodes: { type: 'string' },
-      namespaces: { type: 'string' },
+      ...INPUT_OPTIONS,
       endpoint: { type: 'string', default: 'mutate' },
     },
   });

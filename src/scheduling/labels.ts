@@ -135,7 +135,16 @@ export function validateLabelSelector(selector: V1LabelSelector | null | undefin
   return errors;
 }
 
-export function validateLabelSelectorRequirement(requirement: V1LabelSelectorRequirement, path: string): FieldError[] {
+/**
+ * The checks shared by label-selector and node-selector requirements: the values `In`/`NotIn`/`Exists`/
+ * `DoesNotExist` need, the key, and each value as a label value. `otherOperator` checks any other operator
+ * (node selectors add `Gt`/`Lt`) and reports an unknown one.
+ */
+export function validateRequirement(
+  requirement: { key?: string; operator: string; values?: string[] },
+  path: string,
+  otherOperator: (values: readonly string[], valuesPath: string) => FieldError[],
+): FieldError[] {
   const errors: FieldError[] = [];
   const values = requirement.values ?? [];
   const valuesPath = child(path, 'values');
@@ -153,11 +162,17 @@ export function validateLabelSelectorRequirement(requirement: V1LabelSelectorReq
       }
       break;
     default:
-      errors.push(fieldError.notSupported(child(path, 'operator'), requirement.operator, LABEL_SELECTOR_OPERATORS));
+      errors.push(...otherOperator(values, valuesPath));
   }
   errors.push(...validateLabelKey(requirement.key ?? '', child(path, 'key')));
   values.forEach((value, i) => errors.push(...validateLabelValue(value, child(valuesPath, i))));
   return errors;
+}
+
+export function validateLabelSelectorRequirement(requirement: V1LabelSelectorRequirement, path: string): FieldError[] {
+  return validateRequirement(requirement, path, () => [
+    fieldError.notSupported(child(path, 'operator'), requirement.operator, LABEL_SELECTOR_OPERATORS),
+  ]);
 }
 
 /** Reads a label without ever reaching the prototype chain. */

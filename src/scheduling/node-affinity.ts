@@ -13,7 +13,7 @@
 import type { V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
 
 import { child, fieldError, type FieldError } from '../errors.js';
-import { getLabel, validateDNS1123Subdomain, validateLabelKey, validateLabelValue } from './labels.js';
+import { getLabel, validateDNS1123Subdomain, validateRequirement } from './labels.js';
 import type { Labels } from './types.js';
 
 export const NODE_SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] as const;
@@ -60,40 +60,19 @@ export function parseInt64(s: string): bigint | undefined {
  * alphanumeric character); the scheduler rejects it the same way.
  */
 export function validateNodeSelectorRequirement(requirement: V1NodeSelectorRequirement, path: string): FieldError[] {
-  const errors: FieldError[] = [];
-  const values = requirement.values ?? [];
-  const valuesPath = child(path, 'values');
-  switch (requirement.operator) {
-    case 'In':
-    case 'NotIn':
-      if (values.length === 0) {
-        errors.push(fieldError.required(valuesPath, "must be specified when `operator` is 'In' or 'NotIn'"));
-      }
-      break;
-    case 'Exists':
-    case 'DoesNotExist':
-      if (values.length > 0) {
-        errors.push(fieldError.forbidden(valuesPath, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
-      }
-      break;
-    case 'Gt':
-    case 'Lt': {
-      const [only] = values;
-      if (values.length !== 1 || only === undefined) {
-        errors.push(fieldError.required(valuesPath, "must be specified single value when `operator` is 'Lt' or 'Gt'"));
-      } else if (parseInt64(only) === undefined) {
-        errors.push(
-          fieldError.invalid(child(valuesPath, 0), only, "must be a 64-bit decimal integer when `operator` is 'Lt' or 'Gt'"),
-        );
-      }
-      break;
+  return validateRequirement(requirement, path, (values, valuesPath) => {
+    if (requirement.operator !== 'Gt' && requirement.operator !== 'Lt') {
+      return [fieldError.notSupported(child(path, 'operator'), requirement.operator, NODE_SELECTOR_OPERATORS)];
     }
-    default:
-      errors.push(fieldError.notSupported(child(path, 'operator'), requirement.operator, NODE_SELECTOR_OPERATORS));
-  }
-  errors.push(...validateLabelKey(requirement.key ?? '', child(path, 'key')));
-  values.forEach((value, i) => errors.push(...validateLabelValue(value, child(valuesPath, i))));
-  return errors;
+    const [only] = values;
+    if (values.length !== 1 || only === undefined) {
+      return [fieldError.required(valuesPath, "must be specified single value when `operator` is 'Lt' or 'Gt'")];
+    }
+    if (parseInt64(only) === undefined) {
+      return [fieldError.invalid(child(valuesPath, 0), only, "must be a 64-bit decimal integer when `operator` is 'Lt' or 'Gt'")];
+    }
+    return [];
+  });
 }
 
 /**
