@@ -201,10 +201,7 @@ describe('pods', () => {
     const nodes = [node('n1').label('zone', 'a').taint('node.kubernetes.io/not-ready', undefined, 'NoExecute'), node('n2').label('zone', 'b')];
     const r = validate(podRequest(feasible().obj()), cluster(ENFORCE, nodes));
     expect(r.response).toEqual(
-      allowedWarning(
-        'only nodes with condition taint node.kubernetes.io/not-ready can run it; it may wait until they recover',
-        '  for example node n1',
-      ),
+      allowedWarning('fits only nodes with condition taint node.kubernetes.io/not-ready', '  it may wait until they recover (e.g. node n1)'),
     );
     expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits-transient' });
   });
@@ -214,7 +211,7 @@ describe('pods', () => {
     (key) => {
       const r = validate(podRequest(makePod().obj()), cluster(ENFORCE, [node('n1').taint(key, undefined, 'NoSchedule')]));
       expect(r.response.allowed).toBe(true);
-      expect(r.response.warnings).toEqual([`only nodes with condition taint ${key} can run it; it may wait until they recover`, '  for example node n1']);
+      expect(r.response.warnings).toEqual([`fits only nodes with condition taint ${key}`, '  it may wait until they recover (e.g. node n1)']);
     },
   );
 
@@ -440,8 +437,9 @@ describe('workloads', () => {
   it('a template that fits only on condition-tainted nodes is allowed with a warning naming the workload', () => {
     const nodes = [node('n1').label('zone', 'a').taint('node.kubernetes.io/unreachable', undefined, 'NoExecute')];
     const r = validate(workloadRequest('StatefulSet', template(feasible())), cluster(ENFORCE, nodes));
-    const full = 'StatefulSet web: only nodes with condition taint node.kubernetes.io/unreachable can run it; it may wait until they recover';
-    expect(r.response).toEqual(allowedWarning(`${full.slice(0, MAX_WARNING_LENGTH - 1)}…`, '  for example node n1'));
+    expect(r.response).toEqual(
+      allowedWarning('StatefulSet web: fits only nodes with condition taint node.kubernetes.io/unreachable', '  it may wait until they recover (e.g. node n1)'),
+    );
     expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits-transient' });
   });
 
@@ -474,6 +472,22 @@ describe('workloads', () => {
       const r = validate(workloadRequest('DaemonSet', template(infeasible()), { name: 'agents' }), cluster());
       expect(r.response).toEqual(allowedWarning(`DaemonSet agents: ${NO_FIT_LINES[0]}`, ...NO_FIT_LINES.slice(1)));
       expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'no-fit' });
+    });
+
+    it('its template is judged with the tolerations the DaemonSet controller adds (cordoned and pressured nodes fit)', () => {
+      const nodes = [
+        node('cordoned').label('zone', 'a').unschedulable().taint('node.kubernetes.io/unschedulable', undefined, 'NoSchedule'),
+        node('pressured').label('zone', 'b').taint('node.kubernetes.io/memory-pressure', undefined, 'NoSchedule'),
+      ];
+      for (const zone of ['a', 'b']) {
+        const pod = makePod('agent').ns('shop').label('app', 'agent').nodeSelector('zone', zone);
+        const r = validate(workloadRequest('DaemonSet', template(pod), { name: 'agents' }), cluster(ENFORCE, nodes));
+        expect(r.response, zone).toEqual(allowedPlain);
+        expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits' });
+      }
+      // A Deployment with the same template does not get them.
+      const pod = makePod('web').ns('shop').label('app', 'web').nodeSelector('zone', 'a');
+      expect(validate(workloadRequest('Deployment', template(pod)), cluster(ENFORCE, nodes)).response.allowed).toBe(false);
     });
 
     it('UPDATE that changes the template: the same warnings', () => {
@@ -619,10 +633,14 @@ describe('the rules ConfigMap', () => {
     expect(r.response.status?.message).toContain('the rules document is empty');
   });
 
-  it('a labelled ConfigMap without the rules.yaml key is denied', () => {
+  it('a labelled ConfigMap without the rules.yaml key is denied as invalid (422)', () => {
     for (const data of [undefined, {}, { 'rules.yml': VALID }] as (Record<string, string> | undefined)[]) {
       const r = validate(configMapRequest(data), cluster());
-      expect(r.response).toEqual(deniedWith('data["rules.yaml"]: required value: the placement rules document'));
+      expect(r.response).toEqual({
+        uid: UID,
+        allowed: false,
+        status: { code: 422, reason: 'Invalid', message: 'data["rules.yaml"]: required value: the placement rules document' },
+      });
     }
   });
 

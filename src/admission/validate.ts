@@ -10,7 +10,7 @@
  *
  * Never denies from incomplete knowledge: no node list, an empty one, or a stale cache allow with a warning.
  */
-import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { V1Pod, V1PodTemplateSpec, V1Toleration } from '@kubernetes/client-node';
 import { formatFieldError, PlacementError } from '../errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { parseRules, type RuleSet } from '../rules/compile.js';
@@ -18,6 +18,7 @@ import type { NodeTemplate } from '../rules/schema.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { evaluate, firstFailure, podConstraints, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
 import { sameJson } from '../scheduling/merge/equal.js';
+import { sameToleration } from '../scheduling/taints.js';
 import type { PlacementNode } from '../scheduling/types.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './mutate.js';
@@ -93,8 +94,26 @@ export function workload(request: AdmissionRequest): Workload | undefined {
   };
 }
 
+/**
+ * Tolerations the DaemonSet controller adds to every pod it creates (`AddOrUpdateDaemonPodTolerations`), so that
+ * a DaemonSet's template is judged as its pods will be.
+ */
+const DAEMONSET_TOLERATIONS: readonly V1Toleration[] = [
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+];
+const HOST_NETWORK_TOLERATION: V1Toleration = { key: 'node.kubernetes.io/network-unavailable', operator: 'Exists', effect: 'NoSchedule' };
+
 /** The pod a workload's controller would create, before any mutating webhook. */
 export function templatePod(template: V1PodTemplateSpec, namespace: string, daemonSet: boolean): V1Pod {
+  const spec = template.spec ?? { containers: [] };
+  const controllerTolerations = daemonSet ? [...DAEMONSET_TOLERATIONS, ...(spec.hostNetwork ? [HOST_NETWORK_TOLERATION] : [])] : [];
+  const tolerations = [...(spec.tolerations ?? [])];
+  for (const t of controllerTolerations) if (!tolerations.some((x) => sameToleration(x, t))) tolerations.push(t);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -105,7 +124,7 @@ export function templatePod(template: V1PodTemplateSpec, namespace: string, daem
       // So that rules treat the template as they will treat its pods (includeDaemonSetPods).
       ...(daemonSet ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'template', uid: 'template', controller: true }] } : {}),
     },
-    spec: template.spec ?? { containers: [] },
+    spec: tolerations.length > 0 ? { ...spec, tolerations } : spec,
   };
 }
 
@@ -149,8 +168,8 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
     case 'fits-transient':
       return {
         warnings: [
-          clip(`${subject}only nodes with condition taint ${verdict.taint.key} can run it; it may wait until they recover`),
-          clip(`  for example node ${verdict.node}`),
+          clip(`${subject}fits only nodes with condition taint ${verdict.taint.key}`),
+          clip(`  it may wait until they recover (e.g. node ${verdict.node})`),
         ],
         verdict: 'fits-transient',
       };
@@ -241,7 +260,7 @@ function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
   const text = data[RULES_CONFIGMAP_KEY];
   if (typeof text !== 'string') {
     const message = `data[${JSON.stringify(RULES_CONFIGMAP_KEY)}]: required value: the placement rules document`;
-    return { response: denied(uid, message), record: { decision: 'denied', reason: message } };
+    return { response: denied(uid, message, [], 422), record: { decision: 'denied', reason: message } };
   }
   const result = parseRules(text);
   const warnings = result.warnings.map((w) => clip(`${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`));

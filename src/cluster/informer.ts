@@ -65,6 +65,16 @@ class TrimmingWatch<T extends KubernetesObject> extends Watch {
   }
 }
 
+/** Thrown into a ListWatch that a newer one replaced, so that it stops instead of opening a watch. */
+class SupersededError extends Error {
+  override readonly name = 'SupersededError';
+  constructor() {
+    super('replaced by a newer list');
+  }
+}
+
+const isAbort = (err: unknown): boolean => err instanceof Error && err.name === 'AbortError';
+
 export class Informer<T extends KubernetesObject> {
   private listWatch: ListWatch<T> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -112,8 +122,12 @@ export class Informer<T extends KubernetesObject> {
 
   private connect(): void {
     const { opts } = this;
+    // Only the newest ListWatch may touch the cache: one replaced by a relist while its list was in flight would
+    // otherwise apply that list and open a watch nobody stops.
+    const current = () => !this.stopped && this.listWatch === lw;
     const list = async () => {
       const result = await opts.list();
+      if (!current()) throw new SupersededError();
       const items = result.items.map(opts.trim);
       this.contact();
       this.syncedOnce = true;
@@ -122,10 +136,12 @@ export class Informer<T extends KubernetesObject> {
     };
     const watch = new TrimmingWatch<T>(opts.kubeConfig, opts.trim, this.contact);
     const lw = new ListWatch<T>(opts.path, watch, list, false, undefined, opts.fieldSelector);
-    lw.on('add', (o) => opts.handlers.upsert(o));
-    lw.on('update', (o) => opts.handlers.upsert(o));
-    lw.on('delete', (o) => opts.handlers.remove(o));
-    lw.on('error', (err) => this.retry(err));
+    lw.on('add', (o) => current() && opts.handlers.upsert(o));
+    lw.on('update', (o) => current() && opts.handlers.upsert(o));
+    lw.on('delete', (o) => current() && opts.handlers.remove(o));
+    // An aborted watch is never a failure: ListWatch aborts its own watch when it stops or restarts, and reports
+    // that as an error. Retrying on it would restart the live watch, which aborts it again: a reconnect every backoff.
+    lw.on('error', (err) => current() && !isAbort(err) && this.retry(err));
     this.listWatch = lw;
     lw.start().catch((err: unknown) => this.retry(err));
   }

@@ -31,6 +31,8 @@ export interface LiveClusterOptions {
   readonly emptyRules: RuleSet;
   readonly maxStalenessMs: number;
   readonly relistMs?: number;
+  /** Reconnect delays of every informer (default: 1 s doubling up to 30 s). */
+  readonly backoff?: { initialMs: number; maxMs: number };
   readonly logger: Logger;
   readonly metrics?: Metrics;
 }
@@ -78,6 +80,7 @@ export class LiveCluster implements AdmissionContext {
       list: () => api.listNode(),
       trim: trimNode,
       ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
       handlers: {
         upsert: (n) => {
           const placement = toPlacementNode(n);
@@ -103,6 +106,7 @@ export class LiveCluster implements AdmissionContext {
       list: () => api.listNamespace(),
       trim: trimNamespace,
       ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
       handlers: {
         upsert: (ns) => {
           const next = new Map(this.namespaces);
@@ -132,6 +136,7 @@ export class LiveCluster implements AdmissionContext {
         list: () => api.listNamespacedConfigMap({ namespace: cm.namespace, fieldSelector: `metadata.name=${cm.name}` }),
         trim: trimConfigMap,
         ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+        ...(opts.backoff ? { backoff: opts.backoff } : {}),
         handlers: {
           upsert: (c) => this.loadRules(c),
           remove: () => log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap deleted; keeping the last good rules'),

@@ -230,7 +230,9 @@ export function lintRules(doc: RulesDocument, scope: LintScope = EVERYTHING): Li
     });
     if (!injects) warnings.push({ type: 'Invalid', path: `${path}.inject`, detail: 'injects nothing: the rule only records itself in the applied-rules annotation' });
   }
-  errors.push(...duplicates(rules, ({ rule }) => rule.name, (k) => `rules[${rules[k]?.i}].name`));
+  // Names are compared across every rule that has one, sound or not, so that a duplicate is never found late.
+  const named = doc.rules.map((rule, i) => ({ name: (rule as { name?: unknown }).name, i })).filter((r) => typeof r.name === 'string');
+  errors.push(...duplicates(named, (r) => r.name as string, (k) => `rules[${named[k]?.i}].name`));
   warnings.push(...contradictions(rules));
   return { errors, warnings };
 }

@@ -26,7 +26,34 @@ export const CLUSTER_FILES = {
   namespaces: join(FIXTURES_DIR, 'namespaces.yaml'),
 } as const;
 
-export type Endpoint = 'mutate';
+/**
+ * The validate suite's cluster: its own nodes and rules (condition taints, a cordoned node, node templates), so that
+ * the mutate goldens never depend on them; the namespaces are shared. Fixtures whose name contains
+ * {@link WARN_MODE_MARK} are judged with `rulesWarn` (validation mode `warn`), every other one with `rules`.
+ */
+export const VALIDATE_CLUSTER_FILES = {
+  rules: join(FIXTURES_DIR, 'validate-rules.yaml'),
+  rulesWarn: join(FIXTURES_DIR, 'validate-rules-warn.yaml'),
+  nodes: join(FIXTURES_DIR, 'validate-nodes.yaml'),
+  namespaces: join(FIXTURES_DIR, 'namespaces.yaml'),
+} as const;
+
+/** The part of a validate fixture's name that selects `VALIDATE_CLUSTER_FILES.rulesWarn`. */
+export const WARN_MODE_MARK = '-warn-mode-';
+
+export interface ClusterFiles {
+  readonly rules: string;
+  readonly nodes: string;
+  readonly namespaces: string;
+}
+
+/** The rules, nodes and namespaces files validate fixture `name` is judged against. */
+export function validateClusterFiles(name: string): ClusterFiles {
+  const { rules, rulesWarn, nodes, namespaces } = VALIDATE_CLUSTER_FILES;
+  return { rules: name.includes(WARN_MODE_MARK) ? rulesWarn : rules, nodes, namespaces };
+}
+
+export type Endpoint = 'mutate' | 'validate';
 
 const GOLDEN_SUFFIX = '.golden.json';
 
@@ -71,6 +98,16 @@ export function loadFixtureCluster(): StaticCluster {
   );
 }
 
+/** A cluster read from the given files (a fresh StaticCluster on every call). */
+export function loadCluster(files: ClusterFiles): StaticCluster {
+  const read = (file: string) => readFileSync(file, 'utf8');
+  return new StaticCluster(
+    loadRules(read(files.rules), files.rules),
+    parseNodes(read(files.nodes), files.nodes),
+    parseNamespaces(read(files.namespaces), files.namespaces),
+  );
+}
+
 /** What a golden file holds: the HTTP status, the AdmissionReview body as sent, and its patch decoded. */
 export interface Golden {
   status: number;
@@ -78,11 +115,17 @@ export interface Golden {
   patch: Operation[] | null;
 }
 
+/** What a validate golden file holds: the HTTP status and the AdmissionReview body as sent (validation never patches). */
+export interface ValidateGolden {
+  status: number;
+  response: unknown;
+}
+
 /**
  * Compares `actual` with the golden file of fixture `name`; with `UPDATE_GOLDEN=1` writes it instead. A missing
  * golden file fails the test (a new fixture must be reviewed once, not silently accepted).
  */
-export function expectGolden(name: string, actual: Golden, endpoint: Endpoint = 'mutate'): void {
+export function expectGolden(name: string, actual: Golden | ValidateGolden, endpoint: Endpoint = 'mutate'): void {
   const file = goldenFile(name, endpoint);
   if (updatingGolden) {
     writeFileSync(file, `${JSON.stringify(actual, null, 2)}\n`);
@@ -91,6 +134,6 @@ export function expectGolden(name: string, actual: Golden, endpoint: Endpoint = 
   if (!existsSync(file)) {
     expect.fail(`golden file ${file} is missing; run the suite with UPDATE_GOLDEN=1 and review what it writes`);
   }
-  const want = JSON.parse(readFileSync(file, 'utf8')) as Golden;
+  const want = JSON.parse(readFileSync(file, 'utf8')) as Golden | ValidateGolden;
   expect(actual, `golden ${file} (UPDATE_GOLDEN=1 rewrites it)`).toEqual(want);
 }

@@ -1,0 +1,336 @@
+import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
+import { looseDoc, rulesDoc, ruleSet } from '../../test/support/builders.js';
+import { FakeApiServer } from '../../test/support/fake-apiserver.js';
+import { NodeIndex } from '../scheduling/node-index.js';
+import { Metrics } from '../server/metrics.js';
+import { LiveCluster, RULES_KEY, type LiveClusterOptions } from './live.js';
+
+const NODES = '/api/v1/nodes';
+const NAMESPACES = '/api/v1/namespaces';
+const RULES_NS = 'placement-webhook';
+const CONFIGMAPS = `/api/v1/namespaces/${RULES_NS}/configmaps`;
+const RULES_NAME = 'placement-rules';
+const PATHS = [NODES, NAMESPACES, CONFIGMAPS] as const;
+
+const MAX_STALENESS_MS = 300;
+const FAST_BACKOFF = { initialMs: 50, maxMs: 100 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A node as the API server returns it: status heartbeats, images and managedFields that placement never reads. */
+function apiNode(name: string, labels: Record<string, string>, heartbeat = '2024-01-01T00:00:00Z'): V1Node {
+  return {
+    metadata: {
+      name,
+      labels,
+      annotations: { 'node.alpha.kubernetes.io/ttl': '0' },
+      managedFields: [{ manager: 'kubelet', operation: 'Update', apiVersion: 'v1' }],
+    },
+    spec: { podCIDR: '10.0.0.0/24', taints: [{ key: 'spot', value: 'true', effect: 'NoSchedule' }] },
+    status: {
+      allocatable: { cpu: '4', memory: '16Gi', pods: '110' },
+      capacity: { cpu: '4', memory: '16Gi', pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: heartbeat as unknown as Date }],
+      images: [{ names: ['registry.example/big:1'], sizeBytes: 123456789 }],
+    },
+  };
+}
+
+const rulesText = (...names: string[]) =>
+  stringify(rulesDoc(names.map((name) => ({ name, inject: { nodeSelector: { lifecycle: name } } }))));
+
+const invalidRulesText = stringify(
+  looseDoc([{ name: 'broken', inject: { tolerations: [{ key: 'spot', operator: 'Equals', effect: 'NoSchedule' }] } }]),
+);
+
+const rulesConfigMap = (text: string): KubernetesObject & { data: Record<string, string> } => ({
+  metadata: { name: RULES_NAME },
+  data: { [RULES_KEY]: text },
+});
+
+async function counter(metrics: Metrics, result: 'success' | 'invalid'): Promise<number> {
+  return (await metrics.rulesReloads.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+}
+
+async function gauge(g: Metrics['cacheStale'] | Metrics['cacheDisconnected'], cache: string): Promise<number | undefined> {
+  return (await g.get()).values.find((v) => v.labels.cache === cache)?.value;
+}
+
+describe('LiveCluster against a fake API server', () => {
+  let fake: FakeApiServer;
+  let metrics: Metrics;
+  let cluster: LiveCluster | undefined;
+
+  beforeEach(async () => {
+    fake = await FakeApiServer.start();
+    metrics = new Metrics(false);
+    fake.upsert(NODES, apiNode('n1', { zone: 'a' }));
+    fake.upsert(NODES, apiNode('n2', { zone: 'b' }));
+    fake.upsert(NAMESPACES, { metadata: { name: 'streaming', labels: { team: 'data' } } });
+    fake.upsert(NAMESPACES, { metadata: { name: 'default' } });
+    fake.upsert(CONFIGMAPS, rulesConfigMap(rulesText('spot')));
+    // a ConfigMap beside it that the field selector must leave out
+    fake.upsert(CONFIGMAPS, { metadata: { name: 'unrelated' }, data: { [RULES_KEY]: 'not: [valid' } } as KubernetesObject);
+  });
+
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await cluster?.stop();
+    cluster = undefined;
+    await fake.close();
+  });
+
+  function start(opts: Partial<LiveClusterOptions> = {}): LiveCluster {
+    cluster = new LiveCluster({
+      kubeConfig: fake.kubeConfig(),
+      rulesConfigMap: { namespace: RULES_NS, name: RULES_NAME },
+      emptyRules: ruleSet([]),
+      maxStalenessMs: MAX_STALENESS_MS,
+      backoff: FAST_BACKOFF,
+      logger: pino({ level: 'silent' }),
+      metrics,
+      ...opts,
+    });
+    cluster.start();
+    return cluster;
+  }
+
+  const ready = (c: LiveCluster) => vi.waitFor(() => expect(c.notReady()).toBeUndefined());
+  const watching = () => vi.waitFor(() => PATHS.forEach((p) => expect(fake.openWatches(p)).toBe(1)));
+  const ruleNames = (c: LiveCluster) => c.rules().rules.map((r) => r.name);
+
+  describe('first sync', () => {
+    it('is not ready until nodes, namespaces and rules are listed, then is', async () => {
+      fake.down();
+      const c = start();
+      expect(c.notReady()).toBe('waiting for the first sync of nodes, namespaces, rules');
+      expect(c.nodes().incomplete).toBe('the node list has not been received yet');
+      await vi.waitFor(() => expect(fake.requests(NODES).refused).toBeGreaterThanOrEqual(2));
+      expect(c.notReady()).toBe('waiting for the first sync of nodes, namespaces, rules');
+
+      fake.up();
+      await ready(c);
+      expect(c.nodes().incomplete).toBeUndefined();
+    });
+
+    it('waits for the rules ConfigMap when it does not exist yet', async () => {
+      fake.remove(CONFIGMAPS, RULES_NAME);
+      const c = start();
+      await vi.waitFor(() => expect(c.notReady()).toBe('waiting for the first sync of rules'));
+      expect(ruleNames(c)).toEqual([]);
+
+      fake.upsert(CONFIGMAPS, rulesConfigMap(rulesText('late')));
+      await ready(c);
+      expect(ruleNames(c)).toEqual(['late']);
+    });
+
+    it('keeps only the placement fields of nodes, reads namespace labels and puts the rules in force', async () => {
+      const c = start();
+      await ready(c);
+      const { index } = c.nodes();
+      expect(index.size).toBe(2);
+      expect(index.get('n1')).toEqual({
+        name: 'n1',
+        labels: { zone: 'a' },
+        taints: [{ key: 'spot', value: 'true', effect: 'NoSchedule' }],
+        unschedulable: false,
+        allocatable: { cpu: '4', memory: '16Gi', pods: '110' },
+      });
+      expect(c.namespaceLabels('streaming')).toEqual({ team: 'data' });
+      expect(c.namespaceLabels('default')).toEqual({});
+      expect(c.namespaceLabels('nowhere')).toBeUndefined();
+      expect(ruleNames(c)).toEqual(['spot']);
+      expect(await counter(metrics, 'success')).toBe(1);
+      expect(await counter(metrics, 'invalid')).toBe(0);
+      expect((await metrics.nodes.get()).values[0]?.value).toBe(2);
+      expect((await metrics.rulesLoaded.get()).values[0]?.value).toBe(1);
+    });
+
+    it('takes fixed rules without a rules ConfigMap', async () => {
+      const fixed = ruleSet([{ name: 'fixed', inject: { nodeSelector: { a: 'b' } } }]);
+      const c = new LiveCluster({
+        kubeConfig: fake.kubeConfig(),
+        fixedRules: fixed,
+        emptyRules: ruleSet([]),
+        maxStalenessMs: MAX_STALENESS_MS,
+        logger: pino({ level: 'silent' }),
+      });
+      cluster = c;
+      c.start();
+      await ready(c);
+      expect(c.rules()).toBe(fixed);
+      expect(fake.requests(CONFIGMAPS).lists).toBe(0);
+    });
+  });
+
+  describe('node events', () => {
+    it('a label change updates the index', async () => {
+      const c = start();
+      await ready(c);
+      fake.upsert(NODES, apiNode('n1', { zone: 'c', gpu: 'true' }));
+      await vi.waitFor(() => expect(c.nodes().index.get('n1')?.labels).toEqual({ zone: 'c', gpu: 'true' }));
+      expect(c.nodes().index.withLabel('zone', 'a')?.size ?? 0).toBe(0);
+    });
+
+    it('a status heartbeat does not touch the index', async () => {
+      const c = start();
+      await ready(c);
+      await watching();
+      const upsert = vi.spyOn(NodeIndex.prototype, 'upsert');
+      fake.upsert(NODES, apiNode('n1', { zone: 'a' }, '2024-01-01T00:00:10Z'));
+      fake.upsert(NODES, apiNode('n1', { zone: 'a' }, '2024-01-01T00:00:20Z'));
+      // events on one watch arrive in order: once n2's change is in, both heartbeats have been handled
+      fake.upsert(NODES, apiNode('n2', { zone: 'b', marker: 'x' }));
+      await vi.waitFor(() => expect(c.nodes().index.get('n2')?.labels['marker']).toBe('x'));
+      expect(upsert.mock.calls.map(([n]) => n.name)).toEqual(['n2']);
+    });
+
+    it('a deletion removes the node, and an addition adds one', async () => {
+      const c = start();
+      await ready(c);
+      fake.remove(NODES, 'n2');
+      fake.upsert(NODES, apiNode('n3', { zone: 'c' }));
+      await vi.waitFor(() => expect([...c.nodes().index.nodes()].map((n) => n.name).sort()).toEqual(['n1', 'n3']));
+      expect((await metrics.nodes.get()).values[0]?.value).toBe(2);
+    });
+
+    it('namespace label changes and deletions are followed', async () => {
+      const c = start();
+      await ready(c);
+      fake.upsert(NAMESPACES, { metadata: { name: 'streaming', labels: { team: 'ml' } } });
+      fake.remove(NAMESPACES, 'default');
+      await vi.waitFor(() => expect(c.namespaceLabels('default')).toBeUndefined());
+      expect(c.namespaceLabels('streaming')).toEqual({ team: 'ml' });
+    });
+  });
+
+  describe('rules ConfigMap', () => {
+    it('an invalid edit keeps the rules in force, a valid one swaps them', async () => {
+      const c = start();
+      await ready(c);
+      const first = c.rules();
+
+      fake.upsert(CONFIGMAPS, rulesConfigMap(invalidRulesText));
+      await vi.waitFor(async () => expect(await counter(metrics, 'invalid')).toBe(1));
+      expect(c.rules()).toBe(first);
+
+      fake.upsert(CONFIGMAPS, { metadata: { name: RULES_NAME }, data: { other: 'x' } } as KubernetesObject);
+      await vi.waitFor(async () => expect(await counter(metrics, 'invalid')).toBe(2));
+      expect(c.rules()).toBe(first);
+
+      fake.upsert(CONFIGMAPS, rulesConfigMap(rulesText('spot', 'gpu')));
+      await vi.waitFor(() => expect(ruleNames(c)).toEqual(['spot', 'gpu']));
+      expect(await counter(metrics, 'success')).toBe(2);
+      expect((await metrics.rulesLoaded.get()).values[0]?.value).toBe(2);
+    });
+
+    it('a deleted ConfigMap keeps the last good rules', async () => {
+      const c = start();
+      await ready(c);
+      const inForce = c.rules();
+      fake.remove(CONFIGMAPS, RULES_NAME);
+      fake.upsert(CONFIGMAPS, { metadata: { name: 'unrelated' }, data: { [RULES_KEY]: rulesText('other') } } as KubernetesObject);
+      await sleep(100);
+      expect(c.rules()).toBe(inForce);
+      expect(c.notReady()).toBeUndefined();
+    });
+  });
+
+  describe('API server outages', () => {
+    it('reports a disconnected cache after maxStaleness, reconnects by itself, and relists after a 410', async () => {
+      const c = start();
+      await ready(c);
+      await watching();
+      c.updateGauges();
+      expect(await gauge(metrics.cacheStale, 'nodes')).toBe(0);
+
+      fake.down();
+      fake.remove(NODES, 'n2');
+      fake.upsert(NODES, apiNode('n3', { zone: 'c' }));
+      fake.compact();
+      await sleep(MAX_STALENESS_MS + 100);
+      expect(c.nodes().incomplete).toMatch(/^the node cache has been disconnected for \d+s$/);
+      // still ready, still serving what it knew
+      expect(c.notReady()).toBeUndefined();
+      expect(c.nodes().index.get('n2')).toBeDefined();
+      c.updateGauges();
+      for (const cache of ['nodes', 'namespaces', 'rules']) {
+        expect(await gauge(metrics.cacheStale, cache)).toBe(1);
+        expect(await gauge(metrics.cacheDisconnected, cache)).toBeGreaterThan(MAX_STALENESS_MS / 1000);
+      }
+      const listsBeforeUp = fake.requests(NODES).lists;
+
+      fake.up();
+      await vi.waitFor(() => expect(c.nodes().incomplete).toBeUndefined());
+      await vi.waitFor(() => expect([...c.nodes().index.nodes()].map((n) => n.name).sort()).toEqual(['n1', 'n3']));
+      // the resumed watch got a 410: exactly one relist of nodes
+      expect(fake.requests(NODES).lists).toBe(listsBeforeUp + 1);
+      c.updateGauges();
+      expect(await gauge(metrics.cacheStale, 'nodes')).toBe(0);
+      expect(await gauge(metrics.cacheDisconnected, 'nodes')).toBe(0);
+    });
+
+    it('a watch resumed within the retained history gets the missed deletion without relisting', async () => {
+      const c = start();
+      await ready(c);
+      await watching();
+      const lists = fake.requests(NODES).lists;
+      fake.down();
+      fake.remove(NODES, 'n2');
+      await sleep(80);
+      fake.up();
+      await vi.waitFor(() => expect(c.nodes().index.get('n2')).toBeUndefined());
+      expect(fake.requests(NODES).lists).toBe(lists);
+      expect(c.nodes().incomplete).toBeUndefined();
+    });
+
+    it('the periodic relist removes a node whose deletion no watch reported', async () => {
+      const c = start({ relistMs: 300 });
+      await ready(c);
+      fake.remove(NODES, 'n2', { event: false });
+      await sleep(100);
+      expect(c.nodes().index.get('n2')).toBeDefined();
+      await vi.waitFor(() => expect(c.nodes().index.get('n2')).toBeUndefined(), { timeout: 1500 });
+      expect(c.nodes().index.get('n1')).toBeDefined();
+    });
+
+    it('periodic relists re-read each collection once, without reconnect loops', async () => {
+      const c = start({ relistMs: 200, backoff: { initialMs: 20, maxMs: 20 } });
+      await ready(c);
+      await sleep(900);
+      for (const p of PATHS) {
+        const { lists, watches, refused } = fake.requests(p);
+        expect(refused).toBe(0);
+        expect(lists).toBeGreaterThanOrEqual(4);
+        expect(lists).toBeLessThanOrEqual(7);
+        expect(watches === lists || watches === lists - 1).toBe(true);
+        expect(fake.openWatches(p)).toBeLessThanOrEqual(1);
+      }
+      expect(c.nodes().incomplete).toBeUndefined();
+      expect(c.nodes().index.size).toBe(2);
+    });
+  });
+
+  describe('watch timeouts', () => {
+    it('a clean close is followed by a new watch from the last version, without a relist', async () => {
+      const c = start();
+      await ready(c);
+      await watching();
+      const before = PATHS.map((p) => ({ ...fake.requests(p) }));
+
+      for (let round = 1; round <= 3; round++) {
+        fake.closeWatches();
+        await vi.waitFor(() => PATHS.forEach((p, i) => expect(fake.requests(p).watches).toBe((before[i]?.watches ?? 0) + round)));
+        await watching();
+      }
+      PATHS.forEach((p, i) => expect(fake.requests(p).lists).toBe(before[i]?.lists));
+
+      fake.upsert(NODES, apiNode('n1', { zone: 'z' }));
+      await vi.waitFor(() => expect(c.nodes().index.get('n1')?.labels).toEqual({ zone: 'z' }));
+      expect(c.nodes().incomplete).toBeUndefined();
+    });
+  });
+});
