@@ -3,6 +3,7 @@
  * if and only if there are operations.
  */
 import fastJsonPatch from 'fast-json-patch';
+import type { FieldError, FieldErrorType } from '../errors.js';
 import type { Operation } from 'fast-json-patch';
 import { ADMISSION_API_VERSION, ADMISSION_KIND, type AdmissionResponse, type AdmissionReviewResponse } from './types.js';
 
@@ -13,10 +14,37 @@ export function allowed(uid: string, warnings: readonly string[] = []): Admissio
   return withWarnings({ uid, allowed: true }, warnings);
 }
 
-/** A denial: 403 Forbidden, or 422 Invalid for an object whose content is wrong (an invalid rules document). */
-export function denied(uid: string, message: string, warnings: readonly string[] = [], code: 403 | 422 = 403): AdmissionResponse {
-  const reason = code === 422 ? 'Invalid' : 'Forbidden';
-  return withWarnings({ uid, allowed: false, status: { code, reason, message } }, warnings);
+export function denied(uid: string, message: string, warnings: readonly string[] = []): AdmissionResponse {
+  return withWarnings({ uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } }, warnings);
+}
+
+const CAUSE_REASONS: Record<FieldErrorType, string> = {
+  Required: 'FieldValueRequired',
+  Invalid: 'FieldValueInvalid',
+  NotSupported: 'FieldValueNotSupported',
+  Duplicate: 'FieldValueDuplicate',
+  Forbidden: 'FieldValueForbidden',
+  TooMany: 'FieldValueTooMany',
+};
+
+/**
+ * A denial for an object whose content is wrong: 422 Invalid with one cause per field error, as the API server's
+ * own validation answers, so that kubectl lists every error with its field path.
+ */
+export function invalid(
+  uid: string,
+  object: { kind: string; name: string },
+  errors: readonly FieldError[],
+  fieldPrefix: string,
+  warnings: readonly string[] = [],
+): AdmissionResponse {
+  const causes = errors.map((e) => ({
+    reason: CAUSE_REASONS[e.type],
+    field: e.path === '' ? fieldPrefix : `${fieldPrefix}.${e.path}`,
+    message: e.detail,
+  }));
+  const message = `${object.kind} ${JSON.stringify(object.name)} is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`;
+  return withWarnings({ uid, allowed: false, status: { code: 422, reason: 'Invalid', message, details: { ...object, causes } } }, warnings);
 }
 
 export function errored(uid: string, code: number, message: string): AdmissionResponse {

@@ -45,10 +45,18 @@ export const AdmissionReviewRequest = Type.Object(
 export type AdmissionRequest = Static<typeof AdmissionRequest>;
 export type AdmissionReviewRequest = Static<typeof AdmissionReviewRequest>;
 
+/** metav1.StatusCause: kubectl prints each as `field: message` under "The Kind "name" is invalid". */
+export interface StatusCause {
+  reason: string;
+  message: string;
+  field: string;
+}
+
 export interface AdmissionStatus {
   code: number;
   message: string;
   reason?: string;
+  details?: { name?: string; kind?: string; causes?: StatusCause[] };
 }
 
 export interface AdmissionResponse {

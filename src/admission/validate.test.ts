@@ -605,12 +605,18 @@ describe('the rules ConfigMap', () => {
     );
     const r = validate(configMapRequest({ 'rules.yaml': text }), cluster());
     expect(r.response.allowed).toBe(false);
-    expect(r.response.status?.message).toBe(
-      'rules.yaml is not a valid rules document (3 error(s)): ' +
-        `rules[0].name: invalid value "Bad_Name": a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character; ` +
-        "rules[1].inject.tolerations[0].value: must be empty when `operator` is 'Exists'; " +
-        'rules[2].name: duplicate value "spot"',
-    );
+    const causes = [
+      {
+        reason: 'FieldValueInvalid',
+        field: 'data[rules.yaml].rules[0].name',
+        message: `invalid value "Bad_Name": a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`,
+      },
+      { reason: 'FieldValueForbidden', field: 'data[rules.yaml].rules[1].inject.tolerations[0].value', message: "must be empty when `operator` is 'Exists'" },
+      { reason: 'FieldValueDuplicate', field: 'data[rules.yaml].rules[2].name', message: 'duplicate value "spot"' },
+    ];
+    // kubectl prints "The ConfigMap "placement-rules" is invalid:" and one line per cause.
+    expect(r.response.status?.details).toEqual({ kind: 'ConfigMap', name: 'placement-rules', causes });
+    expect(r.response.status?.message).toBe(`ConfigMap "placement-rules" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`);
     expect(r.response.status).toMatchObject({ code: 422, reason: 'Invalid' });
     expect(r.record.decision).toBe('denied');
   });
@@ -618,13 +624,13 @@ describe('the rules ConfigMap', () => {
   it('a structural error is denied with its field path', () => {
     const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: spot\n    inject:\n      nodeSelektor: {lifecycle: spot}\n') }), cluster());
     expect(r.response.allowed).toBe(false);
-    expect(r.response.status?.message).toBe('rules.yaml is not a valid rules document (1 error(s)): rules[0].inject.nodeSelektor: unknown field');
+    expect(r.response.status?.message).toBe('ConfigMap "placement-rules" is invalid: data[rules.yaml].rules[0].inject.nodeSelektor: unknown field');
   });
 
   it('a YAML syntax error is denied with its line and column', () => {
     const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: spot\n    inject: {nodeSelector: {a: b}\n') }), cluster());
     expect(r.response.allowed).toBe(false);
-    expect(r.response.status?.message).toMatch(/^rules\.yaml is not a valid rules document \(1 error\(s\)\): YAML line 6, column 1: /);
+    expect(r.response.status?.message).toMatch(/^ConfigMap "placement-rules" is invalid: data\[rules\.yaml\]: YAML line 6, column 1: /);
   });
 
   it('an empty document is denied', () => {
@@ -639,7 +645,16 @@ describe('the rules ConfigMap', () => {
       expect(r.response).toEqual({
         uid: UID,
         allowed: false,
-        status: { code: 422, reason: 'Invalid', message: 'data["rules.yaml"]: required value: the placement rules document' },
+        status: {
+          code: 422,
+          reason: 'Invalid',
+          message: 'ConfigMap "placement-rules" is invalid: data[rules.yaml]: required value: the placement rules document',
+          details: {
+            kind: 'ConfigMap',
+            name: 'placement-rules',
+            causes: [{ reason: 'FieldValueRequired', field: 'data[rules.yaml]', message: 'required value: the placement rules document' }],
+          },
+        },
       });
     }
   });

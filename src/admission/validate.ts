@@ -22,7 +22,7 @@ import { sameToleration } from '../scheduling/taints.js';
 import type { PlacementNode } from '../scheduling/types.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './mutate.js';
-import { allowed, denied } from './response.js';
+import { allowed, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
@@ -258,15 +258,18 @@ function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
   if (labels[RULES_CONFIGMAP_LABEL] !== 'true') return skip(uid, 'not a rules ConfigMap');
   const data = isObject(cm['data']) ? cm['data'] : {};
   const text = data[RULES_CONFIGMAP_KEY];
+  const name = isObject(cm['metadata']) && typeof cm['metadata']['name'] === 'string' ? cm['metadata']['name'] : (request.name ?? '');
+  const object = { kind: 'ConfigMap', name };
+  const field = `data[${RULES_CONFIGMAP_KEY}]`;
   if (typeof text !== 'string') {
-    const message = `data[${JSON.stringify(RULES_CONFIGMAP_KEY)}]: required value: the placement rules document`;
-    return { response: denied(uid, message, [], 422), record: { decision: 'denied', reason: message } };
+    const response = invalid(uid, object, [{ type: 'Required', path: '', detail: 'required value: the placement rules document' }], field);
+    return { response, record: { decision: 'denied', reason: response.status?.message ?? '' } };
   }
   const result = parseRules(text);
   const warnings = result.warnings.map((w) => clip(`${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`));
   if (result.ok) return { response: allowed(uid, warnings), record: { decision: 'allowed', warnings: warnings.length } };
-  const message = `${RULES_CONFIGMAP_KEY} is not a valid rules document (${result.errors.length} error(s)): ${result.errors.map(formatFieldError).join('; ')}`;
-  return { response: denied(uid, message, warnings, 422), record: { decision: 'denied', reason: message } };
+  const response = invalid(uid, object, result.errors, field, warnings);
+  return { response, record: { decision: 'denied', reason: `${result.errors.length} error(s) in ${RULES_CONFIGMAP_KEY}` } };
 }
 
 export function handleValidate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {

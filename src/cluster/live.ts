@@ -63,6 +63,8 @@ export class LiveCluster implements AdmissionContext {
   private namespaces = new Map<string, Labels>();
   private ruleSet: RuleSet;
   private rulesLoaded: boolean;
+  /** resourceVersion of the rules ConfigMap last read (valid or not). */
+  private rulesVersion: string | undefined;
   private readonly informers: { nodes: Informer<V1Node>; namespaces: Informer<V1Namespace>; rules?: Informer<V1ConfigMap> };
 
   constructor(private readonly opts: LiveClusterOptions) {
@@ -151,7 +153,11 @@ export class LiveCluster implements AdmissionContext {
 
   private loadRules(cm: V1ConfigMap): void {
     const { logger: log, metrics } = this.opts;
-    const where = { configMap: `${cm.metadata?.namespace}/${cm.metadata?.name}`, resourceVersion: cm.metadata?.resourceVersion };
+    const resourceVersion = cm.metadata?.resourceVersion;
+    // A relist delivers the same ConfigMap again: nothing to reload.
+    if (resourceVersion !== undefined && resourceVersion === this.rulesVersion) return;
+    this.rulesVersion = resourceVersion;
+    const where = { configMap: `${cm.metadata?.namespace}/${cm.metadata?.name}`, resourceVersion };
     const text = cm.data?.[RULES_KEY];
     const result =
       text === undefined
