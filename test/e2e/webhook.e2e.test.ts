@@ -3,6 +3,7 @@
  * its own process in cluster mode (informers, rules ConfigMap), registered with the manifests of webhook-config/.
  */
 import { readFileSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -251,6 +252,26 @@ describe('placement-webhook against a real control plane', () => {
     for (const [verb, resource] of [['create', 'nodes'], ['patch', 'nodes'], ['delete', 'namespaces'], ['get', 'pods'], ['list', 'pods'], ['get', 'secrets'], ['create', 'pods']]) {
       expect(await can(verb as string, resource as string, '-A')).toBe('no');
     }
+  });
+
+  it('a rotated certificate is served without a restart, and the API server keeps calling the webhook', async () => {
+    const running = webhook;
+    if (!running) throw new Error('webhook not running');
+    const rotated = await makeCerts(path.join(cp.dir, 'webhook-certs-rotated'));
+    // What the kubelet does when the Secret changes: the mounted files are replaced.
+    await copyFile(rotated.keyFile, certs.keyFile);
+    await copyFile(rotated.certFile, certs.certFile);
+    for (const cfg of webhookConfigurations(running.port, rotated.caBundle)) await kubectlOk(['apply', '-f', '-'], json(cfg));
+    await waitFor('the webhook to serve the new certificate', async () => {
+      const m = await running.get('/metrics').catch(() => undefined); // only the old CA is trusted by this client
+      return m === undefined ? true : /placement_webhook_tls_certificate_reloads_total\{result="success"\} 1/.test(m.text) ? true : undefined;
+    });
+    await waitFor('a pod mutated through the new certificate', async () => {
+      const r = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })));
+      return r.code === 0 && (JSON.parse(r.stdout) as Pod).spec.nodeSelector?.['lifecycle'] === 'Ec2Spot' ? true : undefined;
+    });
+    expect(running.logTail(200)).toContain('serving certificate reloaded');
+    expect(running.logTail(400).match(/"msg":"serving"/g)).toHaveLength(1);
   });
 
   it('with the webhook stopped, failurePolicy Ignore admits pods unmutated and unvalidated', async () => {
