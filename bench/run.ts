@@ -82,7 +82,9 @@ const HTTP = {
   rules: 500,
   connections: 10,
   warmupS: QUICK ? 1 : 2,
+  /** Measured seconds per route, split in `rounds` that alternate the routes (noise then hits them alike). */
   durationS: QUICK ? 2 : 10,
+  rounds: QUICK ? 1 : 2,
   readyTimeoutMs: 120_000,
 } as const;
 const MEMORY = { nodes: 10_000, rules: 1_000, timeoutMs: 120_000 } as const;
@@ -231,6 +233,12 @@ function engineAt(size: number, validate: ValidateRow[], indexRows: IndexRow[]):
     log(`${size} nodes, ${p.name}: ${verdict.kind}, p50 ${stats.p50.toFixed(1)} µs, p99 ${stats.p99.toFixed(1)} µs (${stats.iterations} calls)`);
   }
 
+  const postings = {
+    taintGroups: [...idx.taintGroupList()].length,
+    allocatableGroups: [...idx.allocatableGroupList()].length,
+    cordoned: idx.cordoned.size,
+  };
+
   // Node updates: the index's content changes with each one, which is what an informer's update event does.
   const rand = prng(DEFAULT_SEED + size);
   const samples = new Float64Array(UPSERTS);
@@ -246,11 +254,7 @@ function engineAt(size: number, validate: ValidateRow[], indexRows: IndexRow[]):
     nodes: size,
     buildMs: buildTimes[Math.floor(buildTimes.length / 2)] ?? Number.NaN,
     builds: buildTimes.length,
-    postings: {
-      taintGroups: [...idx.taintGroupList()].length,
-      allocatableGroups: [...idx.allocatableGroupList()].length,
-      cordoned: idx.cordoned.size,
-    },
+    postings,
     upsert: summarize(samples, UPSERTS),
   });
 }
@@ -348,7 +352,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 interface RouteRow {
   route: string;
+  /** 200 responses over the measured time, all rounds together. */
   reqPerSec: number;
+  /** req/s of each round. */
+  roundsReqPerSec: number[];
   /** Latency per request as seen by the load generator, in milliseconds. */
   latencyMs: Stats;
   requests: number;
@@ -356,9 +363,13 @@ interface RouteRow {
   non2xx: number;
   /** CPU time of the server process over the run, as a share of one core. */
   serverCpu: number;
+  /** Server CPU time per response, in microseconds: the cost of a request, whatever else ran on the machine. */
+  serverCpuUsPerRequest: number;
   /** CPU time of the load generator (this process) over the run, as a share of one core. */
   clientCpu: number;
   ratioToBaseline: number | undefined;
+  /** Baseline's server CPU per request ÷ this route's: the req/s ratio of a saturated server. */
+  cpuRatioToBaseline: number | undefined;
   meetsTarget: boolean | undefined;
 }
 
@@ -369,6 +380,7 @@ interface HttpResult {
   connections: number;
   warmupS: number;
   durationS: number;
+  rounds: number;
   bodyBytes: number;
   routes: RouteRow[];
   targetRatio: number;
@@ -430,7 +442,7 @@ async function cannon(url: string, body: string, seconds: number, record: boolea
       if (n < latencies.length) latencies[n++] = responseTime;
     });
   });
-  return { result, ok, latency: summarize(latencies, n) };
+  return { result, ok, latencies: latencies.subarray(0, n) };
 }
 
 async function http(): Promise<HttpResult> {
@@ -455,41 +467,82 @@ async function http(): Promise<HttpResult> {
       child.send({ type: 'usage' }, () => undefined);
       return (await nextMessage<ServerUsage>(child, 'usage', 10_000)).cpu;
     };
-    const routes: RouteRow[] = [];
-    for (const [path, check] of Object.entries(checks)) {
+    const paths = Object.keys(checks);
+    for (const path of paths) {
       const p = await probe(ready.port, path, body);
       const response = (p.json as { response?: Record<string, unknown> }).response ?? {};
-      if (p.status !== 200 || response['uid'] !== uid || !check(response)) {
+      if (p.status !== 200 || response['uid'] !== uid || !checks[path]?.(response)) {
         throw new Error(`${path} answered ${p.status} ${JSON.stringify(p.json).slice(0, 300)}`);
       }
-      const url = `https://127.0.0.1:${ready.port}${path}`;
-      await cannon(url, body, HTTP.warmupS, false);
-      const serverBefore = await usage();
-      const clientBefore = process.cpuUsage();
-      const { result, ok, latency } = await cannon(url, body, HTTP.durationS, true);
-      const clientCpu = process.cpuUsage(clientBefore);
-      const serverAfter = await usage();
-      const wallUs = result.duration * 1e6;
-      const serverUs = serverAfter.user - serverBefore.user + (serverAfter.system - serverBefore.system);
+      await cannon(`https://127.0.0.1:${ready.port}${path}`, body, HTTP.warmupS, false);
+    }
+
+    interface Acc {
+      ok: number;
+      seconds: number;
+      errors: number;
+      non2xx: number;
+      serverUs: number;
+      clientUs: number;
+      rounds: number[];
+      latencies: Float64Array[];
+    }
+    const acc = new Map<string, Acc>(paths.map((p) => [p, { ok: 0, seconds: 0, errors: 0, non2xx: 0, serverUs: 0, clientUs: 0, rounds: [], latencies: [] }]));
+    const roundS = HTTP.durationS / HTTP.rounds;
+    for (let round = 0; round < HTTP.rounds; round++) {
+      // Alternate the order, so that no route always runs first or last in a round.
+      const order = round % 2 === 0 ? paths : [...paths].reverse();
+      for (const path of order) {
+        const a = acc.get(path) as Acc;
+        const serverBefore = await usage();
+        const clientBefore = process.cpuUsage();
+        const { result, ok, latencies } = await cannon(`https://127.0.0.1:${ready.port}${path}`, body, roundS, true);
+        const client = process.cpuUsage(clientBefore);
+        const serverAfter = await usage();
+        a.ok += ok;
+        a.seconds += result.duration;
+        a.errors += result.errors;
+        a.non2xx += result.non2xx;
+        a.serverUs += serverAfter.user - serverBefore.user + (serverAfter.system - serverBefore.system);
+        a.clientUs += client.user + client.system;
+        a.rounds.push(ok / result.duration);
+        a.latencies.push(latencies.slice());
+        log(`round ${round + 1}/${HTTP.rounds} ${path}: ${(ok / result.duration).toFixed(0)} req/s`);
+      }
+    }
+
+    const routes: RouteRow[] = paths.map((path) => {
+      const a = acc.get(path) as Acc;
+      const all = new Float64Array(a.latencies.reduce((n, l) => n + l.length, 0));
+      let at = 0;
+      for (const l of a.latencies) {
+        all.set(l, at);
+        at += l.length;
+      }
+      const wallUs = a.seconds * 1e6;
       const row: RouteRow = {
         route: path,
-        reqPerSec: ok / result.duration,
-        latencyMs: latency,
-        requests: ok,
-        errors: result.errors,
-        non2xx: result.non2xx,
-        serverCpu: serverUs / wallUs,
-        clientCpu: (clientCpu.user + clientCpu.system) / wallUs,
+        reqPerSec: a.ok / a.seconds,
+        roundsReqPerSec: a.rounds,
+        latencyMs: summarize(all, all.length),
+        requests: a.ok,
+        errors: a.errors,
+        non2xx: a.non2xx,
+        serverCpu: a.serverUs / wallUs,
+        serverCpuUsPerRequest: a.ok > 0 ? a.serverUs / a.ok : Number.NaN,
+        clientCpu: a.clientUs / wallUs,
         ratioToBaseline: undefined,
+        cpuRatioToBaseline: undefined,
         meetsTarget: undefined,
       };
-      routes.push(row);
-      log(`${path}: ${row.reqPerSec.toFixed(0)} req/s, p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, server cpu ${(row.serverCpu * 100).toFixed(0)} %, client cpu ${(row.clientCpu * 100).toFixed(0)} %`);
-    }
+      log(`${path}: ${row.reqPerSec.toFixed(0)} req/s, p50 ${row.latencyMs.p50.toFixed(2)} ms, p99 ${row.latencyMs.p99.toFixed(2)} ms, server ${row.serverCpuUsPerRequest.toFixed(0)} µs CPU/request (${(row.serverCpu * 100).toFixed(0)} % of a core), client ${(row.clientCpu * 100).toFixed(0)} %`);
+      return row;
+    });
     const baseline = routes.find((r) => r.route === '/baseline');
     for (const r of routes) {
       if (r.route === '/baseline' || !baseline) continue;
       r.ratioToBaseline = r.reqPerSec / baseline.reqPerSec;
+      r.cpuRatioToBaseline = baseline.serverCpuUsPerRequest / r.serverCpuUsPerRequest;
       r.meetsTarget = r.ratioToBaseline >= HTTP_TARGET_RATIO;
     }
     return {
@@ -499,6 +552,7 @@ async function http(): Promise<HttpResult> {
       connections: HTTP.connections,
       warmupS: HTTP.warmupS,
       durationS: HTTP.durationS,
+      rounds: HTTP.rounds,
       bodyBytes: Buffer.byteLength(body),
       routes,
       targetRatio: HTTP_TARGET_RATIO,
@@ -595,14 +649,26 @@ function markdown(r: Report): string {
 
   if (r.http) {
     const h = r.http;
-    out.push(`## HTTPS keep-alive (autocannon, ${h.connections} connections, ${h.durationS} s per route after ${h.warmupS} s warm-up; ${h.nodes} nodes, ${h.rules} rules; body ${h.bodyBytes} B)`, '');
-    out.push('| route | req/s | p50 (ms) | p99 (ms) | mean (ms) | requests | errors | non-2xx | server CPU | client CPU | ÷ baseline | target ≥ 0.85 |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    out.push(
+      `## HTTPS keep-alive (autocannon, ${h.connections} connections, ${h.durationS} s per route in ${h.rounds} alternating round(s), after ${h.warmupS} s warm-up; ${h.nodes} nodes, ${h.rules} rules; body ${h.bodyBytes} B)`,
+      '',
+    );
+    out.push(
+      '| route | req/s | req/s per round | p50 (ms) | p99 (ms) | mean (ms) | requests | errors | non-2xx | server CPU | server CPU µs/req | client CPU | ÷ baseline (req/s) | ÷ baseline (CPU/req) | target ≥ 0.85 |',
+      '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    );
     for (const x of h.routes) {
       out.push(
-        `| ${x.route} | ${f(x.reqPerSec, 0)} | ${f(x.latencyMs.p50, 3)} | ${f(x.latencyMs.p99, 3)} | ${f(x.latencyMs.mean, 3)} | ${x.requests} | ${x.errors} | ${x.non2xx} | ${f(x.serverCpu * 100, 0)} % | ${f(x.clientCpu * 100, 0)} % | ${f(x.ratioToBaseline, 2)} | ${mark(x.meetsTarget)} |`,
+        `| ${x.route} | ${f(x.reqPerSec, 0)} | ${x.roundsReqPerSec.map((v) => f(v, 0)).join(' / ')} | ${f(x.latencyMs.p50, 3)} | ${f(x.latencyMs.p99, 3)} | ${f(x.latencyMs.mean, 3)} | ${x.requests} | ${x.errors} | ${x.non2xx} | ${f(x.serverCpu * 100, 0)} % | ${f(x.serverCpuUsPerRequest, 0)} | ${f(x.clientCpu * 100, 0)} % | ${f(x.ratioToBaseline, 2)} | ${f(x.cpuRatioToBaseline, 2)} | ${mark(x.meetsTarget)} |`,
       );
     }
-    out.push('', `Server: forked child process (\`bench/server.ts\`), started in ${f(h.serverStartupMs, 0)} ms; load generator in this process. CPU columns are CPU time over wall time (100 % = one core).`, '');
+    out.push(
+      '',
+      `Server: forked child process (\`bench/server.ts\`), started in ${f(h.serverStartupMs, 0)} ms; load generator in this process. ` +
+        'CPU columns are CPU time over wall time (100 % = one core); a server below ~95 % was not saturated (latency-bound, or the CPU was shared). ' +
+        '"÷ baseline (CPU/req)" is baseline server CPU per request over the route\'s: the req/s ratio of a saturated server, and the figure least disturbed by other load.',
+      '',
+    );
   }
 
   if (r.memory) {
@@ -660,7 +726,9 @@ async function main(): Promise<void> {
   report.environment['loadAverageAtEnd'] = os.loadavg()[0];
   report.environment['totalSeconds'] = Math.round((performance.now() - started) / 100) / 10;
   log(`done in ${String(report.environment['totalSeconds'])} s`);
-  process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${markdown(report)}\n`);
+  const { environment, engine: e, http: h, memory: m, targets: t } = report;
+  const ordered = { environment, engine: e, http: h, memory: m, targets: t };
+  process.stdout.write(flags.json ? `${JSON.stringify(ordered, null, 2)}\n` : `${markdown(report)}\n`);
   sink(sinkValue);
 }
 

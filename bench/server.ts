@@ -1,8 +1,8 @@
 /**
  * The webhook under load, in its own process (forked by `run.ts`): `buildApp` over HTTPS with a generated
- * cluster and rule set, plus a constant-allow `/baseline` route on the same fastify instance. Logging is the
- * production logger (`createLogger('info')`, one line per review) writing to stdout, which the parent points at
- * /dev/null.
+ * cluster and rule set, plus a constant-allow `/baseline` route on the same fastify instance. Logging and metrics
+ * are as in `serve`: the production logger (`createLogger('info')`, one line per review) writing to stdout, which
+ * the parent points at /dev/null, and a `Metrics` instance.
  *
  * Protocol over the IPC channel: the child sends `{ type: 'ready', port, ... }` once listening; the parent may send
  * `{ type: 'usage' }` (answered with `{ type: 'usage', cpu, rss }`) and `{ type: 'stop' }`. The child also exits when
@@ -13,6 +13,7 @@ import { createLogger } from '../src/cli/serve.js';
 import { StaticCluster } from '../src/cluster/static.js';
 import { compileRules } from '../src/rules/compile.js';
 import { buildApp } from '../src/server/app.js';
+import { Metrics } from '../src/server/metrics.js';
 import { generateCertificate, MIN_TLS_VERSION } from '../src/server/tls.js';
 import { generateNamespaces, generateNodes, generateRulesDocument, toV1Node } from './generate.js';
 
@@ -30,9 +31,11 @@ async function main(): Promise<void> {
   const ctx = new StaticCluster(compiled.ruleSet, generateNodes(nodeCount).map(toV1Node), generateNamespaces());
   const pair = await generateCertificate({ commonName: '127.0.0.1', sans: ['127.0.0.1', 'localhost'], days: 1 });
 
+  // As `serve` builds it: production logger and metrics (the /metrics counters and histogram run per review).
   const app = buildApp({
     ctx,
     logger: createLogger('info'),
+    metrics: new Metrics(),
     https: { key: pair.key, cert: pair.cert, minVersion: MIN_TLS_VERSION },
   });
   // Parsed by the same content-type parser as the admission routes; no schema check, no logging, no work.
