@@ -163,7 +163,7 @@ interface IndexRow {
   /** Median of `builds` builds of a NodeIndex from the node list, in milliseconds. */
   buildMs: number;
   builds: number;
-  postings: { taintGroups: number; allocatableGroups: number; cordoned: number };
+  postings: { shapes: number; words: number; cordoned: number };
   /** Microseconds per upsert of an existing node that changed (cordon toggled, one label added or removed). */
   upsert: Stats;
 }
@@ -234,9 +234,9 @@ function engineAt(size: number, validate: ValidateRow[], indexRows: IndexRow[]):
   }
 
   const postings = {
-    taintGroups: [...idx.taintGroupList()].length,
-    allocatableGroups: [...idx.allocatableGroupList()].length,
-    cordoned: idx.cordoned.size,
+    shapes: idx.shapesInUse,
+    words: idx.words,
+    cordoned: [...idx.nodes()].filter((n) => n.unschedulable).length,
   };
 
   // Node updates: the index's content changes with each one, which is what an informer's update event does.
@@ -633,9 +633,9 @@ function markdown(r: Report): string {
     }
     out.push('', 'Pods: ' + ENGINE_PODS.map((p) => `\`${p.name}\`: ${p.what}`).join('; ') + '.', '');
     out.push('## Node index', '');
-    out.push('| nodes | build (ms, median) | taint groups | allocatable groups | cordoned | upsert p50 (µs) | upsert p99 (µs) | upsert max (µs) | upserts |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    out.push('| nodes | build (ms, median) | shapes | words | cordoned | upsert p50 (µs) | upsert p99 (µs) | upsert max (µs) | upserts |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const i of index) {
-      out.push(`| ${i.nodes} | ${f(i.buildMs)} | ${i.postings.taintGroups} | ${i.postings.allocatableGroups} | ${i.postings.cordoned} | ${f(i.upsert.p50)} | ${f(i.upsert.p99)} | ${f(i.upsert.max)} | ${i.upsert.iterations} |`);
+      out.push(`| ${i.nodes} | ${f(i.buildMs)} | ${i.postings.shapes} | ${i.postings.words} | ${i.postings.cordoned} | ${f(i.upsert.p50)} | ${f(i.upsert.p99)} | ${f(i.upsert.max)} | ${i.upsert.iterations} |`);
     }
     out.push('', '## Mutate, engine only: `mutatePod` + `diff` per call (µs)', '');
     out.push('| rules | matched | patch ops | p50 | p99 | mean | max | iterations |', '|---:|---:|---:|---:|---:|---:|---:|---:|');

@@ -106,3 +106,38 @@ describe('the node index', () => {
     );
   });
 });
+
+describe('the node index with many nodes of few shapes (words owned by one shape)', () => {
+  // Few shapes, many nodes: shapes fill whole words of their own, and updates move nodes between shapes.
+  const bigNode = (i: number): fc.Arbitrary<PlacementNode> =>
+    fc
+      .record({
+        labels: fc.dictionary(key, val, { maxKeys: 3 }),
+        spot: fc.boolean(),
+        cordoned: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+        size: fc.constantFrom('small', 'large'),
+      })
+      .map((r) => ({
+        name: `n${i}`,
+        labels: { ...r.labels, 'kubernetes.io/hostname': `n${i}` },
+        taints: r.spot ? [{ key: 'spot', value: 'true', effect: 'NoSchedule' }] : [],
+        unschedulable: r.cordoned,
+        allocatable: r.size === 'small' ? { cpu: '1', memory: '1Gi', pods: '10' } : { cpu: '4', memory: '4Gi', pods: '10' },
+      }));
+  const bigCluster = fc.integer({ min: 0, max: 300 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => bigNode(i))));
+
+  it('gives the same verdict and message as judging every node on its own, through updates and removals', () => {
+    fc.assert(
+      fc.property(bigCluster, bigCluster, pod, fc.array(fc.nat({ max: 299 }), { maxLength: 120 }), (before, after, p, removals) => {
+        const index = new NodeIndex(before);
+        const c = podConstraints(p);
+        expect(summary(evaluate(c, index))).toEqual(summary(evaluateEach(c, before)));
+        for (const n of after.slice(0, after.length >> 1)) index.upsert(n);
+        for (const r of removals) index.remove(`n${r}`);
+        for (const n of after.slice(after.length >> 1)) index.upsert(n);
+        expect(summary(evaluate(c, index))).toEqual(summary(evaluateEach(c, [...index.nodes()])));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

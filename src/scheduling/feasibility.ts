@@ -10,14 +10,16 @@
  * Condition taints (not-ready, unreachable, *-pressure, network-unavailable) are transient: they never make a
  * node infeasible here, but a pod that fits only on such nodes is reported as such (`fits-transient`).
  *
- * A verdict costs almost nothing per node: filters 1–4 combine postings of the node index as bit sets, and
- * filter 5 is evaluated once per allocatable shape. Only when no node fits does the work walk the candidates, to
- * count each node under the first filter that rejects it, as the scheduler's FailedScheduling message does.
+ * A verdict costs almost nothing per node: the label-blind filters (1, 3, 5) are evaluated once per node shape
+ * (see `./node-index.ts`), the label filters (2, 4) are set operations on the index's postings, and the two meet in
+ * a pass over 32-node words that stops at the first node that fits. Only when none does is every word looked at,
+ * to count each node under the first filter that rejects it, as the scheduler's FailedScheduling message does.
  */
 import type { V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { BitSet } from './bitset.js';
-import { compileNodeSelectorTerms, compileRequiredNodeAffinity, compileTerm, NODE_NAME_FIELD, parseInt64, type CompiledTerm, type NodeMatcher } from './node-affinity.js';
-import { safeAllocatable, type AllocatableGroup, type NodeIndex } from './node-index.js';
+import { compileTerm, NODE_NAME_FIELD, parseInt64, termMatches, type CompiledTerm, type NodeMatcher } from './node-affinity.js';
+import { getLabel } from './labels.js';
+import { safeAllocatable, type NodeIndex } from './node-index.js';
 import {
   failureReasons,
   fitErrorMessage,
@@ -52,14 +54,22 @@ export function podConstraints(pod: V1Pod): PodConstraints {
   const spec = pod.spec;
   const tolerations = spec?.tolerations ?? [];
   const required = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  const nodeSelector = Object.entries(spec?.nodeSelector ?? {});
+  // Compiled once; a term that does not parse matches nothing, as in the scheduler.
+  const terms = required == null ? undefined : (required.nodeSelectorTerms ?? []).map(compileTerm);
+  const parsed = terms?.filter((t): t is CompiledTerm => t !== undefined);
+  const requiredTerms: NodeMatcher | undefined = parsed && { matches: (node) => parsed.some((t) => termMatches(t, node)) };
   return {
     nodeName: spec?.nodeName || undefined,
     tolerations,
     toleratesUnschedulable: tolerations.some((t) => tolerates(t, UNSCHEDULABLE_TAINT)),
-    nodeSelector: Object.entries(spec?.nodeSelector ?? {}),
-    terms: required == null ? undefined : (required.nodeSelectorTerms ?? []).map(compileTerm),
-    affinity: compileRequiredNodeAffinity(pod),
-    requiredTerms: required == null ? undefined : compileNodeSelectorTerms(required.nodeSelectorTerms ?? []),
+    nodeSelector,
+    terms,
+    affinity: {
+      matches: (node) =>
+        nodeSelector.every(([k, v]) => getLabel(node.labels, k) === v) && (requiredTerms === undefined || requiredTerms.matches(node)),
+    },
+    requiredTerms,
     requests: podRequests(pod),
   };
 }
@@ -98,7 +108,7 @@ export type Verdict =
   /** There are no nodes to judge by. */
   | { readonly kind: 'no-nodes' };
 
-// ---- set evaluation over the index --------------------------------------------------------------------------------
+// ---- evaluation over the index -------------------------------------------------------------------------------------
 
 function keepOnly(set: BitSet, id: number | undefined): void {
   const had = id !== undefined && set.has(id);
@@ -171,72 +181,146 @@ function affinityNodes(c: PodConstraints, index: NodeIndex): BitSet | undefined 
   return s;
 }
 
-/** Per-shape resource fit, computed once per allocatable group and verdict. */
-function resourceFit(c: PodConstraints, index: NodeIndex) {
-  const memo = new Map<AllocatableGroup, ReturnType<typeof insufficientResources>>();
-  return (id: number) => {
-    const g = index.allocatableOf(id);
-    if (!g) return [];
-    let r = memo.get(g);
-    if (r === undefined) {
-      r = insufficientResources(c.requests, g.allocatable);
-      memo.set(g, r);
-    }
-    return r;
-  };
+/** What the label-blind filters (cordon, taints, resources) say of one shape, for one pod. */
+interface ShapeVerdict {
+  /** Rejected by NodeUnschedulable. */
+  readonly unschedulable: boolean;
+  /** Reason number of the first untolerated blocking taint, or -1. */
+  readonly taintReason: number;
+  /** Reason numbers of the insufficient resources. */
+  readonly resourceReasons: readonly number[];
+  /** An untolerated condition taint (the shape is only transiently usable). */
+  readonly transient: V1Taint | undefined;
+  /** Passes all three filters. */
+  readonly ok: boolean;
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** Judges the pod against every node of the index. */
 export function evaluate(c: PodConstraints, index: NodeIndex): Verdict {
   if (index.size === 0) return { kind: 'no-nodes' };
-  const candidates = index.all();
-  if (!c.toleratesUnschedulable) index.cordoned.subtractFrom(candidates);
-  if (c.nodeName !== undefined) keepOnly(candidates, index.idOf(c.nodeName));
-  const transient = index.none();
-  for (const g of index.taintGroupList()) {
-    if (blockingTaint(g.taints, c.tolerations)) g.posting.subtractFrom(candidates);
-    else if (transientTaint(g.taints, c.tolerations)) g.posting.orInto(transient);
-  }
+
+  // Reasons are numbered per verdict; counts are kept in an array.
+  const reasonNumbers = new Map<string, number>();
+  const reasonNames: string[] = [];
+  const reason = (name: string) => {
+    let n = reasonNumbers.get(name);
+    if (n === undefined) {
+      n = reasonNames.push(name) - 1;
+      reasonNumbers.set(name, n);
+    }
+    return n;
+  };
+  const verdicts: (ShapeVerdict | undefined)[] = new Array(index.shapeCount);
+  const verdictOf = (shapeNumber: number): ShapeVerdict => {
+    let v = verdicts[shapeNumber];
+    if (v) return v;
+    const shape = index.shape(shapeNumber);
+    const unschedulable = (shape?.unschedulable ?? false) && !c.toleratesUnschedulable;
+    const taint = shape ? blockingTaint(shape.taints, c.tolerations) : undefined;
+    const insufficient = shape ? insufficientResources(c.requests, shape.allocatable) : [];
+    v = {
+      unschedulable,
+      taintReason: taint ? reason(untoleratedTaintReason(taint)) : -1,
+      resourceReasons: insufficient.map((r) => reason(insufficientReason(r.resourceName))),
+      transient: shape ? transientTaint(shape.taints, c.tolerations) : undefined,
+      ok: !unschedulable && !taint && insufficient.length === 0,
+    };
+    verdicts[shapeNumber] = v;
+    return v;
+  };
+
   const affinity = affinityNodes(c, index);
-  if (affinity) candidates.and(affinity);
+  const nameId = c.nodeName === undefined ? undefined : (index.idOf(c.nodeName) ?? -1);
+  const words = index.words;
+  const live = index.live.words;
+  const shapeOfWord = index.shapeOfWord;
+  const shapeOfNode = index.shapeOfNode;
+  const aff = affinity?.words;
+  const nameWord = nameId === undefined || nameId < 0 ? -1 : nameId >>> 5;
+  const nameBit = nameId === undefined || nameId < 0 ? 0 : 1 << (nameId & 31);
 
-  const insufficient = resourceFit(c, index);
-  const fits = (id: number) => insufficient(id).length === 0;
-  const clean = candidates.clone().andNot(transient).find(fits);
-  if (clean !== undefined) return { kind: 'fits', node: index.node(clean)?.name ?? '' };
-  const onTransient = candidates.clone().and(transient).find(fits);
-  if (onTransient !== undefined) {
-    const node = index.node(onTransient) as PlacementNode;
-    return { kind: 'fits-transient', node: node.name, taint: transientTaint(node.taints, c.tolerations) as V1Taint };
+  // Is there a node that passes everything? Whole words of one shape are decided by that shape's verdict.
+  let transientId = -1;
+  for (let w = 0; w < words; w++) {
+    let bits = live[w] as number;
+    if (aff) bits &= aff[w] ?? 0;
+    if (nameId !== undefined) bits &= w === nameWord ? nameBit : 0;
+    if (bits === 0) continue;
+    const owner = shapeOfWord[w] as number;
+    if (owner >= 0) {
+      const v = verdictOf(owner);
+      if (!v.ok) continue;
+      const id = (w << 5) + 31 - Math.clz32(bits & -bits);
+      if (!v.transient) return { kind: 'fits', node: index.node(id)?.name ?? '' };
+      if (transientId < 0) transientId = id;
+      continue;
+    }
+    while (bits !== 0) {
+      const low = bits & -bits;
+      const id = (w << 5) + 31 - Math.clz32(low);
+      const v = verdictOf(shapeOfNode[id] as number);
+      if (v.ok) {
+        if (!v.transient) return { kind: 'fits', node: index.node(id)?.name ?? '' };
+        if (transientId < 0) transientId = id;
+      }
+      bits ^= low;
+    }
+  }
+  if (transientId >= 0) {
+    const node = index.node(transientId) as PlacementNode;
+    const v = verdictOf(shapeOfNode[transientId] as number);
+    return { kind: 'fits-transient', node: node.name, taint: v.transient as V1Taint };
   }
 
-  // No node fits: count every node under the first filter that rejects it.
+  // No node fits: count every node under the first filter that rejects it, a word at a time where a word is one shape.
+  const unschedulableReason = reason(REASON_UNSCHEDULABLE);
+  const nodeNameReason = reason(REASON_NODE_NAME);
+  const affinityReason = reason(REASON_NODE_AFFINITY);
+  const counts: number[] = [];
+  const add = (r: number, n: number) => {
+    counts[r] = (counts[r] ?? 0) + n;
+  };
+  /** Counts the nodes `bits` of word `w`, all of shape verdict `v`. */
+  const tally = (w: number, bits: number, v: ShapeVerdict) => {
+    if (v.unschedulable) return add(unschedulableReason, popcount(bits));
+    if (nameId !== undefined) {
+      const kept = w === nameWord ? bits & nameBit : 0;
+      add(nodeNameReason, popcount(bits) - popcount(kept));
+      bits = kept;
+      if (bits === 0) return;
+    }
+    if (v.taintReason >= 0) return add(v.taintReason, popcount(bits));
+    if (aff) {
+      const kept = bits & (aff[w] ?? 0);
+      add(affinityReason, popcount(bits) - popcount(kept));
+      bits = kept;
+      if (bits === 0) return;
+    }
+    const n = popcount(bits);
+    for (const r of v.resourceReasons) add(r, n);
+  };
+  for (let w = 0; w < words; w++) {
+    const bits = live[w] as number;
+    if (bits === 0) continue;
+    const owner = shapeOfWord[w] as number;
+    if (owner >= 0) {
+      tally(w, bits, verdictOf(owner));
+      continue;
+    }
+    for (let rest = bits; rest !== 0; ) {
+      const low = rest & -rest;
+      tally(w, low, verdictOf(shapeOfNode[(w << 5) + 31 - Math.clz32(low)] as number));
+      rest ^= low;
+    }
+  }
   const reasons = new ReasonCounts();
-  const remaining = index.all();
-  if (!c.toleratesUnschedulable) {
-    reasons.add(REASON_UNSCHEDULABLE, index.cordoned.countIn(remaining));
-    index.cordoned.subtractFrom(remaining);
-  }
-  if (c.nodeName !== undefined) {
-    const id = index.idOf(c.nodeName);
-    reasons.add(REASON_NODE_NAME, remaining.count() - (id !== undefined && remaining.has(id) ? 1 : 0));
-    keepOnly(remaining, id);
-  }
-  for (const g of index.taintGroupList()) {
-    const taint = blockingTaint(g.taints, c.tolerations);
-    if (!taint) continue;
-    reasons.add(untoleratedTaintReason(taint), g.posting.countIn(remaining));
-    g.posting.subtractFrom(remaining);
-  }
-  if (affinity) {
-    const before = remaining.count();
-    remaining.and(affinity);
-    reasons.add(REASON_NODE_AFFINITY, before - remaining.count());
-  }
-  remaining.find((id) => {
-    for (const r of insufficient(id)) reasons.add(insufficientReason(r.resourceName));
-    return false;
-  });
+  counts.forEach((n, r) => reasons.add(reasonNames[r] as string, n));
   return { kind: 'no-fit', totalNodes: index.size, reasons, message: fitErrorMessage(index.size, reasons) };
 }
 

@@ -225,7 +225,7 @@ function fieldRequirementMatches(r: FieldRequirement, node: NodeIdentity): boole
   return r.operator === 'In' ? actual === r.value : actual !== r.value;
 }
 
-function termMatches(term: CompiledTerm, node: NodeIdentity): boolean {
+export function termMatches(term: CompiledTerm, node: NodeIdentity): boolean {
   if (!term.labels.every((r) => labelRequirementMatches(r, node.labels))) return false;
   // As in the scheduler, a node without a name has no fields, and field requirements are then not checked.
   if (node.name === '') return true;

@@ -1,38 +1,43 @@
 /**
- * The node index: every node of the cluster, with postings that answer "which nodes have X" without scanning
- * (label key=value, label key, cordoned, taint list, allocatable shape). Updated incrementally (upsert/remove per
- * node event); evaluation (`./feasibility.ts`) combines postings as bit sets over node ids.
+ * The node index: every node of the cluster, laid out so that a verdict costs (close to) nothing per node.
  *
- * Per-node-unique labels (`kubernetes.io/hostname`) only cost one tiny posting each; nodes that share taints and
- * allocatable share one taint posting and one allocatable posting, so the per-shape work of a verdict is done once
- * per shape, not once per node.
+ * - **Shapes.** Nodes that share their filtering taints, cordon state and allocatable are one *shape*: every filter
+ *   but the label-based ones (NodeName, NodeAffinity) gives the same answer for all of them, so it is evaluated once
+ *   per shape and verdict.
+ * - **Words per shape.** Node ids are bit positions; a shape with enough nodes owns whole 32-bit words of ids, so
+ *   "how many nodes of this shape are still candidates" is a popcount of one word, and a pass over the cluster is a
+ *   pass over ~N/32 words. Nodes of small shapes (a node whose allocatable differs from every other's) share *mixed*
+ *   words and are looked at one by one: the index degrades gracefully, never wrongly.
+ * - **Label postings.** `key=value` → nodes and `key` → nodes, small sets for rare values (one node per
+ *   `kubernetes.io/hostname`), bit sets for common ones: node affinity is answered with set operations.
+ *
+ * Updated incrementally (upsert/remove per node event). A node whose shape changes gets a new id.
  */
 import type { V1Taint } from '@kubernetes/client-node';
 import { BitSet, Posting } from './bitset.js';
 import { nodeAllocatable } from './resources.js';
-import { CONDITION_TAINT_KEYS, FILTERING_TAINT_EFFECTS } from './taints.js';
+import { FILTERING_TAINT_EFFECTS } from './taints.js';
 import type { PlacementNode } from './types.js';
 
-/** Nodes sharing the same NoSchedule/NoExecute taints, in the node's order (the scheduler reports the first). */
-export interface TaintGroup {
+/** Nodes alike for every filter that does not read labels. */
+export interface Shape {
+  /** Dense number of the shape (index into per-verdict tables). */
+  readonly index: number;
+  readonly key: string;
+  /** NoSchedule and NoExecute taints, in the node's order (the scheduler reports the first untolerated one). */
   readonly taints: readonly V1Taint[];
-  readonly posting: Posting;
-}
-
-/** Nodes sharing the same allocatable resources. */
-export interface AllocatableGroup {
+  readonly unschedulable: boolean;
   readonly allocatable: ReadonlyMap<string, bigint>;
-  readonly posting: Posting;
+  /** Live nodes of this shape. */
+  size: number;
 }
 
-interface Entry {
-  readonly node: PlacementNode;
-  readonly taintKey: string;
-  readonly allocatableKey: string;
-}
-
-const filteringTaints = (node: PlacementNode) =>
-  node.taints.filter((t) => (FILTERING_TAINT_EFFECTS as readonly string[]).includes(t.effect));
+/** `shapeOfWord` value of a word whose ids belong to several small shapes. */
+export const MIXED = -2;
+/** `shapeOfWord` value of an unused word. */
+export const FREE = -1;
+/** A shape gets words of its own once it has this many nodes. */
+const DEDICATE_AT = 8;
 
 /** Parses what it can of a node's allocatable: an unparsable quantity counts as absent (0), never as a crash. */
 export function safeAllocatable(node: PlacementNode): Map<string, bigint> {
@@ -60,18 +65,35 @@ function getOrAdd<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   return v;
 }
 
+function grow(a: Int32Array<ArrayBuffer>, size: number, fill: number): Int32Array<ArrayBuffer> {
+  if (size <= a.length) return a;
+  const b = new Int32Array(Math.max(size, a.length * 2)).fill(fill);
+  b.set(a);
+  return b;
+}
+
+const filteringTaints = (node: PlacementNode) =>
+  node.taints.filter((t) => (FILTERING_TAINT_EFFECTS as readonly string[]).includes(t.effect));
+
 export class NodeIndex {
   private readonly idByName = new Map<string, number>();
-  private readonly entries: (Entry | undefined)[] = [];
-  private readonly freeIds: number[] = [];
-  private readonly live = new Posting();
-  readonly cordoned = new Posting();
+  private nodesById: (PlacementNode | undefined)[] = [];
+  /** Occupied ids. */
+  readonly live = new BitSet(0);
+  /** Per word: the shape owning it, MIXED, or FREE. */
+  shapeOfWord: Int32Array<ArrayBuffer> = new Int32Array(0);
+  /** Per id: the node's shape (-1 when the id is free). */
+  shapeOfNode: Int32Array<ArrayBuffer> = new Int32Array(0);
+  private readonly shapes: (Shape | undefined)[] = [];
+  private readonly shapeByKey = new Map<string, Shape>();
+  private readonly freeShapeNumbers: number[] = [];
+  private readonly freeWords: number[] = [];
+  /** Words with a free bit, per shape (dedicated words) and for small shapes (mixed words). */
+  private readonly openWords = new Map<number, Set<number>>();
+  private readonly openMixed = new Set<number>();
+  private wordCount = 0;
   private readonly byLabel = new Map<string, Map<string, Posting>>();
   private readonly byKey = new Map<string, Posting>();
-  private readonly taintGroups = new Map<string, TaintGroup>();
-  private readonly allocatableGroups = new Map<string, AllocatableGroup>();
-  /** Nodes carrying a condition taint (not-ready, unreachable, *-pressure): transient, see feasibility. */
-  readonly conditionTainted = new Posting();
 
   constructor(nodes: Iterable<PlacementNode> = []) {
     for (const n of nodes) this.upsert(n);
@@ -83,7 +105,21 @@ export class NodeIndex {
 
   /** Width of the bit sets over node ids, in 32-bit words. */
   get words(): number {
-    return (this.entries.length + 31) >>> 5;
+    return this.wordCount;
+  }
+
+  /** Shapes with at least one node. */
+  get shapesInUse(): number {
+    return this.shapeByKey.size;
+  }
+
+  /** Shapes by number (sparse: numbers of vanished shapes are reused). */
+  get shapeCount(): number {
+    return this.shapes.length;
+  }
+
+  shape(n: number): Shape | undefined {
+    return this.shapes[n];
   }
 
   idOf(name: string): number | undefined {
@@ -91,27 +127,27 @@ export class NodeIndex {
   }
 
   node(id: number): PlacementNode | undefined {
-    return this.entries[id]?.node;
+    return this.nodesById[id];
   }
 
   get(name: string): PlacementNode | undefined {
     const id = this.idByName.get(name);
-    return id === undefined ? undefined : this.entries[id]?.node;
+    return id === undefined ? undefined : this.nodesById[id];
   }
 
   *nodes(): IterableIterator<PlacementNode> {
-    for (const e of this.entries) if (e) yield e.node;
+    for (const n of this.nodesById) if (n) yield n;
   }
 
   /** An empty bit set of the index's width. */
   none(): BitSet {
-    return new BitSet(this.words);
+    return new BitSet(this.wordCount);
   }
 
   /** All live nodes as a fresh bit set. */
   all(): BitSet {
-    const b = new BitSet(this.words);
-    this.live.orInto(b);
+    const b = new BitSet(this.wordCount);
+    b.words.set(this.live.words.subarray(0, this.wordCount));
     return b;
   }
 
@@ -130,58 +166,124 @@ export class NodeIndex {
     return this.byLabel.get(key) ?? new Map();
   }
 
-  taintGroupList(): Iterable<TaintGroup> {
-    return this.taintGroups.values();
-  }
-
-  allocatableGroupList(): Iterable<AllocatableGroup> {
-    return this.allocatableGroups.values();
-  }
-
-  /** The allocatable group of a node id (for per-candidate resource checks). */
-  allocatableOf(id: number): AllocatableGroup | undefined {
-    const e = this.entries[id];
-    return e ? this.allocatableGroups.get(e.allocatableKey) : undefined;
-  }
-
   upsert(node: PlacementNode): void {
-    const existing = this.idByName.get(node.name);
-    if (existing !== undefined) this.unlink(existing);
-    const id = existing ?? this.freeIds.pop() ?? this.entries.length;
     const taints = filteringTaints(node);
-    const taintKey = JSON.stringify(taints.map((t) => [t.key, t.value ?? '', t.effect]));
     const allocatable = safeAllocatable(node);
-    const allocatableKey = JSON.stringify([...allocatable].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, String(v)]));
-    this.entries[id] = { node, taintKey, allocatableKey };
-    this.idByName.set(node.name, id);
-    this.live.add(id);
-    if (node.unschedulable) this.cordoned.add(id);
-    if (node.taints.some((t) => CONDITION_TAINT_KEYS.includes(t.key))) this.conditionTainted.add(id);
-    for (const [k, v] of Object.entries(node.labels)) {
-      getOrAdd(getOrAdd(this.byLabel, k, () => new Map()), v, () => new Posting()).add(id);
-      getOrAdd(this.byKey, k, () => new Posting()).add(id);
+    const key = JSON.stringify([
+      taints.map((t) => [t.key, t.value ?? '', t.effect]),
+      node.unschedulable,
+      [...allocatable].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, String(v)]),
+    ]);
+    const existing = this.idByName.get(node.name);
+    if (existing !== undefined && this.shapes[this.shapeOfNode[existing] as number]?.key === key) {
+      // Same shape: only the labels (and the stored node) change.
+      this.unlinkLabels(existing);
+      this.nodesById[existing] = node;
+      this.linkLabels(existing);
+      return;
     }
-    getOrAdd(this.taintGroups, taintKey, () => ({ taints, posting: new Posting() })).posting.add(id);
-    getOrAdd(this.allocatableGroups, allocatableKey, () => ({ allocatable, posting: new Posting() })).posting.add(id);
+    if (existing !== undefined) this.remove(node.name);
+    const shape = getOrAdd(this.shapeByKey, key, () => {
+      const index = this.freeShapeNumbers.pop() ?? this.shapes.length;
+      const s: Shape = { index, key, taints, unschedulable: node.unschedulable, allocatable, size: 0 };
+      this.shapes[index] = s;
+      return s;
+    });
+    shape.size++;
+    const id = this.place(shape);
+    this.idByName.set(node.name, id);
+    this.nodesById[id] = node;
+    this.shapeOfNode = grow(this.shapeOfNode, id + 1, -1);
+    this.shapeOfNode[id] = shape.index;
+    this.live.add(id);
+    this.markOpen(id >>> 5);
+    this.linkLabels(id);
   }
 
   remove(name: string): void {
     const id = this.idByName.get(name);
     if (id === undefined) return;
-    this.unlink(id);
+    this.unlinkLabels(id);
     this.idByName.delete(name);
-    this.entries[id] = undefined;
-    this.freeIds.push(id);
+    this.nodesById[id] = undefined;
+    this.live.delete(id);
+    const shape = this.shapes[this.shapeOfNode[id] as number];
+    this.shapeOfNode[id] = -1;
+    if (shape) {
+      shape.size--;
+      if (shape.size === 0) {
+        this.shapeByKey.delete(shape.key);
+        this.shapes[shape.index] = undefined;
+        this.freeShapeNumbers.push(shape.index);
+        this.openWords.delete(shape.index);
+      }
+    }
+    const w = id >>> 5;
+    if ((this.live.words[w] ?? 0) === 0) this.releaseWord(w);
+    else this.markOpen(w);
   }
 
-  /** Takes node `id` out of every posting, dropping postings that become empty. */
-  private unlink(id: number): void {
-    const e = this.entries[id];
-    if (!e) return;
-    this.live.delete(id);
-    this.cordoned.delete(id);
-    this.conditionTainted.delete(id);
-    for (const [k, v] of Object.entries(e.node.labels)) {
+  /** A free id for a node of `shape`: in a word of its own when the shape is big enough, else in a mixed word. */
+  private place(shape: Shape): number {
+    const open = this.openWords.get(shape.index);
+    let w = open?.values().next().value;
+    if (w === undefined) {
+      if (shape.size >= DEDICATE_AT) w = this.newWord(shape.index);
+      else w = this.openMixed.values().next().value ?? this.newWord(MIXED);
+    }
+    const free = ~(this.live.words[w] ?? 0) >>> 0;
+    const bit = 31 - Math.clz32(free & -free);
+    return (w << 5) + bit;
+  }
+
+  private newWord(owner: number): number {
+    const w = this.freeWords.pop() ?? this.wordCount++;
+    this.shapeOfWord = grow(this.shapeOfWord, this.wordCount, FREE);
+    this.shapeOfWord[w] = owner;
+    return w;
+  }
+
+  /** Keeps the open-word sets right for word `w` after a bit of it changed. */
+  private markOpen(w: number): void {
+    const owner = this.shapeOfWord[w] as number;
+    const full = (this.live.words[w] ?? 0) === 0xffffffff;
+    const set = owner === MIXED ? this.openMixed : owner >= 0 ? getOrAdd(this.openWords, owner, () => new Set()) : undefined;
+    if (!set) return;
+    if (full) set.delete(w);
+    else set.add(w);
+  }
+
+  private releaseWord(w: number): void {
+    const owner = this.shapeOfWord[w] as number;
+    if (owner === MIXED) this.openMixed.delete(w);
+    else if (owner >= 0) this.openWords.get(owner)?.delete(w);
+    this.shapeOfWord[w] = FREE;
+    if (w === this.wordCount - 1) {
+      // Shrink from the top so that the width follows the cluster down.
+      this.wordCount--;
+      while (this.wordCount > 0 && this.shapeOfWord[this.wordCount - 1] === FREE) {
+        this.wordCount--;
+        const i = this.freeWords.indexOf(this.wordCount);
+        if (i >= 0) this.freeWords.splice(i, 1);
+      }
+    } else {
+      this.freeWords.push(w);
+    }
+  }
+
+  private linkLabels(id: number): void {
+    const node = this.nodesById[id];
+    if (!node) return;
+    for (const [k, v] of Object.entries(node.labels)) {
+      getOrAdd(getOrAdd(this.byLabel, k, () => new Map()), v, () => new Posting()).add(id);
+      getOrAdd(this.byKey, k, () => new Posting()).add(id);
+    }
+  }
+
+  private unlinkLabels(id: number): void {
+    const node = this.nodesById[id];
+    if (!node) return;
+    for (const [k, v] of Object.entries(node.labels)) {
       const values = this.byLabel.get(k);
       const p = values?.get(v);
       p?.delete(id);
@@ -191,11 +293,5 @@ export class NodeIndex {
       kp?.delete(id);
       if (kp?.size === 0) this.byKey.delete(k);
     }
-    const tg = this.taintGroups.get(e.taintKey);
-    tg?.posting.delete(id);
-    if (tg?.posting.size === 0) this.taintGroups.delete(e.taintKey);
-    const ag = this.allocatableGroups.get(e.allocatableKey);
-    ag?.posting.delete(id);
-    if (ag?.posting.size === 0) this.allocatableGroups.delete(e.allocatableKey);
   }
 }
