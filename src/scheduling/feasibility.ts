@@ -116,12 +116,28 @@ function keepOnly(set: BitSet, id: number | undefined): void {
   if (had && id !== undefined) set.add(id);
 }
 
-function termNodes(term: CompiledTerm, index: NodeIndex): BitSet {
-  const r = index.all();
+/** `target` := every live node. */
+function fillLive(target: BitSet, index: NodeIndex): BitSet {
+  const live = index.live.words;
+  target.words.fill(0);
+  target.words.set(live.subarray(0, Math.min(live.length, target.words.length)));
+  return target;
+}
+
+/** `r` := the nodes matching `term` (`x` is scratch). */
+function termNodes(term: CompiledTerm, index: NodeIndex, r: BitSet, x: BitSet): BitSet {
+  fillLive(r, index);
   for (const req of term.labels) {
     switch (req.operator) {
       case 'In': {
-        const x = index.none();
+        if (req.values.size === 1) {
+          const [only] = req.values;
+          const p = only === undefined ? undefined : index.withLabel(req.key, only);
+          if (p) p.intersect(r);
+          else r.words.fill(0);
+          break;
+        }
+        x.words.fill(0);
         for (const v of req.values) index.withLabel(req.key, v)?.orInto(x);
         r.and(x);
         break;
@@ -140,7 +156,7 @@ function termNodes(term: CompiledTerm, index: NodeIndex): BitSet {
         break;
       case 'Gt':
       case 'Lt': {
-        const x = index.none();
+        x.words.fill(0);
         for (const [value, p] of index.labelValues(req.key)) {
           const n = parseInt64(value);
           if (n !== undefined && (req.operator === 'Gt' ? n > req.bound : n < req.bound)) p.orInto(x);
@@ -164,35 +180,25 @@ function termNodes(term: CompiledTerm, index: NodeIndex): BitSet {
   return r;
 }
 
-/** The nodes that satisfy nodeSelector AND required affinity; undefined when the pod constrains neither. */
+/**
+ * The nodes that satisfy nodeSelector AND required affinity, in one of the index's scratch sets (valid until the
+ * next verdict); undefined when the pod constrains neither.
+ */
 function affinityNodes(c: PodConstraints, index: NodeIndex): BitSet | undefined {
   if (c.nodeSelector.length === 0 && c.terms === undefined) return undefined;
-  const s = index.all();
+  const [s, union, term, x] = index.scratch(4) as [BitSet, BitSet, BitSet, BitSet];
+  fillLive(s, index);
   for (const [k, v] of c.nodeSelector) {
     const p = index.withLabel(k, v);
-    if (!p) return index.none();
+    if (!p) return s.andNot(s);
     p.intersect(s);
   }
   if (c.terms !== undefined) {
-    const union = index.none();
-    for (const term of c.terms) if (term) union.or(termNodes(term, index));
+    union.words.fill(0);
+    for (const t of c.terms) if (t) union.or(termNodes(t, index, term, x));
     s.and(union);
   }
   return s;
-}
-
-/** What the label-blind filters (cordon, taints, resources) say of one shape, for one pod. */
-interface ShapeVerdict {
-  /** Rejected by NodeUnschedulable. */
-  readonly unschedulable: boolean;
-  /** Reason number of the first untolerated blocking taint, or -1. */
-  readonly taintReason: number;
-  /** Reason numbers of the insufficient resources. */
-  readonly resourceReasons: readonly number[];
-  /** An untolerated condition taint (the shape is only transiently usable). */
-  readonly transient: V1Taint | undefined;
-  /** Passes all three filters. */
-  readonly ok: boolean;
 }
 
 function popcount(x: number): number {
@@ -201,11 +207,19 @@ function popcount(x: number): number {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/** Judges the pod against every node of the index. */
+const int32 = (a: Uint32Array) => new Int32Array(a.buffer, a.byteOffset, a.length);
+
+/**
+ * Judges the pod against every node of the index, in one pass over the index's words. Each group of nodes (a word
+ * of one shape, or one node of a mixed word) goes through the filters in the scheduler's order and is counted under
+ * the first that rejects it; the first group that passes them all ends the pass (`fits`), unless it only passes
+ * because condition taints are ignored (`fits-transient`, remembered while looking on). When the pass ends with no
+ * fit, the counts are the scheduler's message.
+ */
 export function evaluate(c: PodConstraints, index: NodeIndex): Verdict {
   if (index.size === 0) return { kind: 'no-nodes' };
 
-  // Reasons are numbered per verdict; counts are kept in an array.
+  // Reasons are numbered per verdict and counted in an array.
   const reasonNumbers = new Map<string, number>();
   const reasonNames: string[] = [];
   const reason = (name: string) => {
@@ -216,111 +230,107 @@ export function evaluate(c: PodConstraints, index: NodeIndex): Verdict {
     }
     return n;
   };
-  const verdicts: (ShapeVerdict | undefined)[] = new Array(index.shapeCount);
-  const verdictOf = (shapeNumber: number): ShapeVerdict => {
-    let v = verdicts[shapeNumber];
-    if (v) return v;
-    const shape = index.shape(shapeNumber);
-    const unschedulable = (shape?.unschedulable ?? false) && !c.toleratesUnschedulable;
-    const taint = shape ? blockingTaint(shape.taints, c.tolerations) : undefined;
-    const insufficient = shape ? insufficientResources(c.requests, shape.allocatable) : [];
-    v = {
-      unschedulable,
-      taintReason: taint ? reason(untoleratedTaintReason(taint)) : -1,
-      resourceReasons: insufficient.map((r) => reason(insufficientReason(r.resourceName))),
-      transient: shape ? transientTaint(shape.taints, c.tolerations) : undefined,
-      ok: !unschedulable && !taint && insufficient.length === 0,
-    };
-    verdicts[shapeNumber] = v;
-    return v;
-  };
-
-  const affinity = affinityNodes(c, index);
-  const nameId = c.nodeName === undefined ? undefined : (index.idOf(c.nodeName) ?? -1);
-  const words = index.words;
-  const live = index.live.words;
-  const shapeOfWord = index.shapeOfWord;
-  const shapeOfNode = index.shapeOfNode;
-  const aff = affinity?.words;
-  const nameWord = nameId === undefined || nameId < 0 ? -1 : nameId >>> 5;
-  const nameBit = nameId === undefined || nameId < 0 ? 0 : 1 << (nameId & 31);
-
-  // Is there a node that passes everything? Whole words of one shape are decided by that shape's verdict.
-  let transientId = -1;
-  for (let w = 0; w < words; w++) {
-    let bits = live[w] as number;
-    if (aff) bits &= aff[w] ?? 0;
-    if (nameId !== undefined) bits &= w === nameWord ? nameBit : 0;
-    if (bits === 0) continue;
-    const owner = shapeOfWord[w] as number;
-    if (owner >= 0) {
-      const v = verdictOf(owner);
-      if (!v.ok) continue;
-      const id = (w << 5) + 31 - Math.clz32(bits & -bits);
-      if (!v.transient) return { kind: 'fits', node: index.node(id)?.name ?? '' };
-      if (transientId < 0) transientId = id;
-      continue;
-    }
-    while (bits !== 0) {
-      const low = bits & -bits;
-      const id = (w << 5) + 31 - Math.clz32(low);
-      const v = verdictOf(shapeOfNode[id] as number);
-      if (v.ok) {
-        if (!v.transient) return { kind: 'fits', node: index.node(id)?.name ?? '' };
-        if (transientId < 0) transientId = id;
-      }
-      bits ^= low;
-    }
-  }
-  if (transientId >= 0) {
-    const node = index.node(transientId) as PlacementNode;
-    const v = verdictOf(shapeOfNode[transientId] as number);
-    return { kind: 'fits-transient', node: node.name, taint: v.transient as V1Taint };
-  }
-
-  // No node fits: count every node under the first filter that rejects it, a word at a time where a word is one shape.
   const unschedulableReason = reason(REASON_UNSCHEDULABLE);
   const nodeNameReason = reason(REASON_NODE_NAME);
   const affinityReason = reason(REASON_NODE_AFFINITY);
-  const counts: number[] = [];
-  const add = (r: number, n: number) => {
-    counts[r] = (counts[r] ?? 0) + n;
+
+  // The label-blind filters, once per distinct taint list and allocatable (shapes combine them).
+  const taintReason = new Int32Array(index.taintPartCount).fill(-2); // -2 unknown, -1 tolerated, else reason
+  const transient: (V1Taint | undefined)[] = [];
+  const taintVerdict = (part: number): number => {
+    const taints = index.taintPart(part);
+    const blocking = blockingTaint(taints, c.tolerations);
+    transient[part] = transientTaint(taints, c.tolerations);
+    const r = blocking ? reason(untoleratedTaintReason(blocking)) : -1;
+    taintReason[part] = r;
+    return r;
   };
-  /** Counts the nodes `bits` of word `w`, all of shape verdict `v`. */
-  const tally = (w: number, bits: number, v: ShapeVerdict) => {
-    if (v.unschedulable) return add(unschedulableReason, popcount(bits));
-    if (nameId !== undefined) {
-      const kept = w === nameWord ? bits & nameBit : 0;
-      add(nodeNameReason, popcount(bits) - popcount(kept));
-      bits = kept;
-      if (bits === 0) return;
-    }
-    if (v.taintReason >= 0) return add(v.taintReason, popcount(bits));
-    if (aff) {
-      const kept = bits & (aff[w] ?? 0);
-      add(affinityReason, popcount(bits) - popcount(kept));
-      bits = kept;
-      if (bits === 0) return;
-    }
-    const n = popcount(bits);
-    for (const r of v.resourceReasons) add(r, n);
+  const resourceReasons: (readonly number[] | undefined)[] = [];
+  const resourceVerdict = (part: number): readonly number[] => {
+    const r = insufficientResources(c.requests, index.allocatablePart(part)).map((x) => reason(insufficientReason(x.resourceName)));
+    resourceReasons[part] = r;
+    return r;
   };
+  const cordonBlocks = c.toleratesUnschedulable ? 0 : 1;
+
+  const affinity = affinityNodes(c, index);
+  const nameId = c.nodeName === undefined ? undefined : (index.idOf(c.nodeName) ?? -1);
+  const nameWord = nameId === undefined || nameId < 0 ? -1 : nameId >>> 5;
+  const nameBit = nameId === undefined || nameId < 0 ? 0 : 1 << (nameId & 31);
+  const words = index.words;
+  // Int32 views: bit patterns above 2^31 stay integers for the JIT.
+  const live = int32(index.live.words);
+  const aff = affinity ? int32(affinity.words) : undefined;
+  const { shapeOfWord, shapeOfNode, shapeTaints, shapeAllocatable, shapeCordoned } = index;
+  // Every reason a verdict can name: 3 fixed, one per taint list, one per requested resource (and the pod count).
+  const counts = new Float64Array(3 + index.taintPartCount + c.requests.size + 1);
+
+  let transientId = -1;
+  let transientTaintFound: V1Taint | undefined;
   for (let w = 0; w < words; w++) {
-    const bits = live[w] as number;
-    if (bits === 0) continue;
+    const wordBits = live[w] as number;
+    if (wordBits === 0) continue;
     const owner = shapeOfWord[w] as number;
-    if (owner >= 0) {
-      tally(w, bits, verdictOf(owner));
-      continue;
-    }
-    for (let rest = bits; rest !== 0; ) {
-      const low = rest & -rest;
-      tally(w, low, verdictOf(shapeOfNode[(w << 5) + 31 - Math.clz32(low)] as number));
-      rest ^= low;
+    // A word of one shape goes through the filters at once; a mixed word node by node.
+    for (let rest = wordBits; rest !== 0; ) {
+      let bits: number;
+      let shape: number;
+      if (owner >= 0) {
+        bits = rest;
+        rest = 0;
+        shape = owner;
+      } else {
+        bits = rest & -rest;
+        rest ^= bits;
+        shape = shapeOfNode[(w << 5) + 31 - Math.clz32(bits)] as number;
+      }
+      if ((shapeCordoned[shape] as number) & cordonBlocks) {
+        counts[unschedulableReason] = (counts[unschedulableReason] as number) + popcount(bits);
+        continue;
+      }
+      if (nameId !== undefined) {
+        const kept = w === nameWord ? bits & nameBit : 0;
+        counts[nodeNameReason] = (counts[nodeNameReason] as number) + popcount(bits) - popcount(kept);
+        bits = kept;
+        if (bits === 0) continue;
+      }
+      const tp = shapeTaints[shape] as number;
+      let t = taintReason[tp] as number;
+      if (t === -2) t = taintVerdict(tp);
+      if (t >= 0) {
+        counts[t] = (counts[t] as number) + popcount(bits);
+        continue;
+      }
+      if (aff) {
+        const kept = bits & (aff[w] as number);
+        counts[affinityReason] = (counts[affinityReason] as number) + popcount(bits) - popcount(kept);
+        bits = kept;
+        if (bits === 0) continue;
+      }
+      const ap = shapeAllocatable[shape] as number;
+      const rs = resourceReasons[ap] ?? resourceVerdict(ap);
+      if (rs.length > 0) {
+        const n = popcount(bits);
+        for (const r of rs) counts[r] = (counts[r] as number) + n;
+        continue;
+      }
+      // These nodes pass every filter.
+      const id = (w << 5) + 31 - Math.clz32(bits & -bits);
+      const condition = transient[tp];
+      if (!condition) return { kind: 'fits', node: index.node(id)?.name ?? '' };
+      if (transientId < 0) {
+        transientId = id;
+        transientTaintFound = condition;
+      }
     }
   }
+  if (transientId >= 0) {
+    return { kind: 'fits-transient', node: index.node(transientId)?.name ?? '', taint: transientTaintFound as V1Taint };
+  }
   const reasons = new ReasonCounts();
-  counts.forEach((n, r) => reasons.add(reasonNames[r] as string, n));
+  counts.forEach((n, r) => {
+    if (r < reasonNames.length) reasons.add(reasonNames[r] as string, n);
+  });
   return { kind: 'no-fit', totalNodes: index.size, reasons, message: fitErrorMessage(index.size, reasons) };
 }
 

@@ -19,17 +19,62 @@ import { nodeAllocatable } from './resources.js';
 import { FILTERING_TAINT_EFFECTS } from './taints.js';
 import type { PlacementNode } from './types.js';
 
+/** A component of shapes, shared by every shape that has it, so that a verdict computes it once. */
+export interface Part<T> {
+  /** Dense number (index into per-verdict tables). */
+  readonly index: number;
+  readonly value: T;
+  /** Shapes using it. */
+  uses: number;
+}
+
 /** Nodes alike for every filter that does not read labels. */
 export interface Shape {
   /** Dense number of the shape (index into per-verdict tables). */
   readonly index: number;
   readonly key: string;
+  readonly taintKey: string;
+  readonly allocatableKey: string;
   /** NoSchedule and NoExecute taints, in the node's order (the scheduler reports the first untolerated one). */
-  readonly taints: readonly V1Taint[];
+  readonly taints: Part<readonly V1Taint[]>;
   readonly unschedulable: boolean;
-  readonly allocatable: ReadonlyMap<string, bigint>;
+  readonly allocatable: Part<ReadonlyMap<string, bigint>>;
   /** Live nodes of this shape. */
   size: number;
+}
+
+/** Interns values by key, numbering them densely and reusing numbers of values no longer used. */
+class Parts<T> {
+  private readonly byKey = new Map<string, Part<T>>();
+  private readonly free: number[] = [];
+  private next = 0;
+
+  get count(): number {
+    return this.next;
+  }
+
+  private readonly byIndex: T[] = [];
+
+  value(index: number): T {
+    return this.byIndex[index] as T;
+  }
+
+  acquire(key: string, value: () => T): Part<T> {
+    let p = this.byKey.get(key);
+    if (!p) {
+      p = { index: this.free.pop() ?? this.next++, value: value(), uses: 0 };
+      this.byKey.set(key, p);
+      this.byIndex[p.index] = p.value;
+    }
+    p.uses++;
+    return p;
+  }
+
+  release(key: string, p: Part<T>): void {
+    if (--p.uses > 0) return;
+    this.byKey.delete(key);
+    this.free.push(p.index);
+  }
 }
 
 /** `shapeOfWord` value of a word whose ids belong to several small shapes. */
@@ -84,7 +129,14 @@ export class NodeIndex {
   shapeOfWord: Int32Array<ArrayBuffer> = new Int32Array(0);
   /** Per id: the node's shape (-1 when the id is free). */
   shapeOfNode: Int32Array<ArrayBuffer> = new Int32Array(0);
+  /** Per shape number: its taint part, allocatable part, and 1 when cordoned (typed arrays for the verdict loop). */
+  shapeTaints: Int32Array<ArrayBuffer> = new Int32Array(0);
+  shapeAllocatable: Int32Array<ArrayBuffer> = new Int32Array(0);
+  shapeCordoned: Int32Array<ArrayBuffer> = new Int32Array(0);
   private readonly shapes: (Shape | undefined)[] = [];
+  private readonly taintParts = new Parts<readonly V1Taint[]>();
+  private readonly allocatableParts = new Parts<ReadonlyMap<string, bigint>>();
+  private scratchSets: BitSet[] = [];
   private readonly shapeByKey = new Map<string, Shape>();
   private readonly freeShapeNumbers: number[] = [];
   private readonly freeWords: number[] = [];
@@ -166,14 +218,40 @@ export class NodeIndex {
     return this.byLabel.get(key) ?? new Map();
   }
 
+  /** A taint list by its part number (see `shapeTaints`). */
+  taintPart(n: number): readonly V1Taint[] {
+    return this.taintParts.value(n);
+  }
+
+  allocatablePart(n: number): ReadonlyMap<string, bigint> {
+    return this.allocatableParts.value(n);
+  }
+
+  /** Distinct taint lists and allocatables in use, numbered (`Part.index` is below these counts). */
+  get taintPartCount(): number {
+    return this.taintParts.count;
+  }
+
+  get allocatablePartCount(): number {
+    return this.allocatableParts.count;
+  }
+
+  /**
+   * `n` bit sets of the index's width for one verdict's temporary work, reused across verdicts (no garbage per
+   * review). Their content is whatever the last user left: callers reset them.
+   */
+  scratch(n: number): BitSet[] {
+    while (this.scratchSets.length < n) this.scratchSets.push(new BitSet(0));
+    for (const b of this.scratchSets) if (b.words.length !== this.wordCount) b.words = new Uint32Array(this.wordCount);
+    return this.scratchSets.slice(0, n);
+  }
+
   upsert(node: PlacementNode): void {
     const taints = filteringTaints(node);
     const allocatable = safeAllocatable(node);
-    const key = JSON.stringify([
-      taints.map((t) => [t.key, t.value ?? '', t.effect]),
-      node.unschedulable,
-      [...allocatable].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, String(v)]),
-    ]);
+    const taintKey = JSON.stringify(taints.map((t) => [t.key, t.value ?? '', t.effect]));
+    const allocatableKey = JSON.stringify([...allocatable].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, String(v)]));
+    const key = `${taintKey}|${node.unschedulable}|${allocatableKey}`;
     const existing = this.idByName.get(node.name);
     if (existing !== undefined && this.shapes[this.shapeOfNode[existing] as number]?.key === key) {
       // Same shape: only the labels (and the stored node) change.
@@ -185,8 +263,23 @@ export class NodeIndex {
     if (existing !== undefined) this.remove(node.name);
     const shape = getOrAdd(this.shapeByKey, key, () => {
       const index = this.freeShapeNumbers.pop() ?? this.shapes.length;
-      const s: Shape = { index, key, taints, unschedulable: node.unschedulable, allocatable, size: 0 };
+      const s: Shape = {
+        index,
+        key,
+        taintKey,
+        allocatableKey,
+        taints: this.taintParts.acquire(taintKey, () => taints),
+        unschedulable: node.unschedulable,
+        allocatable: this.allocatableParts.acquire(allocatableKey, () => allocatable),
+        size: 0,
+      };
       this.shapes[index] = s;
+      this.shapeTaints = grow(this.shapeTaints, index + 1, -1);
+      this.shapeAllocatable = grow(this.shapeAllocatable, index + 1, -1);
+      this.shapeCordoned = grow(this.shapeCordoned, index + 1, 0);
+      this.shapeTaints[index] = s.taints.index;
+      this.shapeAllocatable[index] = s.allocatable.index;
+      this.shapeCordoned[index] = s.unschedulable ? 1 : 0;
       return s;
     });
     shape.size++;
@@ -213,6 +306,8 @@ export class NodeIndex {
       shape.size--;
       if (shape.size === 0) {
         this.shapeByKey.delete(shape.key);
+        this.taintParts.release(shape.taintKey, shape.taints);
+        this.allocatableParts.release(shape.allocatableKey, shape.allocatable);
         this.shapes[shape.index] = undefined;
         this.freeShapeNumbers.push(shape.index);
         this.openWords.delete(shape.index);
