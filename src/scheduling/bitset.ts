@@ -24,7 +24,8 @@ export class BitSet {
     return b;
   }
 
-  private ensure(word: number): void {
+  /** Grows the set so that it has word `word` (new words are empty). */
+  ensure(word: number): void {
     if (word < this.words.length) return;
     const grown = new Uint32Array(Math.max(word + 1, this.words.length * 2));
     grown.set(this.words);
@@ -106,51 +107,76 @@ export class BitSet {
 /** Postings with at least this many members are kept as bit sets; smaller ones as plain sets of ids. */
 const DENSE_AT = 64;
 
-/** The nodes that share one property (a label value, a taint list, an allocatable shape). */
+/**
+ * The nodes that share one property (a label value). Small postings are kept as word → bits maps, large ones as bit
+ * sets; either answers `word(w)`, the 32 bits of ids `32w … 32w+31`, in constant time.
+ */
 export class Posting {
-  private sparse: Set<number> | undefined = new Set();
+  private sparse: Map<number, number> | undefined = new Map();
   private dense: BitSet | undefined;
   size = 0;
 
   add(id: number): void {
+    if (this.has(id)) return;
+    this.size++;
     if (this.dense) {
-      if (!this.dense.has(id)) this.size++;
       this.dense.add(id);
       return;
     }
-    const s = this.sparse as Set<number>;
-    s.add(id);
-    this.size = s.size;
+    const s = this.sparse as Map<number, number>;
+    const w = id >>> 5;
+    s.set(w, (s.get(w) ?? 0) | (1 << (id & 31)));
     if (this.size >= DENSE_AT) {
       this.dense = new BitSet(0);
-      for (const i of s) this.dense.add(i);
+      for (const [k, bits] of s) {
+        this.dense.ensure(k);
+        (this.dense.words[k] as number) = bits >>> 0;
+      }
       this.sparse = undefined;
     }
   }
 
   delete(id: number): void {
+    if (!this.has(id)) return;
+    this.size--;
     if (this.dense) {
-      if (this.dense.has(id)) this.size--;
       this.dense.delete(id);
       if (this.size < DENSE_AT / 2) {
-        this.sparse = new Set();
-        this.dense.find((i) => (this.sparse?.add(i), false));
+        const sparse = new Map<number, number>();
+        this.dense.words.forEach((bits, w) => {
+          if (bits !== 0) sparse.set(w, bits | 0);
+        });
+        this.sparse = sparse;
         this.dense = undefined;
       }
       return;
     }
-    this.sparse?.delete(id);
-    this.size = this.sparse?.size ?? 0;
+    const s = this.sparse as Map<number, number>;
+    const w = id >>> 5;
+    const bits = (s.get(w) ?? 0) & ~(1 << (id & 31));
+    if (bits === 0) s.delete(w);
+    else s.set(w, bits);
   }
 
   has(id: number): boolean {
-    return this.dense ? this.dense.has(id) : (this.sparse?.has(id) ?? false);
+    return ((this.word(id >>> 5) >>> (id & 31)) & 1) === 1;
+  }
+
+  /** The members among ids 32w … 32w+31, as a 32-bit pattern (signed). */
+  word(w: number): number {
+    if (this.dense) return (this.dense.words[w] ?? 0) | 0;
+    return (this.sparse as Map<number, number>).get(w) ?? 0;
   }
 
   /** target ∪= this */
   orInto(target: BitSet): void {
     if (this.dense) target.or(this.dense);
-    else for (const i of this.sparse ?? []) target.add(i);
+    else {
+      for (const [w, bits] of this.sparse ?? []) {
+        target.ensure(w);
+        (target.words[w] as number) |= bits;
+      }
+    }
   }
 
   /** target ∩= this */
@@ -159,25 +185,30 @@ export class Posting {
       target.and(this.dense);
       return;
     }
-    const kept: number[] = [];
-    for (const i of this.sparse ?? []) if (target.has(i)) kept.push(i);
-    target.words.fill(0);
-    for (const i of kept) target.add(i);
+    const sparse = this.sparse as Map<number, number>;
+    const t = target.words;
+    for (let w = 0; w < t.length; w++) if (t[w] !== 0) (t[w] as number) &= sparse.get(w) ?? 0;
   }
 
   /** target ∖= this */
   subtractFrom(target: BitSet): void {
     if (this.dense) target.andNot(this.dense);
-    else for (const i of this.sparse ?? []) target.delete(i);
+    else for (const [w, bits] of this.sparse ?? []) if (w < target.words.length) (target.words[w] as number) &= ~bits;
   }
 
   /** |target ∩ this| */
   countIn(target: BitSet): number {
     if (!this.dense) {
       let n = 0;
-      for (const i of this.sparse ?? []) if (target.has(i)) n++;
+      for (const [w, bits] of this.sparse ?? []) n += popcount32((target.words[w] ?? 0) & bits);
       return n;
     }
     return target.clone().and(this.dense).count();
   }
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }

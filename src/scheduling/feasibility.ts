@@ -16,7 +16,7 @@
  * to count each node under the first filter that rejects it, as the scheduler's FailedScheduling message does.
  */
 import type { V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
-import type { BitSet } from './bitset.js';
+import type { Posting } from './bitset.js';
 import { compileTerm, NODE_NAME_FIELD, parseInt64, termMatches, type CompiledTerm, type NodeMatcher } from './node-affinity.js';
 import { getLabel } from './labels.js';
 import { safeAllocatable, type NodeIndex } from './node-index.js';
@@ -110,95 +110,121 @@ export type Verdict =
 
 // ---- evaluation over the index -------------------------------------------------------------------------------------
 
-function keepOnly(set: BitSet, id: number | undefined): void {
-  const had = id !== undefined && set.has(id);
-  set.words.fill(0);
-  if (had && id !== undefined) set.add(id);
-}
+/**
+ * One requirement of a node-selector term, resolved against the index's postings: the nodes it admits, a word at a
+ * time. `any`: in at least one of the postings; `none`: in none of them; `id`: the node with that id (or all but
+ * it).
+ */
+type Clause =
+  | { readonly kind: 'any'; readonly postings: readonly Posting[] }
+  | { readonly kind: 'none'; readonly postings: readonly Posting[] }
+  | { readonly kind: 'id'; readonly id: number; readonly keep: boolean };
 
-/** `target` := every live node. */
-function fillLive(target: BitSet, index: NodeIndex): BitSet {
-  const live = index.live.words;
-  target.words.fill(0);
-  target.words.set(live.subarray(0, Math.min(live.length, target.words.length)));
-  return target;
-}
-
-/** `r` := the nodes matching `term` (`x` is scratch). */
-function termNodes(term: CompiledTerm, index: NodeIndex, r: BitSet, x: BitSet): BitSet {
-  fillLive(r, index);
+/** The clauses of a term, or undefined when the term can match no node of the index. */
+function planTerm(term: CompiledTerm, index: NodeIndex): Clause[] | undefined {
+  const clauses: Clause[] = [];
+  const present = (ps: (Posting | undefined)[]) => ps.filter((p): p is Posting => p !== undefined);
   for (const req of term.labels) {
     switch (req.operator) {
       case 'In': {
-        if (req.values.size === 1) {
-          const [only] = req.values;
-          const p = only === undefined ? undefined : index.withLabel(req.key, only);
-          if (p) p.intersect(r);
-          else r.words.fill(0);
-          break;
-        }
-        x.words.fill(0);
-        for (const v of req.values) index.withLabel(req.key, v)?.orInto(x);
-        r.and(x);
+        const postings = present([...req.values].map((v) => index.withLabel(req.key, v)));
+        if (postings.length === 0) return undefined;
+        clauses.push({ kind: 'any', postings });
         break;
       }
-      case 'NotIn':
-        for (const v of req.values) index.withLabel(req.key, v)?.subtractFrom(r);
+      case 'NotIn': {
+        const postings = present([...req.values].map((v) => index.withLabel(req.key, v)));
+        if (postings.length > 0) clauses.push({ kind: 'none', postings });
         break;
+      }
       case 'Exists': {
         const p = index.withKey(req.key);
-        if (p) p.intersect(r);
-        else r.words.fill(0);
+        if (!p) return undefined;
+        clauses.push({ kind: 'any', postings: [p] });
         break;
       }
-      case 'DoesNotExist':
-        index.withKey(req.key)?.subtractFrom(r);
+      case 'DoesNotExist': {
+        const p = index.withKey(req.key);
+        if (p) clauses.push({ kind: 'none', postings: [p] });
         break;
+      }
       case 'Gt':
       case 'Lt': {
-        x.words.fill(0);
+        const postings: Posting[] = [];
         for (const [value, p] of index.labelValues(req.key)) {
           const n = parseInt64(value);
-          if (n !== undefined && (req.operator === 'Gt' ? n > req.bound : n < req.bound)) p.orInto(x);
+          if (n !== undefined && (req.operator === 'Gt' ? n > req.bound : n < req.bound)) postings.push(p);
         }
-        r.and(x);
+        if (postings.length === 0) return undefined;
+        clauses.push({ kind: 'any', postings });
         break;
       }
     }
-    if (r.isEmpty()) return r;
   }
   for (const f of term.fields) {
     if (f.key === NODE_NAME_FIELD) {
       const id = index.idOf(f.value);
-      if (f.operator === 'In') keepOnly(r, id);
-      else if (id !== undefined) r.delete(id);
+      if (f.operator === 'In') {
+        if (id === undefined) return undefined;
+        clauses.push({ kind: 'id', id, keep: true });
+      } else if (id !== undefined) clauses.push({ kind: 'id', id, keep: false });
     } else if ((f.operator === 'In') !== (f.value === '')) {
       // Any other field reads as "" on every node.
-      r.words.fill(0);
+      return undefined;
     }
   }
-  return r;
+  return clauses;
+}
+
+function anyWord(postings: readonly Posting[], w: number): number {
+  let bits = 0;
+  for (let i = 0; i < postings.length; i++) bits |= (postings[i] as Posting).word(w);
+  return bits;
 }
 
 /**
- * The nodes that satisfy nodeSelector AND required affinity, in one of the index's scratch sets (valid until the
- * next verdict); undefined when the pod constrains neither.
+ * nodeSelector AND required affinity as a function of a word: the bits of the nodes of word `w` that satisfy both.
+ * Computed lazily, word by word, so that a pod that fits early costs only the words looked at. Undefined when the
+ * pod constrains neither.
  */
-function affinityNodes(c: PodConstraints, index: NodeIndex): BitSet | undefined {
+function affinityWords(c: PodConstraints, index: NodeIndex): ((w: number) => number) | undefined {
   if (c.nodeSelector.length === 0 && c.terms === undefined) return undefined;
-  const [s, union, term, x] = index.scratch(4) as [BitSet, BitSet, BitSet, BitSet];
-  fillLive(s, index);
+  const selector: Posting[] = [];
   for (const [k, v] of c.nodeSelector) {
     const p = index.withLabel(k, v);
-    if (!p) return s.andNot(s);
-    p.intersect(s);
+    if (!p) return () => 0;
+    selector.push(p);
   }
-  if (c.terms !== undefined) {
-    union.words.fill(0);
-    for (const t of c.terms) if (t) union.or(termNodes(t, index, term, x));
-    s.and(union);
-  }
-  return s;
+  const terms = c.terms?.map((t) => (t ? planTerm(t, index) : undefined)).filter((t): t is Clause[] => t !== undefined);
+  if (terms?.length === 0) return () => 0;
+  return (w) => {
+    let bits = -1;
+    for (let i = 0; i < selector.length && bits !== 0; i++) bits &= (selector[i] as Posting).word(w);
+    if (bits === 0 || terms === undefined) return bits;
+    let union = 0;
+    for (let t = 0; t < terms.length; t++) {
+      const clauses = terms[t] as Clause[];
+      let term = bits;
+      for (let i = 0; i < clauses.length && term !== 0; i++) {
+        const cl = clauses[i] as Clause;
+        switch (cl.kind) {
+          case 'any':
+            term &= anyWord(cl.postings, w);
+            break;
+          case 'none':
+            term &= ~anyWord(cl.postings, w);
+            break;
+          case 'id': {
+            const mask = w === cl.id >>> 5 ? 1 << (cl.id & 31) : 0;
+            term &= cl.keep ? mask : ~mask;
+            break;
+          }
+        }
+      }
+      union |= term;
+    }
+    return union;
+  };
 }
 
 function popcount(x: number): number {
@@ -253,14 +279,15 @@ export function evaluate(c: PodConstraints, index: NodeIndex): Verdict {
   };
   const cordonBlocks = c.toleratesUnschedulable ? 0 : 1;
 
-  const affinity = affinityNodes(c, index);
+  const affinity = affinityWords(c, index);
+  let affinityWord = -1;
+  let affinityBits = 0;
   const nameId = c.nodeName === undefined ? undefined : (index.idOf(c.nodeName) ?? -1);
   const nameWord = nameId === undefined || nameId < 0 ? -1 : nameId >>> 5;
   const nameBit = nameId === undefined || nameId < 0 ? 0 : 1 << (nameId & 31);
   const words = index.words;
   // Int32 views: bit patterns above 2^31 stay integers for the JIT.
   const live = int32(index.live.words);
-  const aff = affinity ? int32(affinity.words) : undefined;
   const { shapeOfWord, shapeOfNode, shapeTaints, shapeAllocatable, shapeCordoned } = index;
   // Every reason a verdict can name: 3 fixed, one per taint list, one per requested resource (and the pod count).
   const counts = new Float64Array(3 + index.taintPartCount + c.requests.size + 1);
@@ -301,8 +328,12 @@ export function evaluate(c: PodConstraints, index: NodeIndex): Verdict {
         counts[t] = (counts[t] as number) + popcount(bits);
         continue;
       }
-      if (aff) {
-        const kept = bits & (aff[w] as number);
+      if (affinity) {
+        if (affinityWord !== w) {
+          affinityBits = affinity(w);
+          affinityWord = w;
+        }
+        const kept = bits & affinityBits;
         counts[affinityReason] = (counts[affinityReason] as number) + popcount(bits) - popcount(kept);
         bits = kept;
         if (bits === 0) continue;

@@ -136,7 +136,6 @@ export class NodeIndex {
   private readonly shapes: (Shape | undefined)[] = [];
   private readonly taintParts = new Parts<readonly V1Taint[]>();
   private readonly allocatableParts = new Parts<ReadonlyMap<string, bigint>>();
-  private scratchSets: BitSet[] = [];
   private readonly shapeByKey = new Map<string, Shape>();
   private readonly freeShapeNumbers: number[] = [];
   private readonly freeWords: number[] = [];
@@ -234,16 +233,6 @@ export class NodeIndex {
 
   get allocatablePartCount(): number {
     return this.allocatableParts.count;
-  }
-
-  /**
-   * `n` bit sets of the index's width for one verdict's temporary work, reused across verdicts (no garbage per
-   * review). Their content is whatever the last user left: callers reset them.
-   */
-  scratch(n: number): BitSet[] {
-    while (this.scratchSets.length < n) this.scratchSets.push(new BitSet(0));
-    for (const b of this.scratchSets) if (b.words.length !== this.wordCount) b.words = new Uint32Array(this.wordCount);
-    return this.scratchSets.slice(0, n);
   }
 
   upsert(node: PlacementNode): void {
