@@ -51,9 +51,20 @@ export function errored(uid: string, code: number, message: string): AdmissionRe
   return { uid, allowed: false, status: { code, message } };
 }
 
-/** The JSON Patch that turns `original` into `mutated` (RFC 6901 escaping of `/` and `~` in keys included). */
+/**
+ * The JSON Patch that turns `original` into `mutated` (RFC 6901 escaping of `/` and `~` in keys included). Top-level
+ * members that are the same object in both (the mutation shares what it does not change) are not walked.
+ */
 export function diff(original: unknown, mutated: unknown): Operation[] {
-  return fastJsonPatch.compare(original as object, mutated as object);
+  const o = original as Record<string, unknown>;
+  const m = mutated as Record<string, unknown>;
+  if (o === null || m === null || typeof o !== 'object' || typeof m !== 'object' || Array.isArray(o) || Array.isArray(m)) {
+    return fastJsonPatch.compare(o as object, m as object);
+  }
+  const changedKeys = [...new Set([...Object.keys(o), ...Object.keys(m)])].filter((k) => o[k] !== m[k]);
+  const before = Object.fromEntries(changedKeys.filter((k) => Object.hasOwn(o, k)).map((k) => [k, o[k]]));
+  const after = Object.fromEntries(changedKeys.filter((k) => Object.hasOwn(m, k)).map((k) => [k, m[k]]));
+  return fastJsonPatch.compare(before, after);
 }
 
 /** Allowed, with the patch from `original` to `mutated` when they differ. */

@@ -60,13 +60,17 @@ export function parseDuration(flag: string, value: string | undefined, fallbackM
   return Number(m[1]) * unit;
 }
 
+/** JSON lines on stdout, written asynchronously (one review must not wait for a write to the terminal or pipe). */
 export function createLogger(level = 'info'): Logger {
-  return pino({
-    level,
-    base: { service: 'placement-webhook' },
-    // Objects are never logged; these paths guard against a future slip.
-    redact: { paths: ['*.env', '*.envFrom', '*.object', '*.oldObject', 'req.headers.authorization'], censor: '[redacted]' },
-  });
+  return pino(
+    {
+      level,
+      base: { service: 'placement-webhook' },
+      // Objects are never logged; these paths guard against a future slip.
+      redact: { paths: ['*.env', '*.envFrom', '*.object', '*.oldObject', 'req.headers.authorization'], censor: '[redacted]' },
+    },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 function emptyRules(): RuleSet {

@@ -40,6 +40,13 @@ export interface CompiledRule {
 
 export interface RuleSet {
   readonly rules: readonly CompiledRule[];
+  /** Rule name → position in the document. */
+  readonly order: ReadonlyMap<string, number>;
+  /**
+   * The rules that may match a pod of `namespace` with `podLabels`, in document order: a superset of the matching
+   * ones, found by index (namespace lists, and one required pod label per rule) instead of trying every rule.
+   */
+  rulesFor(namespace: string, podLabels: Labels): readonly CompiledRule[];
   readonly excludedNamespaces: ReadonlySet<string>;
   readonly validation: {
     readonly mode: ValidationMode;
@@ -99,6 +106,39 @@ function lintSoundParts(doc: unknown, structural: readonly FieldError[]): LintRe
   return lintRules(doc as RulesDocument, scope);
 }
 
+/**
+ * A rule can only match pods that carry one label its podSelector requires (a `matchLabels` entry, or one of the
+ * values of an `In` expression), and pods of its `match.namespaces`. Each rule is filed under one of these (a label
+ * when it has one, else its namespaces), and a pod's candidates are the rules filed under its labels and its
+ * namespace, plus those that require neither.
+ */
+function candidateIndex(rules: readonly CompiledRule[], docs: readonly Rule[]): RuleSet['rulesFor'] {
+  const everywhere: CompiledRule[] = [];
+  const byNamespace = new Map<string, CompiledRule[]>();
+  const byLabel = new Map<string, CompiledRule[]>();
+  const file = (map: Map<string, CompiledRule[]>, key: string, r: CompiledRule) => {
+    const list = map.get(key) ?? [];
+    if (!list.includes(r)) list.push(r);
+    map.set(key, list);
+  };
+  rules.forEach((r, i) => {
+    const match = docs[i]?.match;
+    const [label] = Object.entries(match?.podSelector?.matchLabels ?? {});
+    const inExpression = match?.podSelector?.matchExpressions?.find((e) => e.operator === 'In' && (e.values?.length ?? 0) > 0);
+    if (label) file(byLabel, JSON.stringify(label), r);
+    else if (inExpression) for (const v of inExpression.values ?? []) file(byLabel, JSON.stringify([inExpression.key, v]), r);
+    else if (match?.namespaces) for (const ns of match.namespaces) file(byNamespace, ns, r);
+    else everywhere.push(r);
+  });
+  // Rules filed under a label are checked against the namespace by `matches`, like every other part of a match.
+  return (namespace, podLabels) => {
+    const out = new Set<CompiledRule>(everywhere);
+    for (const r of byNamespace.get(namespace) ?? []) out.add(r);
+    for (const [k, v] of Object.entries(podLabels)) for (const r of byLabel.get(JSON.stringify([k, v])) ?? []) out.add(r);
+    return [...out].sort((a, b) => a.index - b.index);
+  };
+}
+
 /** Checks and compiles a rules document given as a parsed value. */
 export function compileRules(doc: unknown): CompileResult {
   const structural = checkStructure(doc);
@@ -109,8 +149,11 @@ export function compileRules(doc: unknown): CompileResult {
   const typed = doc as RulesDocument;
   const { errors, warnings } = lintRules(typed);
   if (errors.length > 0) return { ok: false, errors, warnings };
+  const rules = typed.rules.map(compileRule);
   const ruleSet: RuleSet = {
-    rules: typed.rules.map(compileRule),
+    rules,
+    order: new Map(rules.map((r) => [r.name, r.index])),
+    rulesFor: candidateIndex(rules, typed.rules),
     excludedNamespaces: new Set(typed.settings?.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES),
     validation: {
       mode: typed.settings?.validation?.mode ?? 'enforce',

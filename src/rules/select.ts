@@ -36,5 +36,5 @@ export function withNameLabel(namespace: string, labels: Labels | undefined): La
 export function matchingRules(ruleSet: RuleSet, pod: V1Pod, namespace: string, namespaceLabels: Labels): CompiledRule[] {
   const subject = { namespace, namespaceLabels, podLabels: pod.metadata?.labels ?? {} };
   const daemonSetPod = isDaemonSetPod(pod);
-  return ruleSet.rules.filter((r) => (!daemonSetPod || r.includeDaemonSetPods) && r.matches(subject));
+  return ruleSet.rulesFor(namespace, subject.podLabels).filter((r) => (!daemonSetPod || r.includeDaemonSetPods) && r.matches(subject));
 }
