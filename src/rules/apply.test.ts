@@ -8,18 +8,12 @@ import type { RuleSet } from './compile.js';
 import type { Static } from '@sinclair/typebox';
 import type { Inject, NodeSelectorTerm, OnConflict, Rule } from './schema.js';
 import { isDaemonSetPod, MIRROR_POD_ANNOTATION, NAMESPACE_NAME_LABEL, withNameLabel } from './select.js';
+import { deepFreeze } from '../freeze.js';
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
 
 const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 interface Outcome {
   readonly original: V1Pod;

@@ -18,6 +18,7 @@ import {
   type Rule,
   type ValidationMode,
 } from './schema.js';
+import { deepFreeze } from '../freeze.js';
 
 /** What a rule's match is evaluated against. `namespaceLabels` include `kubernetes.io/metadata.name`. */
 export interface MatchSubject {
@@ -62,13 +63,6 @@ export type CompileResult =
 
 const checkStructure = compileSchema(RulesDocument);
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 function compileRule(rule: Rule, index: number): CompiledRule {
   const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;

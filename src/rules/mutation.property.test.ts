@@ -23,6 +23,7 @@ import { compileRules, type RuleSet } from './compile.js';
 import type { Static } from '@sinclair/typebox';
 import type { NodeSelectorTerm, OnConflict, Rule } from './schema.js';
 import { withNameLabel } from './select.js';
+import { deepFreeze } from '../freeze.js';
 
 const NUM_RUNS = 300;
 
@@ -218,13 +219,6 @@ const nodes: fc.Arbitrary<TestNode[]> = fc.array(fc.record({ name: nodeName, lab
 
 const asJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}
 
 const mutate = (pod: V1Pod, rs: RuleSet) => mutatePod(pod, rs, 'default', withNameLabel('default', {}));
 

@@ -196,17 +196,20 @@ interface LabelRequirement {
   readonly values: ReadonlySet<string>;
 }
 
-function requirementMatches(r: LabelRequirement, labels: Labels): boolean {
+/** In, NotIn, Exists, DoesNotExist against a label set (the part label and node selectors share). */
+export function requirementMatches(r: { key: string; operator: string; values?: ReadonlySet<string> }, labels: Labels): boolean {
   const value = getLabel(labels, r.key);
   switch (r.operator) {
     case 'In':
-      return value !== undefined && r.values.has(value);
+      return value !== undefined && (r.values?.has(value) ?? false);
     case 'NotIn':
-      return value === undefined || !r.values.has(value);
+      return value === undefined || !(r.values?.has(value) ?? false);
     case 'Exists':
       return value !== undefined;
     case 'DoesNotExist':
       return value === undefined;
+    default:
+      return false;
   }
 }
 

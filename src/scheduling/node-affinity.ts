@@ -13,7 +13,7 @@
 import type { V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
 
 import { child, fieldError, type FieldError } from '../errors.js';
-import { getLabel, validateDNS1123Subdomain, validateRequirement } from './labels.js';
+import { getLabel, requirementMatches, validateDNS1123Subdomain, validateRequirement } from './labels.js';
 import type { Labels } from './types.js';
 
 export const NODE_SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] as const;
@@ -200,24 +200,12 @@ export function compileTerm(term: V1NodeSelectorTerm): CompiledTerm | undefined 
 }
 
 function labelRequirementMatches(r: LabelRequirement, labels: Labels): boolean {
+  if (r.operator !== 'Gt' && r.operator !== 'Lt') return requirementMatches(r, labels);
+  // A missing label, or a label value that is not an int64, never matches.
   const value = getLabel(labels, r.key);
-  switch (r.operator) {
-    case 'In':
-      return value !== undefined && r.values.has(value);
-    case 'NotIn':
-      return value === undefined || !r.values.has(value);
-    case 'Exists':
-      return value !== undefined;
-    case 'DoesNotExist':
-      return value === undefined;
-    case 'Gt':
-    case 'Lt': {
-      // A missing label, or a label value that is not an int64, never matches.
-      const actual = value === undefined ? undefined : parseInt64(value);
-      if (actual === undefined) return false;
-      return r.operator === 'Gt' ? actual > r.bound : actual < r.bound;
-    }
-  }
+  const actual = value === undefined ? undefined : parseInt64(value);
+  if (actual === undefined) return false;
+  return r.operator === 'Gt' ? actual > r.bound : actual < r.bound;
 }
 
 function fieldRequirementMatches(r: FieldRequirement, node: NodeIdentity): boolean {

@@ -23,18 +23,12 @@ import { mergePodAffinity } from './pod-affinity.js';
 import { newReport, type MergeReport } from './report.js';
 import { mergeTolerations } from './tolerations.js';
 import { mergeTopologySpread } from './topology-spread.js';
+import { deepFreeze } from '../../freeze.js';
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
 
 const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 interface Merged {
   readonly spec: V1PodSpec;
