@@ -3,7 +3,8 @@
  * its own process in cluster mode (informers, rules ConfigMap), registered with the manifests of webhook-config/.
  */
 import { readFileSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, cp as cp_r, readFile, writeFile } from 'node:fs/promises';
+import { writeCertificates } from '../../src/cli/certs.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -235,6 +236,20 @@ describe('placement-webhook against a real control plane', () => {
     expect(m?.text).toMatch(/placement_webhook_reviews_total\{endpoint="mutate",decision="patched",kind="Pod"\} [1-9]/);
     expect(m?.text).toMatch(/placement_webhook_rules_reloads_total\{result="success"\} [1-9]/);
     expect(m?.text).toMatch(/placement_webhook_node_cache_nodes 6/);
+  });
+
+  it('the whole install (kubectl apply -k webhook-config/, after placement-webhook certs) is accepted by the API server', async () => {
+    const copy = path.join(cp.dir, 'webhook-config');
+    await cp_r(path.join(REPO_ROOT, 'webhook-config'), copy, { recursive: true });
+    await writeCertificates({ service: 'placement-webhook', namespace: 'placement-webhook', out: path.join(cp.dir, 'install-certs'), kustomizeDir: path.join(copy, 'generated'), sans: [], days: 1 });
+    // What the README tells 1.20 users to do: this API server has no policy/v1.
+    const pdb = path.join(copy, 'base', 'pdb.yaml');
+    await writeFile(pdb, (await readFile(pdb, 'utf8')).replace('apiVersion: policy/v1\n', 'apiVersion: policy/v1beta1\n'));
+    const r = await kubectl(['apply', '--dry-run=server', '-k', copy]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const kind of ['deployment.apps/placement-webhook', 'poddisruptionbudget.policy/placement-webhook', 'service/placement-webhook', 'mutatingwebhookconfiguration.admissionregistration.k8s.io/placement-webhook', 'validatingwebhookconfiguration.admissionregistration.k8s.io/placement-webhook', 'secret/placement-webhook-tls']) {
+      expect(r.stdout).toContain(kind);
+    }
   });
 
   it('the ServiceAccount of the manifests can do exactly what its RBAC grants', async () => {
