@@ -18,6 +18,12 @@ export interface AdmissionContext {
   rules(): RuleSet;
   /** Labels of a namespace, or undefined when it is not known (then only `kubernetes.io/metadata.name` is assumed). */
   namespaceLabels(name: string): Labels | undefined;
+  /**
+   * Makes `namespaceLabels(name)` know the namespace if it can: a namespace created a moment ago may not have reached
+   * the cache yet (its first pods follow right after), so a cache miss is read from the API server. Bounded in
+   * time; never throws. Absent where the namespaces are fixed (files).
+   */
+  ensureNamespace?(name: string): Promise<void>;
   nodes(): NodeView;
 }
 

@@ -102,6 +102,33 @@ describe('LiveCluster against a fake API server', () => {
   const watching = () => vi.waitFor(() => PATHS.forEach((p) => expect(fake.openWatches(p)).toBe(1)));
   const ruleNames = (c: LiveCluster) => c.rules().rules.map((r) => r.name);
 
+  describe('a namespace the cache does not have yet', () => {
+    it('is read from the API server, so that the first pods of a new namespace get its rules', async () => {
+      const c = start();
+      await ready(c);
+      await watching();
+      // Created, but its watch event has not arrived (lost here, late in real life).
+      fake.upsert(NAMESPACES, { metadata: { name: 'payments', labels: { team: 'payments' } } }, { event: false });
+      expect(c.namespaceLabels('payments')).toBeUndefined();
+      await c.ensureNamespace('payments');
+      expect(c.namespaceLabels('payments')).toEqual({ team: 'payments' });
+      expect(fake.requests(NAMESPACES).gets).toBe(1);
+      // Known now: no second read.
+      await c.ensureNamespace('payments');
+      expect(fake.requests(NAMESPACES).gets).toBe(1);
+    });
+
+    it('that does not exist, or an API server that does not answer, leaves the labels unknown without throwing', async () => {
+      const c = start();
+      await ready(c);
+      await c.ensureNamespace('nowhere');
+      expect(c.namespaceLabels('nowhere')).toBeUndefined();
+      fake.down();
+      await c.ensureNamespace('payments');
+      expect(c.namespaceLabels('payments')).toBeUndefined();
+    });
+  });
+
   describe('first sync', () => {
     it('is not ready until nodes, namespaces and rules are listed, then is', async () => {
       fake.down();

@@ -21,6 +21,8 @@ import { Informer } from './informer.js';
 import { toPlacementNode } from './objects.js';
 
 export const RULES_KEY = 'rules.yaml';
+/** How long a review waits for a namespace missing from the cache to be read from the API server. */
+export const NAMESPACE_LOOKUP_MS = 1000;
 
 export interface LiveClusterOptions {
   readonly kubeConfig: KubeConfig;
@@ -63,6 +65,7 @@ export class LiveCluster implements AdmissionContext {
   private namespaces = new Map<string, Labels>();
   private ruleSet: RuleSet;
   private rulesLoaded: boolean;
+  private readonly coreApi: CoreV1Api;
   /** resourceVersion of the rules ConfigMap last read (valid or not). */
   private rulesVersion: string | undefined;
   private readonly informers: { nodes: Informer<V1Node>; namespaces: Informer<V1Namespace>; rules?: Informer<V1ConfigMap> };
@@ -71,6 +74,7 @@ export class LiveCluster implements AdmissionContext {
     this.ruleSet = opts.fixedRules ?? opts.emptyRules;
     this.rulesLoaded = opts.fixedRules !== undefined;
     const api = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.coreApi = api;
     const log = opts.logger;
     const onError = (cache: string) => (err: unknown, retryInMs: number) =>
       log.warn({ cache, err: err instanceof Error ? err.message : String(err), retryInMs }, 'watch failed; reconnecting');
@@ -215,6 +219,24 @@ export class LiveCluster implements AdmissionContext {
 
   namespaceLabels(name: string): Labels | undefined {
     return this.namespaces.get(name);
+  }
+
+  async ensureNamespace(name: string): Promise<void> {
+    if (this.namespaces.has(name)) return;
+    try {
+      const read = this.coreApi.readNamespace({ name });
+      read.catch(() => undefined); // a late failure after the timeout is of no interest
+      const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), NAMESPACE_LOOKUP_MS).unref());
+      const ns = await Promise.race([read, timeout]);
+      // Not there (yet), or the informer delivered it meanwhile (then its version is the one to keep).
+      if (ns && !this.namespaces.has(name)) {
+        const next = new Map(this.namespaces);
+        next.set(name, { ...(ns.metadata?.labels ?? {}) });
+        this.namespaces = next;
+      }
+    } catch (err) {
+      this.opts.logger.debug({ namespace: name, err: err instanceof Error ? err.message : String(err) }, 'namespace lookup failed');
+    }
   }
 
   nodes(): NodeView {

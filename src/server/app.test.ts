@@ -390,3 +390,42 @@ describe('over TLS', () => {
     expect((await post(JSON.stringify(podReview()))).status).toBe(200);
   });
 });
+
+describe('a namespace missing from the cache', () => {
+  it('is looked up before the review is decided, so that namespaceSelector rules see its labels', async () => {
+    const rules = loadRules(
+      `
+apiVersion: placement-webhook/v1
+kind: PlacementRules
+rules:
+  - name: team-data
+    match:
+      namespaceSelector: {matchLabels: {team: data}}
+    inject:
+      nodeSelector: {pool: data}
+`,
+      'app.test.ts',
+    );
+    const known = new Map<string, Record<string, string>>();
+    const looked: string[] = [];
+    const cluster = new StaticCluster(rules);
+    const ctx: AdmissionContext = {
+      rules: () => rules,
+      namespaceLabels: (name) => known.get(name),
+      nodes: () => cluster.nodes(),
+      ensureNamespace: async (name) => {
+        looked.push(name);
+        known.set(name, { team: 'data' });
+      },
+    };
+    const app = buildApp({ ctx, logger });
+    try {
+      const first = await app.inject({ method: 'POST', url: '/mutate', ...json(podReview()) });
+      expect(decodePatch(first.json<AdmissionReviewResponse>().response)).toContainEqual({ op: 'add', path: '/spec/nodeSelector', value: { pool: 'data' } });
+      await app.inject({ method: 'POST', url: '/mutate', ...json(podReview()) });
+      expect(looked).toEqual(['streaming']); // the second review finds it in the cache
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -76,6 +76,9 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
     };
     const durationMs = () => Number(process.hrtime.bigint() - started) / 1e6;
     try {
+      if (request.namespace && ctx.ensureNamespace && ctx.namespaceLabels(request.namespace) === undefined) {
+        await ctx.ensureNamespace(request.namespace);
+      }
       const { response, record } = handler(request, ctx);
       const ms = durationMs();
       req.log.info({ ...fields, ...record, durationMs: ms }, 'review');

@@ -38,6 +38,8 @@ export interface RequestCounts {
   watches: number;
   /** Requests answered 503 because the server was down. */
   refused: number;
+  /** Single-object GETs (a namespace by name). */
+  gets: number;
 }
 
 export interface FakeApiServerOptions {
@@ -121,7 +123,7 @@ export class FakeApiServer {
   }
 
   /** Creates or replaces `obj` (by `metadata.name`) in the collection at `path`, and notifies watchers. */
-  upsert(path: string, obj: KubernetesObject): KubernetesObject {
+  upsert(path: string, obj: KubernetesObject, { event = true }: { event?: boolean } = {}): KubernetesObject {
     const kind = kindOf(path);
     const name = obj.metadata?.name;
     if (!name) throw new Error('upsert: metadata.name is required');
@@ -136,7 +138,7 @@ export class FakeApiServer {
       metadata: { ...obj.metadata, name, ...(namespace ? { namespace } : {}), resourceVersion: String(rv) },
     });
     items.set(name, stored);
-    this.record({ rv, path, type, object: stored });
+    if (event) this.record({ rv, path, type, object: stored });
     return stored;
   }
 
@@ -196,7 +198,7 @@ export class FakeApiServer {
   private countsOf(path: string): RequestCounts {
     let c = this.counts.get(path);
     if (!c) {
-      c = { lists: 0, watches: 0, refused: 0 };
+      c = { lists: 0, watches: 0, refused: 0, gets: 0 };
       this.counts.set(path, c);
     }
     return c;
@@ -218,6 +220,16 @@ export class FakeApiServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname;
+    const single = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && single) {
+      this.countsOf('/api/v1/namespaces').gets++;
+      if (this.isDown) return status(res, 503, 'the fake API server is down');
+      const ns = this.collection('/api/v1/namespaces').get(decodeURIComponent(single[1] ?? ''));
+      if (!ns) return status(res, 404, `namespaces "${single[1]}" not found`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ns));
+      return;
+    }
     if (req.method !== 'GET' || !COLLECTION.test(path)) return status(res, 404, `${req.method} ${path} is not served`);
     const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const counts = this.countsOf(path);
