@@ -146,6 +146,19 @@ const allowedWarning = (...warnings: string[]) => ({ uid: UID, allowed: true, wa
 // ---- pods ----------------------------------------------------------------------------------------------------------
 
 describe('pods', () => {
+  it('a pod for another scheduler (Fargate, Volcano) is not judged: its nodes may not exist before it is scheduled', () => {
+    const r = validate(podRequest(infeasible().spec({ schedulerName: 'fargate-scheduler' }).obj()), cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'scheduled by fargate-scheduler, not default-scheduler' });
+    // Naming the default scheduler explicitly changes nothing.
+    expect(validate(podRequest(infeasible().spec({ schedulerName: 'default-scheduler' }).obj()), cluster()).response.allowed).toBe(false);
+  });
+
+  it('a Deployment whose pods go to another scheduler is not judged either', () => {
+    const r = validate(workloadRequest('Deployment', template(infeasible().spec({ schedulerName: 'volcano' }))), cluster());
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'scheduled by volcano, not default-scheduler' });
+  });
+
   it('a pod some node runs is allowed without remark', () => {
     const r = validate(podRequest(feasible().obj()), cluster());
     expect(r.response).toEqual(allowedPlain);

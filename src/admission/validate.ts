@@ -26,6 +26,7 @@ import { allowed, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
+export const DEFAULT_SCHEDULER = 'default-scheduler';
 export const RULES_CONFIGMAP_KEY = 'rules.yaml';
 /** Kubernetes shows warnings one per line; longer ones are cut with "…" (details are in the log). */
 export const MAX_WARNING_LENGTH = 120;
@@ -190,6 +191,15 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
   }
 }
 
+/**
+ * Pods for another scheduler (Fargate, Volcano, a custom one) are placed by rules we do not know, often on nodes that
+ * do not exist before they are scheduled: they are not judged.
+ */
+function otherScheduler(spec: V1Pod['spec']): string | undefined {
+  const name = spec?.schedulerName;
+  return name && name !== DEFAULT_SCHEDULER ? `scheduled by ${name}, not ${DEFAULT_SCHEDULER}` : undefined;
+}
+
 function respond(uid: string, j: Judgement): HandlerResult {
   const record: ReviewRecord = { decision: j.denial ? 'denied' : 'allowed', verdict: j.verdict, warnings: j.warnings.length };
   if (j.message) record.reason = j.message;
@@ -214,7 +224,7 @@ function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerR
   const pod = request.object as V1Pod;
   const namespace = request.namespace || pod.metadata?.namespace || 'default';
   const ruleSet = ctx.rules();
-  const skipped = skipReason(pod, namespace, ruleSet);
+  const skipped = otherScheduler(pod.spec) ?? skipReason(pod, namespace, ruleSet);
   if (skipped) return skip(uid, skipped);
   if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
   const c = constraintsOrWarning(pod);
@@ -231,6 +241,8 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
     return skip(uid, 'pod template unchanged');
   }
   if (w.replicas === 0) return skip(uid, 'replicas: 0');
+  const scheduler = otherScheduler(w.template.spec);
+  if (scheduler) return skip(uid, scheduler);
   const namespace = request.namespace || 'default';
   const ruleSet = ctx.rules();
   if (ruleSet.excludedNamespaces.has(namespace)) return skip(uid, `namespace ${namespace} is excluded`);

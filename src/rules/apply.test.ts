@@ -327,6 +327,12 @@ describe('mutatePod: pods left alone', () => {
       skipped: 'mirror pod (managed by a kubelet)',
     },
     {
+      name: 'a pod already bound to a node (the kubelet would reject injected placement its node does not match)',
+      pod: makePod().spec({ nodeName: 'node-1' }).obj(),
+      rules: [spot],
+      skipped: 'already bound to node node-1',
+    },
+    {
       name: 'a mirror pod even when a rule includes DaemonSet pods',
       pod: makePod().annotation(MIRROR_POD_ANNOTATION, '').ownedBy('Node', 'n1').obj(),
       rules: [r('all', { nodeSelector: { a: 'b' } }, { match: { includeDaemonSetPods: true } })],

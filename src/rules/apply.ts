@@ -64,6 +64,8 @@ export function mutatePod(pod: V1Pod, ruleSet: RuleSet, namespace: string, names
   const skipped = skipReason(pod, namespace, ruleSet);
   if (skipped) return result({ skipped });
   if (!pod.spec) return result({ skipped: 'the pod has no spec' });
+  // Already bound: the kubelet would reject the pod if injected placement did not match its node.
+  if (pod.spec.nodeName) return result({ skipped: `already bound to node ${pod.spec.nodeName}` });
 
   const rules = matchingRules(ruleSet, pod, namespace, namespaceLabels);
   if (rules.length === 0) return result({});
