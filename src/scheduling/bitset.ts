@@ -5,23 +5,10 @@
 
 /** A set of small non-negative integers. Operations with a shorter or longer set treat missing words as zero. */
 export class BitSet {
-  words: Uint32Array;
+  words: Uint32Array<ArrayBuffer>;
 
   constructor(words: number) {
     this.words = new Uint32Array(words);
-  }
-
-  static full(words: number, size: number): BitSet {
-    const b = new BitSet(words);
-    b.words.fill(0xffffffff, 0, size >>> 5);
-    if (size & 31) b.words[size >>> 5] = (1 << (size & 31)) - 1;
-    return b;
-  }
-
-  clone(): BitSet {
-    const b = new BitSet(0);
-    b.words = this.words.slice();
-    return b;
   }
 
   /** Grows the set so that it has word `word` (new words are empty). */
@@ -43,64 +30,6 @@ export class BitSet {
 
   has(i: number): boolean {
     return ((this.words[i >>> 5] ?? 0) & (1 << (i & 31))) !== 0;
-  }
-
-  /** this ∩= other */
-  and(other: BitSet): this {
-    const w = this.words;
-    const o = other.words;
-    const n = Math.min(w.length, o.length);
-    for (let i = 0; i < n; i++) (w[i] as number) &= o[i] as number;
-    w.fill(0, n);
-    return this;
-  }
-
-  /** this ∖= other */
-  andNot(other: BitSet): this {
-    const w = this.words;
-    const o = other.words;
-    const n = Math.min(w.length, o.length);
-    for (let i = 0; i < n; i++) (w[i] as number) &= ~(o[i] as number);
-    return this;
-  }
-
-  /** this ∪= other (growing to other's width) */
-  or(other: BitSet): this {
-    this.ensure(other.words.length - 1);
-    const w = this.words;
-    const o = other.words;
-    for (let i = 0; i < o.length; i++) (w[i] as number) |= o[i] as number;
-    return this;
-  }
-
-  isEmpty(): boolean {
-    for (const x of this.words) if (x !== 0) return false;
-    return true;
-  }
-
-  count(): number {
-    let n = 0;
-    for (let x of this.words) {
-      x -= (x >>> 1) & 0x55555555;
-      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-      n += (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-    }
-    return n;
-  }
-
-  /** The members in increasing order; stops when `visit` returns true, and returns that member. */
-  find(visit: (i: number) => boolean): number | undefined {
-    const w = this.words;
-    for (let k = 0; k < w.length; k++) {
-      let x = w[k] as number;
-      while (x !== 0) {
-        const low = x & -x;
-        const i = (k << 5) + (31 - Math.clz32(low));
-        if (visit(i)) return i;
-        x ^= low;
-      }
-    }
-    return undefined;
   }
 }
 
@@ -167,48 +96,5 @@ export class Posting {
     if (this.dense) return (this.dense.words[w] ?? 0) | 0;
     return (this.sparse as Map<number, number>).get(w) ?? 0;
   }
-
-  /** target ∪= this */
-  orInto(target: BitSet): void {
-    if (this.dense) target.or(this.dense);
-    else {
-      for (const [w, bits] of this.sparse ?? []) {
-        target.ensure(w);
-        (target.words[w] as number) |= bits;
-      }
-    }
-  }
-
-  /** target ∩= this */
-  intersect(target: BitSet): void {
-    if (this.dense) {
-      target.and(this.dense);
-      return;
-    }
-    const sparse = this.sparse as Map<number, number>;
-    const t = target.words;
-    for (let w = 0; w < t.length; w++) if (t[w] !== 0) (t[w] as number) &= sparse.get(w) ?? 0;
-  }
-
-  /** target ∖= this */
-  subtractFrom(target: BitSet): void {
-    if (this.dense) target.andNot(this.dense);
-    else for (const [w, bits] of this.sparse ?? []) if (w < target.words.length) (target.words[w] as number) &= ~bits;
-  }
-
-  /** |target ∩ this| */
-  countIn(target: BitSet): number {
-    if (!this.dense) {
-      let n = 0;
-      for (const [w, bits] of this.sparse ?? []) n += popcount32((target.words[w] ?? 0) & bits);
-      return n;
-    }
-    return target.clone().and(this.dense).count();
-  }
 }
 
-function popcount32(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}

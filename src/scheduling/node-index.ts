@@ -190,18 +190,6 @@ export class NodeIndex {
     for (const n of this.nodesById) if (n) yield n;
   }
 
-  /** An empty bit set of the index's width. */
-  none(): BitSet {
-    return new BitSet(this.wordCount);
-  }
-
-  /** All live nodes as a fresh bit set. */
-  all(): BitSet {
-    const b = new BitSet(this.wordCount);
-    b.words.set(this.live.words.subarray(0, this.wordCount));
-    return b;
-  }
-
   /** Nodes whose label `key` has `value` (undefined when none). */
   withLabel(key: string, value: string): Posting | undefined {
     return this.byLabel.get(key)?.get(value);
