@@ -429,3 +429,28 @@ rules:
     }
   });
 });
+
+describe('the review log', () => {
+  it('is one JSON line per review with uid, kind, namespace, name, operation and decision, and never the pod', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) };
+    const capture = pino({ level: 'info', redact: { paths: ['*.env'], censor: '[redacted]' } }, sink);
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger: capture });
+    try {
+      const secretPod = podReview();
+      ((secretPod['request'] as { object: { spec: { containers: { env?: unknown }[] } } }).object.spec.containers[0] as { env?: unknown }).env = [
+        { name: 'TOKEN', value: 's3cr3t' },
+      ];
+      await app.inject({ method: 'POST', url: '/mutate', ...json(secretPod) });
+      const reviews = lines.filter((l) => l['msg'] === 'review');
+      expect(reviews).toHaveLength(1);
+      expect(reviews[0]).toMatchObject({ uid: UID, kind: 'Pod', namespace: 'streaming', name: 'consumer-0', operation: 'CREATE', decision: 'patched' });
+      expect(JSON.stringify(lines)).not.toContain('s3cr3t');
+      // Other lines keep the logger's redaction.
+      app.log.info({ container: { env: 'x' } }, 'other');
+      expect(lines.find((l) => l['msg'] === 'other')).toMatchObject({ container: { env: '[redacted]' } });
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -17,6 +17,7 @@ import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { formatFieldError } from '../errors.js';
+import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 
 /** Largest AdmissionReview accepted, as controller-runtime (the API server's own limit is 3 MiB per object). */
@@ -51,6 +52,9 @@ class TransportError extends Error {
 
 function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ctx: AdmissionContext, metrics?: Metrics): void {
   const endpoint = path.slice(1);
+  // The one line per review is built from scalar fields only (never an object, so never a secret): it skips the
+  // logger's redaction, which costs more than the line itself. Every other line keeps it.
+  const reviewLog = (app.log as Logger).child({}, { redact: { paths: [] } });
   app.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
@@ -81,7 +85,7 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
       }
       const { response, record } = handler(request, ctx);
       const ms = durationMs();
-      req.log.info({ ...fields, ...record, durationMs: ms }, 'review');
+      reviewLog.info({ ...fields, ...record, durationMs: ms }, 'review');
       metrics?.reviews.inc({ endpoint, decision: record.decision, kind: request.kind.kind });
       metrics?.reviewDuration.observe({ endpoint }, ms / 1000);
       return review(response);
