@@ -395,6 +395,16 @@ describe('lintRules warnings', () => {
     `rules[${j}].inject.nodeSelector: may apply to the same pods as rules[${i}] ("${earlier}") but sets zone=${mine} where that rule sets zone=${theirs}; ` +
     `the earlier rule wins and this one's onConflict (${onConflict}) decides`;
 
+  it('a rule overriding a value an earlier rule guards with onConflict: reject is an error (a re-invocation would reject the pod)', () => {
+    const doc = rulesDoc([zone('a', 'a', undefined, 'reject'), zone('b', 'b', undefined, 'override')]);
+    expect(lintRules(doc).errors.map(formatFieldError)).toEqual([
+      'rules[1].onConflict: may apply to the same pods as rules[0] ("a") but sets zone=b where that rule sets zone=a, and overriding it would make a re-invocation reject the pod (that rule\'s onConflict is reject)',
+    ]);
+    // Disjoint matches, or a later rule that keeps, are fine.
+    expect(lintRules(rulesDoc([zone('a', 'a', { namespaces: ['x'] }, 'reject'), zone('b', 'b', { namespaces: ['y'] }, 'override')])).errors).toEqual([]);
+    expect(lintRules(rulesDoc([zone('a', 'a', undefined, 'reject'), zone('b', 'b', undefined, 'keep')])).errors).toEqual([]);
+  });
+
   it.each<{ name: string; rules: Rule[]; warnings: string[] }>([
     {
       name: 'two rules matching every pod with contradicting nodeSelectors',

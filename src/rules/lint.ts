@@ -233,7 +233,9 @@ export function lintRules(doc: RulesDocument, scope: LintScope = EVERYTHING): Li
   // Names are compared across every rule that has one, sound or not, so that a duplicate is never found late.
   const named = doc.rules.map((rule, i) => ({ name: (rule as { name?: unknown }).name, i })).filter((r) => typeof r.name === 'string');
   errors.push(...duplicates(named, (r) => r.name as string, (k) => `rules[${named[k]?.i}].name`));
-  warnings.push(...contradictions(rules));
+  const contradicting = contradictions(rules);
+  errors.push(...contradicting.errors);
+  warnings.push(...contradicting.warnings);
   return { errors, warnings };
 }
 
@@ -275,7 +277,14 @@ function matchesDisjoint(a: Match | undefined, b: Match | undefined): boolean {
   return selectorsDisjoint(a?.podSelector, b?.podSelector) || selectorsDisjoint(a?.namespaceSelector, b?.namespaceSelector);
 }
 
-function contradictions(rules: readonly { rule: Rule; i: number }[]): FieldError[] {
+/**
+ * Two rules that may apply to the same pod and set one nodeSelector key to different values. Usually a warning
+ * (the earlier rule's value stays, and the later rule's onConflict says what happens). An error when the later rule
+ * overrides a value that the earlier one guards with `onConflict: reject`: the first pass would admit the pod with
+ * the later value, and the API server's re-invocation would then reject it — the mutation would not be idempotent.
+ */
+function contradictions(rules: readonly { rule: Rule; i: number }[]): LintResult {
+  const errors: FieldError[] = [];
   const warnings: FieldError[] = [];
   rules.forEach(({ rule: later, i: j }, n) => {
     for (const { rule: earlier, i } of rules.slice(0, n)) {
@@ -284,14 +293,21 @@ function contradictions(rules: readonly { rule: Rule; i: number }[]): FieldError
       const clash = Object.keys(b).filter((k) => Object.hasOwn(a, k) && a[k] !== b[k]);
       if (clash.length === 0 || matchesDisjoint(earlier.match, later.match)) continue;
       const k = clash[0] as string;
+      const both = `may apply to the same pods as rules[${i}] (${JSON.stringify(earlier.name)}) but sets ${k}=${b[k]} where that rule sets ${k}=${a[k]}`;
+      if (earlier.onConflict === 'reject' && later.onConflict === 'override') {
+        errors.push({
+          type: 'Forbidden',
+          path: `rules[${j}].onConflict`,
+          detail: `${both}, and overriding it would make a re-invocation reject the pod (that rule's onConflict is reject)`,
+        });
+        continue;
+      }
       warnings.push({
         type: 'Invalid',
         path: `rules[${j}].inject.nodeSelector`,
-        detail:
-          `may apply to the same pods as rules[${i}] (${JSON.stringify(earlier.name)}) but sets ${k}=${b[k]} where that rule sets ${k}=${a[k]}; ` +
-          `the earlier rule wins and this one's onConflict (${later.onConflict ?? 'keep'}) decides`,
+        detail: `${both}; the earlier rule wins and this one's onConflict (${later.onConflict ?? 'keep'}) decides`,
       });
     }
   });
-  return warnings;
+  return { errors, warnings };
 }

@@ -197,9 +197,16 @@ function toRule(shape: RuleShape, i: number): Rule {
   return JSON.parse(JSON.stringify(rule)) as Rule;
 }
 
+/**
+ * The rule set of `shapes`. Lint refuses one combination the generator can make (a rule overriding a nodeSelector
+ * value that an earlier rule guards with onConflict: reject, which could not be idempotent): such draws are skipped.
+ */
 function compile(shapes: readonly RuleShape[]): RuleSet {
   const result = compileRules(rulesDoc(shapes.map(toRule)));
-  if (!result.ok) throw new Error(`the generator made an invalid rule:\n${result.errors.map(formatFieldError).join('\n')}`);
+  if (!result.ok) {
+    fc.pre(!result.errors.every((e) => e.path.endsWith('.onConflict') && e.type === 'Forbidden'));
+    throw new Error(`the generator made an invalid rule:\n${result.errors.map(formatFieldError).join('\n')}`);
+  }
   return result.ruleSet;
 }
 
@@ -301,10 +308,6 @@ describe('mutation properties', () => {
   it('(a) is idempotent: a second pass changes nothing and gives an empty patch', () => {
     fc.assert(
       fc.property(podShape, rules(anyConflict), (shape, ruleShapes) => {
-        // Known limit: a reject rule followed by an override rule that changes the same value admits the pod on the
-        // first pass and denies it on the second; such documents are left out here.
-        const lastOverride = ruleShapes.map((r) => r.onConflict).lastIndexOf('override');
-        fc.pre(!ruleShapes.some((r, i) => r.onConflict === 'reject' && i < lastOverride));
         const rs = compile(ruleShapes);
         const first = mutate(deepFreeze(buildPod(shape)), rs);
         if (first.denial !== undefined) return;
