@@ -33,7 +33,6 @@ describe('Informer', () => {
     const kubeConfig = fake.kubeConfig();
     const api = kubeConfig.makeApiClient(CoreV1Api);
     informer = new Informer<V1Node>({
-      name: 'nodes',
       kubeConfig,
       path: NODES,
       list: () => api.listNode(),

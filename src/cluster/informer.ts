@@ -17,7 +17,6 @@ export interface InformerHandlers<T> {
 }
 
 export interface InformerOptions<T extends KubernetesObject> {
-  readonly name: string;
   readonly kubeConfig: KubeConfig;
   /** API path of the collection, e.g. `/api/v1/nodes`. */
   readonly path: string;

@@ -80,7 +80,6 @@ export class LiveCluster implements AdmissionContext {
       log.warn({ cache, err: err instanceof Error ? err.message : String(err), retryInMs }, 'watch failed; reconnecting');
 
     const nodes = new Informer<V1Node>({
-      name: 'nodes',
       kubeConfig: opts.kubeConfig,
       path: '/api/v1/nodes',
       list: () => api.listNode(),
@@ -106,7 +105,6 @@ export class LiveCluster implements AdmissionContext {
     });
 
     const namespaces = new Informer<V1Namespace>({
-      name: 'namespaces',
       kubeConfig: opts.kubeConfig,
       path: '/api/v1/namespaces',
       list: () => api.listNamespace(),
@@ -135,7 +133,6 @@ export class LiveCluster implements AdmissionContext {
     const cm = opts.rulesConfigMap;
     if (cm) {
       this.informers.rules = new Informer<V1ConfigMap>({
-        name: 'rules',
         kubeConfig: opts.kubeConfig,
         path: `/api/v1/namespaces/${encodeURIComponent(cm.namespace)}/configmaps`,
         fieldSelector: `metadata.name=${cm.name}`,

@@ -3,7 +3,7 @@
  * rare properties (one node per `kubernetes.io/hostname` value) and become bit sets for common ones.
  */
 
-/** A set of small non-negative integers. Operations with a shorter or longer set treat missing words as zero. */
+/** A set of small non-negative integers, growing as members are added. */
 export class BitSet {
   words: Uint32Array<ArrayBuffer>;
 
