@@ -1,4 +1,5 @@
 import type { V1Namespace, V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import { billionLaughs, deeplyNested, sharedAnchorRules } from '../../test/support/yaml-bombs.js';
 import { describe, expect, it } from 'vitest';
 
 import { makeNode, makePod, ruleSet, type NodeBuilder, type PodBuilder } from '../../test/support/builders.js';
@@ -644,6 +645,21 @@ describe('the rules ConfigMap', () => {
     const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: spot\n    inject: {nodeSelector: {a: b}\n') }), cluster());
     expect(r.response.allowed).toBe(false);
     expect(r.response.status?.message).toMatch(/^ConfigMap "placement-rules" is invalid: data\[rules\.yaml\]: YAML line 6, column 1: /);
+  });
+
+  it.each([
+    { name: 'an alias bomb', text: billionLaughs(), want: /data\[rules\.yaml\]: YAML aliases expand the document to more than \d+ nodes/ },
+    { name: 'collections nested 5,000 deep', text: deeplyNested(5000), want: /data\[rules\.yaml\]: YAML line 3, column 107: nested more than 100 levels deep/ },
+  ])('$name is denied as invalid (422) with the reason, not a 500', ({ text, want }) => {
+    const r = validate(configMapRequest({ 'rules.yaml': text }), cluster());
+    expect(r.response.allowed).toBe(false);
+    expect(r.response.status?.code).toBe(422);
+    expect(r.response.status?.message).toMatch(want);
+  });
+
+  it('101 rules sharing one anchor are allowed', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': sharedAnchorRules(101) }), cluster());
+    expect(r.response.allowed).toBe(true);
   });
 
   it('an empty document is denied', () => {

@@ -20,6 +20,8 @@ import { evaluate, firstFailure, podConstraints, type PodConstraints, type Verdi
 import { sameJson } from '../scheduling/merge/equal.js';
 import { sameToleration } from '../scheduling/taints.js';
 import type { PlacementNode } from '../scheduling/types.js';
+import { kubeletFailureReason, kubeletVerdict } from '../scheduling/kubelet.js';
+import type { NodeIndex } from '../scheduling/node-index.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './mutate.js';
 import { allowed, denied, invalid } from './response.js';
@@ -160,6 +162,7 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
   if (view.incomplete) {
     return { warnings: [clip(`placement-webhook: node feasibility not checked: ${view.incomplete}`)], verdict: 'unknown' };
   }
+  if (c.nodeName !== undefined) return judgeBound(c, c.nodeName, view.index, ruleSet, warnOnly, subject);
   const verdict: Verdict = evaluate(c, view.index);
   switch (verdict.kind) {
     case 'fits':
@@ -187,6 +190,39 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
         return { denial: `${subject}${verdict.message}`, warnings: [], verdict: 'no-fit', message: verdict.message };
       }
       return { warnings: messageAsWarnings(subject, verdict.message), verdict: 'no-fit', message: verdict.message };
+    }
+  }
+}
+
+/**
+ * A pod bound at creation (`spec.nodeName`) never passes through the scheduler: the kubelet of that node admits it
+ * or rejects it (the pod then ends Failed). Judged as the kubelet judges it (see `scheduling/kubelet.ts`).
+ */
+function judgeBound(c: PodConstraints, nodeName: string, index: NodeIndex, ruleSet: RuleSet, warnOnly: boolean, subject: string): Judgement {
+  const node = index.get(nodeName);
+  if (node === undefined) {
+    if (index.size === 0) return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
+    return {
+      warnings: [
+        clip(`${subject}bound to node ${nodeName}, which does not exist: no kubelet will run it,`),
+        clip('  and the pod garbage collector deletes pods bound to a missing node after about 40 s'),
+      ],
+      verdict: 'node-not-found',
+    };
+  }
+  const verdict = kubeletVerdict(c, node);
+  switch (verdict.kind) {
+    case 'admits':
+      return { warnings: [], verdict: 'fits' };
+    case 'admits-transient':
+      return {
+        warnings: [clip(`${subject}node ${nodeName} has condition taint ${verdict.taint.key}: the pod may wait or be evicted until it recovers`)],
+        verdict: 'fits-transient',
+      };
+    case 'rejects': {
+      const message = `the kubelet on ${nodeName} would reject this pod: ${kubeletFailureReason(verdict.failure)}`;
+      if (ruleSet.validation.mode === 'enforce' && !warnOnly) return { denial: `${subject}${message}`, warnings: [], verdict: 'kubelet-rejects', message };
+      return { warnings: [clip(`${subject}${message}`)], verdict: 'kubelet-rejects', message };
     }
   }
 }

@@ -42,12 +42,51 @@ describe('Informer', () => {
         remove: (n) => seen.removes.push(n.metadata?.name ?? ''),
         listed: (names) => seen.listed.push([...names].sort()),
         error: (_err, retryInMs) => seen.retries.push(retryInMs),
+        rejected: (err) => {
+          throw err;
+        },
       },
       ...opts,
     });
     informer.start();
     return seen;
   }
+
+  it('an object a handler or the trim throws on is reported and left out; the informer goes on, without reconnecting', async () => {
+    fake.upsert(NODES, { metadata: { name: 'bad-in-list' } });
+    const rejected: string[] = [];
+    const seen: Recorded = { upserts: [], removes: [], listed: [], retries: [] };
+    const kubeConfig = fake.kubeConfig();
+    const api = kubeConfig.makeApiClient(CoreV1Api);
+    informer = new Informer<V1Node>({
+      kubeConfig,
+      path: NODES,
+      list: () => api.listNode(),
+      trim: (n) => {
+        if (n.metadata?.name === 'bad-trim') throw new Error('cannot trim');
+        return n;
+      },
+      handlers: {
+        upsert: (n) => {
+          if (n.metadata?.name?.startsWith('bad')) throw new Error(`poison ${n.metadata.name}`);
+          seen.upserts.push(n.metadata?.name ?? '');
+        },
+        remove: () => undefined,
+        listed: (names) => seen.listed.push([...names].sort()),
+        error: (_err, retryInMs) => seen.retries.push(retryInMs),
+        rejected: (err) => rejected.push(err instanceof Error ? err.message : String(err)),
+      },
+    });
+    informer.start();
+    await vi.waitFor(() => expect(fake.openWatches(NODES)).toBe(1));
+    fake.upsert(NODES, { metadata: { name: 'bad-in-watch' } });
+    fake.upsert(NODES, { metadata: { name: 'bad-trim' } });
+    fake.upsert(NODES, { metadata: { name: 'n2' } });
+    await vi.waitFor(() => expect(seen.upserts).toEqual(['n1', 'n2']));
+    expect(rejected).toEqual(['poison bad-in-list', 'poison bad-in-watch', 'cannot trim']);
+    expect(seen.retries).toEqual([]);
+    expect(fake.requests(NODES).lists).toBe(1);
+  });
 
   it('lists, then follows the watch', async () => {
     const seen = start();

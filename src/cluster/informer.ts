@@ -4,7 +4,9 @@
  *   managedFields: tens of MB at 5k nodes);
  * - after a watch error it reconnects with exponential backoff (ListWatch alone stops after an error);
  * - it relists periodically, and every list reconciles deletions the watch may have missed;
- * - it tells whether it has synced and how long it has been disconnected, so callers can refuse to trust it.
+ * - it tells whether it has synced and how long it has been disconnected, so callers can refuse to trust it;
+ * - an object it cannot trim, or that a handler throws on, is reported and left out: no exception escapes a list,
+ *   a watch callback or a timer.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 
@@ -14,6 +16,11 @@ export interface InformerHandlers<T> {
   /** After each complete list: the names now present (everything else is gone). */
   listed(names: ReadonlySet<string>): void;
   error(err: unknown, retryInMs: number): void;
+  /**
+   * An object that could not be trimmed or handled (a handler threw): it is left out, and the informer goes on.
+   * Nothing the API server sends may stop the cache, let alone the process.
+   */
+  rejected(err: unknown, obj: unknown): void;
 }
 
 export interface InformerOptions<T extends KubernetesObject> {
@@ -34,7 +41,7 @@ export interface InformerOptions<T extends KubernetesObject> {
 class TrimmingWatch<T extends KubernetesObject> extends Watch {
   constructor(
     config: KubeConfig,
-    private readonly trim: (obj: T) => T,
+    private readonly trim: (obj: T) => T | undefined,
     private readonly onContact: () => void,
   ) {
     super(config);
@@ -52,7 +59,9 @@ class TrimmingWatch<T extends KubernetesObject> extends Watch {
       queryParams,
       (phase, obj, raw) => {
         this.onContact();
-        callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.trim(obj as T) : obj, raw);
+        if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') return callback(phase, obj, raw);
+        const trimmed = this.trim(obj as T);
+        if (trimmed !== undefined) callback(phase, trimmed, raw);
       },
       (err) => {
         if (err) failed = true;
@@ -114,6 +123,25 @@ export class Informer<T extends KubernetesObject> {
     await this.listWatch?.stop();
   }
 
+  /** Trims an object, or reports it and returns undefined when it cannot be (a malformed object). */
+  private trimSafely = (obj: T): T | undefined => {
+    try {
+      return this.opts.trim(obj);
+    } catch (err) {
+      this.opts.handlers.rejected(err, obj);
+      return undefined;
+    }
+  };
+
+  /** Runs a handler; an exception is reported with the object and goes no further. */
+  private handle(fn: () => void, obj: unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.handlers.rejected(err, obj);
+    }
+  }
+
   private contact = (): void => {
     this.disconnectedSince = undefined;
     this.backoffMs = this.opts.backoff?.initialMs ?? 1000;
@@ -127,17 +155,19 @@ export class Informer<T extends KubernetesObject> {
     const list = async () => {
       const result = await opts.list();
       if (!current()) throw new SupersededError();
-      const items = result.items.map(opts.trim);
+      const items = (Array.isArray(result.items) ? result.items : [])
+        .map(this.trimSafely)
+        .filter((o): o is T => o !== undefined);
       this.contact();
       this.syncedOnce = true;
-      opts.handlers.listed(new Set(items.map((o) => o.metadata?.name ?? '')));
+      this.handle(() => opts.handlers.listed(new Set(items.map((o) => o.metadata?.name ?? ''))), items.length);
       return { ...result, items };
     };
-    const watch = new TrimmingWatch<T>(opts.kubeConfig, opts.trim, this.contact);
+    const watch = new TrimmingWatch<T>(opts.kubeConfig, this.trimSafely, this.contact);
     const lw = new ListWatch<T>(opts.path, watch, list, false, undefined, opts.fieldSelector);
-    lw.on('add', (o) => current() && opts.handlers.upsert(o));
-    lw.on('update', (o) => current() && opts.handlers.upsert(o));
-    lw.on('delete', (o) => current() && opts.handlers.remove(o));
+    lw.on('add', (o) => current() && this.handle(() => opts.handlers.upsert(o), o));
+    lw.on('update', (o) => current() && this.handle(() => opts.handlers.upsert(o), o));
+    lw.on('delete', (o) => current() && this.handle(() => opts.handlers.remove(o), o));
     // An aborted watch is never a failure: ListWatch aborts its own watch when it stops or restarts, and reports
     // that as an error. Retrying on it would restart the live watch, which aborts it again: a reconnect every backoff.
     lw.on('error', (err) => current() && !isAbort(err) && this.retry(err));
@@ -163,6 +193,6 @@ export class Informer<T extends KubernetesObject> {
     if (this.stopped) return;
     const old = this.listWatch;
     this.connect();
-    void old?.stop();
+    old?.stop().catch(() => undefined); // an old watch that fails to stop is of no interest any more
   }
 }

@@ -5,7 +5,9 @@ import { stringify } from 'yaml';
 import { looseDoc, rulesDoc, ruleSet } from '../../test/support/builders.js';
 import { FakeApiServer } from '../../test/support/fake-apiserver.js';
 import { NodeIndex } from '../scheduling/node-index.js';
+import { buildApp } from '../server/app.js';
 import { Metrics } from '../server/metrics.js';
+import { billionLaughs, deeplyNested, sharedAnchorRules } from '../../test/support/yaml-bombs.js';
 import { LiveCluster, RULES_KEY, type LiveClusterOptions } from './live.js';
 
 const NODES = '/api/v1/nodes';
@@ -17,6 +19,20 @@ const PATHS = [NODES, NAMESPACES, CONFIGMAPS] as const;
 
 const MAX_STALENESS_MS = 300;
 const FAST_BACKOFF = { initialMs: 50, maxMs: 100 };
+
+/** A pod CREATE review. */
+const podReview = () => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'u1',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    namespace: 'default',
+    operation: 'CREATE',
+    object: { metadata: { name: 'p' }, spec: { containers: [{ name: 'a', image: 'x' }] } },
+  },
+});
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -146,7 +162,7 @@ describe('LiveCluster against a fake API server', () => {
     it('waits for the rules ConfigMap when it does not exist yet', async () => {
       fake.remove(CONFIGMAPS, RULES_NAME);
       const c = start();
-      await vi.waitFor(() => expect(c.notReady()).toBe('waiting for the first sync of rules'));
+      await vi.waitFor(() => expect(c.notReady()).toBe('rules ConfigMap placement-webhook/placement-rules not found'));
       expect(ruleNames(c)).toEqual([]);
 
       fake.upsert(CONFIGMAPS, rulesConfigMap(rulesText('late')));
@@ -263,6 +279,79 @@ describe('LiveCluster against a fake API server', () => {
       await sleep(100);
       expect(c.rules()).toBe(inForce);
       expect(c.notReady()).toBeUndefined();
+    });
+  });
+
+  describe('what the API server sends can never stop the webhook', () => {
+    const app = (c: LiveCluster) => buildApp({ ctx: c, logger: pino({ level: 'silent' }) });
+    const answers = async (c: LiveCluster) => {
+      const a = app(c);
+      try {
+        const res = await a.inject({ method: 'POST', url: '/validate', payload: podReview() });
+        return res.statusCode;
+      } finally {
+        await a.close();
+      }
+    };
+
+    it('an alias-bomb rules ConfigMap at start: unready with the reason, counted, and no reconnect loop', async () => {
+      fake.upsert(CONFIGMAPS, rulesConfigMap(billionLaughs()));
+      const c = start();
+      await vi.waitFor(() => expect(c.notReady()).toMatch(/^rules ConfigMap placement-webhook\/placement-rules is invalid: YAML aliases expand the document/));
+      expect(await counter(metrics, 'invalid')).toBe(1);
+      await sleep(300);
+      expect(fake.requests(CONFIGMAPS).lists).toBe(1);
+      expect(await answers(c)).toBe(200);
+      // Fixed: ready.
+      fake.upsert(CONFIGMAPS, rulesConfigMap(rulesText('fixed')));
+      await ready(c);
+      expect(ruleNames(c)).toEqual(['fixed']);
+    });
+
+    it('an edit to an alias bomb, or to a document nested too deep, keeps the last good rules and is counted', async () => {
+      const c = start();
+      await ready(c);
+      const inForce = c.rules();
+      fake.upsert(CONFIGMAPS, rulesConfigMap(billionLaughs()));
+      await vi.waitFor(async () => expect(await counter(metrics, 'invalid')).toBe(1));
+      fake.upsert(CONFIGMAPS, rulesConfigMap(deeplyNested(5000)));
+      await vi.waitFor(async () => expect(await counter(metrics, 'invalid')).toBe(2));
+      expect(c.rules()).toBe(inForce);
+      expect(c.notReady()).toBeUndefined();
+      expect(await answers(c)).toBe(200);
+      // 101 rules sharing one anchor are valid.
+      fake.upsert(CONFIGMAPS, rulesConfigMap(sharedAnchorRules(101)));
+      await vi.waitFor(() => expect(ruleNames(c)).toHaveLength(101));
+    });
+
+    it.each([
+      { name: 'a node whose taints are a string', path: NODES, obj: { metadata: { name: 'poison' }, spec: { taints: 'spot' } } },
+      { name: 'a node whose labels hold a number', path: NODES, obj: { metadata: { name: 'poison', labels: { zone: 7 } } } },
+      { name: 'a node whose allocatable is a list and labels null', path: NODES, obj: { metadata: { name: 'poison', labels: null }, status: { allocatable: [1, 2] } } },
+      { name: 'a namespace whose labels are a list', path: NAMESPACES, obj: { metadata: { name: 'poison', labels: ['a'] } } },
+      { name: 'a rules ConfigMap whose data is a number', path: CONFIGMAPS, obj: { metadata: { name: RULES_NAME }, data: 5 } },
+      { name: 'a rules ConfigMap whose rules.yaml is an object', path: CONFIGMAPS, obj: { metadata: { name: RULES_NAME }, data: { [RULES_KEY]: { a: 1 } } } },
+    ])('$name is left harmless and the server still answers', async ({ path, obj }) => {
+      const c = start();
+      await ready(c);
+      await watching();
+      const inForce = c.rules();
+      fake.upsert(path, obj as unknown as KubernetesObject);
+      await sleep(100);
+      expect(await answers(c)).toBe(200);
+      expect(c.notReady()).toBeUndefined();
+      if (path === CONFIGMAPS) expect(c.rules()).toBe(inForce);
+      // Still following events afterwards.
+      fake.upsert(NODES, apiNode('after', { zone: 'c' }));
+      await vi.waitFor(() => expect(c.nodes().index.get('after')).toBeDefined());
+    });
+
+    it('a list holding a poison object syncs the rest', async () => {
+      fake.upsert(NODES, { metadata: { name: 'poison' }, spec: { taints: [null, 'x', { key: 5 }] } } as unknown as KubernetesObject);
+      const c = start();
+      await ready(c);
+      expect(c.nodes().index.get('poison')).toEqual({ name: 'poison', labels: {}, taints: [], unschedulable: false, allocatable: {} });
+      expect(c.nodes().index.get('n1')).toBeDefined();
     });
   });
 

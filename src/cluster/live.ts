@@ -12,15 +12,17 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1
 import type { Logger } from 'pino';
 import type { AdmissionContext, NodeView } from '../admission/context.js';
 import { formatFieldError } from '../errors.js';
-import { parseRules, type RuleSet } from '../rules/compile.js';
+import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
 import { sameJson } from '../scheduling/merge/equal.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
 import type { Metrics } from '../server/metrics.js';
 import { Informer } from './informer.js';
-import { toPlacementNode } from './objects.js';
+import { stringMap, toPlacementNode } from './objects.js';
 
 export const RULES_KEY = 'rules.yaml';
+/** Longest /readyz reason (an invalid document may have hundreds of errors; the log has them all). */
+const MAX_READY_REASON = 1000;
 /** How long a review waits for a namespace missing from the cache to be read from the API server. */
 export const NAMESPACE_LOOKUP_MS = 1000;
 
@@ -40,24 +42,36 @@ export interface LiveClusterOptions {
 }
 
 /** Only what placement reads of a Node (see PlacementNode), kept as a Node so the informer can cache it. */
+/** name, namespace and resourceVersion when they are strings, as every cached object keeps them. */
+function trimMetadata(o: { metadata?: unknown }): { name: string; namespace?: string; resourceVersion: string } {
+  const m = o.metadata !== null && typeof o.metadata === 'object' ? (o.metadata as Record<string, unknown>) : {};
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { name: str(m['name']), ...(typeof m['namespace'] === 'string' ? { namespace: m['namespace'] } : {}), resourceVersion: str(m['resourceVersion']) };
+}
+
+/** Only what placement reads of a Node, in the shape it relies on (see `toPlacementNode`). */
 function trimNode(n: V1Node): V1Node {
+  const p = toPlacementNode(n);
   return {
-    metadata: { name: n.metadata?.name ?? '', resourceVersion: n.metadata?.resourceVersion ?? '', labels: n.metadata?.labels ?? {} },
-    spec: { taints: n.spec?.taints ?? [], unschedulable: n.spec?.unschedulable ?? false },
-    status: { allocatable: n.status?.allocatable ?? {} },
+    metadata: { ...trimMetadata(n), labels: { ...p.labels } },
+    spec: { taints: p.taints.map((t) => ({ ...t })), unschedulable: p.unschedulable },
+    status: { allocatable: { ...p.allocatable } },
   };
 }
 
 function trimNamespace(ns: V1Namespace): V1Namespace {
-  return { metadata: { name: ns.metadata?.name ?? '', resourceVersion: ns.metadata?.resourceVersion ?? '', labels: ns.metadata?.labels ?? {} } };
+  return { metadata: { ...trimMetadata(ns), labels: stringMap(ns.metadata?.labels) } };
 }
 
 function trimConfigMap(cm: V1ConfigMap): V1ConfigMap {
-  const text = cm.data?.[RULES_KEY];
-  return {
-    metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace ?? '', resourceVersion: cm.metadata?.resourceVersion ?? '' },
-    ...(text === undefined ? {} : { data: { [RULES_KEY]: text } }),
-  };
+  const text: unknown = cm.data !== null && typeof cm.data === 'object' ? cm.data[RULES_KEY] : undefined;
+  return { metadata: trimMetadata(cm), ...(typeof text === 'string' ? { data: { [RULES_KEY]: text } } : {}) };
+}
+
+function objectName(obj: unknown): string | undefined {
+  if (obj === null || typeof obj !== 'object') return undefined;
+  const { name, namespace } = trimMetadata(obj as { metadata?: unknown });
+  return namespace ? `${namespace}/${name}` : name;
 }
 
 export class LiveCluster implements AdmissionContext {
@@ -68,6 +82,8 @@ export class LiveCluster implements AdmissionContext {
   private readonly coreApi: CoreV1Api;
   /** resourceVersion of the rules ConfigMap last read (valid or not). */
   private rulesVersion: string | undefined;
+  /** What is wrong with the rules ConfigMap last read (absent, invalid); undefined once a read succeeded. */
+  private rulesProblem: string | undefined;
   private readonly informers: { nodes: Informer<V1Node>; namespaces: Informer<V1Namespace>; rules?: Informer<V1ConfigMap> };
 
   constructor(private readonly opts: LiveClusterOptions) {
@@ -78,6 +94,10 @@ export class LiveCluster implements AdmissionContext {
     const log = opts.logger;
     const onError = (cache: string) => (err: unknown, retryInMs: number) =>
       log.warn({ cache, err: err instanceof Error ? err.message : String(err), retryInMs }, 'watch failed; reconnecting');
+    const onRejected = (cache: string) => (err: unknown, obj: unknown) => {
+      opts.metrics?.objectsRejected.inc({ cache });
+      log.error({ cache, object: objectName(obj), err: err instanceof Error ? err.message : String(err) }, 'object left out of the cache: malformed');
+    };
 
     const nodes = new Informer<V1Node>({
       kubeConfig: opts.kubeConfig,
@@ -101,6 +121,7 @@ export class LiveCluster implements AdmissionContext {
           opts.metrics?.nodes.set(this.index.size);
         },
         error: onError('nodes'),
+        rejected: onRejected('nodes'),
       },
     });
 
@@ -126,6 +147,7 @@ export class LiveCluster implements AdmissionContext {
           this.namespaces = new Map([...this.namespaces].filter(([name]) => names.has(name)));
         },
         error: onError('namespaces'),
+        rejected: onRejected('namespaces'),
       },
     });
 
@@ -144,14 +166,18 @@ export class LiveCluster implements AdmissionContext {
           upsert: (c) => this.loadRules(c),
           remove: () => log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap deleted; keeping the last good rules'),
           listed: (names) => {
-            if (!names.has(cm.name)) log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap not found');
+            if (names.has(cm.name)) return;
+            this.rulesProblem = 'not found';
+            log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap not found');
           },
           error: onError('rules'),
+          rejected: onRejected('rules'),
         },
       });
     }
   }
 
+  /** Reads the rules ConfigMap. Never throws: an invalid document, however it fails, keeps the last good rules. */
   private loadRules(cm: V1ConfigMap): void {
     const { logger: log, metrics } = this.opts;
     const resourceVersion = cm.metadata?.resourceVersion;
@@ -160,18 +186,26 @@ export class LiveCluster implements AdmissionContext {
     this.rulesVersion = resourceVersion;
     const where = { configMap: `${cm.metadata?.namespace}/${cm.metadata?.name}`, resourceVersion };
     const text = cm.data?.[RULES_KEY];
-    const result =
-      text === undefined
-        ? ({ ok: false, errors: [{ type: 'Required', path: `data["${RULES_KEY}"]`, detail: 'required value' }], warnings: [] } as const)
-        : parseRules(text);
+    let result: CompileResult;
+    try {
+      result =
+        typeof text !== 'string'
+          ? { ok: false, errors: [{ type: 'Required', path: `data["${RULES_KEY}"]`, detail: 'required value' }], warnings: [] }
+          : parseRules(text);
+    } catch (err) {
+      // parseRules reports every problem as data; should that ever fail, the document is invalid all the same.
+      result = { ok: false, errors: [{ type: 'Invalid', path: '', detail: err instanceof Error ? err.message : String(err) }], warnings: [] };
+    }
     for (const w of result.warnings) log.warn({ ...where, warning: formatFieldError(w) }, 'rules warning');
     if (!result.ok) {
       metrics?.rulesReloads.inc({ result: 'invalid' });
+      this.rulesProblem = `is invalid: ${result.errors.map(formatFieldError).join('; ')}`;
       log.error({ ...where, errors: result.errors.map(formatFieldError) }, 'invalid rules; keeping the last good rules');
       return;
     }
     this.ruleSet = result.ruleSet;
     this.rulesLoaded = true;
+    this.rulesProblem = undefined;
     metrics?.rulesReloads.inc({ result: 'success' });
     metrics?.rulesLoaded.set(result.ruleSet.rules.length);
     metrics?.rulesLastSuccess.set(Date.now() / 1000);
@@ -191,6 +225,13 @@ export class LiveCluster implements AdmissionContext {
 
   /** Why the webhook cannot serve yet, or undefined when it can. */
   notReady(): string | undefined {
+    const cm = this.opts.rulesConfigMap;
+    // Staying unready is right (old replicas keep serving; a rollout with a broken ConfigMap stalls visibly), but the
+    // reason must say what to fix.
+    if (!this.rulesLoaded && cm && this.rulesProblem) {
+      const why = `rules ConfigMap ${cm.namespace}/${cm.name} ${this.rulesProblem}`;
+      return why.length <= MAX_READY_REASON ? why : `${why.slice(0, MAX_READY_REASON - 1)}…`;
+    }
     const waiting = [
       this.informers.nodes.synced ? undefined : 'nodes',
       this.informers.namespaces.synced ? undefined : 'namespaces',

@@ -2,10 +2,10 @@
  * Reading Kubernetes objects from YAML or JSON text: one object, several YAML documents, or a `v1 List` (what
  * `kubectl get nodes -o yaml` prints), in any mix. Pure: callers read the files.
  */
-import { parseAllDocuments } from 'yaml';
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import { InvalidDocumentError, type FieldError } from '../errors.js';
 import type { PlacementNode } from '../scheduling/types.js';
+import { loadYaml, OBJECTS_LIMITS } from '../util/yaml.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -18,27 +18,21 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 /** Every object in `text`, Lists flattened, empty documents skipped. Throws `InvalidDocumentError` on bad input. */
 export function parseObjects(text: string, source: string): KubeObject[] {
+  const loaded = loadYaml(text, OBJECTS_LIMITS);
+  if (!loaded.ok) throw new InvalidDocumentError(source, loaded.errors);
   const errors: FieldError[] = [];
   const out: KubeObject[] = [];
-  const docs = parseAllDocuments(text, { uniqueKeys: true });
-  const list = Array.isArray(docs) ? docs : [];
-  if (!Array.isArray(docs)) errors.push({ type: 'Invalid', path: '', detail: 'not a YAML stream' });
-  list.forEach((doc, d) => {
-    for (const e of doc.errors) {
-      const at = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : '';
-      errors.push({ type: 'Invalid', path: `document ${d + 1}`, detail: `YAML ${at}${e.message.split('\n')[0]}` });
-    }
-    if (doc.errors.length > 0) return;
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    if (value === null || value === undefined) return;
+  const many = loaded.values.length > 1;
+  for (const { value, document } of loaded.values) {
+    const at = many ? `document ${document}` : '';
     const add = (v: unknown, path: string) => {
       if (!isObject(v)) errors.push({ type: 'Invalid', path, detail: 'not a Kubernetes object' });
       else out.push(v as KubeObject);
     };
     if (isObject(value) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') && Array.isArray(value['items'])) {
-      (value['items'] as unknown[]).forEach((item, i) => add(item, `document ${d + 1}: items[${i}]`));
-    } else add(value, `document ${d + 1}`);
-  });
+      (value['items'] as unknown[]).forEach((item, i) => add(item, at === '' ? `items[${i}]` : `${at}: items[${i}]`));
+    } else add(value, at);
+  }
   if (errors.length > 0) throw new InvalidDocumentError(source, errors);
   return out;
 }
@@ -60,13 +54,37 @@ export const parseNodes = (text: string, source: string) => ofKind<V1Node>(parse
 export const parseNamespaces = (text: string, source: string) => ofKind<V1Namespace>(parseObjects(text, source), 'Namespace', source);
 export const parsePods = (text: string, source: string) => ofKind<V1Pod>(parseObjects(text, source), 'Pod', source);
 
-/** What placement keeps of a Node (see `PlacementNode`). */
+/** The string-valued entries of a map (labels, annotations); anything else is not a map of strings and yields {}. */
+export function stringMap(value: unknown): Record<string, string> {
+  if (!isObject(value)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/**
+ * What placement keeps of a Node (see `PlacementNode`). Read defensively: whatever the API server (or a file) holds,
+ * the result has the shape placement relies on — labels of strings, taints with a string key and effect,
+ * quantities as strings.
+ */
 export function toPlacementNode(node: V1Node): PlacementNode {
+  const metadata: unknown = node.metadata;
+  const spec: unknown = node.spec;
+  const status: unknown = node.status;
+  const name = isObject(metadata) && typeof metadata['name'] === 'string' ? metadata['name'] : '';
+  const taints = isObject(spec) && Array.isArray(spec['taints']) ? (spec['taints'] as unknown[]) : [];
+  const allocatable = isObject(status) && isObject(status['allocatable']) ? status['allocatable'] : {};
   return {
-    name: node.metadata?.name ?? '',
-    labels: { ...(node.metadata?.labels ?? {}) },
-    taints: (node.spec?.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })),
-    unschedulable: node.spec?.unschedulable === true,
-    allocatable: Object.fromEntries(Object.entries(node.status?.allocatable ?? {}).map(([k, v]) => [k, String(v)])),
+    name,
+    labels: stringMap(isObject(metadata) ? metadata['labels'] : undefined),
+    taints: taints
+      .filter((t): t is Record<string, unknown> => isObject(t) && typeof t['key'] === 'string' && typeof t['effect'] === 'string')
+      .map((t) => ({ key: t['key'] as string, effect: t['effect'] as string, ...(typeof t['value'] === 'string' ? { value: t['value'] } : {}) })),
+    unschedulable: isObject(spec) && spec['unschedulable'] === true,
+    allocatable: Object.fromEntries(
+      Object.entries(allocatable)
+        .filter(([, v]) => typeof v === 'string' || typeof v === 'number')
+        .map(([k, v]) => [k, String(v)]),
+    ),
   };
 }

@@ -309,7 +309,7 @@ describe('parseRules', () => {
     {
       name: 'several documents in one text',
       text: `${HEADER}rules: []\n---\n${HEADER}rules: []\n`,
-      errors: ['YAML line 4, column 1: Source contains multiple documents; please use YAML.parseAllDocuments()'],
+      errors: ['YAML line 4, column 1: holds 2 documents; expected one'],
     },
     {
       name: 'structural errors of a parsed document are reported like those of an object',

@@ -2,7 +2,6 @@
  * Rules are parsed and checked once, then matched against many pods: `compileRules` turns a document into a
  * `RuleSet` whose rules carry ready matchers, or returns every error found (structure first, then semantics).
  */
-import { LineCounter, parseDocument } from 'yaml';
 import type { V1Volume } from '@kubernetes/client-node';
 import { InvalidDocumentError, type FieldError } from '../errors.js';
 import { compileSchema } from '../json-schema.js';
@@ -19,6 +18,7 @@ import {
   type ValidationMode,
 } from './schema.js';
 import { deepFreeze } from '../freeze.js';
+import { loadYaml, RULES_LIMITS } from '../util/yaml.js';
 
 /** What a rule's match is evaluated against. `namespaceLabels` include `kubernetes.io/metadata.name`. */
 export interface MatchSubject {
@@ -160,24 +160,17 @@ export function compileRules(doc: unknown): CompileResult {
 
 /**
  * Parses YAML (or JSON) text holding one rules document and compiles it. Syntax errors are reported with their
- * line and column; duplicate keys are errors (YAML would silently keep the last one).
+ * line and column; duplicate keys, more than one document and documents over the loader's limits (size, nesting,
+ * alias expansion) are errors like any other. Never throws.
  */
 export function parseRules(text: string): CompileResult {
-  // Without `prettyErrors` the parser fills no `linePos`: positions are resolved through the line counter.
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
-  if (doc.errors.length > 0) {
-    const errors = doc.errors.map<FieldError>((e) => {
-      const at = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      return { type: 'Invalid', path: '', detail: `YAML line ${at.line}, column ${at.col}: ${e.message.split('\n')[0]}` };
-    });
-    return { ok: false, errors, warnings: [] };
-  }
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
-  if (value === null || value === undefined) {
+  const loaded = loadYaml(text, RULES_LIMITS);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors, warnings: [] };
+  const [first] = loaded.values;
+  if (first === undefined) {
     return { ok: false, errors: [{ type: 'Required', path: '', detail: 'the rules document is empty' }], warnings: [] };
   }
-  return compileRules(value);
+  return compileRules(first.value);
 }
 
 /** `parseRules`, throwing `InvalidDocumentError` with every error when the document is invalid. */

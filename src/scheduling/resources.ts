@@ -64,7 +64,7 @@ const isHugePages = (name: string): boolean => name.startsWith(HUGEPAGES_PREFIX)
 const isNative = (name: string): boolean => !name.includes('/') || name.includes(NATIVE_NAMESPACE);
 
 /** `IsExtendedResourceName`: outside the `kubernetes.io/` namespace, and `requests.<name>` is a qualified name. */
-const isExtended = (name: string): boolean =>
+export const isExtendedResourceName = (name: string): boolean =>
   !isNative(name) && !name.startsWith(QUOTA_REQUESTS_PREFIX) && isValidLabelKey(QUOTA_REQUESTS_PREFIX + name);
 
 /**
@@ -73,7 +73,7 @@ const isExtended = (name: string): boolean =>
  */
 export function isScalarResourceName(name: string): boolean {
   return (
-    isExtended(name) ||
+    isExtendedResourceName(name) ||
     isHugePages(name) ||
     name.includes(NATIVE_NAMESPACE) ||
     name.startsWith(ATTACHABLE_VOLUMES_PREFIX)

@@ -47,6 +47,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly objectsRejected = new Counter({
+    name: 'placement_webhook_cache_objects_rejected_total',
+    help: 'Objects from the API server left out of a cache because they are malformed, by cache',
+    labelNames: ['cache'] as const,
+    registers: [this.registry],
+  });
+
   readonly cacheStale = new Gauge({
     name: 'placement_webhook_cache_stale',
     help: '1 when a cache (nodes, namespaces, rules) is disconnected for longer than --max-staleness',
