@@ -10,7 +10,7 @@
  *
  * Never denies from incomplete knowledge: no node list, an empty one, or a stale cache allow with a warning.
  */
-import type { V1Pod, V1PodTemplateSpec, V1Toleration } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { formatFieldError, PlacementError } from '../errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { parseRules, type RuleSet } from '../rules/compile.js';
@@ -18,7 +18,6 @@ import type { NodeTemplate } from '../rules/schema.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { evaluate, firstFailure, podConstraints, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
 import { sameJson } from '../scheduling/merge/equal.js';
-import { sameToleration } from '../scheduling/taints.js';
 import type { PlacementNode } from '../scheduling/types.js';
 import { kubeletFailureReason, kubeletVerdict } from '../scheduling/kubelet.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
@@ -26,6 +25,7 @@ import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './mutate.js';
 import { allowed, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
+import { templatePod, workload, type Workload } from '../workloads/workloads.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
 export const DEFAULT_SCHEDULER = 'default-scheduler';
@@ -44,91 +44,6 @@ export function messageAsWarnings(prefix: string, message: string): string[] {
   const m = /^(0\/\d+ nodes are available): (.*)\.$/.exec(message);
   if (!m) return [clip(`${prefix}${message}`)];
   return [clip(`${prefix}${m[1]}:`), ...(m[2] as string).split(', ').map((r) => clip(`  ${r}`))];
-}
-
-// ---- workloads ----------------------------------------------------------------------------------------------------
-
-export interface Workload {
-  /** e.g. `Deployment web` */
-  readonly what: string;
-  readonly template: V1PodTemplateSpec | undefined;
-  readonly oldTemplate: V1PodTemplateSpec | undefined;
-  readonly daemonSet: boolean;
-  readonly replicas: number | undefined;
-  readonly oldReplicas: number | undefined;
-}
-
-const TEMPLATE_PATHS: Record<string, (o: Record<string, unknown>) => unknown> = {
-  'apps/Deployment': (o) => spec(o)?.['template'],
-  'apps/StatefulSet': (o) => spec(o)?.['template'],
-  'apps/ReplicaSet': (o) => spec(o)?.['template'],
-  'apps/DaemonSet': (o) => spec(o)?.['template'],
-  'batch/Job': (o) => spec(o)?.['template'],
-  'batch/CronJob': (o) => {
-    const jobTemplate = spec(o)?.['jobTemplate'];
-    return isObject(jobTemplate) && isObject(jobTemplate['spec']) ? jobTemplate['spec']['template'] : undefined;
-  },
-  '/ReplicationController': (o) => spec(o)?.['template'],
-};
-
-function spec(o: Record<string, unknown>): Record<string, unknown> | undefined {
-  return isObject(o['spec']) ? o['spec'] : undefined;
-}
-
-/** The kinds whose pod templates are checked, as `group/Kind`. */
-export const WORKLOAD_KINDS = Object.keys(TEMPLATE_PATHS);
-
-export function workload(request: AdmissionRequest): Workload | undefined {
-  const key = `${request.kind.group}/${request.kind.kind}`;
-  const path = Object.hasOwn(TEMPLATE_PATHS, key) ? TEMPLATE_PATHS[key] : undefined;
-  if (!path || !isObject(request.object)) return undefined;
-  const template = path(request.object);
-  const oldTemplate = isObject(request.oldObject) ? path(request.oldObject) : undefined;
-  const replicas = spec(request.object)?.['replicas'];
-  const oldReplicas = isObject(request.oldObject) ? spec(request.oldObject)?.['replicas'] : undefined;
-  const name = request.name || (isObject(request.object['metadata']) ? String(request.object['metadata']['name'] ?? '') : '');
-  return {
-    what: `${request.kind.kind} ${name}`.trim(),
-    template: isObject(template) ? (template as V1PodTemplateSpec) : undefined,
-    oldTemplate: isObject(oldTemplate) ? (oldTemplate as V1PodTemplateSpec) : undefined,
-    daemonSet: request.kind.kind === 'DaemonSet',
-    replicas: typeof replicas === 'number' ? replicas : undefined,
-    oldReplicas: typeof oldReplicas === 'number' ? oldReplicas : undefined,
-  };
-}
-
-/**
- * Tolerations the DaemonSet controller adds to every pod it creates (`AddOrUpdateDaemonPodTolerations`), so that
- * a DaemonSet's template is judged as its pods will be.
- */
-const DAEMONSET_TOLERATIONS: readonly V1Toleration[] = [
-  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
-];
-const HOST_NETWORK_TOLERATION: V1Toleration = { key: 'node.kubernetes.io/network-unavailable', operator: 'Exists', effect: 'NoSchedule' };
-
-/** The pod a workload's controller would create, before any mutating webhook. */
-export function templatePod(template: V1PodTemplateSpec, namespace: string, daemonSet: boolean): V1Pod {
-  const spec = template.spec ?? { containers: [] };
-  const controllerTolerations = daemonSet ? [...DAEMONSET_TOLERATIONS, ...(spec.hostNetwork ? [HOST_NETWORK_TOLERATION] : [])] : [];
-  const tolerations = [...(spec.tolerations ?? [])];
-  for (const t of controllerTolerations) if (!tolerations.some((x) => sameToleration(x, t))) tolerations.push(t);
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      namespace,
-      ...(template.metadata?.labels ? { labels: template.metadata.labels } : {}),
-      ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
-      // So that rules treat the template as they will treat its pods (includeDaemonSetPods).
-      ...(daemonSet ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'template', uid: 'template', controller: true }] } : {}),
-    },
-    spec: tolerations.length > 0 ? { ...spec, tolerations } : spec,
-  };
 }
 
 // ---- the verdict ---------------------------------------------------------------------------------------------------

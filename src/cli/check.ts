@@ -10,7 +10,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { handleMutate } from '../admission/mutate.js';
 import { decodePatch } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
-import { handleValidate, templatePod, workload } from '../admission/validate.js';
+import { handleValidate } from '../admission/validate.js';
+import { templatePod, workload, WORKLOAD_KINDS } from '../workloads/workloads.js';
 import { parseObjects, type KubeObject } from '../cluster/objects.js';
 import type { StaticCluster } from '../cluster/static.js';
 import { InvalidDocumentError, PlacementError } from '../errors.js';
@@ -36,12 +37,11 @@ export interface CheckResult {
   placement: Pick<NonNullable<V1Pod['spec']>, 'nodeSelector' | 'affinity' | 'tolerations' | 'topologySpreadConstraints'>;
 }
 
-const GROUPS: Record<string, string> = { Deployment: 'apps', StatefulSet: 'apps', ReplicaSet: 'apps', DaemonSet: 'apps', Job: 'batch', CronJob: 'batch' };
-
 function request(o: KubeObject, index: number, object: unknown = o): AdmissionRequest {
   const kind = o.kind ?? 'Pod';
-  const group = GROUPS[kind] ?? '';
-  const plural = `${kind.toLowerCase()}s`;
+  const w = WORKLOAD_KINDS.find((k) => k.kind === kind);
+  const group = w?.group ?? '';
+  const plural = w?.resource ?? `${kind.toLowerCase()}s`;
   return {
     uid: `check-${index}`,
     kind: { group, version: 'v1', kind },
@@ -77,7 +77,7 @@ export function checkObject(o: KubeObject, index: number, cluster: StaticCluster
   if (kind !== 'Pod') {
     const req = request(o, index);
     const w = workload(req);
-    if (!w) throw new UsageError(`${kind} ${name}: unsupported kind; check takes Pods and Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, ReplicationController`);
+    if (!w) throw new UsageError(`${kind} ${name}: unsupported kind; check takes Pods and ${WORKLOAD_KINDS.map((k) => k.kind).join(', ')}`);
     const { response, record } = handleValidate(req, cluster);
     const simulated = w.template
       ? mutatePod(templatePod(w.template, namespace, w.daemonSet), cluster.rules(), namespace, withNameLabel(namespace, cluster.namespaceLabels(namespace)))

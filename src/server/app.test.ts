@@ -191,10 +191,121 @@ describe('POST /mutate transport', () => {
   ])('refuses a review with $name with 400 listing field paths', async ({ body, paths }) => {
     const res = await app.inject({ method: 'POST', url: '/mutate', ...json(body) });
     expect(res.statusCode).toBe(400);
-    const status = res.json<StatusBody>();
-    expect(status).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest' });
-    expect(status.message).toMatch(/^not an AdmissionReview v1 request: /);
-    for (const p of paths) expect(status.message).toContain(p);
+    const sentUid = (body as { request?: { uid?: unknown } }).request?.uid;
+    let message: string;
+    if (typeof sentUid === 'string') {
+      // A uid was sent: the answer is an AdmissionReview echoing it.
+      const answer = res.json<AdmissionReviewResponse>();
+      expect(answer.response).toMatchObject({ uid: sentUid, allowed: false, status: { code: 400 } });
+      message = answer.response.status?.message ?? '';
+    } else {
+      const status = res.json<StatusBody>();
+      expect(status).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest' });
+      message = status.message;
+    }
+    expect(message).toMatch(/^not an AdmissionReview v1 request: /);
+    for (const p of paths) expect(message).toContain(p);
+  });
+
+  describe('objects placement cannot read are answered 400 with the field path, never a 500 or a nonsense patch', () => {
+    const withSpec = (spec: Record<string, unknown>, metadata: Record<string, unknown> = {}) =>
+      podReview({
+        object: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'p', namespace: 'streaming', labels: { app: 'stream-consumer' }, ...metadata },
+          spec: { containers: [{ name: 'c', image: 'i' }], ...spec },
+        },
+      });
+    it.each<{ name: string; body: Record<string, unknown>; path: string }>([
+      { name: 'tolerations: [null]', body: withSpec({ tolerations: [null] }), path: 'request.object.spec.tolerations[0]: must be an object, got null' },
+      { name: 'tolerations as an object', body: withSpec({ tolerations: { key: 'spot' } }), path: 'request.object.spec.tolerations: must be a list' },
+      { name: 'tolerations as a string', body: withSpec({ tolerations: 'spot' }), path: 'request.object.spec.tolerations: must be a list' },
+      { name: 'nodeSelector as a string', body: withSpec({ nodeSelector: 'lifecycle=Ec2Spot' }), path: 'request.object.spec.nodeSelector: must be an object' },
+      { name: 'ownerReferences as a string', body: withSpec({}, { ownerReferences: 'ds' }), path: 'request.object.metadata.ownerReferences: must be a list' },
+      { name: 'ownerReferences: [null]', body: withSpec({}, { ownerReferences: [null] }), path: 'request.object.metadata.ownerReferences[0]: must be an object' },
+      {
+        name: 'the applied-rules annotation as a number',
+        body: withSpec({}, { annotations: { 'placement-webhook/applied-rules': 7 } }),
+        path: 'request.object.metadata.annotations["placement-webhook/applied-rules"]: must be a string',
+      },
+      { name: 'spec as a string', body: podReview({ object: { metadata: { name: 'p' }, spec: 'x' } }), path: 'request.object.spec: must be an object' },
+      { name: 'affinity as a string', body: withSpec({ affinity: 'x' }), path: 'request.object.spec.affinity: must be an object' },
+      { name: 'podAntiAffinity as a string', body: withSpec({ affinity: { podAntiAffinity: 'x' } }), path: 'request.object.spec.affinity.podAntiAffinity: must be an object' },
+      {
+        name: 'nodeSelectorTerms as a string',
+        body: withSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: 'x' } } } }),
+        path: 'request.object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: must be a list',
+      },
+      {
+        name: 'values as a string',
+        body: withSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'In', values: 'b' }] }] } } } }),
+        path: 'nodeSelectorTerms[0].matchExpressions[0].values: must be a list',
+      },
+      {
+        name: '[null] in matchExpressions',
+        body: withSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [null] }] } } } }),
+        path: 'nodeSelectorTerms[0].matchExpressions[0]: must be an object',
+      },
+      { name: 'containers: [null]', body: withSpec({ containers: [null] }), path: 'request.object.spec.containers[0]: must be an object' },
+      { name: 'initContainers: [null]', body: withSpec({ initContainers: [null] }), path: 'request.object.spec.initContainers[0]: must be an object' },
+    ])('$name', async ({ body, path }) => {
+      for (const url of ['/mutate', '/validate']) {
+        const res = await app.inject({ method: 'POST', url, ...json(body) });
+        expect(res.statusCode).toBe(400);
+        const answer = res.json<AdmissionReviewResponse>();
+        expect(answer).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: UID, allowed: false } });
+        expect(answer.response.status?.message).toContain(path);
+        expect(answer.response.patch).toBeUndefined();
+      }
+    });
+
+    it('objects nested 5,000 levels deep are refused (JSON.stringify could not even write them back)', async () => {
+      const payload = JSON.stringify(withSpec({ deep: 'DEEP' })).replace('"DEEP"', `${'{"a":'.repeat(5000)}{}${'}'.repeat(5000)}`);
+      for (const url of ['/mutate', '/validate']) {
+        const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+        expect(res.statusCode).toBe(400);
+        expect(res.json<AdmissionReviewResponse>().response.status?.message).toMatch(/request\.object\.spec\.deep(\.a)+: nested more than 100 levels deep/);
+      }
+    });
+
+    it('a quantity written as a JSON number too large for a double (1e400) is refused, not turned into null', async () => {
+      const payload = JSON.stringify(withSpec({ containers: [{ name: 'c', resources: { requests: { cpu: 12345 } } }] })).replace('12345', '1e400');
+      for (const url of ['/mutate', '/validate']) {
+        const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+        expect(res.statusCode).toBe(400);
+        expect(res.json<AdmissionReviewResponse>().response.status?.message).toContain(
+          'request.object.spec.containers[0].resources.requests.cpu: must be a finite number',
+        );
+      }
+    });
+
+    it('a workload template and a rules ConfigMap are checked the same way', async () => {
+      const deployment = podReview({
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        object: { metadata: { name: 'd' }, spec: { replicas: 'two', template: { spec: { tolerations: [null] } } } },
+      });
+      const res = await app.inject({ method: 'POST', url: '/validate', ...json(deployment) });
+      expect(res.statusCode).toBe(400);
+      const message = res.json<AdmissionReviewResponse>().response.status?.message;
+      expect(message).toContain('request.object.spec.replicas: must be an integer');
+      expect(message).toContain('request.object.spec.template.spec.tolerations[0]: must be an object, got null');
+      const configMap = podReview({
+        kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+        resource: { group: '', version: 'v1', resource: 'configmaps' },
+        object: { metadata: { name: 'r', labels: { 'placement-webhook/rules': 'true' } }, data: 5 },
+      });
+      const cm = await app.inject({ method: 'POST', url: '/validate', ...json(configMap) });
+      expect(cm.statusCode).toBe(400);
+      expect(cm.json<AdmissionReviewResponse>().response.status?.message).toContain('request.object.data: must be an object');
+    });
+
+    it('null where a field may be absent is read as absent', async () => {
+      const res = await app.inject({ method: 'POST', url: '/mutate', ...json(withSpec({ tolerations: null, nodeSelector: null, affinity: null }, { annotations: null })) });
+      expect(res.statusCode).toBe(200);
+      expect(res.json<AdmissionReviewResponse>().response.allowed).toBe(true);
+    });
   });
 
   it('refuses a body over 7 MiB with 413', async () => {
@@ -216,9 +327,8 @@ describe('POST /mutate transport', () => {
     expect(res.statusCode).toBe(200);
   });
 
-  it('answers GET /mutate and unknown routes with 404', async () => {
+  it('answers unknown routes with 404 (GET /mutate is 405: see "wrong methods")', async () => {
     for (const [method, url] of [
-      ['GET', '/mutate'],
       ['POST', '/validate-typo'],
       ['GET', '/'],
     ] as const) {
@@ -258,6 +368,28 @@ describe('a handler that throws', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('wrong methods', () => {
+  it.each([
+    { method: 'GET' as const, url: '/mutate', allow: 'POST' },
+    { method: 'PUT' as const, url: '/validate', allow: 'POST' },
+    { method: 'POST' as const, url: '/healthz', allow: 'GET, HEAD' },
+    { method: 'DELETE' as const, url: '/readyz?verbose', allow: 'GET, HEAD' },
+  ])('$method $url is 405 with Allow: $allow', async ({ method, url, allow }) => {
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger });
+    const res = await app.inject({ method, url });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers['allow']).toBe(allow);
+    expect(res.json()).toMatchObject({ kind: 'Status', code: 405, reason: 'MethodNotAllowed' });
+    await app.close();
+  });
+
+  it('an unknown path is still 404', async () => {
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger });
+    expect((await app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);
+    await app.close();
   });
 });
 
@@ -388,6 +520,15 @@ describe('over TLS', () => {
 
   it('still serves after the refused handshake', async () => {
     expect((await post(JSON.stringify(podReview()))).status).toBe(200);
+  });
+
+  it('answers 413 to a client that sends an oversized body whole, every time (no closed connection under it)', async () => {
+    const body = JSON.stringify({ ...podReview(), padding: 'x'.repeat(BODY_LIMIT + 1024 * 1024) });
+    for (let i = 0; i < 5; i++) {
+      const res = await post(body);
+      expect(res.status).toBe(413);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 413, reason: 'RequestEntityTooLarge' });
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import type { AdmissionContext } from '../admission/context.js';
 import { BadReviewError, decodeReview } from '../admission/decode.js';
 import { handleMutate, type HandlerResult } from '../admission/mutate.js';
@@ -18,7 +19,7 @@ import { errored, review } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { formatFieldError } from '../errors.js';
 import type { Logger } from 'pino';
-import type { Metrics } from './metrics.js';
+import { metricKind, type Metrics } from './metrics.js';
 
 /** Largest AdmissionReview accepted, as controller-runtime (the API server's own limit is 3 MiB per object). */
 export const BODY_LIMIT = 7 * 1024 * 1024;
@@ -35,6 +36,46 @@ export interface AppOptions {
 }
 
 type Handler = (request: AdmissionRequest, ctx: AdmissionContext) => HandlerResult;
+
+/** The routes and their methods (GET routes answer HEAD too), for 405 answers with `Allow`. */
+const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
+  '/mutate': ['POST'],
+  '/validate': ['POST'],
+  '/healthz': ['GET', 'HEAD'],
+  '/readyz': ['GET', 'HEAD'],
+  '/metrics': ['GET', 'HEAD'],
+};
+
+/** How much of an oversized body is read (and dropped) so that the 413 reaches the client; beyond it, the connection closes. */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 5000;
+
+/** Reads and drops the rest of a request body, up to `DRAIN_LIMIT` bytes or `DRAIN_TIMEOUT_MS`. */
+function drain(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let read = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', done);
+      raw.off('error', done);
+      raw.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > DRAIN_LIMIT) done();
+    };
+    const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
+    timer.unref();
+    raw.on('data', onData);
+    raw.on('end', done);
+    raw.on('error', done);
+    raw.on('close', done);
+    raw.resume();
+  });
+}
 
 /** A Kubernetes-style Status body for transport errors. */
 function statusBody(code: number, reason: string, message: string) {
@@ -63,9 +104,11 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
     } catch (err) {
       if (err instanceof BadReviewError) {
         const message = `not an ${err.what} v1 request: ${err.errors.map(formatFieldError).join('; ')}`;
-        req.log.warn({ path, reason: message }, 'bad review');
-        metrics?.reviews.inc({ endpoint, decision: 'bad_request', kind: '' });
-        return reply.code(400).send(statusBody(400, 'BadRequest', message));
+        req.log.warn({ path, uid: err.uid, reason: message }, 'bad review');
+        metrics?.reviews.inc({ endpoint, decision: 'bad_request', kind: 'other' });
+        // An HTTP error, so that the API server applies the failurePolicy; the uid echoed when there was one.
+        const body = err.uid === undefined ? statusBody(400, 'BadRequest', message) : review(errored(err.uid, 400, message));
+        return reply.code(400).send(body);
       }
       throw err;
     }
@@ -86,14 +129,14 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
       const { response, record } = handler(request, ctx);
       const ms = durationMs();
       reviewLog.info({ ...fields, ...record, durationMs: ms }, 'review');
-      metrics?.reviews.inc({ endpoint, decision: record.decision, kind: request.kind.kind });
+      metrics?.reviews.inc({ endpoint, decision: record.decision, kind: metricKind(request.kind) });
       metrics?.reviewDuration.observe({ endpoint }, ms / 1000);
       return review(response);
     } catch (err) {
       // Answer with the uid and HTTP 500: the API server then applies the webhook's failurePolicy.
       const message = err instanceof Error ? err.message : String(err);
       req.log.error({ ...fields, decision: 'error', err, durationMs: durationMs() }, 'review failed');
-      metrics?.reviews.inc({ endpoint, decision: 'error', kind: request.kind.kind });
+      metrics?.reviews.inc({ endpoint, decision: 'error', kind: metricKind(request.kind) });
       return reply.code(500).send(review(errored(request.uid, 500, `internal error: ${message}`)));
     }
   });
@@ -131,8 +174,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done(new TransportError(400, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; expected application/json`), undefined);
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+  app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const code = err.statusCode ?? 500;
+    // fastify refuses an oversized body before reading it; answering then would make Node close the connection
+    // under a client still writing (EPIPE, no 413 seen). The rest is read and dropped first, within bounds.
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') await drain(req.raw);
     if (code >= 500) {
       req.log.error({ err }, 'request failed');
       return reply.code(500).send(statusBody(500, 'InternalError', 'internal error'));
@@ -145,7 +191,17 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     req.log.warn({ reason: message, status }, 'bad request');
     return reply.code(status).send(statusBody(status, reason, message));
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send(statusBody(404, 'NotFound', `no route ${req.method} ${req.url}`)));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const allowed = Object.hasOwn(ROUTE_METHODS, path) ? ROUTE_METHODS[path] : undefined;
+    if (allowed) {
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send(statusBody(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`));
+    }
+    return reply.code(404).send(statusBody(404, 'NotFound', `no route ${req.method} ${req.url}`));
+  });
 
   admissionRoute(app, '/mutate', handleMutate, opts.ctx, opts.metrics);
   admissionRoute(app, '/validate', handleValidate, opts.ctx, opts.metrics);

@@ -3,13 +3,23 @@
  * Names follow Prometheus conventions: `placement_webhook_` prefix, base units, `_total` counters.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { workloadKind } from '../workloads/workloads.js';
+
+/**
+ * The `kind` label of a review: `Pod`, `ConfigMap`, a workload kind, or `other`. Labels come from fixed sets, never
+ * from request data: anyone who reaches the port could otherwise grow /metrics without bound.
+ */
+export function metricKind(kind: { group: string; kind: string }): string {
+  if (kind.group === '' && (kind.kind === 'Pod' || kind.kind === 'ConfigMap')) return kind.kind;
+  return workloadKind(kind.group, kind.kind)?.kind ?? 'other';
+}
 
 export class Metrics {
   readonly registry = new Registry();
 
   readonly reviews = new Counter({
     name: 'placement_webhook_reviews_total',
-    help: 'Admission reviews answered, by endpoint, decision (allowed, patched, denied, skipped, error, bad_request) and kind',
+    help: 'Admission reviews answered, by endpoint, decision (allowed, patched, denied, skipped, error, bad_request) and kind (Pod, ConfigMap, a workload kind, or other)',
     labelNames: ['endpoint', 'decision', 'kind'] as const,
     registers: [this.registry],
   });

@@ -1,0 +1,112 @@
+/**
+ * What the workload controllers do with a pod template: which kinds carry one and where, and the pod each
+ * controller creates from it. Used by `/validate` (workloads are judged by their template) and by `check`.
+ */
+import type { V1Pod, V1PodTemplateSpec, V1Toleration } from '@kubernetes/client-node';
+import { sameToleration } from '../scheduling/taints.js';
+import type { AdmissionRequest } from '../admission/types.js';
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A kind whose objects hold a pod template. */
+export interface WorkloadKind {
+  readonly group: string;
+  readonly kind: string;
+  /** The plural resource name, as in an AdmissionReview's `resource`. */
+  readonly resource: string;
+  /** Where the pod template sits in the object. */
+  readonly templatePath: readonly string[];
+  readonly daemonSet: boolean;
+}
+
+const TEMPLATE = ['spec', 'template'] as const;
+
+/** The kinds whose pod templates are checked. */
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = Object.freeze([
+  { group: 'apps', kind: 'Deployment', resource: 'deployments', templatePath: TEMPLATE, daemonSet: false },
+  { group: 'apps', kind: 'StatefulSet', resource: 'statefulsets', templatePath: TEMPLATE, daemonSet: false },
+  { group: 'apps', kind: 'ReplicaSet', resource: 'replicasets', templatePath: TEMPLATE, daemonSet: false },
+  { group: 'apps', kind: 'DaemonSet', resource: 'daemonsets', templatePath: TEMPLATE, daemonSet: true },
+  { group: 'batch', kind: 'Job', resource: 'jobs', templatePath: TEMPLATE, daemonSet: false },
+  { group: 'batch', kind: 'CronJob', resource: 'cronjobs', templatePath: ['spec', 'jobTemplate', 'spec', 'template'], daemonSet: false },
+  { group: '', kind: 'ReplicationController', resource: 'replicationcontrollers', templatePath: TEMPLATE, daemonSet: false },
+]);
+
+/** The workload kind of `group`/`kind`, or undefined when it holds no pod template. */
+export function workloadKind(group: string, kind: string): WorkloadKind | undefined {
+  return WORKLOAD_KINDS.find((k) => k.group === group && k.kind === kind);
+}
+
+/** The value at `path` in `o`, or undefined when some step is not an object. */
+function at(o: unknown, path: readonly string[]): unknown {
+  let cur = o;
+  for (const key of path) {
+    if (!isObject(cur)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+export interface Workload {
+  /** e.g. `Deployment web` */
+  readonly what: string;
+  readonly template: V1PodTemplateSpec | undefined;
+  readonly oldTemplate: V1PodTemplateSpec | undefined;
+  readonly daemonSet: boolean;
+  readonly replicas: number | undefined;
+  readonly oldReplicas: number | undefined;
+}
+
+/** The workload a request is about, or undefined when its kind holds no pod template. */
+export function workload(request: AdmissionRequest): Workload | undefined {
+  const kind = workloadKind(request.kind.group, request.kind.kind);
+  if (!kind || !isObject(request.object)) return undefined;
+  const template = at(request.object, kind.templatePath);
+  const oldTemplate = at(request.oldObject, kind.templatePath);
+  const replicas = at(request.object, ['spec', 'replicas']);
+  const oldReplicas = at(request.oldObject, ['spec', 'replicas']);
+  const metaName = at(request.object, ['metadata', 'name']);
+  const name = request.name || (typeof metaName === 'string' ? metaName : '');
+  return {
+    what: `${request.kind.kind} ${name}`.trim(),
+    template: isObject(template) ? (template as V1PodTemplateSpec) : undefined,
+    oldTemplate: isObject(oldTemplate) ? (oldTemplate as V1PodTemplateSpec) : undefined,
+    daemonSet: kind.daemonSet,
+    replicas: typeof replicas === 'number' ? replicas : undefined,
+    oldReplicas: typeof oldReplicas === 'number' ? oldReplicas : undefined,
+  };
+}
+
+/**
+ * Tolerations the DaemonSet controller adds to every pod it creates (`AddOrUpdateDaemonPodTolerations`), so that
+ * a DaemonSet's template is judged as its pods will be.
+ */
+const DAEMONSET_TOLERATIONS: readonly V1Toleration[] = [
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+];
+const HOST_NETWORK_TOLERATION: V1Toleration = { key: 'node.kubernetes.io/network-unavailable', operator: 'Exists', effect: 'NoSchedule' };
+
+/** The pod a workload's controller would create, before any mutating webhook. */
+export function templatePod(template: V1PodTemplateSpec, namespace: string, daemonSet: boolean): V1Pod {
+  const spec = template.spec ?? { containers: [] };
+  const controllerTolerations = daemonSet ? [...DAEMONSET_TOLERATIONS, ...(spec.hostNetwork ? [HOST_NETWORK_TOLERATION] : [])] : [];
+  const tolerations = [...(spec.tolerations ?? [])];
+  for (const t of controllerTolerations) if (!tolerations.some((x) => sameToleration(x, t))) tolerations.push(t);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      namespace,
+      ...(template.metadata?.labels ? { labels: template.metadata.labels } : {}),
+      ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+      // So that rules treat the template as they will treat its pods (includeDaemonSetPods).
+      ...(daemonSet ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'template', uid: 'template', controller: true }] } : {}),
+    },
+    spec: tolerations.length > 0 ? { ...spec, tolerations } : spec,
+  };
+}
