@@ -24,6 +24,7 @@ import type { Static } from '@sinclair/typebox';
 import type { NodeSelectorTerm, OnConflict, Rule } from './schema.js';
 import { withNameLabel } from './select.js';
 import { deepFreeze } from '../freeze.js';
+import { diff } from '../admission/response.js';
 
 const NUM_RUNS = 300;
 
@@ -391,5 +392,65 @@ describe('mutation properties', () => {
       }),
       { numRuns: NUM_RUNS },
     );
+  });
+
+  it('(e) the patch touches only the fields rules inject, whatever else the pod holds, and applies cleanly', () => {
+    /** Where a rule may write: its injections, and the applied-rules annotation. */
+    const INJECTED = [
+      /^\/spec\/(nodeSelector|affinity|tolerations|topologySpreadConstraints|volumes)(\/|$)/,
+      /^\/spec\/(containers|initContainers)\/\d+\/(env|envFrom|volumeMounts)(\/|$)/,
+      /^\/metadata\/annotations(\/|$)/,
+    ];
+    const other = fc.dictionary(fc.constantFrom('x-extra', 'priority', 'dnsPolicy', 'weird~/key'), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 3, noNullPrototype: true });
+    const container = fc.record({
+      name: fc.constantFrom('app', 'side'),
+      resources: fc.constantFrom(undefined, { requests: { cpu: 1.5, memory: '1Gi' } }, { limits: { cpu: '2' } }),
+      env: fc.constantFrom(undefined, [], [{ name: 'MODE', value: 'a' }]),
+      extra: other,
+    });
+    const richPod = fc.record({ shape: podShape, containers: fc.array(container, { minLength: 1, maxLength: 2 }), init: fc.array(container, { maxLength: 1 }), spec: other, meta: other });
+    const injection = fc.record({
+      env: fc.option(fc.constant([{ name: 'MODE', value: 'b' }, { name: 'ZONE', value: 'z' }]), { nil: undefined }),
+      volumeMounts: fc.option(fc.constant([{ name: 'cfg', mountPath: '/etc/cfg' }]), { nil: undefined }),
+      volumes: fc.option(fc.constant([{ name: 'cfg', configMap: { name: 'cfg' } }]), { nil: undefined }),
+      topologySpreadConstraints: fc.option(
+        fc.constant([{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' as const, labelSelector: { matchLabels: { app: 'web' } } }]),
+        { nil: undefined },
+      ),
+    });
+    let touchedContainers = 0;
+    fc.assert(
+      fc.property(richPod, rules(anyConflict), fc.array(injection, { maxLength: 2 }), (p, ruleShapes, extras) => {
+        const base = buildPod(p.shape);
+        const pod = deepFreeze(
+          asJson({
+            ...base,
+            metadata: { ...p.meta, ...base.metadata },
+            spec: {
+              ...p.spec,
+              ...base.spec,
+              containers: p.containers.map((c) => ({ ...c.extra, ...c, extra: undefined })),
+              ...(p.init.length > 0 ? { initContainers: p.init.map((c) => ({ ...c.extra, ...c, extra: undefined })) } : {}),
+            },
+          }) as V1Pod,
+        );
+        const doc = rulesDoc([
+          ...ruleShapes.map(toRule),
+          ...extras.map((inject, i) => asJson({ name: `inject-${i}`, onConflict: 'keep', inject }) as Rule),
+        ]);
+        const compiled = compileRules(doc);
+        fc.pre(compiled.ok);
+        if (!compiled.ok) return;
+        const result = mutate(pod, compiled.ruleSet);
+        if (result.denial !== undefined) return;
+        const ops = diff(pod, result.pod);
+        if (ops.some((op) => /^\/spec\/(init)?[cC]ontainers\//.test(op.path))) touchedContainers++;
+        for (const op of ops) expect(INJECTED.some((re) => re.test(op.path)), op.path).toBe(true);
+        const patched = fastJsonPatch.applyPatch(asJson(pod), asJson(ops), true, false).newDocument;
+        expect(patched).toStrictEqual(asJson(result.pod));
+      }),
+      { numRuns: NUM_RUNS },
+    );
+    expect(touchedContainers).toBeGreaterThan(NUM_RUNS / 10);
   });
 });
