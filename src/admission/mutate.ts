@@ -4,14 +4,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { mutatePod } from '../rules/apply.js';
 import { withNameLabel } from '../rules/select.js';
-import type { AdmissionContext, ReviewRecord } from './context.js';
+import type { AdmissionContext } from './context.js';
 import { allowed, denied, diff, patched } from './response.js';
-import type { AdmissionRequest, AdmissionResponse } from './types.js';
-
-export interface HandlerResult {
-  response: AdmissionResponse;
-  record: ReviewRecord;
-}
+import type { AdmissionRequest } from './types.js';
+import type { HandlerResult } from './handler.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -31,15 +27,16 @@ export function podNamespace(request: AdmissionRequest, pod: V1Pod): string {
 export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
   const { uid } = request;
   const pod = podCreate(request);
-  if (typeof pod === 'string') return { response: allowed(uid), record: { decision: 'skipped', reason: pod } };
+  if (typeof pod === 'string') return { response: allowed(uid), record: { decision: 'skipped', reason: pod }, warnings: [] };
 
   const namespace = podNamespace(request, pod);
   const result = mutatePod(pod, ctx.rules(), namespace, withNameLabel(namespace, ctx.namespaceLabels(namespace)));
-  if (result.skipped) return { response: allowed(uid), record: { decision: 'skipped', reason: result.skipped } };
+  if (result.skipped) return { response: allowed(uid), record: { decision: 'skipped', reason: result.skipped }, warnings: [] };
   if (result.denial) {
     return {
       response: denied(uid, result.denial, result.warnings),
       record: { decision: 'denied', reason: result.denial, appliedRules: result.appliedRules },
+      warnings: result.warnings,
     };
   }
   const operations = diff(pod, result.pod);
@@ -50,5 +47,6 @@ export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): 
       appliedRules: result.appliedRules,
       warnings: result.warnings.length,
     },
+    warnings: result.warnings,
   };
 }

@@ -7,6 +7,16 @@ import type { FieldError, FieldErrorType } from '../errors.js';
 import type { Operation } from 'fast-json-patch';
 import { ADMISSION_API_VERSION, ADMISSION_KIND, type AdmissionResponse, type AdmissionReviewResponse } from './types.js';
 
+/**
+ * Kubernetes shows warnings one per line; validation's are cut to this length with "…" (the whole text is in the
+ * log and the CLI).
+ */
+export const MAX_WARNING_LENGTH = 120;
+
+export function clip(line: string): string {
+  return line.length <= MAX_WARNING_LENGTH ? line : `${line.slice(0, MAX_WARNING_LENGTH - 1)}…`;
+}
+
 const withWarnings = (r: AdmissionResponse, warnings: readonly string[]): AdmissionResponse =>
   warnings.length > 0 ? { ...r, warnings: [...warnings] } : r;
 

@@ -8,9 +8,10 @@ import type { RuleSet } from '../rules/compile.js';
 import type { NodeTemplate, Rule, Settings } from '../rules/schema.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { AdmissionContext } from './context.js';
-import type { HandlerResult } from './mutate.js';
+import type { HandlerResult } from './handler.js';
 import type { AdmissionRequest } from './types.js';
-import { handleValidate, MAX_WARNING_LENGTH, messageAsWarnings } from './validate.js';
+import { MAX_WARNING_LENGTH } from './response.js';
+import { handleValidate, messageAsWarnings } from './validate.js';
 
 const UID = '3f1c9a2e-1b7d-4f0e-9c55-0d6b2f7a9e11';
 
@@ -662,6 +663,12 @@ describe('the rules ConfigMap', () => {
     expect(r.response.allowed).toBe(true);
   });
 
+  it('a validation response cuts each warning to the API line length; the result keeps them whole', () => {
+    const r = validate(configMapRequest({ 'rules.yaml': 'apiVersion: placement-webhook/v1\nkind: PlacementRules\nsettings: {excludedNamespaces: [team-a]}\nrules: []\n' }), cluster());
+    expect(r.response.warnings?.every((w) => w.length <= MAX_WARNING_LENGTH)).toBe(true);
+    expect(r.warnings.some((w) => w.length > MAX_WARNING_LENGTH)).toBe(true);
+  });
+
   it('an empty document is denied', () => {
     const r = validate(configMapRequest({ 'rules.yaml': '' }), cluster());
     expect(r.response.allowed).toBe(false);
@@ -739,10 +746,11 @@ describe('messageAsWarnings', () => {
     ]);
   });
 
-  it('keeps a message of another shape on one (clipped) line', () => {
+  it('keeps a message of another shape on one line, whole (the response cuts it, see below)', () => {
     expect(messageAsWarnings('', 'something else')).toEqual(['something else']);
     const long = messageAsWarnings('p: ', 'x'.repeat(300));
     expect(long).toHaveLength(1);
-    expect(long[0]).toHaveLength(MAX_WARNING_LENGTH);
+    expect(long[0]).toHaveLength(303);
   });
+
 });

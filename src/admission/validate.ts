@@ -22,28 +22,22 @@ import type { PlacementNode } from '../scheduling/types.js';
 import { kubeletFailureReason, kubeletVerdict } from '../scheduling/kubelet.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
-import type { HandlerResult } from './mutate.js';
-import { allowed, denied, invalid } from './response.js';
+import type { HandlerResult } from './handler.js';
+import { allowed, clip, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
 import { templatePod, workload, type Workload } from '../workloads/workloads.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
 export const DEFAULT_SCHEDULER = 'default-scheduler';
 export const RULES_CONFIGMAP_KEY = 'rules.yaml';
-/** Kubernetes shows warnings one per line; longer ones are cut with "…" (details are in the log). */
-export const MAX_WARNING_LENGTH = 120;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-export function clip(line: string): string {
-  return line.length <= MAX_WARNING_LENGTH ? line : `${line.slice(0, MAX_WARNING_LENGTH - 1)}…`;
-}
 
 /** "0/5 nodes are available: a, b." → one warning line for the head and one per reason. */
 export function messageAsWarnings(prefix: string, message: string): string[] {
   const m = /^(0\/\d+ nodes are available): (.*)\.$/.exec(message);
-  if (!m) return [clip(`${prefix}${message}`)];
-  return [clip(`${prefix}${m[1]}:`), ...(m[2] as string).split(', ').map((r) => clip(`  ${r}`))];
+  if (!m) return [`${prefix}${message}`];
+  return [`${prefix}${m[1]}:`, ...(m[2] as string).split(', ').map((r) => `  ${r}`)];
 }
 
 // ---- the verdict ---------------------------------------------------------------------------------------------------
@@ -75,7 +69,7 @@ export interface Judgement {
 export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet, warnOnly: boolean, subject = ''): Judgement {
   const view = ctx.nodes();
   if (view.incomplete) {
-    return { warnings: [clip(`placement-webhook: node feasibility not checked: ${view.incomplete}`)], verdict: 'unknown' };
+    return { warnings: [`placement-webhook: node feasibility not checked: ${view.incomplete}`], verdict: 'unknown' };
   }
   if (c.nodeName !== undefined) return judgeBound(c, c.nodeName, view.index, ruleSet, warnOnly, subject);
   const verdict: Verdict = evaluate(c, view.index);
@@ -87,8 +81,8 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
     case 'fits-transient':
       return {
         warnings: [
-          clip(`${subject}fits only nodes with condition taint ${verdict.taint.key}`),
-          clip(`  it may wait until they recover (e.g. node ${verdict.node})`),
+          `${subject}fits only nodes with condition taint ${verdict.taint.key}`,
+          `  it may wait until they recover (e.g. node ${verdict.node})`,
         ],
         verdict: 'fits-transient',
       };
@@ -96,7 +90,7 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
       const template = ruleSet.validation.nodeTemplates.find((t) => firstFailure(c, templateNode(t)) === undefined);
       if (template) {
         return {
-          warnings: [clip(`${subject}no current node fits; nodes of template ${template.name} would (an autoscaler must add one)`)],
+          warnings: [`${subject}no current node fits; nodes of template ${template.name} would (an autoscaler must add one)`],
           verdict: 'fits-template',
           message: verdict.message,
         };
@@ -119,8 +113,8 @@ function judgeBound(c: PodConstraints, nodeName: string, index: NodeIndex, ruleS
     if (index.size === 0) return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
     return {
       warnings: [
-        clip(`${subject}bound to node ${nodeName}, which does not exist: no kubelet will run it,`),
-        clip('  and the pod garbage collector deletes pods bound to a missing node after about 40 s'),
+        `${subject}bound to node ${nodeName}, which does not exist: no kubelet will run it,`,
+        '  and the pod garbage collector deletes pods bound to a missing node after about 40 s',
       ],
       verdict: 'node-not-found',
     };
@@ -131,13 +125,13 @@ function judgeBound(c: PodConstraints, nodeName: string, index: NodeIndex, ruleS
       return { warnings: [], verdict: 'fits' };
     case 'admits-transient':
       return {
-        warnings: [clip(`${subject}node ${nodeName} has condition taint ${verdict.taint.key}: the pod may wait or be evicted until it recovers`)],
+        warnings: [`${subject}node ${nodeName} has condition taint ${verdict.taint.key}: the pod may wait or be evicted until it recovers`],
         verdict: 'fits-transient',
       };
     case 'rejects': {
       const message = `the kubelet on ${nodeName} would reject this pod: ${kubeletFailureReason(verdict.failure)}`;
       if (ruleSet.validation.mode === 'enforce' && !warnOnly) return { denial: `${subject}${message}`, warnings: [], verdict: 'kubelet-rejects', message };
-      return { warnings: [clip(`${subject}${message}`)], verdict: 'kubelet-rejects', message };
+      return { warnings: [`${subject}${message}`], verdict: 'kubelet-rejects', message };
     }
   }
 }
@@ -154,10 +148,17 @@ function otherScheduler(spec: V1Pod['spec']): string | undefined {
 function respond(uid: string, j: Judgement): HandlerResult {
   const record: ReviewRecord = { decision: j.denial ? 'denied' : 'allowed', verdict: j.verdict, warnings: j.warnings.length };
   if (j.message) record.reason = j.message;
-  return { response: j.denial ? denied(uid, j.denial, j.warnings) : allowed(uid, j.warnings), record };
+  const shown = j.warnings.map(clip);
+  return { response: j.denial ? denied(uid, j.denial, shown) : allowed(uid, shown), record, warnings: j.warnings };
 }
 
-const skip = (uid: string, reason: string): HandlerResult => ({ response: allowed(uid), record: { decision: 'skipped', reason } });
+const skip = (uid: string, reason: string): HandlerResult => ({ response: allowed(uid), record: { decision: 'skipped', reason }, warnings: [] });
+
+/** Allowed with one warning: the pod could not be judged. */
+function notChecked(uid: string, why: string): HandlerResult {
+  const warnings = [`placement-webhook: not checked: ${why}`];
+  return { response: allowed(uid, warnings.map(clip)), record: { decision: 'allowed', reason: why }, warnings };
+}
 
 function constraintsOrWarning(pod: V1Pod): PodConstraints | string {
   try {
@@ -179,7 +180,7 @@ function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerR
   if (skipped) return skip(uid, skipped);
   if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
   const c = constraintsOrWarning(pod);
-  if (typeof c === 'string') return { response: allowed(uid, [clip(`placement-webhook: not checked: ${c}`)]), record: { decision: 'allowed', reason: c } };
+  if (typeof c === 'string') return notChecked(uid, c);
   return respond(uid, judge(c, ctx, ruleSet, isDaemonSetPod(pod)));
 }
 
@@ -203,12 +204,12 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   const mutation = mutatePod(templatePod(w.template, namespace, w.daemonSet), ruleSet, namespace, withNameLabel(namespace, ctx.namespaceLabels(namespace)));
   if (mutation.denial) {
     const j: Judgement = w.daemonSet
-      ? { warnings: [clip(`${subject}its pods will be rejected: ${mutation.denial}`)], verdict: 'rule-denial' }
+      ? { warnings: [`${subject}its pods will be rejected: ${mutation.denial}`], verdict: 'rule-denial' }
       : { denial: `${subject}its pods would be rejected: ${mutation.denial}`, warnings: [], verdict: 'rule-denial' };
     return respond(uid, j);
   }
   const c = constraintsOrWarning(mutation.pod);
-  if (typeof c === 'string') return { response: allowed(uid, [clip(`placement-webhook: not checked: ${c}`)]), record: { decision: 'allowed', reason: c } };
+  if (typeof c === 'string') return notChecked(uid, c);
   return respond(uid, judge(c, ctx, ruleSet, w.daemonSet, subject));
 }
 
@@ -226,13 +227,14 @@ function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
   const field = `data[${RULES_CONFIGMAP_KEY}]`;
   if (typeof text !== 'string') {
     const response = invalid(uid, object, [{ type: 'Required', path: '', detail: 'required value: the placement rules document' }], field);
-    return { response, record: { decision: 'denied', reason: response.status?.message ?? '' } };
+    return { response, record: { decision: 'denied', reason: response.status?.message ?? '' }, warnings: [] };
   }
   const result = parseRules(text);
-  const warnings = result.warnings.map((w) => clip(`${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`));
-  if (result.ok) return { response: allowed(uid, warnings), record: { decision: 'allowed', warnings: warnings.length } };
-  const response = invalid(uid, object, result.errors, field, warnings);
-  return { response, record: { decision: 'denied', reason: `${result.errors.length} error(s) in ${RULES_CONFIGMAP_KEY}` } };
+  const warnings = result.warnings.map((w) => `${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`);
+  const shown = warnings.map(clip);
+  if (result.ok) return { response: allowed(uid, shown), record: { decision: 'allowed', warnings: warnings.length }, warnings };
+  const response = invalid(uid, object, result.errors, field, shown);
+  return { response, record: { decision: 'denied', reason: `${result.errors.length} error(s) in ${RULES_CONFIGMAP_KEY}` }, warnings };
 }
 
 export function handleValidate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {

@@ -13,7 +13,8 @@ import Fastify, {
 import type { IncomingMessage } from 'node:http';
 import type { AdmissionContext } from '../admission/context.js';
 import { BadReviewError, decodeReview } from '../admission/decode.js';
-import { handleMutate, type HandlerResult } from '../admission/mutate.js';
+import type { HandlerResult } from '../admission/handler.js';
+import { handleMutate } from '../admission/mutate.js';
 import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';

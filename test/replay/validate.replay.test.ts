@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MAX_WARNING_LENGTH } from '../../src/admission/validate.js';
+import { MAX_WARNING_LENGTH } from '../../src/admission/response.js';
 import type { AdmissionReviewRequest, AdmissionReviewResponse } from '../../src/admission/types.js';
 import { replay } from '../../src/cli/replay.js';
 import { buildApp } from '../../src/server/app.js';
