@@ -152,7 +152,73 @@ describe('compileRules: structure', () => {
     ]);
   });
 
-  it('structural errors in the settings leave the settings unlinted but the rules linted', () => {
+  it('structural errors beside semantic ones, in the same rule and the same settings, are all reported in one pass', () => {
+    const result = compileRules({
+      ...looseDoc(
+        [
+          {
+            name: 'Bad_Name',
+            colour: 'blue', // unknown field
+            onConflict: 'sometimes', // not supported
+            inject: {
+              nodeSelector: { 'bad key!': 'x' },
+              tolerations: [{ key: 'spot', operator: 'Equals' }, { key: 'ok', operator: 'Exists', value: 'no' }],
+              affinity: {
+                nodeAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [
+                      { matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['1.5'] }] },
+                      { matchExpressions: [{ key: 'gpu', operator: 'Exists', values: ['yes'] }] },
+                      {},
+                      { matchExpressions: [{ key: 'zone', operator: 'Near', values: ['a'] }] },
+                    ],
+                  },
+                },
+              },
+              env: [{ name: 'X', value: '1' }, { name: 'X', value: '2' }, { name: 'Y', value: 3 }],
+              volumes: [{ name: 'cache' }, { name: 'cache', emptyDir: {} }, { name: 'data', configmap: {} }],
+            },
+          },
+        ],
+        {
+          excludedNamespaces: ['kube-system', 'kube-node-lease', 'Team_A'],
+          validation: {
+            mode: 'strict',
+            nodeTemplates: [{ name: 'gpu', taints: [{ key: 'gpu', effect: 'Sometimes' }], allocatable: { cpu: 'lots', memory: '8Gi' } }],
+          },
+        },
+      ),
+    });
+    expect(result.ok).toBe(false);
+    const errors = errorsOf(result);
+    const want = [
+      // structural
+      /^rules\[0\]\.colour: unknown field$/,
+      /^rules\[0\]\.onConflict: unsupported value "sometimes"/,
+      /^rules\[0\]\.inject\.tolerations\[0\]\.operator: unsupported value "Equals"/,
+      /nodeSelectorTerms\[3\]\.matchExpressions\[0\]\.operator: unsupported value "Near"/,
+      /^rules\[0\]\.inject\.env\[2\]\.value: must be a string/,
+      /^rules\[0\]\.inject\.volumes\[2\]\.configmap: unknown field$/,
+      /^settings\.validation\.mode: unsupported value "strict"/,
+      /^settings\.validation\.nodeTemplates\[0\]\.taints\[0\]\.effect: unsupported value "Sometimes"/,
+      // semantic, found in the same pass
+      /^rules\[0\]\.name: invalid value "Bad_Name"/,
+      /^rules\[0\]\.inject\.nodeSelector\["bad key!"\]: invalid value "bad key!"/,
+      /^rules\[0\]\.inject\.tolerations\[1\]\.value: must be empty when `operator` is 'Exists'$/,
+      /nodeSelectorTerms\[0\]\.matchExpressions\[0\]\.values\[0\]: invalid value "1\.5": must be a 64-bit decimal integer/,
+      /nodeSelectorTerms\[1\]\.matchExpressions\[0\]\.values: may not be specified when `operator` is 'Exists' or 'DoesNotExist'$/,
+      /nodeSelectorTerms\[2\]: an empty term matches no node$/,
+      /^rules\[0\]\.inject\.env\[1\]\.name: duplicate value "X"$/,
+      /^rules\[0\]\.inject\.volumes\[0\]: invalid value "cache": must specify exactly one volume source, found 0$/,
+      /^rules\[0\]\.inject\.volumes\[1\]\.name: duplicate value "cache"$/,
+      /^settings\.excludedNamespaces\[2\]: invalid value "Team_A"/,
+      /^settings\.validation\.nodeTemplates\[0\]\.allocatable\.cpu: invalid value "lots"/,
+    ];
+    for (const w of want) expect(errors, String(w)).toContainEqual(expect.stringMatching(w));
+    expect(errors).toHaveLength(want.length);
+  });
+
+  it('structural errors in the settings leave the rules linted', () => {
     const result = compileRules({ ...looseDoc([{ name: 'X', inject: { nodeSelector: { a: 'b' } } }]), settings: { validation: { mode: 'strict' } } });
     expect(errorsOf(result)).toStrictEqual([
       'settings.validation.mode: unsupported value "strict"; supported values: "enforce", "warn", "off"',

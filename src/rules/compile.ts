@@ -8,7 +8,7 @@ import { compileSchema } from '../json-schema.js';
 import { compileLabelSelector } from '../scheduling/labels.js';
 import type { Placement } from '../scheduling/merge/index.js';
 import type { Labels } from '../scheduling/types.js';
-import { lintRules, type LintResult, type LintScope } from './lint.js';
+import { lintRules, soundness } from './lint.js';
 import {
   DEFAULT_EXCLUDED_NAMESPACES,
   RulesDocument,
@@ -85,22 +85,6 @@ function compileRule(rule: Rule, index: number): CompiledRule {
 }
 
 /**
- * Lints the rules and settings that have no structural error, so that one pass reports every error. The top level
- * must at least be an object with a list of rules.
- */
-function lintSoundParts(doc: unknown, structural: readonly FieldError[]): LintResult {
-  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (!isObject(doc) || !Array.isArray(doc['rules'])) return { errors: [], warnings: [] };
-  const broken = (prefix: string) => structural.some((e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`));
-  const rulesBroken = structural.some((e) => e.path === 'rules');
-  const scope: LintScope = {
-    settings: !broken('settings'),
-    rule: (i) => !rulesBroken && !broken(`rules[${i}]`),
-  };
-  return lintRules(doc as RulesDocument, scope);
-}
-
-/**
  * A rule can only match pods that carry one label its podSelector requires (a `matchLabels` entry, or one of the
  * values of an `In` expression), and pods of its `match.namespaces`. Each rule is filed under one of these (a label
  * when it has one, else its namespaces), and a pod's candidates are the rules filed under its labels and its
@@ -137,7 +121,9 @@ function candidateIndex(rules: readonly CompiledRule[], docs: readonly Rule[]): 
 export function compileRules(doc: unknown): CompileResult {
   const structural = checkStructure(doc);
   if (structural.length > 0) {
-    const partial = lintSoundParts(doc, structural);
+    // Lint what is sound, so that one pass reports every error.
+    const top = doc !== null && typeof doc === 'object' && !Array.isArray(doc);
+    const partial = top ? lintRules(doc as RulesDocument, soundness(structural)) : { errors: [], warnings: [] };
     return { ok: false, errors: [...structural, ...partial.errors], warnings: partial.warnings };
   }
   const typed = doc as RulesDocument;

@@ -10,11 +10,12 @@ import { validateLabelKey, validateLabels, validateLabelSelector } from '../sche
 import {
   validateNodeFieldSelectorRequirement,
   validateNodeSelectorRequirement,
+  validateNodeSelectorTerm,
   validateNodeSelectorTerms,
 } from '../scheduling/node-affinity.js';
 import { parseQuantity, QuantityError } from '../scheduling/quantity.js';
 import { validateTaint, validateToleration } from '../scheduling/taints.js';
-import type { Inject, Match, NodeTemplate, Rule, RulesDocument } from './schema.js';
+import { VOLUME_SOURCES, type Inject, type Match, type NodeTemplate, type Rule, type RulesDocument } from './schema.js';
 
 export interface LintResult {
   readonly errors: FieldError[];
@@ -50,128 +51,170 @@ function duplicates<T>(items: readonly T[], key: (item: T) => string, path: (i: 
   return errors;
 }
 
-function lintPodAffinityTerm(term: V1PodAffinityTerm, path: string): FieldError[] {
+function lintPodAffinityTerm(term: V1PodAffinityTerm, path: string, sound: Sound): FieldError[] {
   const errors: FieldError[] = [];
-  if (term.topologyKey === '') errors.push(fieldError.required(child(path, 'topologyKey'), 'can not be empty'));
-  else errors.push(...validateLabelKey(term.topologyKey, child(path, 'topologyKey')));
-  errors.push(...validateLabelSelector(term.labelSelector, child(path, 'labelSelector')));
-  errors.push(...validateLabelSelector(term.namespaceSelector, child(path, 'namespaceSelector')));
-  (term.namespaces ?? []).forEach((ns, i) => errors.push(...validateDnsLabel(ns, child(child(path, 'namespaces'), i))));
+  const topologyKey = child(path, 'topologyKey');
+  if (sound(topologyKey)) {
+    if (term.topologyKey === '') errors.push(fieldError.required(topologyKey, 'can not be empty'));
+    else errors.push(...validateLabelKey(term.topologyKey, topologyKey));
+  }
+  for (const s of ['labelSelector', 'namespaceSelector'] as const) {
+    if (sound(child(path, s))) errors.push(...validateLabelSelector(term[s], child(path, s)));
+  }
+  (term.namespaces ?? []).forEach((ns, i) => {
+    const p = child(child(path, 'namespaces'), i);
+    if (sound(p)) errors.push(...validateDnsLabel(ns, p));
+  });
   return errors;
 }
 
-function lintInject(inject: Inject, path: string): FieldError[] {
+/** `items` with their indexes, where the item at `path(i)` is sound. */
+const soundItems = <T>(items: readonly T[] | undefined, path: (i: number) => string, sound: Sound) =>
+  (Array.isArray(items) ? items : []).map((item: T, i) => ({ item, i })).filter(({ i }) => sound(path(i)));
+
+function lintInject(inject: Inject, path: string, sound: Sound): FieldError[] {
   const errors: FieldError[] = [];
   const at = (...keys: (string | number)[]) => keys.reduce<string>((p, k) => child(p, k), path);
 
-  if (inject.nodeSelector) errors.push(...validateLabels(inject.nodeSelector, at('nodeSelector')));
+  if (inject.nodeSelector && sound(at('nodeSelector'))) errors.push(...validateLabels(inject.nodeSelector, at('nodeSelector')));
 
-  (inject.tolerations ?? []).forEach((t, i) => errors.push(...validateToleration(t, at('tolerations', i))));
+  for (const { item, i } of soundItems(inject.tolerations, (i) => at('tolerations', i), sound)) {
+    errors.push(...validateToleration(item, at('tolerations', i)));
+  }
 
   const na = inject.affinity?.nodeAffinity;
-  const required = na?.requiredDuringSchedulingIgnoredDuringExecution;
-  if (required) {
-    const p = at('affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms');
-    // Reports an empty list itself ("must have at least one node selector term").
-    errors.push(...validateNodeSelectorTerms(required.nodeSelectorTerms, p));
+  const required = na !== undefined && isPlainObject(na) ? na.requiredDuringSchedulingIgnoredDuringExecution : undefined;
+  const termsPath = at('affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms');
+  if (required !== undefined && isPlainObject(required)) {
+    if (sound(termsPath)) {
+      // Reports an empty list itself ("must have at least one node selector term").
+      errors.push(...validateNodeSelectorTerms(required.nodeSelectorTerms, termsPath));
+    } else {
+      for (const { item, i } of soundItems(Array.isArray(required.nodeSelectorTerms) ? required.nodeSelectorTerms : [], (i) => child(termsPath, i), sound)) {
+        errors.push(...validateNodeSelectorTerm(item, child(termsPath, i)));
+      }
+    }
   }
-  (na?.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((pref, i) => {
+  const preferred = na !== undefined && isPlainObject(na) ? na.preferredDuringSchedulingIgnoredDuringExecution : undefined;
+  (Array.isArray(preferred) ? preferred : []).forEach((pref, i) => {
     const p = at('affinity', 'nodeAffinity', 'preferredDuringSchedulingIgnoredDuringExecution', i, 'preference');
-    (pref.preference.matchExpressions ?? []).forEach((r, j) =>
-      errors.push(...validateNodeSelectorRequirement(r, child(child(p, 'matchExpressions'), j))),
-    );
-    (pref.preference.matchFields ?? []).forEach((r, j) =>
-      errors.push(...validateNodeFieldSelectorRequirement(r, child(child(p, 'matchFields'), j))),
-    );
+    if (!isPlainObject(pref) || !isPlainObject(pref.preference)) return;
+    const list = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v : []);
+    for (const { item, i: j } of soundItems(list(pref.preference.matchExpressions), (j) => child(child(p, 'matchExpressions'), j), sound)) {
+      errors.push(...validateNodeSelectorRequirement(item, child(child(p, 'matchExpressions'), j)));
+    }
+    for (const { item, i: j } of soundItems(list(pref.preference.matchFields), (j) => child(child(p, 'matchFields'), j), sound)) {
+      errors.push(...validateNodeFieldSelectorRequirement(item, child(child(p, 'matchFields'), j)));
+    }
   });
 
   for (const kind of ['podAffinity', 'podAntiAffinity'] as const) {
     const pa = inject.affinity?.[kind];
-    (pa?.requiredDuringSchedulingIgnoredDuringExecution ?? []).forEach((t, i) =>
-      errors.push(...lintPodAffinityTerm(t, at('affinity', kind, 'requiredDuringSchedulingIgnoredDuringExecution', i))),
-    );
-    (pa?.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((t, i) =>
-      errors.push(
-        ...lintPodAffinityTerm(
-          t.podAffinityTerm,
-          at('affinity', kind, 'preferredDuringSchedulingIgnoredDuringExecution', i, 'podAffinityTerm'),
-        ),
-      ),
-    );
+    const base = at('affinity', kind);
+    if (pa === undefined || !isPlainObject(pa)) continue;
+    const req = child(base, 'requiredDuringSchedulingIgnoredDuringExecution');
+    if (Array.isArray(pa.requiredDuringSchedulingIgnoredDuringExecution)) {
+      pa.requiredDuringSchedulingIgnoredDuringExecution.forEach((t, i) => {
+        if (isPlainObject(t)) errors.push(...lintPodAffinityTerm(t, child(req, i), sound));
+      });
+    }
+    const pref = child(base, 'preferredDuringSchedulingIgnoredDuringExecution');
+    if (Array.isArray(pa.preferredDuringSchedulingIgnoredDuringExecution)) {
+      pa.preferredDuringSchedulingIgnoredDuringExecution.forEach((t, i) => {
+        if (isPlainObject(t) && isPlainObject(t.podAffinityTerm)) {
+          errors.push(...lintPodAffinityTerm(t.podAffinityTerm, child(child(pref, i), 'podAffinityTerm'), sound));
+        }
+      });
+    }
   }
 
-  const spread = inject.topologySpreadConstraints ?? [];
-  spread.forEach((c, i) => {
-    errors.push(...validateLabelKey(c.topologyKey, at('topologySpreadConstraints', i, 'topologyKey')));
-    errors.push(...validateLabelSelector(c.labelSelector, at('topologySpreadConstraints', i, 'labelSelector')));
+  const spreadPath = (i: number) => at('topologySpreadConstraints', i);
+  (Array.isArray(inject.topologySpreadConstraints) ? inject.topologySpreadConstraints : []).forEach((c, i) => {
+    if (!isPlainObject(c)) return;
+    if (sound(child(spreadPath(i), 'topologyKey'))) errors.push(...validateLabelKey(c.topologyKey, child(spreadPath(i), 'topologyKey')));
+    if (sound(child(spreadPath(i), 'labelSelector'))) errors.push(...validateLabelSelector(c.labelSelector, child(spreadPath(i), 'labelSelector')));
   });
-  errors.push(
-    ...duplicates(spread, (c) => `{${c.topologyKey}, ${c.whenUnsatisfiable}}`, (i) => at('topologySpreadConstraints', i)),
-  );
+  const spread = soundItems(inject.topologySpreadConstraints, spreadPath, sound);
+  errors.push(...duplicates(spread, ({ item: c }) => `{${c.topologyKey}, ${c.whenUnsatisfiable}}`, (k) => spreadPath((spread[k] as { i: number }).i)));
 
-  const env = inject.env ?? [];
-  env.forEach((e, i) => {
-    if (!ENV_VAR_NAME.test(e.name)) {
+  const env = Array.isArray(inject.env) ? inject.env.map((item, i) => ({ item, i })).filter(({ item }) => isPlainObject(item)) : [];
+  for (const { item: e, i } of env) {
+    if (sound(at('env', i, 'name')) && !ENV_VAR_NAME.test(e.name)) {
       errors.push(
         fieldError.invalid(at('env', i, 'name'), e.name, "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit"),
       );
     }
+    if (!sound(at('env', i))) continue;
     if (e.value !== undefined && e.valueFrom !== undefined) {
       errors.push(fieldError.invalid(at('env', i, 'valueFrom'), '', 'may not be specified when `value` is not empty'));
     }
     if (e.valueFrom !== undefined && Object.keys(e.valueFrom).length !== 1) {
       errors.push(fieldError.invalid(at('env', i, 'valueFrom'), '', 'must specify exactly one of configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef'));
     }
-  });
-  errors.push(...duplicates(env, (e) => e.name, (i) => at('env', i, 'name')));
+  }
+  const envNamed = env.filter(({ i }) => sound(at('env', i, 'name')));
+  errors.push(...duplicates(envNamed, ({ item }) => item.name, (k) => at('env', (envNamed[k] as { i: number }).i, 'name')));
 
-  const envFrom = inject.envFrom ?? [];
-  envFrom.forEach((e, i) => {
+  const envFrom = soundItems(inject.envFrom, (i) => at('envFrom', i), sound);
+  for (const { item: e, i } of envFrom) {
     if ((e.configMapRef ? 1 : 0) + (e.secretRef ? 1 : 0) !== 1) {
       errors.push(fieldError.invalid(at('envFrom', i), '', 'must specify exactly one of configMapRef, secretRef'));
     }
-  });
+  }
   errors.push(
-    ...duplicates(envFrom, (e) => (e.configMapRef ? `configMap:${e.configMapRef.name}` : `secret:${e.secretRef?.name}`), (i) => at('envFrom', i)),
+    ...duplicates(
+      envFrom,
+      ({ item: e }) => (e.configMapRef ? `configMap:${e.configMapRef.name}` : `secret:${e.secretRef?.name}`),
+      (k) => at('envFrom', (envFrom[k] as { i: number }).i),
+    ),
   );
 
-  const mounts = inject.volumeMounts ?? [];
-  mounts.forEach((m, i) => {
-    if (m.mountPath === '') errors.push(fieldError.required(at('volumeMounts', i, 'mountPath')));
-    if (m.subPath !== undefined && m.subPathExpr !== undefined) {
+  const mounts = Array.isArray(inject.volumeMounts) ? inject.volumeMounts.map((item, i) => ({ item, i })).filter(({ item }) => isPlainObject(item)) : [];
+  for (const { item: m, i } of mounts) {
+    if (sound(at('volumeMounts', i, 'mountPath')) && m.mountPath === '') errors.push(fieldError.required(at('volumeMounts', i, 'mountPath')));
+    if (sound(at('volumeMounts', i)) && m.subPath !== undefined && m.subPathExpr !== undefined) {
       errors.push(fieldError.invalid(at('volumeMounts', i, 'subPathExpr'), m.subPathExpr, 'subPathExpr and subPath are mutually exclusive'));
     }
-  });
-  errors.push(...duplicates(mounts, (m) => m.mountPath, (i) => at('volumeMounts', i, 'mountPath')));
+  }
+  const mountPaths = mounts.filter(({ i }) => sound(at('volumeMounts', i, 'mountPath')));
+  errors.push(...duplicates(mountPaths, ({ item }) => item.mountPath, (k) => at('volumeMounts', (mountPaths[k] as { i: number }).i, 'mountPath')));
 
-  const volumes = inject.volumes ?? [];
-  volumes.forEach((v, i) => {
-    errors.push(...validateDnsLabel(v.name, at('volumes', i, 'name')));
-    const sources = Object.keys(v).filter((k) => k !== 'name');
-    if (sources.length !== 1) {
+  const volumes = Array.isArray(inject.volumes) ? inject.volumes.map((item, i) => ({ item, i })).filter(({ item }) => isPlainObject(item)) : [];
+  for (const { item: v, i } of volumes) {
+    if (sound(at('volumes', i, 'name'))) errors.push(...validateDnsLabel(v.name, at('volumes', i, 'name')));
+    // Counting sources needs no more than the keys (an unknown one is reported as such by the schema check).
+    const sources = Object.keys(v).filter((k) => k !== 'name' && (VOLUME_SOURCES as readonly string[]).includes(k));
+    if (sources.length !== 1 && sound(at('volumes', i))) {
       errors.push(fieldError.invalid(at('volumes', i), v.name, `must specify exactly one volume source, found ${sources.length}`));
     }
-  });
-  errors.push(...duplicates(volumes, (v) => v.name, (i) => at('volumes', i, 'name')));
+  }
+  const volumeNames = volumes.filter(({ i }) => sound(at('volumes', i, 'name')));
+  errors.push(...duplicates(volumeNames, ({ item }) => item.name, (k) => at('volumes', (volumeNames[k] as { i: number }).i, 'name')));
   return errors;
 }
 
-function lintMatch(match: Match | undefined, path: string): FieldError[] {
-  if (!match) return [];
+function lintMatch(match: Match | undefined, path: string, sound: Sound): FieldError[] {
+  if (match === undefined || !isPlainObject(match)) return [];
   const errors: FieldError[] = [];
-  (match.namespaces ?? []).forEach((ns, i) => errors.push(...validateDnsLabel(ns, child(child(path, 'namespaces'), i))));
-  errors.push(...validateLabelSelector(match.namespaceSelector, child(path, 'namespaceSelector')));
-  errors.push(...validateLabelSelector(match.podSelector, child(path, 'podSelector')));
+  for (const { item: ns, i } of soundItems(match.namespaces, (i) => child(child(path, 'namespaces'), i), sound)) {
+    errors.push(...validateDnsLabel(ns, child(child(path, 'namespaces'), i)));
+  }
+  for (const s of ['namespaceSelector', 'podSelector'] as const) {
+    if (sound(child(path, s))) errors.push(...validateLabelSelector(match[s], child(path, s)));
+  }
   return errors;
 }
 
-function lintNodeTemplate(t: NodeTemplate, path: string): FieldError[] {
+function lintNodeTemplate(t: NodeTemplate, path: string, sound: Sound): FieldError[] {
   const errors: FieldError[] = [];
-  if (t.name === '') errors.push(fieldError.required(child(path, 'name')));
-  if (t.labels) errors.push(...validateLabels(t.labels, child(path, 'labels')));
-  (t.taints ?? []).forEach((taint, i) => errors.push(...validateTaint(taint, child(child(path, 'taints'), i))));
-  for (const [resource, quantity] of Object.entries(t.allocatable ?? {})) {
+  if (sound(child(path, 'name')) && t.name === '') errors.push(fieldError.required(child(path, 'name')));
+  if (t.labels && sound(child(path, 'labels'))) errors.push(...validateLabels(t.labels, child(path, 'labels')));
+  for (const { item: taint, i } of soundItems(t.taints, (i) => child(child(path, 'taints'), i), sound)) {
+    errors.push(...validateTaint(taint, child(child(path, 'taints'), i)));
+  }
+  for (const [resource, quantity] of Object.entries(t.allocatable !== undefined && isPlainObject(t.allocatable) ? t.allocatable : {})) {
     const p = child(child(path, 'allocatable'), resource);
+    if (!sound(p)) continue;
     try {
       parseQuantity(String(quantity), p);
     } catch (e) {
@@ -184,26 +227,41 @@ function lintNodeTemplate(t: NodeTemplate, path: string): FieldError[] {
 
 const INJECT_FIELDS = ['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'env', 'envFrom', 'volumeMounts', 'volumes'] as const;
 
-/** Lints a document that already passed the schema check. */
+/** A runtime check only: a structurally broken document holds other types than its static type says. */
+const isPlainObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
+
 /**
- * Which parts of a document may be linted. A document with structural errors is still linted where its structure
- * is sound (each rule, the settings), so that a user sees every error at once, not one batch after another.
+ * Whether the part of the document at a field path may be linted: its structure passed the schema check. A
+ * document with structural errors is still linted wherever its structure is sound — field by field, list item by
+ * list item — so that a user sees every error at once, not one batch after another.
  */
-export interface LintScope {
-  readonly settings: boolean;
-  readonly rule: (index: number) => boolean;
+export type Sound = (path: string) => boolean;
+
+const EVERYWHERE: Sound = () => true;
+
+/**
+ * The soundness of a document with these structural errors: a part is sound when no error lies at it or inside it,
+ * and no value of the wrong type lies at one of its ancestors. So an unknown field makes the object holding it
+ * unsound as a whole (read as a whole, a misspelt `matchExpression` would make an empty term), but not that
+ * object's other fields.
+ */
+export function soundness(structural: readonly FieldError[]): Sound {
+  if (structural.length === 0) return EVERYWHERE;
+  const within = (a: string, b: string) => b === '' || a === b || a.startsWith(`${b}.`) || a.startsWith(`${b}[`);
+  const typed = structural.filter((e) => e.detail !== 'unknown field').map((e) => e.path);
+  const all = structural.map((e) => e.path);
+  return (path) => !all.some((e) => within(e, path)) && !typed.some((e) => within(path, e));
 }
 
-const EVERYTHING: LintScope = { settings: true, rule: () => true };
-
-/** Lints a document whose structure (within `scope`) passed the schema check. */
-export function lintRules(doc: RulesDocument, scope: LintScope = EVERYTHING): LintResult {
+/** Lints a document; with structural errors, only where `sound` says its structure is sound. */
+export function lintRules(doc: RulesDocument, sound: Sound = EVERYWHERE): LintResult {
   const errors: FieldError[] = [];
   const warnings: FieldError[] = [];
 
-  if (scope.settings) {
-    const excluded = doc.settings?.excludedNamespaces;
-    const missing = ['kube-system', 'kube-node-lease'].filter((ns) => excluded !== undefined && !excluded.includes(ns));
+  const settings = isPlainObject(doc.settings) ? doc.settings : undefined;
+  if (settings) {
+    const excluded = sound('settings.excludedNamespaces') ? settings.excludedNamespaces : undefined;
+    const missing = ['kube-system', 'kube-node-lease'].filter((ns) => Array.isArray(excluded) && !excluded.includes(ns));
     if (missing.length > 0) {
       warnings.push({
         type: 'Invalid',
@@ -211,19 +269,25 @@ export function lintRules(doc: RulesDocument, scope: LintScope = EVERYTHING): Li
         detail: `replaces the default list and leaves out ${missing.join(', ')}: their pods will be mutated and validated`,
       });
     }
-    (excluded ?? []).forEach((ns, i) => errors.push(...validateDnsLabel(ns, `settings.excludedNamespaces[${i}]`)));
-    const templates = doc.settings?.validation?.nodeTemplates ?? [];
-    templates.forEach((t, i) => errors.push(...lintNodeTemplate(t, `settings.validation.nodeTemplates[${i}]`)));
-    errors.push(...duplicates(templates, (t) => t.name, (i) => `settings.validation.nodeTemplates[${i}].name`));
+    for (const { item: ns, i } of soundItems(settings.excludedNamespaces, (i) => `settings.excludedNamespaces[${i}]`, sound)) {
+      errors.push(...validateDnsLabel(ns, `settings.excludedNamespaces[${i}]`));
+    }
+    const validation = isPlainObject(settings.validation) ? settings.validation : undefined;
+    const templates = Array.isArray(validation?.nodeTemplates) ? validation.nodeTemplates : [];
+    templates.forEach((t, i) => {
+      if (isPlainObject(t)) errors.push(...lintNodeTemplate(t, `settings.validation.nodeTemplates[${i}]`, sound));
+    });
+    const named = soundItems(templates, (i) => `settings.validation.nodeTemplates[${i}].name`, sound).filter(({ item }) => isPlainObject(item));
+    errors.push(...duplicates(named, ({ item }) => item.name, (k) => `settings.validation.nodeTemplates[${(named[k] as { i: number }).i}].name`));
   }
 
-  // Sound rules keep their document index, for the paths.
-  const rules = doc.rules.map((rule, i) => ({ rule, i })).filter(({ i }) => scope.rule(i));
-  for (const { rule, i } of rules) {
+  const all = Array.isArray(doc.rules) ? doc.rules.map((rule, i) => ({ rule, i })).filter(({ rule }) => isPlainObject(rule)) : [];
+  for (const { rule, i } of all) {
     const path = `rules[${i}]`;
-    errors.push(...validateDnsLabel(rule.name, `${path}.name`));
-    errors.push(...lintMatch(rule.match, `${path}.match`));
-    errors.push(...lintInject(rule.inject, `${path}.inject`));
+    if (sound(`${path}.name`)) errors.push(...validateDnsLabel(rule.name, `${path}.name`));
+    if (sound(`${path}.match`) || isPlainObject(rule.match)) errors.push(...lintMatch(rule.match, `${path}.match`, sound));
+    if (isPlainObject(rule.inject)) errors.push(...lintInject(rule.inject, `${path}.inject`, sound));
+    if (!sound(`${path}.inject`)) continue;
     const injects = INJECT_FIELDS.some((f) => {
       const v: unknown = rule.inject[f];
       return Array.isArray(v) ? v.length > 0 : v !== undefined && Object.keys(v as object).length > 0;
@@ -231,9 +295,10 @@ export function lintRules(doc: RulesDocument, scope: LintScope = EVERYTHING): Li
     if (!injects) warnings.push({ type: 'Invalid', path: `${path}.inject`, detail: 'injects nothing: the rule only records itself in the applied-rules annotation' });
   }
   // Names are compared across every rule that has one, sound or not, so that a duplicate is never found late.
-  const named = doc.rules.map((rule, i) => ({ name: (rule as { name?: unknown }).name, i })).filter((r) => typeof r.name === 'string');
+  const named = all.map(({ rule, i }) => ({ name: (rule as { name?: unknown }).name, i })).filter((r) => typeof r.name === 'string');
   errors.push(...duplicates(named, (r) => r.name as string, (k) => `rules[${named[k]?.i}].name`));
-  const contradicting = contradictions(rules);
+  const comparable = all.filter(({ i }) => sound(`rules[${i}].match`) && sound(`rules[${i}].inject.nodeSelector`) && sound(`rules[${i}].onConflict`));
+  const contradicting = contradictions(comparable);
   errors.push(...contradicting.errors);
   warnings.push(...contradicting.warnings);
   return { errors, warnings };
