@@ -1,7 +1,11 @@
 /**
- * POST /mutate: applies the placement rules to pods on CREATE. Everything else passes unchanged.
+ * POST /mutate: applies the placement rules to pods on CREATE. Everything else passes unchanged. When the rules
+ * leave the pod asking for node labels no known node or template has, it says which rule did (a warning).
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { templateNode } from '../capacity/templates.js';
+import { affinityMatchesSome, nodeAffinityConstraints } from '../scheduling/feasibility.js';
+import type { Labels, PlacementNode } from '../scheduling/types.js';
 import { mutatePod } from '../rules/apply.js';
 import { withNameLabel } from '../rules/select.js';
 import type { AdmissionContext } from './context.js';
@@ -24,13 +28,47 @@ export function podNamespace(request: AdmissionRequest, pod: V1Pod): string {
   return request.namespace || pod.metadata?.namespace || 'default';
 }
 
+/**
+ * Whether some known node, or a node template, satisfies the spec's nodeSelector and required node affinity. Other
+ * filters are the validating side's business: this only tells whether the *labels* asked for exist anywhere.
+ */
+function labelsExist(spec: V1Pod['spec'], ctx: AdmissionContext, templates: readonly PlacementNode[]): boolean {
+  const c = nodeAffinityConstraints(spec);
+  return affinityMatchesSome(c, ctx.nodes().index) || templates.some((t) => c.affinity.matches(t));
+}
+
+/**
+ * A warning when the pod's node selection matched some known node or template before the rules and none after
+ * them, naming the rule after which that happened: the rule made the pod unplaceable. Never a denial — that is the
+ * validating side's job, with all the facts. Only with a node list that can be trusted.
+ */
+function placementLostWarning(pod: V1Pod, mutated: V1Pod, ctx: AdmissionContext, namespace: string, namespaceLabels: Labels): string | undefined {
+  const view = ctx.nodes();
+  if (view.incomplete || view.index.size === 0) return undefined;
+  const ruleSet = ctx.rules();
+  const templates = ruleSet.validation.nodeTemplates.map(templateNode);
+  if (labelsExist(mutated.spec, ctx, templates) || !labelsExist(pod.spec, ctx, templates)) return undefined;
+  let culprit: { rule: string; spec: V1Pod['spec'] } | undefined;
+  mutatePod(pod, ruleSet, namespace, namespaceLabels, (rule, spec) => {
+    if (culprit === undefined && !labelsExist(spec, ctx, templates)) culprit = { rule: rule.name, spec: structuredClone(spec) };
+  });
+  if (culprit === undefined) return undefined;
+  const selector = Object.entries(culprit.spec?.nodeSelector ?? {}).map(([k, v]) => `${k}=${v}`);
+  const required = culprit.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution != null;
+  const what = required ? 'node selector and required node affinity' : 'node selector';
+  return `rule ${culprit.rule}: no node matches the resulting ${what}${selector.length > 0 ? ` (${selector.join(', ')})` : ''}`;
+}
+
 export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
   const { uid } = request;
   const pod = podCreate(request);
   if (typeof pod === 'string') return { response: allowed(uid), record: { decision: 'skipped', reason: pod }, warnings: [] };
 
   const namespace = podNamespace(request, pod);
-  const result = mutatePod(pod, ctx.rules(), namespace, withNameLabel(namespace, ctx.namespaceLabels(namespace)));
+  const namespaceLabels = withNameLabel(namespace, ctx.namespaceLabels(namespace));
+  const mutation = mutatePod(pod, ctx.rules(), namespace, namespaceLabels);
+  const lost = mutation.appliedRules.length > 0 && !mutation.denial && !mutation.skipped ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels) : undefined;
+  const result = lost === undefined ? mutation : { ...mutation, warnings: [...mutation.warnings, lost] };
   if (result.skipped) return { response: allowed(uid), record: { decision: 'skipped', reason: result.skipped }, warnings: [] };
   if (result.denial) {
     return {

@@ -14,11 +14,9 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { formatFieldError, PlacementError } from '../errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { parseRules, type RuleSet } from '../rules/compile.js';
-import type { NodeTemplate } from '../rules/schema.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { evaluate, firstFailure, podConstraints, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
 import { sameJson } from '../scheduling/merge/equal.js';
-import type { PlacementNode } from '../scheduling/types.js';
 import { kubeletFailureReason, kubeletVerdict } from '../scheduling/kubelet.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
@@ -26,6 +24,7 @@ import type { HandlerResult } from './handler.js';
 import { allowed, clip, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
 import { templatePod, workload, type Workload } from '../workloads/workloads.js';
+import { templateNode } from '../capacity/templates.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
 export const DEFAULT_SCHEDULER = 'default-scheduler';
@@ -41,17 +40,6 @@ export function messageAsWarnings(prefix: string, message: string): string[] {
 }
 
 // ---- the verdict ---------------------------------------------------------------------------------------------------
-
-/** A node template as a node: `pods` defaults to 110 (the kubelet's default) when the template does not say. */
-export function templateNode(t: NodeTemplate): PlacementNode {
-  return {
-    name: t.name,
-    labels: t.labels ?? {},
-    taints: t.taints ?? [],
-    unschedulable: false,
-    allocatable: { pods: '110', ...Object.fromEntries(Object.entries(t.allocatable ?? {}).map(([k, v]) => [k, String(v)])) },
-  };
-}
 
 export interface Judgement {
   /** Absent when the object is allowed without remark. */

@@ -66,7 +66,17 @@ function writableSpec(spec: V1PodSpec): V1PodSpec {
   return copy;
 }
 
-export function mutatePod(pod: V1Pod, ruleSet: RuleSet, namespace: string, namespaceLabels: Labels): Mutation {
+/**
+ * Applies the rules that match `pod`. `afterEach`, when given, sees the spec after each rule merged (for callers
+ * that need to know which rule changed what, e.g. the one after which no node matches any more).
+ */
+export function mutatePod(
+  pod: V1Pod,
+  ruleSet: RuleSet,
+  namespace: string,
+  namespaceLabels: Labels,
+  afterEach?: (rule: CompiledRule, spec: Readonly<V1PodSpec>) => void,
+): Mutation {
   const result = (over: Partial<Mutation>): Mutation => ({
     pod,
     appliedRules: [],
@@ -93,9 +103,9 @@ export function mutatePod(pod: V1Pod, ruleSet: RuleSet, namespace: string, names
     const report = mergePlacement(spec, rule.placement, rule.onConflict === 'override');
     const failure = report.failures[0];
     if (failure !== undefined) return result({ denial: `rule ${rule.name} cannot be applied: ${failure}`, warnings });
-    if (report.conflicts.length === 0) continue;
-    if (rule.onConflict === 'reject') return result({ denial: conflictDenial(rule, report.conflicts), warnings });
+    if (report.conflicts.length > 0 && rule.onConflict === 'reject') return result({ denial: conflictDenial(rule, report.conflicts), warnings });
     warnings.push(...report.conflicts.map((c) => conflictWarning(rule, c)));
+    afterEach?.(rule, spec);
   }
 
   const appliedRules = rules.map((r) => r.name);

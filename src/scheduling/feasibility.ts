@@ -50,9 +50,11 @@ export interface PodConstraints {
   readonly requests: ReadonlyMap<string, bigint>;
 }
 
-export function podConstraints(pod: V1Pod): PodConstraints {
-  const spec = pod.spec;
-  const tolerations = spec?.tolerations ?? [];
+/** The part of a pod's constraints that node labels decide: nodeSelector AND required node affinity. */
+export type NodeAffinityConstraints = Pick<PodConstraints, 'nodeSelector' | 'terms' | 'affinity' | 'requiredTerms'>;
+
+/** `GetRequiredNodeAffinity`: nodeSelector AND required node affinity, compiled once. Never throws. */
+export function nodeAffinityConstraints(spec: V1Pod['spec']): NodeAffinityConstraints {
   const required = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
   const nodeSelector = Object.entries(spec?.nodeSelector ?? {});
   // Compiled once; a term that does not parse matches nothing, as in the scheduler.
@@ -60,9 +62,6 @@ export function podConstraints(pod: V1Pod): PodConstraints {
   const parsed = terms?.filter((t): t is CompiledTerm => t !== undefined);
   const requiredTerms: NodeMatcher | undefined = parsed && { matches: (node) => parsed.some((t) => termMatches(t, node)) };
   return {
-    nodeName: spec?.nodeName || undefined,
-    tolerations,
-    toleratesUnschedulable: tolerations.some((t) => tolerates(t, UNSCHEDULABLE_TAINT)),
     nodeSelector,
     terms,
     affinity: {
@@ -70,8 +69,28 @@ export function podConstraints(pod: V1Pod): PodConstraints {
         nodeSelector.every(([k, v]) => getLabel(node.labels, k) === v) && (requiredTerms === undefined || requiredTerms.matches(node)),
     },
     requiredTerms,
+  };
+}
+
+export function podConstraints(pod: V1Pod): PodConstraints {
+  const spec = pod.spec;
+  const tolerations = spec?.tolerations ?? [];
+  return {
+    nodeName: spec?.nodeName || undefined,
+    tolerations,
+    toleratesUnschedulable: tolerations.some((t) => tolerates(t, UNSCHEDULABLE_TAINT)),
+    ...nodeAffinityConstraints(spec),
     requests: podRequests(pod),
   };
+}
+
+/** Whether some node of the index satisfies the pod's nodeSelector and required node affinity (other filters aside). */
+export function affinityMatchesSome(c: NodeAffinityConstraints, index: NodeIndex): boolean {
+  const affinity = affinityWords(c, index);
+  if (affinity === undefined) return index.size > 0;
+  const live = int32(index.live.words);
+  for (let w = 0; w < index.words; w++) if (((live[w] as number) & affinity(w)) !== 0) return true;
+  return false;
 }
 
 const isConditionTaint = (t: V1Taint) => CONDITION_TAINT_KEYS.includes(t.key);
@@ -187,7 +206,7 @@ function anyWord(postings: readonly Posting[], w: number): number {
  * Computed lazily, word by word, so that a pod that fits early costs only the words looked at. Undefined when the
  * pod constrains neither.
  */
-function affinityWords(c: PodConstraints, index: NodeIndex): ((w: number) => number) | undefined {
+function affinityWords(c: NodeAffinityConstraints, index: NodeIndex): ((w: number) => number) | undefined {
   if (c.nodeSelector.length === 0 && c.terms === undefined) return undefined;
   const selector: Posting[] = [];
   for (const [k, v] of c.nodeSelector) {
