@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { startControlPlane, type ControlPlane } from './support/controlplane.js';
+import { billionLaughs } from '../support/yaml-bombs.js';
 import { baseManifest, makeCerts, REPO_ROOT, startWebhook, webhookConfigurations, type Webhook, type WebhookCerts } from './support/webhook.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -181,6 +182,18 @@ describe('placement-webhook against a real control plane', () => {
     expect(r.stderr).toContain('2 Insufficient cpu');
   });
 
+  it('a pod created bound to a tainted node is judged as its kubelet admits it: allowed, and denied only for what the kubelet refuses', async () => {
+    // gpu-a-1 has a NoSchedule taint the pod does not tolerate: the kubelet ignores it.
+    const bound = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('bound', 'default', { app: 'x' }, { spec: { nodeName: 'gpu-a-1' } })));
+    expect(bound.code, bound.stderr).toBe(0);
+    const tooBig = await kubectl(['create', '--dry-run=server', '-f', '-'], json(pod('bound-big', 'default', { app: 'x' }, { requests: { cpu: '512' }, spec: { nodeName: 'gpu-a-1' } })));
+    expect(tooBig.code).not.toBe(0);
+    expect(tooBig.stderr).toContain('the kubelet on gpu-a-1 would reject this pod: Insufficient cpu');
+    const nowhere = await kubectl(['create', '--dry-run=server', '-f', '-'], json(pod('bound-nowhere', 'default', { app: 'x' }, { spec: { nodeName: 'no-such-node' } })));
+    expect(nowhere.code, nowhere.stderr).toBe(0);
+    expect(nowhere.stderr).toContain('which does not exist');
+  });
+
   it('kubectl apply --dry-run=server gets the same answers and creates nothing', async () => {
     const denied = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(pod('huge-dry', 'streaming', { app: 'stream-consumer' }, { requests: { memory: '64Gi' } })));
     expect(denied.code).not.toBe(0);
@@ -210,6 +223,37 @@ describe('placement-webhook against a real control plane', () => {
     expect(r.stderr).toContain('rules[2].name: invalid value "GPU_workloads"');
     const still = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
     expect(still.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
+  });
+
+  it('an alias-bomb rules edit is refused at apply with the reason; a replica that receives it anyway stays up on the last good rules', async () => {
+    const refused = await rulesConfigMap(billionLaughs());
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('YAML aliases expand the document to more than');
+    const running = webhook;
+    if (!running) throw new Error('webhook not running');
+    const invalidBefore = Number(/placement_webhook_rules_reloads_total\{result="invalid"\} (\d+)/.exec((await running.get('/metrics')).text)?.[1] ?? 0);
+    // Validation off (the validating configuration removed), so that the edit reaches the running webhook.
+    await kubectlOk(['delete', 'validatingwebhookconfiguration', 'placement-webhook']);
+    try {
+      await waitFor('the API server to stop calling the validating webhook', async () => {
+        const r = await rulesConfigMap(billionLaughs());
+        return r.code === 0 ? true : undefined;
+      });
+      await waitFor('the webhook to count the invalid document', async () => {
+        const m = await running.get('/metrics');
+        const n = Number(/placement_webhook_rules_reloads_total\{result="invalid"\} (\d+)/.exec(m.text)?.[1] ?? 0);
+        return n > invalidBefore ? true : undefined;
+      });
+      expect((await running.get('/healthz')).status).toBe(200);
+      expect((await running.get('/readyz')).status).toBe(200);
+      const still = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+      expect(still.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
+      expect(running.logTail(200)).toContain('invalid rules; keeping the last good rules');
+    } finally {
+      await kubectlOk(['apply', '-f', '-'], json(baseManifest('rules-configmap.yaml')[0]));
+      for (const cfg of webhookConfigurations(running.port, certs.caBundle)) await kubectlOk(['apply', '-f', '-'], json(cfg));
+    }
+    await waitFor('the validating webhook to refuse the bomb again', async () => ((await rulesConfigMap(billionLaughs())).code !== 0 ? true : undefined));
   });
 
   it('a valid rules edit changes behaviour within seconds', async () => {
