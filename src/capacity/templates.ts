@@ -1,8 +1,15 @@
 /**
- * Capacity an autoscaler can add, as nodes: hand-written node templates (`settings.validation.nodeTemplates`).
+ * Hand-written node templates (`settings.validation.nodeTemplates`): nodes an autoscaler can add, as the operator
+ * describes them. A resource the template does not state does not constrain (see `./capacity.ts`); `pods` is
+ * 110, the kubelet's default, unless it says otherwise.
  */
 import type { NodeTemplate } from '../rules/schema.js';
+import { ResourceName } from '../scheduling/resources.js';
 import type { PlacementNode } from '../scheduling/types.js';
+import { nodeCapacity, type AddableCapacity } from './capacity.js';
+
+/** The kubelet's default `maxPods`, which cluster-autoscaler also assumes for templates. */
+export const DEFAULT_MAX_PODS = '110';
 
 /** A node template as a node: `pods` defaults to 110 (the kubelet's default) when the template does not say. */
 export function templateNode(t: NodeTemplate): PlacementNode {
@@ -11,6 +18,12 @@ export function templateNode(t: NodeTemplate): PlacementNode {
     labels: t.labels ?? {},
     taints: t.taints ?? [],
     unschedulable: false,
-    allocatable: { pods: '110', ...Object.fromEntries(Object.entries(t.allocatable ?? {}).map(([k, v]) => [k, String(v)])) },
+    allocatable: { pods: DEFAULT_MAX_PODS, ...Object.fromEntries(Object.entries(t.allocatable ?? {}).map(([k, v]) => [k, String(v)])) },
   };
+}
+
+/** A node template as addable capacity: its stated resources, and the pod count, are checked. */
+export function templateCapacity(t: NodeTemplate): AddableCapacity {
+  const stated = new Set([ResourceName.pods, ...Object.keys(t.allocatable ?? {})]);
+  return nodeCapacity('node template', t.name, templateNode(t), stated);
 }
