@@ -1,3 +1,4 @@
+import type { CapacityView } from '../capacity/capacity.js';
 import type { RuleSet } from '../rules/compile.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
@@ -25,6 +26,11 @@ export interface AdmissionContext {
    */
   ensureNamespace?(name: string): Promise<void>;
   nodes(): NodeView;
+  /**
+   * Capacity the cluster's autoscalers can add (Karpenter NodePools, Cluster API groups), beyond the rules' own
+   * node templates. Absent: none.
+   */
+  capacity?(): CapacityView;
 }
 
 /** One line of the review log: never the object itself (pods carry secrets in env). */

@@ -252,20 +252,41 @@ describe('pods', () => {
     it('a template that accepts no pods does not fit', () => {
       const zeroPods = { name: 'broken', allocatable: { cpu: '64', pods: '0' } };
       const r = validate(podRequest(makePod().container('app', { resources: { requests: { cpu: '32' } } }).obj()), cluster(withTemplates([zeroPods])));
-      expect(r.response).toEqual(deniedWith('0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.'));
+      expect(r.response).toEqual({
+        ...deniedWith('0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.'),
+        warnings: ['node template broken: Too many pods'],
+      });
     });
 
     it('a template is judged by the same filters: an untolerated taint keeps the pod off it', () => {
       const tainted: NodeTemplate = { ...gpuPool, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] };
-      expect(validate(podRequest(gpuPod().obj()), cluster(withTemplates([tainted]))).response).toEqual(deniedWith(GPU_NO_FIT));
+      expect(validate(podRequest(gpuPod().obj()), cluster(withTemplates([tainted]))).response).toEqual({
+        ...deniedWith(GPU_NO_FIT),
+        warnings: ['node template gpu-pool: node(s) had untolerated taint {nvidia.com/gpu: present}'],
+      });
       const tolerating = gpuPod().toleration({ key: 'nvidia.com/gpu', operator: 'Exists' });
       expect(validate(podRequest(tolerating.obj()), cluster(withTemplates([tainted]))).response.allowed).toBe(true);
     });
 
     it('the first template that fits is named', () => {
-      const small = { name: 'small', labels: { accelerator: 't4' }, allocatable: { cpu: '1' } };
+      const small = { name: 'small', labels: { accelerator: 't4' }, allocatable: { cpu: '1', 'nvidia.com/gpu': 0 } };
       const r = validate(podRequest(gpuPod().obj()), cluster(withTemplates([small, gpuPool])));
       expect(r.response.warnings).toEqual(['no current node fits; nodes of template gpu-pool would (an autoscaler must add one)']);
+    });
+
+    it('unknown is not zero: a template that states no resources does not refuse a pod with requests, and says what went unchecked', () => {
+      const bare: NodeTemplate = { name: 'bare', labels: { accelerator: 't4' } };
+      const r = validate(podRequest(gpuPod().container('more', { resources: { requests: { cpu: '2', memory: '4Gi' } } }).obj()), cluster(withTemplates([bare])));
+      expect(r.response).toEqual(
+        allowedWarning('no current node fits; nodes of template bare would (an autoscaler must add one)', '  cpu, memory, nvidia.com/gpu not checked: the template does not state it'),
+      );
+    });
+
+    it('a stated resource still constrains: a template with too little cpu does not fit', () => {
+      const small: NodeTemplate = { name: 'small', labels: { accelerator: 't4' }, allocatable: { cpu: '1' } };
+      const r = validate(podRequest(gpuPod().container('more', { resources: { requests: { cpu: '2' } } }).obj()), cluster(withTemplates([small])));
+      expect(r.response.allowed).toBe(false);
+      expect(r.response.warnings).toEqual(['node template small: Insufficient cpu']);
     });
 
     it('a template also turns warn mode’s message into the template warning', () => {

@@ -15,7 +15,7 @@ import { formatFieldError, PlacementError } from '../errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { parseRules, type RuleSet } from '../rules/compile.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
-import { evaluate, firstFailure, podConstraints, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
+import { evaluate, podConstraints, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
 import { sameJson } from '../scheduling/merge/equal.js';
 import { kubeletFailureReason, kubeletVerdict } from '../scheduling/kubelet.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
@@ -24,11 +24,14 @@ import type { HandlerResult } from './handler.js';
 import { allowed, clip, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
 import { templatePod, workload, type Workload } from '../workloads/workloads.js';
-import { templateNode } from '../capacity/templates.js';
+import { canAdd, capacityName, combine, judgeCapacity, uncheckedNote } from '../capacity/capacity.js';
+import { templateCapacities } from '../capacity/templates.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
 export const DEFAULT_SCHEDULER = 'default-scheduler';
 export const RULES_CONFIGMAP_KEY = 'rules.yaml';
+/** Sources of addable capacity named with why they cannot serve a pod no node fits (the rest are in `check`). */
+const MAX_MISFITS = 3;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -75,18 +78,42 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
         verdict: 'fits-transient',
       };
     case 'no-fit': {
-      const template = ruleSet.validation.nodeTemplates.find((t) => firstFailure(c, templateNode(t)) === undefined);
-      if (template) {
+      const answer = judgeCapacity(combine(templateCapacities(ruleSet.validation.nodeTemplates), ctx.capacity?.()), c);
+      const { fit, blocked } = answer;
+      if (fit) {
+        const note = uncheckedNote(fit);
         return {
-          warnings: [`${subject}no current node fits; nodes of template ${template.name} would (an autoscaler must add one)`],
-          verdict: 'fits-template',
+          warnings: [`${subject}no current node fits; ${canAdd(fit.capacity)}`, ...(note ? [note] : [])],
+          verdict: fit.capacity.kind === 'NodePool' ? 'fits-nodepool' : 'fits-template',
           message: verdict.message,
         };
       }
-      if (ruleSet.validation.mode === 'enforce' && !warnOnly) {
-        return { denial: `${subject}${verdict.message}`, warnings: [], verdict: 'no-fit', message: verdict.message };
+      if (blocked) {
+        // It would fit a node the autoscaler cannot add now (a pool at its limit, not Ready): Pending, not impossible.
+        return {
+          warnings: [`${subject}no current node fits; ${capacityName(blocked.capacity)} would, but ${blocked.why}`],
+          verdict: blocked.capacity.kind === 'NodePool' ? 'fits-nodepool' : 'fits-template',
+          message: verdict.message,
+        };
       }
-      return { warnings: messageAsWarnings(subject, verdict.message), verdict: 'no-fit', message: verdict.message };
+      const capacity = ctx.capacity?.();
+      if (capacity?.incomplete) {
+        return {
+          warnings: [`${subject}no current node fits; not denied: ${capacity.incomplete}`, ...messageAsWarnings('  ', verdict.message)],
+          verdict: 'unknown',
+          message: verdict.message,
+        };
+      }
+      // Why addable capacity does not serve it either: every NodePool (Karpenter's own event lists them all; a
+      // label a pool does not declare is the usual surprise), templates and groups only when they carry its labels.
+      const why = answer.misfits
+        .filter((m) => m.capacity.kind === 'NodePool' || m.capacity.admitsLabels(c))
+        .slice(0, MAX_MISFITS)
+        .map((m) => `${capacityName(m.capacity)}: ${m.reason}`);
+      if (ruleSet.validation.mode === 'enforce' && !warnOnly) {
+        return { denial: `${subject}${verdict.message}`, warnings: why, verdict: 'no-fit', message: verdict.message };
+      }
+      return { warnings: [...messageAsWarnings(subject, verdict.message), ...why], verdict: 'no-fit', message: verdict.message };
     }
   }
 }

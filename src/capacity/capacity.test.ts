@@ -5,6 +5,7 @@ import { judgeCapacity, type AddableCapacity, type CapacityVerdict } from './cap
 import { clusterApiCapacity, parseLabelsAnnotation, parseTaintsAnnotation } from './cluster-api.js';
 import { byWeight, nodePoolCapacity, parseNodePool, type NodePool } from './nodepool.js';
 import { templateCapacity } from './templates.js';
+import type { NodeTemplate } from '../rules/schema.js';
 
 const requests = (r: Record<string, string>) => ({ resources: { requests: r } });
 const judge = (cap: AddableCapacity | undefined, pod: PodBuilder): CapacityVerdict => {
@@ -13,7 +14,7 @@ const judge = (cap: AddableCapacity | undefined, pod: PodBuilder): CapacityVerdi
 };
 
 describe('node templates: unknown is not zero', () => {
-  it.each([
+  it.each<{ name: string; t: NodeTemplate; pod: PodBuilder; want: CapacityVerdict }>([
     { name: 'a template without resources does not refuse a pod with requests; they are unchecked', t: { name: 'spot' }, pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })), want: { fits: true, unchecked: ['cpu', 'memory'] } },
     { name: 'a stated resource constrains', t: { name: 'small', allocatable: { cpu: '1' } }, pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })), want: { fits: false, reason: 'Insufficient cpu' } },
     { name: 'stated and unstated together: the stated fits, the other is unchecked', t: { name: 't', allocatable: { cpu: '4' } }, pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })), want: { fits: true, unchecked: ['memory'] } },

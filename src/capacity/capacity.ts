@@ -6,8 +6,7 @@
  * **Unknown is not zero.** A resource a template or group does not state does not constrain: the verdict names it
  * as unchecked. A stated one does. (A NodePool states no instance sizes at all: only its limits constrain.)
  */
-import type { PodConstraints } from '../scheduling/feasibility.js';
-import { firstFailure } from '../scheduling/feasibility.js';
+import { firstFailure, type NodeAffinityConstraints, type PodConstraints } from '../scheduling/feasibility.js';
 import { failureReasons } from '../scheduling/reasons.js';
 import type { PlacementNode } from '../scheduling/types.js';
 
@@ -27,6 +26,8 @@ export interface AddableCapacity {
   /** Why the autoscaler ignores it for now (a NodePool that is not Ready), or undefined. */
   readonly inactive?: string | undefined;
   judge(c: PodConstraints): CapacityVerdict;
+  /** Whether a node added from it could carry the labels the pod selects (nodeSelector, required node affinity). */
+  admitsLabels(c: NodeAffinityConstraints): boolean;
 }
 
 /** What the webhook knows of addable capacity, and whether that knowledge is complete enough to deny by. */
@@ -37,6 +38,13 @@ export interface CapacityView {
 }
 
 export const NO_CAPACITY: CapacityView = Object.freeze({ sources: [], incomplete: undefined });
+
+const FIRST = ['cpu', 'memory', 'ephemeral-storage'];
+/** Resource names in the order the scheduler lists them: cpu, memory, ephemeral-storage, then the others by name. */
+export function resourceOrder(names: Iterable<string>): string[] {
+  const rank = (n: string) => (FIRST.includes(n) ? FIRST.indexOf(n) : FIRST.length);
+  return [...names].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
 
 /** `NodePool spot`, `node template gpu-large`, `MachineDeployment infra/md-0` */
 export const capacityName = (c: Pick<AddableCapacity, 'kind' | 'name'>): string => `${c.kind} ${c.name}`;
@@ -61,9 +69,10 @@ export function nodeCapacity(
       const requests = new Map([...c.requests].filter(([r]) => stated.has(r)));
       const failure = firstFailure({ ...c, requests }, node);
       if (failure) return { fits: false, reason: failureReasons(failure).join(', ') };
-      const unchecked = [...c.requests].filter(([r, amount]) => amount > 0n && !stated.has(r)).map(([r]) => r);
+      const unchecked = resourceOrder([...c.requests].filter(([r, amount]) => amount > 0n && !stated.has(r)).map(([r]) => r));
       return { fits: true, unchecked };
     },
+    admitsLabels: (c) => c.affinity.matches(node),
   };
 }
 
@@ -96,4 +105,31 @@ export function judgeCapacity(view: CapacityView, c: PodConstraints): CapacityAn
     blocked ??= { capacity, why };
   }
   return { fit: undefined, blocked, misfits };
+}
+
+/** The sources in the order they are tried: the rules' templates first, then what the cluster serves. */
+export function combine(first: readonly AddableCapacity[], view: CapacityView | undefined): CapacityView {
+  if (!view) return first.length === 0 ? NO_CAPACITY : { sources: first, incomplete: undefined };
+  return { sources: [...first, ...view.sources], incomplete: view.incomplete };
+}
+
+/** "NodePool spot can provision one", in a warning. */
+export function canAdd(c: AddableCapacity): string {
+  switch (c.kind) {
+    case 'NodePool':
+      return `NodePool ${c.name} can provision one (Karpenter adds it)`;
+    case 'node template':
+      return `nodes of template ${c.name} would (an autoscaler must add one)`;
+    default:
+      return `${c.kind} ${c.name} can add one (cluster-autoscaler scales it up)`;
+  }
+}
+
+/** What a fit did not check, as a warning line, or undefined when it checked everything the pod asks. */
+export function uncheckedNote(fit: CapacityFit): string | undefined {
+  if (fit.unchecked.length === 0) return undefined;
+  const what = fit.unchecked.join(', ');
+  return fit.capacity.kind === 'NodePool'
+    ? `  ${what} checked only against its limits (instance sizes are not known in the cluster)`
+    : `  ${what} not checked: ${fit.capacity.kind === 'node template' ? 'the template does' : 'its annotations do'} not state it`;
 }

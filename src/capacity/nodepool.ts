@@ -25,7 +25,7 @@ import type { PodConstraints } from '../scheduling/feasibility.js';
 import { milliValue, quantityFromJSON, value } from '../scheduling/quantity.js';
 import { ResourceName } from '../scheduling/resources.js';
 import { findUntoleratedTaint } from '../scheduling/taints.js';
-import type { AddableCapacity, CapacityVerdict } from './capacity.js';
+import { resourceOrder, type AddableCapacity, type CapacityVerdict } from './capacity.js';
 import { conjoin, incompatibility, labelRequirements, podAlternatives, requirement, type Requirement, type Requirements } from './requirements.js';
 
 export const KARPENTER_GROUP = 'karpenter.sh';
@@ -147,7 +147,7 @@ function judgePool(pool: NodePool, c: PodConstraints): CapacityVerdict {
   for (const alternative of alternatives) {
     const problem = incompatibility(pool.requirements, alternative);
     if (problem === undefined) {
-      const unchecked = [...c.requests].filter(([r, n]) => n > 0n && r !== ResourceName.pods).map(([r]) => r);
+      const unchecked = resourceOrder([...c.requests].filter(([r, n]) => n > 0n && r !== ResourceName.pods).map(([r]) => r));
       return { fits: true, unchecked };
     }
     why ||= problem;
@@ -172,6 +172,7 @@ export function nodePoolCapacity(pool: NodePool): AddableCapacity | undefined {
     exhausted: exhausted(pool),
     inactive: pool.ready === 'True' ? undefined : `it is not Ready (${pool.ready === undefined ? 'no Ready condition' : `Ready=${pool.ready}`})`,
     judge: (c) => judgePool(pool, c),
+    admitsLabels: (c) => podAlternatives(c).some((alternative) => incompatibility(pool.requirements, alternative) === undefined),
   };
 }
 

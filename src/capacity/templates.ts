@@ -22,6 +22,18 @@ export function templateNode(t: NodeTemplate): PlacementNode {
   };
 }
 
+const compiled = new WeakMap<readonly NodeTemplate[], readonly AddableCapacity[]>();
+
+/** The templates of a rule set as addable capacity, compiled once per list. */
+export function templateCapacities(templates: readonly NodeTemplate[]): readonly AddableCapacity[] {
+  let out = compiled.get(templates);
+  if (!out) {
+    out = templates.map(templateCapacity);
+    compiled.set(templates, out);
+  }
+  return out;
+}
+
 /** A node template as addable capacity: its stated resources, and the pod count, are checked. */
 export function templateCapacity(t: NodeTemplate): AddableCapacity {
   const stated = new Set([ResourceName.pods, ...Object.keys(t.allocatable ?? {})]);
