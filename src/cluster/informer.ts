@@ -13,8 +13,8 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
 export interface InformerHandlers<T> {
   upsert(obj: T): void;
   remove(obj: T): void;
-  /** After each complete list: the names now present (everything else is gone). */
-  listed(names: ReadonlySet<string>): void;
+  /** After each complete list: the keys (`objectKey`) now present (everything else is gone). */
+  listed(keys: ReadonlySet<string>): void;
   error(err: unknown, retryInMs: number): void;
   /**
    * An object that could not be trimmed or handled (a handler threw): it is left out, and the informer goes on.
@@ -71,6 +71,12 @@ class TrimmingWatch<T extends KubernetesObject> extends Watch {
     if (!failed) this.onContact();
     return controller;
   }
+}
+
+/** An object's key in a cache: `namespace/name` for namespaced objects, `name` otherwise. */
+export function objectKey(o: KubernetesObject): string {
+  const name = o.metadata?.name ?? '';
+  return o.metadata?.namespace ? `${o.metadata.namespace}/${name}` : name;
 }
 
 /** Thrown into a ListWatch that a newer one replaced, so that it stops instead of opening a watch. */
@@ -160,7 +166,7 @@ export class Informer<T extends KubernetesObject> {
         .filter((o): o is T => o !== undefined);
       this.contact();
       this.syncedOnce = true;
-      this.handle(() => opts.handlers.listed(new Set(items.map((o) => o.metadata?.name ?? ''))), items.length);
+      this.handle(() => opts.handlers.listed(new Set(items.map(objectKey))), items.length);
       return { ...result, items };
     };
     const watch = new TrimmingWatch<T>(opts.kubeConfig, this.trimSafely, this.contact);

@@ -355,6 +355,82 @@ describe('LiveCluster against a fake API server', () => {
     });
   });
 
+  describe('capacity autoscalers can add', () => {
+    const NODEPOOLS = { group: 'karpenter.sh', version: 'v1', plural: 'nodepools', kind: 'NodePool' };
+    const pool = (name: string, ready = 'True') =>
+      ({
+        metadata: { name },
+        spec: { template: { metadata: { labels: { pool: name } }, spec: { requirements: [{ key: 'karpenter.sh/capacity-type', operator: 'In', values: ['spot'] }] } } },
+        status: { conditions: [{ type: 'Ready', status: ready }] },
+      }) as KubernetesObject;
+    const sources = (c: LiveCluster) => c.capacity().sources.map((s) => `${s.kind} ${s.name}`);
+
+    it('no NodePool or Cluster API CRD: no capacity, complete, and no request to their paths', async () => {
+      const c = start();
+      await ready(c);
+      await vi.waitFor(() => expect(fake.requests('/apis').gets).toBeGreaterThan(0));
+      await vi.waitFor(() => expect(c.capacity().incomplete).toBeUndefined());
+      expect(c.capacity().sources).toEqual([]);
+      expect(c.autoscalerResources()).toEqual([]);
+    });
+
+    it('NodePools are read where karpenter.sh is served, incomplete until listed, and dropped when the CRD goes', async () => {
+      const path = fake.serve(NODEPOOLS);
+      fake.upsert(path, pool('spot'));
+      fake.upsert(path, pool('broken', 'False'));
+      const c = start();
+      await vi.waitFor(() => expect(sources(c)).toEqual(['NodePool spot', 'NodePool broken']));
+      expect(c.capacity().incomplete).toBeUndefined();
+      expect(c.capacity().sources.find((s) => s.name === 'broken')?.inactive).toBe('it is not Ready (Ready=False)');
+      expect(c.autoscalerResources()).toEqual(['karpenter.sh/v1/nodepools']);
+      fake.upsert(path, pool('gpu'));
+      await vi.waitFor(() => expect(sources(c)).toContain('NodePool gpu'));
+      fake.remove(path, 'gpu');
+      await vi.waitFor(() => expect(sources(c)).not.toContain('NodePool gpu'));
+
+      fake.unserve('karpenter.sh');
+      await vi.waitFor(() => expect(c.autoscalerResources()).toEqual([]));
+      expect(c.capacity()).toEqual({ sources: [], incomplete: undefined });
+    });
+
+    it('a CRD installed later is picked up at the next discovery; v1beta1 is read when v1 is not served', async () => {
+      const c = start({ relistMs: 300 });
+      await ready(c);
+      const path = fake.serve({ ...NODEPOOLS, version: 'v1beta1' });
+      fake.upsert(path, pool('late'));
+      await vi.waitFor(() => expect(sources(c)).toEqual(['NodePool late']), { timeout: 5000 });
+      expect(c.autoscalerResources()).toEqual(['karpenter.sh/v1beta1/nodepools']);
+    });
+
+    it('Cluster API groups with scale-from-zero annotations are read', async () => {
+      const path = fake.serve({ group: 'cluster.x-k8s.io', version: 'v1beta1', plural: 'machinedeployments', kind: 'MachineDeployment' });
+      fake.serve({ group: 'cluster.x-k8s.io', version: 'v1beta1', plural: 'machinesets', kind: 'MachineSet' });
+      fake.upsert(path, {
+        metadata: {
+          name: 'md-gpu',
+          namespace: 'infra',
+          annotations: {
+            'cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size': '3',
+            'capacity.cluster-autoscaler.kubernetes.io/cpu': '8',
+            'capacity.cluster-autoscaler.kubernetes.io/memory': '32Gi',
+            unrelated: 'dropped on arrival',
+          },
+        },
+        spec: { replicas: 0 },
+      } as KubernetesObject);
+      const c = start();
+      await vi.waitFor(() => expect(sources(c)).toEqual(['MachineDeployment infra/md-gpu']));
+    });
+
+    it('a NodePool that cannot be read is not used, and the rest are', async () => {
+      const path = fake.serve(NODEPOOLS);
+      fake.upsert(path, pool('spot'));
+      fake.upsert(path, { metadata: { name: 'bad' }, spec: { limits: { cpu: 'lots' } } } as KubernetesObject);
+      const c = start();
+      await vi.waitFor(() => expect(sources(c)).toEqual(['NodePool spot']));
+    });
+  });
+
   describe('API server outages', () => {
     it('reports a disconnected cache after maxStaleness, reconnects by itself, and relists after a 410', async () => {
       const c = start();

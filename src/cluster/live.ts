@@ -5,6 +5,8 @@
  *   costs a comparison, not an index update.
  * - A valid rules edit is swapped in atomically (one reference); an invalid one keeps the last good rules, logs
  *   every error and counts it.
+ * - Capacity autoscalers can add (Karpenter NodePools, Cluster API groups) is read where served (see
+ *   `./autoscalers.ts`).
  * - Ready once nodes, namespaces and rules have been listed. A cache disconnected longer than `maxStalenessMs` makes
  *   the node view incomplete, and validation then allows with a warning instead of denying.
  */
@@ -17,6 +19,8 @@ import { sameJson } from '../scheduling/merge/equal.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
 import type { Metrics } from '../server/metrics.js';
+import { NO_CAPACITY, type CapacityView } from '../capacity/capacity.js';
+import { Autoscalers } from './autoscalers.js';
 import { Informer } from './informer.js';
 import { stringMap, toPlacementNode } from './objects.js';
 
@@ -39,6 +43,8 @@ export interface LiveClusterOptions {
   readonly backoff?: { initialMs: number; maxMs: number };
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** Read Karpenter NodePools and Cluster API groups as capacity autoscalers can add (default true). */
+  readonly watchAutoscalers?: boolean;
 }
 
 /** Only what placement reads of a Node (see PlacementNode), kept as a Node so the informer can cache it. */
@@ -85,6 +91,7 @@ export class LiveCluster implements AdmissionContext {
   /** What is wrong with the rules ConfigMap last read (absent, invalid); undefined once a read succeeded. */
   private rulesProblem: string | undefined;
   private readonly informers: { nodes: Informer<V1Node>; namespaces: Informer<V1Namespace>; rules?: Informer<V1ConfigMap> };
+  private readonly autoscalers: Autoscalers | undefined;
 
   constructor(private readonly opts: LiveClusterOptions) {
     this.ruleSet = opts.fixedRules ?? opts.emptyRules;
@@ -152,6 +159,17 @@ export class LiveCluster implements AdmissionContext {
     });
 
     this.informers = { nodes, namespaces };
+    this.autoscalers =
+      opts.watchAutoscalers === false
+        ? undefined
+        : new Autoscalers({
+            kubeConfig: opts.kubeConfig,
+            logger: log,
+            maxStalenessMs: opts.maxStalenessMs,
+            ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+            ...(opts.backoff ? { backoff: opts.backoff } : {}),
+            rejected: (cache) => opts.metrics?.objectsRejected.inc({ cache }),
+          });
     const cm = opts.rulesConfigMap;
     if (cm) {
       this.informers.rules = new Informer<V1ConfigMap>({
@@ -165,8 +183,8 @@ export class LiveCluster implements AdmissionContext {
         handlers: {
           upsert: (c) => this.loadRules(c),
           remove: () => log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap deleted; keeping the last good rules'),
-          listed: (names) => {
-            if (names.has(cm.name)) return;
+          listed: (keys) => {
+            if (keys.has(`${cm.namespace}/${cm.name}`)) return;
             this.rulesProblem = 'not found';
             log.error({ configMap: `${cm.namespace}/${cm.name}` }, 'rules ConfigMap not found');
           },
@@ -217,10 +235,20 @@ export class LiveCluster implements AdmissionContext {
     this.informers.nodes.start();
     this.informers.namespaces.start();
     this.informers.rules?.start();
+    this.autoscalers?.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.informers.nodes.stop(), this.informers.namespaces.stop(), this.informers.rules?.stop()]);
+    await Promise.all([this.informers.nodes.stop(), this.informers.namespaces.stop(), this.informers.rules?.stop(), this.autoscalers?.stop()]);
+  }
+
+  capacity(): CapacityView {
+    return this.autoscalers?.capacity() ?? NO_CAPACITY;
+  }
+
+  /** Autoscaler resources being read now (`group/version/plural`). */
+  autoscalerResources(): string[] {
+    return this.autoscalers?.watching() ?? [];
   }
 
   /** Why the webhook cannot serve yet, or undefined when it can. */

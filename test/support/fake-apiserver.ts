@@ -51,12 +51,15 @@ const COLLECTION = /^\/api\/v1\/(?:nodes|namespaces|namespaces\/([^/]+)\/configm
 
 const KINDS: Readonly<Record<string, string>> = { nodes: 'Node', namespaces: 'Namespace', configmaps: 'ConfigMap' };
 
-/** `Node` for `/api/v1/nodes`, and so on. */
-function kindOf(path: string): string {
-  const last = path.slice(path.lastIndexOf('/') + 1);
-  const kind = KINDS[last];
-  if (kind === undefined) throw new Error(`not a collection served by the fake API server: ${path}`);
-  return kind;
+/** `/apis/karpenter.sh/v1/nodepools` → its group, version and plural. */
+const CUSTOM_COLLECTION = /^\/apis\/([^/]+)\/([^/]+)\/([^/]+)$/;
+
+/** A collection of an API group the fake serves besides the core one (a CRD). */
+export interface CustomResource {
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+  readonly kind: string;
 }
 
 function status(res: ServerResponse, code: number, message: string): void {
@@ -76,6 +79,8 @@ export class FakeApiServer {
   listDelayMs = 0;
   private readonly watches = new Set<OpenWatch>();
   private readonly counts = new Map<string, RequestCounts>();
+  /** Custom collections served now, by path. */
+  private readonly custom = new Map<string, CustomResource>();
 
   private constructor(private readonly opts: FakeApiServerOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -107,6 +112,46 @@ export class FakeApiServer {
     return kc;
   }
 
+  /**
+   * Serves a custom resource (as if its CRD were installed): listed in `/apis` discovery, its collection at
+   * `/apis/GROUP/VERSION/PLURAL` (cluster-wide). Returns that path.
+   */
+  serve(resource: CustomResource): string {
+    const path = `/apis/${resource.group}/${resource.version}/${resource.plural}`;
+    this.custom.set(path, resource);
+    return path;
+  }
+
+  /** Stops serving every version of `group` (its CRD removed): gone from discovery, open watches cut, 404 after. */
+  unserve(group: string): void {
+    for (const [path, r] of this.custom) {
+      if (r.group !== group) continue;
+      this.custom.delete(path);
+      this.objects.delete(path);
+      for (const w of this.watches) {
+        if (w.path === path) {
+          w.res.end();
+          this.watches.delete(w);
+        }
+      }
+    }
+  }
+
+  /** `Node` for `/api/v1/nodes`, a custom resource's kind for its path. */
+  private kindOf(path: string): string {
+    const custom = this.custom.get(path);
+    if (custom) return custom.kind;
+    const last = path.slice(path.lastIndexOf('/') + 1);
+    const kind = KINDS[last];
+    if (kind === undefined || !COLLECTION.test(path)) throw new Error(`not a collection served by the fake API server: ${path}`);
+    return kind;
+  }
+
+  private apiVersionOf(path: string): string {
+    const custom = this.custom.get(path);
+    return custom ? `${custom.group}/${custom.version}` : 'v1';
+  }
+
   /** The current resourceVersion of the whole store. */
   get resourceVersion(): number {
     return this.rv;
@@ -124,16 +169,16 @@ export class FakeApiServer {
 
   /** Creates or replaces `obj` (by `metadata.name`) in the collection at `path`, and notifies watchers. */
   upsert(path: string, obj: KubernetesObject, { event = true }: { event?: boolean } = {}): KubernetesObject {
-    const kind = kindOf(path);
+    const kind = this.kindOf(path);
     const name = obj.metadata?.name;
     if (!name) throw new Error('upsert: metadata.name is required');
-    const namespace = COLLECTION.exec(path)?.[1];
+    const namespace = COLLECTION.exec(path)?.[1] ?? obj.metadata?.namespace;
     const items = this.collection(path);
     const type: EventType = items.has(name) ? 'MODIFIED' : 'ADDED';
     const rv = ++this.rv;
     const stored: KubernetesObject = structuredClone({
       ...obj,
-      apiVersion: 'v1',
+      apiVersion: this.apiVersionOf(path),
       kind,
       metadata: { ...obj.metadata, name, ...(namespace ? { namespace } : {}), resourceVersion: String(rv) },
     });
@@ -230,7 +275,26 @@ export class FakeApiServer {
       res.end(JSON.stringify(ns));
       return;
     }
-    if (req.method !== 'GET' || !COLLECTION.test(path)) return status(res, 404, `${req.method} ${path} is not served`);
+    if (req.method === 'GET' && path === '/apis') {
+      this.countsOf('/apis').gets++;
+      if (this.isDown) return status(res, 503, 'the fake API server is down');
+      const groups = new Map<string, string[]>();
+      for (const r of this.custom.values()) groups.set(r.group, [...new Set([...(groups.get(r.group) ?? []), r.version])]);
+      const list = {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: [...groups].map(([name, versions]) => ({
+          name,
+          versions: versions.map((version) => ({ groupVersion: `${name}/${version}`, version })),
+          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+        })),
+      };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(list));
+      return;
+    }
+    const served = COLLECTION.test(path) || (CUSTOM_COLLECTION.test(path) && this.custom.has(path));
+    if (req.method !== 'GET' || !served) return status(res, 404, `${req.method} ${path} is not served`);
     const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const counts = this.countsOf(path);
     if (watching) counts.watches++;
@@ -250,7 +314,7 @@ export class FakeApiServer {
     const items = [...this.collection(path).values()].filter((o) => name === undefined || o.metadata?.name === name);
 
     if (!watching) {
-      const body = JSON.stringify({ kind: `${kindOf(path)}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+      const body = JSON.stringify({ kind: `${this.kindOf(path)}List`, apiVersion: this.apiVersionOf(path), metadata: { resourceVersion: String(this.rv) }, items });
       const answer = () => {
         if (res.destroyed) return;
         res.writeHead(200, { 'content-type': 'application/json' });
