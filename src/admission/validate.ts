@@ -104,12 +104,13 @@ export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet
           message: verdict.message,
         };
       }
-      // Why addable capacity does not serve it either: every NodePool (Karpenter's own event lists them all; a
-      // label a pool does not declare is the usual surprise), templates and groups only when they carry its labels.
+      // Why addable capacity does not serve it either: every NodePool, in Karpenter's words (its own event lists them
+      // all; a label a pool does not declare is the usual surprise), templates and groups only when they carry its
+      // labels.
       const why = answer.misfits
         .filter((m) => m.capacity.kind === 'NodePool' || m.capacity.admitsLabels(c))
         .slice(0, MAX_MISFITS)
-        .map((m) => `${capacityName(m.capacity)}: ${m.reason}`);
+        .map((m) => (m.capacity.kind === 'NodePool' ? m.reason : `${capacityName(m.capacity)}: ${m.reason}`));
       if (ruleSet.validation.mode === 'enforce' && !warnOnly) {
         return { denial: `${subject}${verdict.message}`, warnings: why, verdict: 'no-fit', message: verdict.message };
       }

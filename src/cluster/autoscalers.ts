@@ -2,7 +2,7 @@
  * Capacity the cluster's autoscalers can add, read from the API server: Karpenter NodePools and Cluster API
  * MachineDeployments/MachineSets, each followed by an informer once API discovery shows its group is served.
  *
- * - Discovery (`GET /apis`, which every authenticated client may read) runs at start and every relist interval,
+ * - Discovery (`GET /apis`, which every authenticated client may read) runs at start and every minute,
  *   and again as soon as a watch is told its resource is gone: a group that appears gets an informer, one that
  *   disappears (CRD removed) loses it and its cache — no error loop against a resource that is not there.
  * - Karpenter: `karpenter.sh/v1` when served, else `v1beta1`. Cluster API: the group's preferred version.
@@ -79,6 +79,9 @@ const clusterApi = (plural: string): Watched => ({
   },
 });
 
+/** How often discovery runs: one small GET, so a CRD installed later is read within a minute. */
+export const DISCOVERY_MS = 60_000;
+
 const WATCHED: readonly Watched[] = [NODEPOOLS, clusterApi('machinedeployments'), clusterApi('machinesets')];
 
 export interface AutoscalersOptions {
@@ -86,6 +89,8 @@ export interface AutoscalersOptions {
   readonly logger: Logger;
   readonly maxStalenessMs: number;
   readonly relistMs?: number;
+  /** How often API discovery is asked which groups are served (default 60 s). */
+  readonly discoveryMs?: number;
   readonly backoff?: { initialMs: number; maxMs: number };
   /** Called when an object is left out as malformed (for the metric). */
   readonly rejected?: (cache: string) => void;
@@ -117,7 +122,7 @@ export class Autoscalers {
   start(): void {
     this.stopped = false;
     void this.discover();
-    this.timer = setInterval(() => void this.discover(), this.opts.relistMs ?? 10 * 60_000);
+    this.timer = setInterval(() => void this.discover(), this.opts.discoveryMs ?? DISCOVERY_MS);
     this.timer.unref();
   }
 

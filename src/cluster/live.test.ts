@@ -394,7 +394,7 @@ describe('LiveCluster against a fake API server', () => {
     });
 
     it('a CRD installed later is picked up at the next discovery; v1beta1 is read when v1 is not served', async () => {
-      const c = start({ relistMs: 300 });
+      const c = start({ discoveryMs: 300 });
       await ready(c);
       const path = fake.serve({ ...NODEPOOLS, version: 'v1beta1' });
       fake.upsert(path, pool('late'));

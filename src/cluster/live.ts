@@ -45,6 +45,8 @@ export interface LiveClusterOptions {
   readonly metrics?: Metrics;
   /** Read Karpenter NodePools and Cluster API groups as capacity autoscalers can add (default true). */
   readonly watchAutoscalers?: boolean;
+  /** How often API discovery is asked for those (default 60 s). */
+  readonly discoveryMs?: number;
 }
 
 /** Only what placement reads of a Node (see PlacementNode), kept as a Node so the informer can cache it. */
@@ -167,6 +169,7 @@ export class LiveCluster implements AdmissionContext {
             logger: log,
             maxStalenessMs: opts.maxStalenessMs,
             ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+            ...(opts.discoveryMs ? { discoveryMs: opts.discoveryMs } : {}),
             ...(opts.backoff ? { backoff: opts.backoff } : {}),
             rejected: (cache) => opts.metrics?.objectsRejected.inc({ cache }),
           });

@@ -62,6 +62,40 @@ function deployment(name: string, namespace: string, labels: Record<string, stri
   };
 }
 
+const NODEPOOL_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'nodepools.karpenter.sh' },
+  spec: {
+    group: 'karpenter.sh',
+    scope: 'Cluster',
+    names: { kind: 'NodePool', listKind: 'NodePoolList', plural: 'nodepools', singular: 'nodepool' },
+    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+  },
+};
+
+/** A Karpenter NodePool of arm64 spot capacity, Ready. */
+const ARM_POOL = {
+  apiVersion: 'karpenter.sh/v1',
+  kind: 'NodePool',
+  metadata: { name: 'arm-spot' },
+  spec: {
+    template: {
+      metadata: { labels: { lifecycle: 'Ec2Spot' } },
+      spec: {
+        requirements: [
+          { key: 'kubernetes.io/arch', operator: 'In', values: ['arm64'] },
+          { key: 'karpenter.sh/capacity-type', operator: 'In', values: ['spot'] },
+        ],
+        taints: [{ key: 'spot', value: 'true', effect: 'NoSchedule' }],
+        nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'default' },
+      },
+    },
+    limits: { cpu: '1000' },
+  },
+  status: { resources: { cpu: '0' }, conditions: [{ type: 'Ready', status: 'True' }] },
+};
+
 const EXAMPLE_RULES = readFileSync(path.join(REPO_ROOT, 'examples', 'rules.yaml'), 'utf8');
 
 describe('placement-webhook against a real control plane', () => {
@@ -116,6 +150,12 @@ describe('placement-webhook against a real control plane', () => {
       await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`, `team=${team}`]);
     }
     for (const node of nodesFromExamples()) await kubectlOk(['create', '-f', '-'], json(node));
+
+    // Karpenter's NodePool CRD needs a newer API server than 1.20 (CEL validation rules): a minimal CRD of the same
+    // group, version, kind and scope stands in for it (status is kept in the object, as 1.20 kubectl cannot write a
+    // status subresource).
+    await kubectlOk(['apply', '-f', '-'], json(NODEPOOL_CRD));
+    await waitFor('the NodePool CRD to be served', async () => ((await kubectl(['get', 'nodepools.karpenter.sh'])).code === 0 ? true : undefined));
 
     webhook = await startWebhook({ kubeconfig: cp.kubeconfigPath, certs, dir: cp.dir, extraArgs: ['--max-staleness=10s'] });
     for (const cfg of webhookConfigurations(webhook.port, certs.caBundle)) await kubectlOk(['apply', '-f', '-'], json(cfg));
@@ -192,6 +232,51 @@ describe('placement-webhook against a real control plane', () => {
     const nowhere = await kubectl(['create', '--dry-run=server', '-f', '-'], json(pod('bound-nowhere', 'default', { app: 'x' }, { spec: { nodeName: 'no-such-node' } })));
     expect(nowhere.code, nowhere.stderr).toBe(0);
     expect(nowhere.stderr).toContain('which does not exist');
+  });
+
+  it('a pod no node fits but a Karpenter NodePool does is allowed with a warning naming it; without the pool it is denied', async () => {
+    // streaming consumers get lifecycle=Ec2Spot and the spot toleration from the rules; no spot node is arm64.
+    const armConsumer = () => json(pod('arm-consumer', 'streaming', { app: 'stream-consumer' }, { spec: { nodeSelector: { 'kubernetes.io/arch': 'arm64' } } }));
+    const before = await kubectl(['create', '--dry-run=server', '-f', '-'], armConsumer());
+    expect(before.code).not.toBe(0);
+    expect(before.stderr).toContain('0/6 nodes are available: ');
+
+    await kubectlOk(['apply', '-f', '-'], json(ARM_POOL));
+    const allowed = await waitFor('the NodePool to be read', async () => {
+      const r = await kubectl(['create', '--dry-run=server', '-f', '-'], armConsumer());
+      return r.code === 0 ? r : undefined;
+    });
+    expect(allowed.stderr).toContain('no current node fits; NodePool arm-spot can provision one (Karpenter adds it)');
+
+    // A pod the pool cannot take (a custom label it does not declare) is denied, and the warning says why.
+    const other = await kubectl(
+      ['create', '--dry-run=server', '-f', '-'],
+      json(pod('arm-team', 'streaming', { app: 'stream-consumer' }, { spec: { nodeSelector: { 'kubernetes.io/arch': 'arm64', team: 'x' } } })),
+    );
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain('incompatible with nodepool "arm-spot", incompatible requirements, label "team" does not have known values');
+
+    // What the webhook's ServiceAccount may do with NodePools (while the CRD is served, so that kubectl knows it).
+    const sa = 'system:serviceaccount:placement-webhook:placement-webhook';
+    for (const verb of ['get', 'list', 'watch']) expect((await kubectl(['auth', 'can-i', `--as=${sa}`, verb, 'nodepools.karpenter.sh'])).stdout.trim()).toBe('yes');
+    expect((await kubectl(['auth', 'can-i', `--as=${sa}`, 'create', 'nodepools.karpenter.sh'])).stdout.trim()).toBe('no');
+
+    await kubectlOk(['delete', 'nodepool', 'arm-spot']);
+    await waitFor('the deleted NodePool to be forgotten', async () => {
+      const r = await kubectl(['create', '--dry-run=server', '-f', '-'], armConsumer());
+      return r.code !== 0 && r.stderr.includes('0/6 nodes are available: ') ? true : undefined;
+    });
+
+    // The CRD removed: the webhook keeps working, and does not loop on the missing resource.
+    await kubectlOk(['delete', 'crd', 'nodepools.karpenter.sh']);
+    await sleep(3000);
+    const still = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+    expect(still.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
+    const denied = await kubectl(['create', '--dry-run=server', '-f', '-'], armConsumer());
+    expect(denied.code).not.toBe(0);
+    const log = webhook?.logTail(400) ?? '';
+    expect(log).toContain('no longer served; autoscaler capacity from it dropped');
+    expect(log.match(/"resource":"karpenter.sh\/v1\/nodepools".*watch failed/g) ?? []).toHaveLength(0);
   });
 
   it('kubectl apply --dry-run=server gets the same answers and creates nothing', async () => {
