@@ -1,0 +1,169 @@
+/**
+ * The command line: which command runs, its `--help`, and how a failure becomes an exit code.
+ *
+ * Exit codes: 0 success, 1 denied or invalid, 2 bad input or usage (a `UsageError` or any other `PlacementError`:
+ * one line per problem on stderr, `error: ...`, never a stack trace), 70 a bug (anything else, with its stack).
+ */
+import { formatFieldError, InvalidDocumentError, PlacementError } from '../errors.js';
+
+export const USAGE = `placement-webhook — places pods by label-based rules at admission
+
+Usage:
+  placement-webhook serve  [--rules F] [--nodes F] [--namespaces F] [--host H] [--port P] [--tls-cert F --tls-key F]
+  placement-webhook check  [--rules F] [--nodes F] [--namespaces F] [-o text|json|yaml] FILE... (or - for stdin)
+  placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--endpoint mutate|validate] REVIEW.json...
+  placement-webhook lint   FILE
+  placement-webhook certs  [--service S] [--namespace N] [--out DIR] [--kustomize-dir DIR] [--san NAME|IP]... [--days D]
+
+serve in a cluster: --kubeconfig F | --in-cluster, --rules-configmap NS/NAME (or --rules F), --max-staleness 60s,
+  --cert-reload-interval 10s, --shutdown-delay 5s, --relist-interval 10m
+
+With none of --rules/--nodes/--namespaces, the examples shipped in examples/ are used.
+Every flag of serve has an environment variable: PLACEMENT_WEBHOOK_<FLAG> (e.g. PLACEMENT_WEBHOOK_TLS_CERT).
+'placement-webhook COMMAND --help' describes one command.
+Exit codes: 0 success (all allowed / valid), 1 denied or invalid, 2 bad input or usage.`;
+
+const INPUT_FLAGS = `  --rules FILE         the rules document
+  --nodes FILE         the nodes to judge against: YAML or JSON, one object, several documents or a v1 List
+                       (kubectl get nodes -o yaml); without it, validation allows with a warning
+  --namespaces FILE    the namespaces and their labels (as --nodes)
+  With none of the three, the examples shipped in examples/ are used.`;
+
+/** Each command's `--help`. */
+export const COMMAND_USAGE = {
+  serve: `Usage: placement-webhook serve [flags]
+
+The admission webhook over HTTPS (TLS 1.2 or later): POST /mutate, POST /validate, GET /healthz, /readyz, /metrics.
+
+Local mode, from files:
+${INPUT_FLAGS}
+Cluster mode, from the API server:
+  --kubeconfig FILE | --in-cluster
+  --rules-configmap NS/NAME   the rules ConfigMap (key rules.yaml); or --rules FILE to pin the rules
+  --max-staleness D           a cache disconnected longer is stale: validation allows with a warning (60s)
+  --relist-interval D         full relist of nodes, namespaces and the ConfigMap (10m)
+  --cert-reload-interval D    how often the certificate files are reread (10s)
+  --shutdown-delay D          time unready before closing, on SIGTERM (5s; 0 in local mode)
+Both:
+  --host H                    address to listen on (0.0.0.0)
+  --port P                    port (8443)
+  --tls-cert FILE --tls-key FILE   the serving certificate (default: a development certificate for localhost
+                              and 127.0.0.1 in certs/, generated on first start)
+  --log-level L               pino level (info)
+
+Every flag has an environment variable: PLACEMENT_WEBHOOK_<FLAG> (e.g. PLACEMENT_WEBHOOK_TLS_CERT).
+Durations: 500ms, 60s, 2m, 1h.`,
+
+  check: `Usage: placement-webhook check [--rules F] [--nodes F] [--namespaces F] [-o text|json|yaml] FILE...
+
+What the webhook pair would decide for each Pod and workload (Deployment, StatefulSet, ReplicaSet, DaemonSet, Job,
+CronJob, ReplicationController) in FILE (YAML or JSON, several documents or a v1 List; - reads stdin; no namespace
+means default): /mutate, then /validate on the mutated pod, as the API server calls them.
+
+${INPUT_FLAGS}
+  -o, --output FORMAT  text (default), json or yaml
+
+Exit codes: 0 every object allowed, 1 any denied, 2 bad input (unreadable, not an object, no kind, a field placement
+cannot read, an invalid quantity).`,
+
+  replay: `Usage: placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--endpoint mutate|validate] REVIEW.json...
+
+AdmissionReview files through the server's own routes, in process; prints each response with its patch decoded.
+
+${INPUT_FLAGS}
+  --endpoint E         mutate (default) or validate
+
+Exit codes: 0 every review allowed, 1 any not, 2 bad input.`,
+
+  lint: `Usage: placement-webhook lint FILE
+
+Checks a rules document (- reads stdin) and prints every error with its field path, and every warning.
+
+Exit codes: 0 valid (warnings do not fail), 1 invalid, 2 unreadable.`,
+
+  certs: `Usage: placement-webhook certs [--service S] [--namespace N] [--out DIR] [--kustomize-dir DIR] [--san NAME|IP]... [--days D]
+
+A CA and a serving certificate for the webhook Service, as PEM files, plus the TLS Secret and the caBundle patch
+that kubectl apply -k webhook-config/ needs.
+
+  --service S          the Service name, a DNS-1035 label (placement-webhook)
+  --namespace N        its namespace, a DNS-1123 label (placement-webhook)
+  --out DIR            where ca.crt, ca.key, tls.crt and tls.key go (certs)
+  --kustomize-dir DIR  where tls-secret.yaml and ca-bundle-patch.yaml go (webhook-config/generated)
+  --san NAME|IP        one more subjectAltName, repeatable: a lowercase DNS name (*.example.com allowed), an IPv4 or
+                       IPv6 address; S, S.N, S.N.svc and S.N.svc.cluster.local are always included
+  --days D             validity of the serving certificate, 1 to 36500 (365); the CA's is twice as long
+
+Exit codes: 0 written, 2 bad input or a directory or file that cannot be written.`,
+} as const;
+
+export type CommandName = keyof typeof COMMAND_USAGE;
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<CommandName, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serve,
+  check: async () => (await import('./check.js')).check,
+  replay: async () => (await import('./replay.js')).replay,
+  lint: async () => (await import('./lint.js')).lint,
+  certs: async () => (await import('./certs.js')).certs,
+};
+
+const isCommand = (name: string): name is CommandName => Object.hasOwn(commands, name);
+
+/** `--help` or `-h` among the flags (not after a `--`, where everything is a file name). */
+function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/** The lines written to stderr for a failure: one per problem. */
+export function errorLines(err: PlacementError): string[] {
+  if (err instanceof InvalidDocumentError) return err.errors.map((e) => `error: ${err.what}: ${formatFieldError(e)}`);
+  return err.message.split('\n').map((line) => `error: ${line.trim()}`);
+}
+
+/** A `node:util` parseArgs failure, in our words: `unknown flag --x; see 'placement-webhook check --help'`. */
+function parseArgsMessage(err: TypeError, command: CommandName): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+  const what = unknown ? `unknown flag ${unknown[1]}` : err.message.replace(/\.$/, '');
+  return `${what}; see 'placement-webhook ${command} --help'`;
+}
+
+const isParseArgsError = (err: unknown): err is TypeError =>
+  err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS');
+
+/** Runs the command line `argv` (without node and the script) and returns the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const topic = rest[0];
+    process.stdout.write(`${topic !== undefined && isCommand(topic) ? COMMAND_USAGE[topic] : USAGE}\n`);
+    return 0;
+  }
+  if (!isCommand(name)) {
+    process.stderr.write(`error: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(commands).join(', ')}; see 'placement-webhook --help'\n`);
+    return 2;
+  }
+  if (wantsHelp(rest)) {
+    process.stdout.write(`${COMMAND_USAGE[name]}\n`);
+    return 0;
+  }
+  try {
+    return await (await commands[name]())(rest);
+  } catch (err) {
+    if (err instanceof PlacementError) {
+      process.stderr.write(`${errorLines(err).join('\n')}\n`);
+      return 2;
+    }
+    if (isParseArgsError(err)) {
+      process.stderr.write(`error: ${parseArgsMessage(err, name)}\n`);
+      return 2;
+    }
+    process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 70;
+  }
+}
