@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { PlacementError } from '../errors.js';
 
 export const MIN_TLS_VERSION = 'TLSv1.2';
 
@@ -25,7 +26,42 @@ export interface CertificateRequest {
   readonly isCa?: boolean;
 }
 
+const DNS_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const DNS_NAME = new RegExp(`^(\\*\\.)?${DNS_LABEL}(\\.${DNS_LABEL})*$`);
+const DNS_NAME_MAX_LENGTH = 253;
+const DNS_LABEL_MAX_LENGTH = 63;
+
+/**
+ * Why `san` cannot be a subjectAltName; undefined when it can. A SAN is an IPv4 or IPv6 address (without a zone:
+ * `fe80::1%eth0` names an interface of one machine, which no certificate can mean), or a DNS name: a lowercase
+ * RFC 1123 subdomain (what Kubernetes accepts as a host name) of at most 253 characters and labels of at most 63,
+ * whose last label is not a number, optionally a wildcard `*.` in front (`*.example.com`: one more label, as TLS
+ * clients match it).
+ */
+export function subjectAltNameProblem(san: string): string | undefined {
+  if (san.includes('%') && isIP(san.slice(0, san.indexOf('%'))) === 6) return 'an IPv6 address with a zone cannot be certified';
+  if (isIP(san) !== 0) return undefined;
+  if (san.length > DNS_NAME_MAX_LENGTH) return `a DNS name must be no more than ${DNS_NAME_MAX_LENGTH} characters`;
+  if (!DNS_NAME.test(san)) {
+    return (
+      "not an IP address, nor a DNS name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric " +
+      "characters, '-' or '.', and must start and end with an alphanumeric character, optionally after '*.' " +
+      "(e.g. 'example.com', '*.example.com', '10.0.0.1', 'fd00::1')"
+    );
+  }
+  const labels = san.split('.');
+  if (labels.some((label) => label.length > DNS_LABEL_MAX_LENGTH)) return `each label of a DNS name must be no more than ${DNS_LABEL_MAX_LENGTH} characters`;
+  // RFC 1123 2.1: a host name never has the form of an address; `010.0.0.1` is neither.
+  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) return 'not an IP address (IPv4: four decimal numbers 0-255 without leading zeros), nor a DNS name (the last label of a DNS name is not a number)';
+  return undefined;
+}
+
+/** Generates a key pair and certificate. Throws a `PlacementError` for a SAN that is neither a DNS name nor an IP. */
 export async function generateCertificate(req: CertificateRequest): Promise<KeyPair> {
+  for (const san of req.sans) {
+    const problem = subjectAltNameProblem(san);
+    if (problem) throw new PlacementError(`subjectAltName ${JSON.stringify(san)}: ${problem}`);
+  }
   const notBeforeDate = new Date(Date.now() - 5 * 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + (req.days ?? 365) * 86_400_000);
   const altNames = req.sans.map((san) => (isIP(san) ? { type: 7 as const, ip: san } : { type: 2 as const, value: san }));
