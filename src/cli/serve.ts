@@ -6,6 +6,8 @@
  * informers, rules from the ConfigMap (or `--rules FILE`), certificates reloaded from disk, metrics, and a graceful
  * shutdown that first turns unready so that endpoints drain.
  */
+import { readFile } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { join, relative } from 'node:path';
@@ -16,9 +18,10 @@ import { LiveCluster } from '../cluster/live.js';
 import { compileRules, loadRules, type RuleSet } from '../rules/compile.js';
 import { API_VERSION, KIND } from '../rules/schema.js';
 import { buildApp } from '../server/app.js';
-import { CertificateReloader, certificateNotAfter } from '../server/cert-reload.js';
+import { CertificateReloader, certificateNotAfter, checkKeyPair } from '../server/cert-reload.js';
 import { Metrics } from '../server/metrics.js';
-import { ensureDevCertificate, MIN_TLS_VERSION, readKeyPair } from '../server/tls.js';
+import { ensureDevCertificate, MIN_TLS_VERSION, type KeyPair } from '../server/tls.js';
+import { systemMessage } from './files.js';
 import { loadInputs, PACKAGE_ROOT, readText, UsageError } from './inputs.js';
 
 const FLAGS = [
@@ -88,11 +91,45 @@ interface Source {
   usingExamples: boolean;
 }
 
+/** The serving pair from `--tls-cert`/`--tls-key`, refused (exit 2) when unreadable or unusable. */
+async function servingKeyPair(certFile: string, keyFile: string): Promise<KeyPair> {
+  const read = async (flag: string, file: string) => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`${flag}: cannot read ${file}: ${systemMessage(err)}`);
+    }
+  };
+  const pair = { cert: await read('--tls-cert', certFile), key: await read('--tls-key', keyFile) };
+  try {
+    checkKeyPair(pair);
+  } catch (err) {
+    throw new UsageError(`--tls-cert ${certFile} --tls-key ${keyFile}: not a usable certificate and key: ${systemMessage(err)}`);
+  }
+  return pair;
+}
+
+/** Where a client on this machine reaches a server listening on `host` (the wildcard addresses: loopback). */
+export function localUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `https://${isIPv6(reachable) ? `[${reachable}]` : reachable}:${port}`;
+}
+
+/** The command line that posts the example review to `url` and prints the JSON patch (the README shows it too). */
+export function curlHint(reviewFile: string, url: string): string {
+  return `curl -sk -H 'Content-Type: application/json' --data @${reviewFile} ${url}/mutate | sed -E 's/.*"patch":"([^"]+)".*/\\1/' | base64 -d; echo`;
+}
+
 async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger, metrics: Metrics): Promise<Source> {
   const kubeConfig = new KubeConfig();
-  if (s['kubeconfig']) kubeConfig.loadFromFile(s['kubeconfig']);
-  else if (s['in-cluster'] === 'true') kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromDefault();
+  try {
+    if (s['kubeconfig']) kubeConfig.loadFromFile(s['kubeconfig']);
+    else if (s['in-cluster'] === 'true') kubeConfig.loadFromCluster();
+    else kubeConfig.loadFromDefault();
+  } catch (err) {
+    const what = s['kubeconfig'] ? `--kubeconfig ${s['kubeconfig']}` : s['in-cluster'] === 'true' ? '--in-cluster' : 'the default kubeconfig';
+    throw new UsageError(`${what}: cannot load the cluster configuration: ${systemMessage(err)}`);
+  }
   let rulesConfigMap: { namespace: string; name: string } | undefined;
   if (s['rules-configmap']) {
     const [namespace, name, ...rest] = s['rules-configmap'].split('/');
@@ -154,11 +191,17 @@ export async function serve(argv: string[]): Promise<number> {
   let certFile = s['tls-cert'];
   let keyFile = s['tls-key'];
   if (certFile === undefined || keyFile === undefined) {
-    const dev = await ensureDevCertificate(join(PACKAGE_ROOT, 'certs'));
+    const dir = join(PACKAGE_ROOT, 'certs');
+    let dev;
+    try {
+      dev = await ensureDevCertificate(dir);
+    } catch (err) {
+      throw new UsageError(`cannot write the development certificate into ${dir}: ${systemMessage(err)}; give --tls-cert and --tls-key`);
+    }
     ({ certFile, keyFile } = dev);
     logger.info({ certFile, created: dev.created }, 'no --tls-cert given: using the development certificate for localhost');
   }
-  const pair = await readKeyPair(certFile, keyFile);
+  const pair = await servingKeyPair(certFile, keyFile);
   metrics.certificateExpiry.set(certificateNotAfter(pair.cert).getTime() / 1000);
 
   let shuttingDown = false;
@@ -187,7 +230,13 @@ export async function serve(argv: string[]): Promise<number> {
   });
 
   source.start();
-  await app.listen({ host, port });
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close();
+    await source.stop();
+    throw new UsageError(`--host ${host} --port ${port}: cannot listen: ${systemMessage(err)}`);
+  }
   reloader.start();
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -196,7 +245,7 @@ export async function serve(argv: string[]): Promise<number> {
     const example = relative(process.cwd(), join(PACKAGE_ROOT, 'examples', 'admission', 'create-pod-spot-consumer.json')) || '.';
     process.stderr.write(
       `\nplacement-webhook is serving the example rules. Try it (prints the JSON patch for an example pod):\n\n` +
-        `  curl -sk -H 'Content-Type: application/json' --data @${example} https://127.0.0.1:${actualPort}/mutate | sed -E 's/.*"patch":"([^"]+)".*/\\1/' | base64 -d; echo\n\n`,
+        `  ${curlHint(example, localUrl(host, actualPort))}\n\n`,
     );
   }
 
