@@ -2,52 +2,165 @@
  * `placement-webhook check FILE...`: what the webhook pair would decide for each object, without a cluster.
  * Pods go through /mutate and then, as mutated, through /validate, exactly as the API server calls them;
  * workloads (Deployment, StatefulSet, ...) go through /validate, which applies the rules to their pod template.
+ *
+ * Input the API server would never send is refused (exit 2, one line per problem, naming file, object and field)
+ * rather than judged: a file with no object, an object without `kind`, a field of the wrong shape (what the webhook
+ * answers HTTP 400), an invalid quantity (which the webhook, unable to judge, allows with a warning).
  */
 import { parseArgs } from 'node:util';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { stringify } from 'yaml';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { HandlerResult } from '../admission/handler.js';
 import { handleMutate } from '../admission/mutate.js';
 import { decodePatch } from '../admission/response.js';
+import { objectShapeErrors } from '../admission/shape.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { handleValidate } from '../admission/validate.js';
 import { templatePod, workload, WORKLOAD_KINDS } from '../workloads/workloads.js';
-import { parseObjects, type KubeObject } from '../cluster/objects.js';
+import type { KubeObject } from '../cluster/objects.js';
 import type { StaticCluster } from '../cluster/static.js';
-import { InvalidDocumentError, PlacementError } from '../errors.js';
+import { fieldError, formatFieldError, type FieldError } from '../errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { withNameLabel } from '../rules/select.js';
 import { explain, type GroupExplanation } from '../scheduling/explain.js';
 import { podConstraints } from '../scheduling/feasibility.js';
-import { INPUT_OPTIONS, loadInputs, readText, UsageError } from './inputs.js';
+import { QuantityError } from '../scheduling/quantity.js';
+import { podRequests } from '../scheduling/resources.js';
+import { fileName, INPUT_OPTIONS, loadInputs, readObjects, UsageError, type LocatedObject } from './inputs.js';
 
+/**
+ * What `check` says about one object; `-o json` prints these, keys in this order. Exactly one of `verdict` and
+ * `skipped` is present: an object the webhook pair does not judge has no verdict.
+ */
 export interface CheckResult {
   kind: string;
   namespace: string;
   name: string;
   allowed: boolean;
+  /** The denial message; empty when allowed. */
   message: string;
+  /** Why the object was not judged (excluded namespace, replicas: 0, another scheduler, validation off, ...). */
   skipped?: string;
+  /** Why a judged pod was not mutated (already bound to a node). */
+  notMutated?: string;
+  /** Whole: the webhook cuts them to 120 characters for the API server, the terminal gets them in full. */
   warnings: string[];
   appliedRules: string[];
   patch: Operation[];
-  /** fits | fits-transient | fits-template | no-fit | no-nodes | unknown | rule-denial (absent: not checked) */
+  /** The validating handler's verdict (`fits`, `no-fit`, `unknown`, ...; README "The CLI"), or `rule-denial`. */
   verdict?: string;
+  /** For no-fit: the groups of nodes that came closest and what each lacks. */
   explanation?: GroupExplanation[];
   placement: Pick<NonNullable<V1Pod['spec']>, 'nodeSelector' | 'affinity' | 'tolerations' | 'topologySpreadConstraints'>;
 }
 
-function request(o: KubeObject, index: number, object: unknown = o): AdmissionRequest {
-  const kind = o.kind ?? 'Pod';
+/** `r` with its keys in the documented order (the order `-o json` and `-o yaml` print). */
+function ordered(r: CheckResult): CheckResult {
+  return {
+    kind: r.kind,
+    namespace: r.namespace,
+    name: r.name,
+    allowed: r.allowed,
+    message: r.message,
+    ...(r.skipped !== undefined ? { skipped: r.skipped } : {}),
+    ...(r.notMutated !== undefined ? { notMutated: r.notMutated } : {}),
+    warnings: r.warnings,
+    appliedRules: r.appliedRules,
+    patch: r.patch,
+    ...(r.skipped === undefined && r.verdict !== undefined ? { verdict: r.verdict } : {}),
+    ...(r.skipped === undefined && r.explanation !== undefined ? { explanation: r.explanation } : {}),
+    placement: r.placement,
+  };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** An object of a file, as `check` names it in messages. */
+interface Subject {
+  readonly object: KubeObject;
+  readonly kind: string;
+  readonly group: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** `pod.yaml: Pod default/web` */
+  readonly label: string;
+}
+
+const SUPPORTED = `check takes Pods and ${WORKLOAD_KINDS.map((k) => k.kind).join(', ')}`;
+
+/**
+ * The object at `located`, or the reason `check` refuses it: no `kind`, a kind it does not take, a field placement
+ * cannot read (the shape the webhook answers with HTTP 400), an invalid quantity. One line per problem.
+ */
+function subject(file: string, located: LocatedObject): Subject | string[] {
+  const { object: o, at } = located;
+  const where = at === '' ? file : `${file}: ${at}`;
+  const metadata = isObject(o.metadata) ? o.metadata : {};
+  const metaName = typeof metadata.name === 'string' ? metadata.name : undefined;
+  if (typeof o.kind !== 'string' || o.kind === '') {
+    const named = metaName ? ` (name ${JSON.stringify(metaName)})` : '';
+    return [`${where}${named}: kind: required value; ${SUPPORTED}`];
+  }
+  const kind = o.kind;
+  const namespace = typeof metadata.namespace === 'string' && metadata.namespace !== '' ? metadata.namespace : 'default';
+  const generateName = metadata['generateName'];
+  const name = metaName ?? (typeof generateName === 'string' ? `${generateName}*` : '');
+  const label = `${file}: ${kind} ${namespace}/${name || '(unnamed)'}`;
   const w = WORKLOAD_KINDS.find((k) => k.kind === kind);
+  if (kind !== 'Pod' && !w) return [`${label}: unsupported kind; ${SUPPORTED}`];
   const group = w?.group ?? '';
-  const plural = w?.resource ?? `${kind.toLowerCase()}s`;
+  const shape = mostSpecific(objectShapeErrors(group, kind, o));
+  if (shape.length > 0) return shape.map((e) => `${label}: ${formatFieldError(e)}`);
+  const quantity = quantityError(o, kind, namespace);
+  if (quantity) return [`${label}: ${quantity}`];
+  return { object: o, kind, group, namespace, name, label };
+}
+
+/**
+ * The errors that say most: one per path, and none for a path that holds a more specific error (`spec.tolerations`
+ * when `spec.tolerations[0]` is wrong: a schema's union reports every enclosing field too).
+ */
+function mostSpecific(errors: readonly FieldError[]): FieldError[] {
+  const byPath = new Map<string, FieldError>();
+  for (const e of errors) {
+    const path = e.path.replace(/^\./, '');
+    if (!byPath.has(path)) byPath.set(path, { ...e, path });
+  }
+  const paths = [...byPath.keys()];
+  const encloses = (outer: string, inner: string) => inner !== outer && (outer === '' || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`));
+  return [...byPath.values()].filter((e) => !paths.some((p) => encloses(e.path, p)));
+}
+
+/** The first invalid quantity of the pod, or of the workload's pod template, with its path from the object's root. */
+function quantityError(o: KubeObject, kind: string, namespace: string): string | undefined {
+  const w = WORKLOAD_KINDS.find((k) => k.kind === kind);
+  let pod: V1Pod = o as V1Pod;
+  let prefix = '';
+  if (w) {
+    const template = w.templatePath.reduce<unknown>((cur, key) => (isObject(cur) ? cur[key] : undefined), o);
+    if (!isObject(template)) return undefined;
+    pod = templatePod(template as V1PodTemplateSpec, namespace, w.daemonSet);
+    prefix = `${w.templatePath.join('.')}.`;
+  }
+  try {
+    podRequests(pod);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof QuantityError)) throw err;
+    return formatFieldError(fieldError.invalid(`${prefix}${err.path}`, err.input, err.why));
+  }
+}
+
+function request(s: Subject, index: number, object: unknown = s.object): AdmissionRequest {
+  const w = WORKLOAD_KINDS.find((k) => k.kind === s.kind);
+  const plural = w?.resource ?? `${s.kind.toLowerCase()}s`;
   return {
     uid: `check-${index}`,
-    kind: { group, version: 'v1', kind },
-    resource: { group, version: 'v1', resource: plural },
-    namespace: o.metadata?.namespace || 'default',
-    ...(o.metadata?.name ? { name: o.metadata.name } : {}),
+    kind: { group: s.group, version: 'v1', kind: s.kind },
+    resource: { group: s.group, version: 'v1', resource: plural },
+    namespace: s.namespace,
+    ...(s.object.metadata?.name ? { name: s.object.metadata.name } : {}),
     operation: 'CREATE',
     object,
   };
@@ -67,68 +180,96 @@ function explanationFor(pod: V1Pod, cluster: StaticCluster): GroupExplanation[] 
   return explain(podConstraints(pod), [...cluster.nodes().index.nodes()]);
 }
 
-/** One object through the webhook pair. */
-export function checkObject(o: KubeObject, index: number, cluster: StaticCluster): CheckResult {
-  const kind = o.kind ?? 'Pod';
-  const namespace = o.metadata?.namespace || 'default';
-  const name = o.metadata?.name ?? (typeof o.metadata?.['generateName'] === 'string' ? `${o.metadata['generateName']}*` : '');
-  const base = { kind, namespace, name };
+/** What a validation result adds: the verdict, or why there is none. */
+function judged(result: HandlerResult, pod: V1Pod | undefined, cluster: StaticCluster): Pick<CheckResult, 'skipped' | 'verdict' | 'explanation'> {
+  const { record } = result;
+  if (record.decision === 'skipped') return { skipped: record.reason ?? 'not validated' };
+  return {
+    verdict: record.verdict ?? 'unknown',
+    ...(record.verdict === 'no-fit' && pod ? { explanation: explanationFor(pod, cluster) } : {}),
+  };
+}
 
-  if (kind !== 'Pod') {
-    const req = request(o, index);
+/** One object, which {@link subject} accepted, through the webhook pair. */
+function checkSubject(s: Subject, index: number, cluster: StaticCluster): CheckResult {
+  const base = { kind: s.kind, namespace: s.namespace, name: s.name };
+
+  if (s.kind !== 'Pod') {
+    const req = request(s, index);
     const w = workload(req);
-    if (!w) throw new UsageError(`${kind} ${name}: unsupported kind; check takes Pods and ${WORKLOAD_KINDS.map((k) => k.kind).join(', ')}`);
-    const { response, record } = handleValidate(req, cluster);
+    if (!w) throw new Error(`${s.label}: not a workload`); // subject() accepts only workload kinds besides Pod
+    const validation = handleValidate(req, cluster);
     const simulated = w.template
-      ? mutatePod(templatePod(w.template, namespace, w.daemonSet), cluster.rules(), namespace, withNameLabel(namespace, cluster.namespaceLabels(namespace)))
+      ? mutatePod(templatePod(w.template, s.namespace, w.daemonSet), cluster.rules(), s.namespace, withNameLabel(s.namespace, cluster.namespaceLabels(s.namespace)))
       : undefined;
-    return {
+    return ordered({
       ...base,
-      allowed: response.allowed,
-      message: response.status?.message ?? '',
-      ...(record.decision === 'skipped' && record.reason ? { skipped: record.reason } : {}),
-      warnings: response.warnings ?? [],
+      allowed: validation.response.allowed,
+      message: validation.response.status?.message ?? '',
+      warnings: [...validation.warnings],
       appliedRules: [...(simulated?.appliedRules ?? [])],
       patch: [],
-      ...(record.verdict ? { verdict: record.verdict } : {}),
-      ...(record.verdict === 'no-fit' && simulated ? { explanation: explanationFor(simulated.pod, cluster) } : {}),
+      ...judged(validation, simulated?.pod, cluster),
       placement: simulated ? placementOf(simulated.pod) : {},
-    };
+    });
   }
 
-  const pod = o as V1Pod;
-  const mutation = handleMutate(request(o, index), cluster);
+  const pod = s.object as V1Pod;
+  const mutation = handleMutate(request(s, index), cluster);
   const patch = decodePatch(mutation.response) ?? [];
   const mutated = fastJsonPatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
-  const warnings = [...(mutation.response.warnings ?? [])];
+  const mutationSkipped = mutation.record.decision === 'skipped' ? (mutation.record.reason ?? 'not mutated') : undefined;
   const result: CheckResult = {
     ...base,
     allowed: mutation.response.allowed,
     message: mutation.response.status?.message ?? '',
-    ...(mutation.record.decision === 'skipped' && mutation.record.reason ? { skipped: mutation.record.reason } : {}),
-    warnings,
+    warnings: [...mutation.warnings],
     appliedRules: [...(mutation.record.appliedRules ?? [])],
     patch,
     placement: placementOf(mutated),
   };
-  if (!mutation.response.allowed) return { ...result, verdict: 'rule-denial' };
-  const validation = handleValidate(request(o, index, mutated), cluster);
-  result.allowed = validation.response.allowed;
-  result.message = validation.response.status?.message ?? '';
-  result.warnings.push(...(validation.response.warnings ?? []));
-  if (validation.record.verdict) result.verdict = validation.record.verdict;
-  if (validation.record.verdict === 'no-fit') result.explanation = explanationFor(mutated, cluster);
-  return result;
+  if (!mutation.response.allowed) return ordered({ ...result, verdict: 'rule-denial' });
+  // The API server refuses a pod without a spec before any validating webhook sees it.
+  if (!isObject(pod.spec)) return ordered({ ...result, skipped: mutationSkipped ?? 'the pod has no spec' });
+  const validation = handleValidate(request(s, index, mutated), cluster);
+  const verdict = judged(validation, mutated, cluster);
+  return ordered({
+    ...result,
+    allowed: validation.response.allowed,
+    message: validation.response.status?.message ?? '',
+    warnings: [...result.warnings, ...validation.warnings],
+    ...verdict,
+    ...(mutationSkipped !== undefined && mutationSkipped !== verdict.skipped ? { notMutated: mutationSkipped } : {}),
+  });
+}
+
+/**
+ * Every object of `files` through the webhook pair, in order. Throws a `UsageError` listing every object `check`
+ * refuses (one line each) before judging any.
+ */
+export async function checkFiles(files: readonly string[], cluster: StaticCluster): Promise<CheckResult[]> {
+  const subjects: Subject[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    for (const located of await readObjects(file)) {
+      const s = subject(fileName(file), located);
+      if (Array.isArray(s)) problems.push(...s);
+      else subjects.push(s);
+    }
+  }
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  return subjects.map((s, i) => checkSubject(s, i, cluster));
 }
 
 const indent = (text: string, by: string) => text.trimEnd().split('\n').map((l) => `${by}${l}`).join('\n');
 
 export function formatText(r: CheckResult): string {
   const lines = [`${r.kind} ${r.namespace}/${r.name || '(unnamed)'}: ${r.allowed ? 'allowed' : 'DENIED'}`];
-  if (r.skipped) lines.push(`  skipped: ${r.skipped}`);
+  if (r.skipped !== undefined) lines.push(`  skipped: ${r.skipped}`);
+  if (r.notMutated !== undefined) lines.push(`  not mutated: ${r.notMutated}`);
   if (!r.allowed) lines.push(`  message: ${r.message}`);
   lines.push(`  rules applied: ${r.appliedRules.length > 0 ? r.appliedRules.join(', ') : '(none)'}`);
-  if (r.verdict) lines.push(`  verdict: ${r.verdict}`);
+  if (r.skipped === undefined && r.verdict !== undefined) lines.push(`  verdict: ${r.verdict}`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   if (r.explanation && r.explanation.length > 0) {
     lines.push('  closest nodes:');
@@ -162,17 +303,7 @@ export async function check(argv: string[]): Promise<number> {
   const inputs = await loadInputs(values);
   if (inputs.usingExamples) process.stderr.write('note: no --rules given; using the examples in examples/\n');
 
-  const objects: KubeObject[] = [];
-  for (const file of positionals) objects.push(...parseObjects(await readText(file), file));
-  let results: CheckResult[];
-  try {
-    results = objects.map((o, i) => checkObject(o, i, inputs.cluster));
-  } catch (err) {
-    if (err instanceof PlacementError && !(err instanceof UsageError)) {
-      throw new UsageError(err instanceof InvalidDocumentError ? err.message : `invalid object: ${err.message}`);
-    }
-    throw err;
-  }
+  const results = await checkFiles(positionals, inputs.cluster);
   if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else if (output === 'yaml') process.stdout.write(stringify(results));
   else process.stdout.write(`${results.map(formatText).join('\n\n')}\n`);
