@@ -91,6 +91,18 @@ export class Posting {
     return ((this.word(id >>> 5) >>> (id & 31)) & 1) === 1;
   }
 
+  /** Whether some member is also set in `words` (a bit set over the same ids, one 32-bit pattern per word). */
+  intersects(words: ArrayLike<number>): boolean {
+    if (this.dense) {
+      const own = this.dense.words;
+      const n = Math.min(own.length, words.length);
+      for (let w = 0; w < n; w++) if (((own[w] as number) & (words[w] as number)) !== 0) return true;
+      return false;
+    }
+    for (const [w, bits] of this.sparse as Map<number, number>) if ((bits & ((words[w] as number | undefined) ?? 0)) !== 0) return true;
+    return false;
+  }
+
   /** The members among ids 32w … 32w+31, as a 32-bit pattern (signed). */
   word(w: number): number {
     if (this.dense) return (this.dense.words[w] ?? 0) | 0;

@@ -206,7 +206,7 @@ function anyWord(postings: readonly Posting[], w: number): number {
  * Computed lazily, word by word, so that a pod that fits early costs only the words looked at. Undefined when the
  * pod constrains neither.
  */
-function affinityWords(c: NodeAffinityConstraints, index: NodeIndex): ((w: number) => number) | undefined {
+export function affinityWords(c: NodeAffinityConstraints, index: NodeIndex): ((w: number) => number) | undefined {
   if (c.nodeSelector.length === 0 && c.terms === undefined) return undefined;
   const selector: Posting[] = [];
   for (const [k, v] of c.nodeSelector) {
@@ -252,7 +252,7 @@ function popcount(x: number): number {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-const int32 = (a: Uint32Array) => new Int32Array(a.buffer, a.byteOffset, a.length);
+export const int32 = (a: Uint32Array) => new Int32Array(a.buffer, a.byteOffset, a.length);
 
 /**
  * Judges the pod against every node of the index, in one pass over the index's words. Each group of nodes (a word

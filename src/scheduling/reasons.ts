@@ -9,6 +9,12 @@ export const REASON_UNSCHEDULABLE = 'node(s) were unschedulable';
 export const REASON_NODE_NAME = "node(s) didn't match the requested node name";
 export const REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
 export const REASON_TOO_MANY_PODS = 'Too many pods';
+export const REASON_NODE_PORTS = "node(s) didn't have free ports for the requested pod ports";
+export const REASON_SPREAD = "node(s) didn't match pod topology spread constraints";
+export const REASON_SPREAD_MISSING_LABEL = `${REASON_SPREAD} (missing required label)`;
+export const REASON_POD_AFFINITY = "node(s) didn't match pod affinity rules";
+export const REASON_POD_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules";
+export const REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules";
 
 export const untoleratedTaintReason = (t: V1Taint) => `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`;
 

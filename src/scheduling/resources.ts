@@ -290,3 +290,27 @@ export function insufficientResources(
   }
   return insufficient;
 }
+
+/**
+ * `fitsRequest` against what the pods already on the node request (current schedulers): "Too many pods" when the
+ * node already holds as many pods as it accepts, then each resource the pod requests (above zero) beyond what is
+ * left of the node's allocatable.
+ */
+export function insufficientFree(
+  requests: ReadonlyMap<string, bigint>,
+  allocatable: ReadonlyMap<string, bigint>,
+  requested: ReadonlyMap<string, bigint> | undefined,
+  podCount: number,
+): InsufficientResource[] {
+  const insufficient: InsufficientResource[] = [];
+  const allowedPods = allocatable.get(ResourceName.pods) ?? 0n;
+  if (BigInt(podCount) + 1n > allowedPods) insufficient.push({ resourceName: ResourceName.pods, requested: 1n, capacity: allowedPods });
+  for (const [resourceName, want] of requests) {
+    if (want <= 0n || resourceName === ResourceName.pods) continue;
+    if (resourceName !== ResourceName.cpu && resourceName !== ResourceName.memory && resourceName !== ResourceName.ephemeralStorage && !isScalarResourceName(resourceName)) continue;
+    const capacity = allocatable.get(resourceName) ?? 0n;
+    const used = requested?.get(resourceName) ?? 0n;
+    if (want > capacity - used) insufficient.push({ resourceName, requested: want, capacity: capacity - used });
+  }
+  return insufficient;
+}
