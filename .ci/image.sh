@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f dist/cli/main.js ] || npm run build
 
+# The runtime is the Dockerfile's, read from it so that this line cannot disagree with the image.
+runtime=$(sed -n 's/^FROM \([^ ]*distroless[^ ]*\).*/\1/p' Dockerfile)
+builder=$(sed -n 's/^FROM \(node:[^ ]*\) AS build$/\1/p' Dockerfile)
+[ -n "$runtime" ] && [ -n "$builder" ] || { echo "image: FAIL: no build or runtime image found in the Dockerfile"; exit 1; }
+echo "image: the image builds on $builder and runs on $runtime (Node 20 is end-of-life);" \
+  "these steps run on this machine's Node $(node --version), as the code supports Node >= 20.19"
+
 uid=65532
 port=${IMAGE_TEST_PORT:-18543}
 work=$(mktemp -d)
@@ -14,7 +21,8 @@ mkdir -p "$app" "$work/tls"
 
 echo "image: production install into $app"
 cp package.json package-lock.json "$app/"
-(cd "$app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+# No lifecycle scripts, as in the Dockerfile: `prepare` would build with tsc, which a production install lacks.
+(cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 cp -r dist examples "$app/"
 if [ -d "$app/node_modules/vitest" ] || [ -d "$app/node_modules/typescript" ]; then
   echo "image: FAIL: development dependencies were installed"; exit 1
