@@ -1,4 +1,5 @@
 import type { CapacityView } from '../capacity/capacity.js';
+import type { PodsView } from '../scheduling/now.js';
 import type { RuleSet } from '../rules/compile.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
@@ -31,6 +32,17 @@ export interface AdmissionContext {
    * node templates. Absent: none.
    */
   capacity?(): CapacityView;
+  /**
+   * The pods bound to nodes, for "would it be scheduled now". Absent, or undefined: not known (the pod cache is off),
+   * and only "can it ever run" is answered.
+   */
+  pods?(): PodsState | undefined;
+}
+
+/** The pod cache, and whether it can be trusted now. */
+export interface PodsState extends PodsView {
+  /** Why the pods are not known well enough now (never listed, disconnected too long), or undefined. */
+  readonly incomplete: string | undefined;
 }
 
 /** One line of the review log: never the object itself (pods carry secrets in env). */

@@ -7,11 +7,13 @@ import { StaticCluster } from '../cluster/static.js';
 import type { RuleSet } from '../rules/compile.js';
 import type { NodeTemplate, Rule, Settings } from '../rules/schema.js';
 import { NodeIndex } from '../scheduling/node-index.js';
+import { PodIndex, PodReader } from '../scheduling/pods.js';
 import type { AdmissionContext } from './context.js';
 import type { HandlerResult } from './handler.js';
 import type { AdmissionRequest } from './types.js';
 import { MAX_WARNING_LENGTH } from './response.js';
-import { handleValidate, messageAsWarnings } from './validate.js';
+import { messageAsWarnings } from './judge.js';
+import { handleValidate } from './validate.js';
 
 const UID = '3f1c9a2e-1b7d-4f0e-9c55-0d6b2f7a9e11';
 
@@ -774,4 +776,83 @@ describe('messageAsWarnings', () => {
     expect(long[0]).toHaveLength(303);
   });
 
+});
+
+// ---- would it be scheduled now -------------------------------------------------------------------------------------
+
+describe('would the scheduler bind it now (the pod cache)', () => {
+  const HOST = 'kubernetes.io/hostname';
+  const webAnti = () =>
+    makePod('web-9')
+      .ns('shop')
+      .label('app', 'web')
+      .spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } } });
+  const replica = (name: string, nodeName: string, priority = 0) => makePod(name).ns('shop').label('app', 'web').spec({ nodeName, priority }).obj();
+  /** The fixture's nodes, each holding one web replica; the GPU node is tainted, so two plain nodes are candidates. */
+  const withPods = (rules: RuleSet, pods: V1Pod[], incomplete?: string): AdmissionContext => {
+    const base = cluster(rules);
+    const index = new PodIndex();
+    const reader = new PodReader();
+    for (const p of pods) {
+      const r = reader.read(p);
+      if (r) index.upsert(r);
+    }
+    return { rules: () => rules, namespaceLabels: (n) => base.namespaceLabels(n), nodes: () => base.nodes(), pods: () => ({ index, namespaceLabels: () => ({}), incomplete }) };
+  };
+  const FULL = [replica('web-1', 'n1'), replica('web-2', 'n2'), replica('web-3', 'gpu-1')];
+  const PENDING = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match pod anti-affinity rules.";
+  const pending = (m: 'warn' | 'deny' | 'off', mode: 'enforce' | 'warn' = 'enforce') => ruleSet([], { validation: { mode, pending: m } });
+
+  it('a pod that can run but is kept off every node by pods already there is allowed with the scheduler message', () => {
+    const r = validate(podRequest(webAnti().obj()), withPods(pending('warn'), FULL));
+    expect(r.response.allowed).toBe(true);
+    expect(r.response.warnings).toEqual([
+      'will stay Pending: 0/3 nodes are available:',
+      '  1 node(s) had untolerated taint {dedicated: gpu}',
+      "  2 node(s) didn't match pod anti-affinity rules",
+    ]);
+    expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'pending', reason: PENDING });
+  });
+
+  it('with room on one node it is allowed without remark', () => {
+    const r = validate(podRequest(webAnti().obj()), withPods(pending('warn'), FULL.slice(1)));
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record.verdict).toBe('fits');
+  });
+
+  it('pending: deny refuses it in mode enforce', () => {
+    expect(validate(podRequest(webAnti().obj()), withPods(pending('deny'), FULL)).response).toEqual(deniedWith(`will stay Pending: ${PENDING}`));
+  });
+
+  it('pending: deny only warns in mode warn, and never while the pod cache is not synced', () => {
+    expect(validate(podRequest(webAnti().obj()), withPods(pending('deny', 'warn'), FULL)).response.allowed).toBe(true);
+    const stale = validate(podRequest(webAnti().obj()), withPods(pending('deny'), FULL, 'the pod list has not been received yet'));
+    expect(stale.response).toEqual(allowedWarning('placement-webhook: not checked whether it would be scheduled now: the pod list has not been received yet'));
+  });
+
+  it('pending: off answers only "can it ever run"', () => {
+    const r = validate(podRequest(webAnti().obj()), withPods(pending('off'), FULL));
+    expect(r.response).toEqual(allowedPlain);
+  });
+
+  it('a pod of higher priority than the pods in its way may preempt them: said, and never denied', () => {
+    const r = validate(podRequest(webAnti().spec({ priority: 1000 }).obj()), withPods(pending('deny'), FULL));
+    expect(r.response.allowed).toBe(true);
+    expect(r.response.warnings).toContain('  unless the scheduler preempts lower-priority pods: 2 node(s) could take it then');
+  });
+
+  it("a workload's template is judged the same way, as a pod of the namespace", () => {
+    const r = validate(workloadRequest('Deployment', template(webAnti()), { replicas: 4 }), withPods(pending('warn'), FULL));
+    expect(r.response.allowed).toBe(true);
+    expect(r.response.warnings?.[0]).toBe('Deployment web: will stay Pending: 0/3 nodes are available:');
+  });
+
+  it('a pod bound to a node whose pods leave too little room: the kubelet would reject it now', () => {
+    const big = makePod('big').ns('shop').container('c', { resources: { requests: { cpu: '3' } } }).spec({ nodeName: 'n1' }).obj();
+    const busy = makePod('busy').ns('shop').container('c', { resources: { requests: { cpu: '2' } } }).spec({ nodeName: 'n1' }).obj();
+    const r = validate(podRequest(big), withPods(pending('warn'), [busy]));
+    expect(r.response.allowed).toBe(true);
+    expect(r.response.warnings).toEqual(['the kubelet on n1 would reject this pod now: Insufficient cpu (the pod requests 3, 2 is free)']);
+    expect(validate(podRequest(big), withPods(pending('deny'), [busy])).response.allowed).toBe(false);
+  });
 });

@@ -13,144 +13,22 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { formatFieldError, PlacementError } from '../errors.js';
 import { mutatePod } from '../rules/apply.js';
-import { parseRules, type RuleSet } from '../rules/compile.js';
+import { parseRules } from '../rules/compile.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
-import { evaluate, podConstraints, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
+import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
 import { sameJson } from '../scheduling/merge/equal.js';
-import { kubeletFailureReason, kubeletVerdict } from '../scheduling/kubelet.js';
-import type { NodeIndex } from '../scheduling/node-index.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './handler.js';
 import { allowed, clip, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
 import { templatePod, workload, type Workload } from '../workloads/workloads.js';
-import { canAdd, capacityName, combine, judgeCapacity, uncheckedNote } from '../capacity/capacity.js';
-import { templateCapacities } from '../capacity/templates.js';
+import { judge, type Judgement } from './judge.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
 export const DEFAULT_SCHEDULER = 'default-scheduler';
 export const RULES_CONFIGMAP_KEY = 'rules.yaml';
-/** Sources of addable capacity named with why they cannot serve a pod no node fits (the rest are in `check`). */
-const MAX_MISFITS = 3;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** "0/5 nodes are available: a, b." → one warning line for the head and one per reason. */
-export function messageAsWarnings(prefix: string, message: string): string[] {
-  const m = /^(0\/\d+ nodes are available): (.*)\.$/.exec(message);
-  if (!m) return [`${prefix}${message}`];
-  return [`${prefix}${m[1]}:`, ...(m[2] as string).split(', ').map((r) => `  ${r}`)];
-}
-
-// ---- the verdict ---------------------------------------------------------------------------------------------------
-
-export interface Judgement {
-  /** Absent when the object is allowed without remark. */
-  readonly denial?: string;
-  readonly warnings: readonly string[];
-  readonly verdict: string;
-  /** The full scheduler message when no node fits (kept for the log when only warnings are sent). */
-  readonly message?: string;
-}
-
-/**
- * Judges a pod's constraints against the nodes and the rule set's node templates, in the rule set's mode.
- * `warnOnly` turns a denial into warnings (DaemonSets). `subject` prefixes warnings ("Deployment web: ").
- */
-export function judge(c: PodConstraints, ctx: AdmissionContext, ruleSet: RuleSet, warnOnly: boolean, subject = ''): Judgement {
-  const view = ctx.nodes();
-  if (view.incomplete) {
-    return { warnings: [`placement-webhook: node feasibility not checked: ${view.incomplete}`], verdict: 'unknown' };
-  }
-  if (c.nodeName !== undefined) return judgeBound(c, c.nodeName, view.index, ruleSet, warnOnly, subject);
-  const verdict: Verdict = evaluate(c, view.index);
-  switch (verdict.kind) {
-    case 'fits':
-      return { warnings: [], verdict: 'fits' };
-    case 'no-nodes':
-      return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
-    case 'fits-transient':
-      return {
-        warnings: [
-          `${subject}fits only nodes with condition taint ${verdict.taint.key}`,
-          `  it may wait until they recover (e.g. node ${verdict.node})`,
-        ],
-        verdict: 'fits-transient',
-      };
-    case 'no-fit': {
-      const answer = judgeCapacity(combine(templateCapacities(ruleSet.validation.nodeTemplates), ctx.capacity?.()), c);
-      const { fit, blocked } = answer;
-      if (fit) {
-        const note = uncheckedNote(fit);
-        return {
-          warnings: [`${subject}no current node fits; ${canAdd(fit.capacity)}`, ...(note ? [note] : [])],
-          verdict: fit.capacity.kind === 'NodePool' ? 'fits-nodepool' : 'fits-template',
-          message: verdict.message,
-        };
-      }
-      if (blocked) {
-        // It would fit a node the autoscaler cannot add now (a pool at its limit, not Ready): Pending, not impossible.
-        return {
-          warnings: [`${subject}no current node fits; ${capacityName(blocked.capacity)} would, but ${blocked.why}`],
-          verdict: blocked.capacity.kind === 'NodePool' ? 'fits-nodepool' : 'fits-template',
-          message: verdict.message,
-        };
-      }
-      const capacity = ctx.capacity?.();
-      if (capacity?.incomplete) {
-        return {
-          warnings: [`${subject}no current node fits; not denied: ${capacity.incomplete}`, ...messageAsWarnings('  ', verdict.message)],
-          verdict: 'unknown',
-          message: verdict.message,
-        };
-      }
-      // Why addable capacity does not serve it either: every NodePool, in Karpenter's words (its own event lists them
-      // all; a label a pool does not declare is the usual surprise), templates and groups only when they carry its
-      // labels.
-      const why = answer.misfits
-        .filter((m) => m.capacity.kind === 'NodePool' || m.capacity.admitsLabels(c))
-        .slice(0, MAX_MISFITS)
-        .map((m) => (m.capacity.kind === 'NodePool' ? m.reason : `${capacityName(m.capacity)}: ${m.reason}`));
-      if (ruleSet.validation.mode === 'enforce' && !warnOnly) {
-        return { denial: `${subject}${verdict.message}`, warnings: why, verdict: 'no-fit', message: verdict.message };
-      }
-      return { warnings: [...messageAsWarnings(subject, verdict.message), ...why], verdict: 'no-fit', message: verdict.message };
-    }
-  }
-}
-
-/**
- * A pod bound at creation (`spec.nodeName`) never passes through the scheduler: the kubelet of that node admits it
- * or rejects it (the pod then ends Failed). Judged as the kubelet judges it (see `scheduling/kubelet.ts`).
- */
-function judgeBound(c: PodConstraints, nodeName: string, index: NodeIndex, ruleSet: RuleSet, warnOnly: boolean, subject: string): Judgement {
-  const node = index.get(nodeName);
-  if (node === undefined) {
-    if (index.size === 0) return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
-    return {
-      warnings: [
-        `${subject}bound to node ${nodeName}, which does not exist: no kubelet will run it,`,
-        '  and the pod garbage collector deletes pods bound to a missing node after about 40 s',
-      ],
-      verdict: 'node-not-found',
-    };
-  }
-  const verdict = kubeletVerdict(c, node);
-  switch (verdict.kind) {
-    case 'admits':
-      return { warnings: [], verdict: 'fits' };
-    case 'admits-transient':
-      return {
-        warnings: [`${subject}node ${nodeName} has condition taint ${verdict.taint.key}: the pod may wait or be evicted until it recovers`],
-        verdict: 'fits-transient',
-      };
-    case 'rejects': {
-      const message = `the kubelet on ${nodeName} would reject this pod: ${kubeletFailureReason(verdict.failure)}`;
-      if (ruleSet.validation.mode === 'enforce' && !warnOnly) return { denial: `${subject}${message}`, warnings: [], verdict: 'kubelet-rejects', message };
-      return { warnings: [`${subject}${message}`], verdict: 'kubelet-rejects', message };
-    }
-  }
-}
 
 /**
  * Pods for another scheduler (Fargate, Volcano, a custom one) are placed by rules we do not know, often on nodes that
@@ -197,7 +75,9 @@ function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerR
   if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
   const c = constraintsOrWarning(pod);
   if (typeof c === 'string') return notChecked(uid, c);
-  return respond(uid, judge(c, ctx, ruleSet, isDaemonSetPod(pod)));
+  // The Priority admission plugin has set spec.priority by now (0 without a class and without a global default).
+  const priority = typeof pod.spec?.priority === 'number' ? pod.spec.priority : 0;
+  return respond(uid, judge({ pod, constraints: c, namespace, warnOnly: isDaemonSetPod(pod), prefix: '', priority }, ctx, ruleSet));
 }
 
 function validateWorkload(request: AdmissionRequest, w: Workload, ctx: AdmissionContext): HandlerResult {
@@ -226,7 +106,9 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   }
   const c = constraintsOrWarning(mutation.pod);
   if (typeof c === 'string') return notChecked(uid, c);
-  return respond(uid, judge(c, ctx, ruleSet, w.daemonSet, subject));
+  // A template carries a class name at most: its pods' priority is not known here.
+  const priority = typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : undefined;
+  return respond(uid, judge({ pod: mutation.pod, constraints: c, namespace, warnOnly: w.daemonSet, prefix: subject, priority }, ctx, ruleSet));
 }
 
 function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {

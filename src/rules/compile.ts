@@ -14,6 +14,7 @@ import {
   RulesDocument,
   type NodeTemplate,
   type OnConflict,
+  type PendingMode,
   type Rule,
   type ValidationMode,
 } from './schema.js';
@@ -51,6 +52,7 @@ export interface RuleSet {
   readonly excludedNamespaces: ReadonlySet<string>;
   readonly validation: {
     readonly mode: ValidationMode;
+    readonly pending: PendingMode;
     readonly nodeTemplates: readonly NodeTemplate[];
   };
   /** Lint warnings of the document (the rules work, but perhaps not as meant). */
@@ -137,6 +139,7 @@ export function compileRules(doc: unknown): CompileResult {
     excludedNamespaces: new Set(typed.settings?.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES),
     validation: {
       mode: typed.settings?.validation?.mode ?? 'enforce',
+      pending: typed.settings?.validation?.pending ?? 'warn',
       nodeTemplates: deepFreeze(structuredClone(typed.settings?.validation?.nodeTemplates ?? [])),
     },
     warnings,

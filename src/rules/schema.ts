@@ -22,6 +22,8 @@ const Opt = <T extends TSchema>(t: T) => Type.Optional(t);
 
 export const ON_CONFLICT = ['keep', 'override', 'reject'] as const;
 export const VALIDATION_MODES = ['enforce', 'warn', 'off'] as const;
+/** What validation does with a pod that can run but would not be scheduled now (see the README, "Validation"). */
+export const PENDING_MODES = ['warn', 'deny', 'off'] as const;
 export const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 export const NODE_SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] as const;
 export const TOLERATION_OPERATORS = ['Equal', 'Exists'] as const;
@@ -262,7 +264,16 @@ export const Settings = Type.Object(
     ),
     validation: Opt(
       Type.Object(
-        { mode: Opt(StringEnum(VALIDATION_MODES)), nodeTemplates: Opt(Type.Array(NodeTemplate)) },
+        {
+          mode: Opt(StringEnum(VALIDATION_MODES)),
+          pending: Opt(
+            StringEnum(
+              PENDING_MODES,
+              'a pod that can run but would not be scheduled now (pods in the way, full nodes, spread): warn (default), deny (only in mode enforce, with a synced pod cache), off',
+            ),
+          ),
+          nodeTemplates: Opt(Type.Array(NodeTemplate)),
+        },
         Strict,
       ),
     ),
@@ -296,6 +307,7 @@ export type Settings = Static<typeof Settings>;
 export type NodeTemplate = Static<typeof NodeTemplate>;
 export type OnConflict = (typeof ON_CONFLICT)[number];
 export type ValidationMode = (typeof VALIDATION_MODES)[number];
+export type PendingMode = (typeof PENDING_MODES)[number];
 
 /** The published JSON Schema (draft-07), as written to `schema/rules.schema.json`. */
 export function rulesJsonSchema(): Record<string, unknown> {

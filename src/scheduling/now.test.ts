@@ -398,7 +398,7 @@ describe('evaluateNow against the oracle', () => {
         fc.record({ app: label, cpu: fc.integer({ min: 0, max: 3 }), anti: fc.array(term, { maxLength: 2 }), aff: fc.array(term, { maxLength: 2 }), spread: fc.array(fc.record({ labels: fc.record({ app: label }), key, maxSkew: fc.integer({ min: 1, max: 2 }) }), { maxLength: 2 }) }),
         (nodeShapes, podShapes, inc) => {
           const nodes = nodeShapes.map((n, i) => ({ name: `n${i}`, labels: { [HOST]: `n${i}`, ...(n.zone ? { [ZONE]: n.zone } : {}), ...(n.rack ? { rack: n.rack } : {}) } as Labels, cpu: n.cpu, pods: n.pods }));
-          const pods = podShapes.map((p, i) => ({ ns: p.ns, labels: { app: p.app }, node: `n${p.node}`, cpu: p.cpu, anti: p.anti }));
+          const pods = podShapes.map((p) => ({ ns: p.ns, labels: { app: p.app }, node: `n${p.node}`, cpu: p.cpu, anti: p.anti }));
           const dedupKeys = <T extends { key: string }>(xs: T[]) => xs.filter((x, i) => xs.findIndex((y) => y.key === x.key) === i);
           const incoming = { ns: 'default', labels: { app: inc.app }, anti: inc.anti, aff: inc.aff, spread: dedupKeys(inc.spread), cpu: inc.cpu };
           const builders = nodes.map((n) => {

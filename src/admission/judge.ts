@@ -1,0 +1,203 @@
+/**
+ * The verdict policy of validation: what the scheduler model finds, turned into a denial, warnings or nothing,
+ * in the rule set's modes. Two questions, two answers:
+ *
+ * 1. **Can it ever run?** The static filters against every node's allocatable, node templates, NodePools and
+ *    other addable capacity, transient condition taints (`scheduling/feasibility.ts`, `capacity/`). In `mode:
+ *    enforce`, what no node or addable capacity could ever run is denied.
+ * 2. **Would the scheduler bind it now?** Every filter against the current nodes *and the pods bound to them*
+ *    (`scheduling/now.ts`): free capacity, host ports, topology spread, inter-pod affinity. A pod that can run but
+ *    would not be scheduled now is allowed with a warning (`will stay Pending: 0/12 nodes are available: …`), unless
+ *    `pending: deny` (then, in `mode: enforce`, refused — but never while the pod cache is not synced or stale, and
+ *    never when preemption could make room). `pending: off` answers only the first question.
+ *
+ * Never denies from incomplete knowledge: an unsynced or stale node cache, an unknown capacity source, a pod cache
+ * that is not synced — each is a warning, not a refusal.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { canAdd, capacityName, combine, judgeCapacity, uncheckedNote, type CapacityFit } from '../capacity/capacity.js';
+import { templateCapacities } from '../capacity/templates.js';
+import type { RuleSet } from '../rules/compile.js';
+import { evaluate, type PodConstraints, type Verdict } from '../scheduling/feasibility.js';
+import { kubeletFailureReason, kubeletVerdict } from '../scheduling/kubelet.js';
+import type { NodeIndex } from '../scheduling/node-index.js';
+import { evaluateNow, podAwareConstraints } from '../scheduling/now.js';
+import { insufficientFree } from '../scheduling/resources.js';
+import { formatAmount } from '../scheduling/explain.js';
+import { safeAllocatable } from '../scheduling/node-index.js';
+import { insufficientReason } from '../scheduling/reasons.js';
+import type { AdmissionContext } from './context.js';
+
+/** Sources of addable capacity named with why they cannot serve a pod no node fits (the rest are in `check`). */
+const MAX_MISFITS = 3;
+
+/** "0/5 nodes are available: a, b." → one warning line for the head and one per reason. */
+export function messageAsWarnings(prefix: string, message: string): string[] {
+  const m = /^(0\/\d+ nodes are available): (.*)\.$/.exec(message);
+  if (!m) return [`${prefix}${message}`];
+  return [`${prefix}${m[1]}:`, ...(m[2] as string).split(', ').map((r) => `  ${r}`)];
+}
+
+export interface Judgement {
+  /** Absent when the object is allowed without remark. */
+  readonly denial?: string;
+  readonly warnings: readonly string[];
+  readonly verdict: string;
+  /** The full scheduler message when no node fits (kept for the log when only warnings are sent). */
+  readonly message?: string;
+  /** Would the scheduler bind it now (undefined: not asked — pod cache off, pending off, or not known enough). */
+  readonly schedulableNow?: boolean;
+  /** Why not, in the scheduler's words, when `schedulableNow` is false. */
+  readonly pendingMessage?: string;
+}
+
+/** What is judged: a pod (or a workload's template as a pod), and how the answers are worded. */
+export interface Subject {
+  readonly pod: V1Pod;
+  readonly constraints: PodConstraints;
+  readonly namespace: string;
+  /** Turns a denial into warnings (DaemonSets and their pods). */
+  readonly warnOnly: boolean;
+  /** Prefixes warnings and denials ("Deployment web: "). */
+  readonly prefix: string;
+  /** The pod's priority when known (pods carry `spec.priority`; templates only a class name). */
+  readonly priority: number | undefined;
+}
+
+/** Both answers, in the rule set's modes. */
+export function judge(s: Subject, ctx: AdmissionContext, ruleSet: RuleSet): Judgement {
+  const view = ctx.nodes();
+  if (view.incomplete) {
+    return { warnings: [`placement-webhook: node feasibility not checked: ${view.incomplete}`], verdict: 'unknown' };
+  }
+  if (s.constraints.nodeName !== undefined) return judgeBound(s, s.constraints.nodeName, view.index, ctx, ruleSet);
+  const verdict: Verdict = evaluate(s.constraints, view.index);
+  switch (verdict.kind) {
+    case 'fits':
+      return judgeNow(s, { warnings: [], verdict: 'fits' }, view.index, ctx, ruleSet);
+    case 'no-nodes':
+      return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
+    case 'fits-transient':
+      return judgeNow(
+        s,
+        {
+          warnings: [`${s.prefix}fits only nodes with condition taint ${verdict.taint.key}`, `  it may wait until they recover (e.g. node ${verdict.node})`],
+          verdict: 'fits-transient',
+        },
+        view.index,
+        ctx,
+        ruleSet,
+      );
+    case 'no-fit':
+      return judgeNoFit(s, verdict.message, ctx, ruleSet);
+  }
+}
+
+/** Capacity an autoscaler can add for the pod: the rules' templates first, then what the cluster serves. */
+function addable(s: Subject, ctx: AdmissionContext, ruleSet: RuleSet) {
+  return judgeCapacity(combine(templateCapacities(ruleSet.validation.nodeTemplates), ctx.capacity?.()), s.constraints);
+}
+
+/** No live node could ever run the pod: addable capacity, or a denial. */
+function judgeNoFit(s: Subject, message: string, ctx: AdmissionContext, ruleSet: RuleSet): Judgement {
+  const { c, prefix } = { c: s.constraints, prefix: s.prefix };
+  const answer = addable(s, ctx, ruleSet);
+  const notNow = { schedulableNow: false, pendingMessage: message } as const;
+  const { fit, blocked } = answer;
+  if (fit) {
+    const note = uncheckedNote(fit);
+    return {
+      warnings: [`${prefix}no current node fits; ${canAdd(fit.capacity)}`, ...(note ? [note] : [])],
+      verdict: fit.capacity.kind === 'NodePool' ? 'fits-nodepool' : 'fits-template',
+      message,
+      ...notNow,
+    };
+  }
+  if (blocked) {
+    // It would fit a node the autoscaler cannot add now (a pool at its limit, not Ready): Pending, not impossible.
+    return {
+      warnings: [`${prefix}no current node fits; ${capacityName(blocked.capacity)} would, but ${blocked.why}`],
+      verdict: blocked.capacity.kind === 'NodePool' ? 'fits-nodepool' : 'fits-template',
+      message,
+      ...notNow,
+    };
+  }
+  const capacity = ctx.capacity?.();
+  if (capacity?.incomplete) {
+    return { warnings: [`${prefix}no current node fits; not denied: ${capacity.incomplete}`, ...messageAsWarnings('  ', message)], verdict: 'unknown', message, ...notNow };
+  }
+  // Why addable capacity does not serve it either: every NodePool, in Karpenter's words (its own event lists them
+  // all; a label a pool does not declare is the usual surprise), templates and groups only when they carry its
+  // labels.
+  const why = answer.misfits
+    .filter((m) => m.capacity.kind === 'NodePool' || m.capacity.admitsLabels(c))
+    .slice(0, MAX_MISFITS)
+    .map((m) => (m.capacity.kind === 'NodePool' ? m.reason : `${capacityName(m.capacity)}: ${m.reason}`));
+  if (ruleSet.validation.mode === 'enforce' && !s.warnOnly) return { denial: `${prefix}${message}`, warnings: why, verdict: 'no-fit', message, ...notNow };
+  return { warnings: [...messageAsWarnings(prefix, message), ...why], verdict: 'no-fit', message, ...notNow };
+}
+
+/** The addable capacity a Pending pod waits for, as a warning line. */
+function waitingFor(fit: CapacityFit | undefined): string[] {
+  return fit ? [`  Pending until an autoscaler adds a node: ${canAdd(fit.capacity)}`] : [];
+}
+
+/** The second question, for a pod that can run: would it be scheduled now? */
+function judgeNow(s: Subject, canRun: Judgement, nodes: NodeIndex, ctx: AdmissionContext, ruleSet: RuleSet): Judgement {
+  if (ruleSet.validation.pending === 'off') return canRun;
+  const pods = ctx.pods?.();
+  if (pods === undefined) return canRun;
+  if (pods.incomplete) return { ...canRun, warnings: [...canRun.warnings, `placement-webhook: not checked whether it would be scheduled now: ${pods.incomplete}`] };
+  const now = evaluateNow(s.constraints, podAwareConstraints(s.pod, s.namespace, s.priority), nodes, pods);
+  if (now.kind !== 'no-fit') return { ...canRun, schedulableNow: true };
+  const preemption =
+    now.preemptible > 0
+      ? [`  unless the scheduler preempts lower-priority pods: ${now.preemptible} node(s) could take it then`]
+      : [];
+  const lines = [...messageAsWarnings(`${s.prefix}will stay Pending: `, now.message), ...preemption, ...waitingFor(addable(s, ctx, ruleSet).fit)];
+  const base = { verdict: 'pending', message: now.message, schedulableNow: false, pendingMessage: now.message } as const;
+  const refuse = ruleSet.validation.pending === 'deny' && ruleSet.validation.mode === 'enforce' && !s.warnOnly && now.preemptible === 0;
+  if (refuse) return { ...base, denial: `${s.prefix}will stay Pending: ${now.message}`, warnings: canRun.warnings };
+  return { ...base, warnings: [...canRun.warnings, ...lines] };
+}
+
+/**
+ * A pod bound at creation (`spec.nodeName`) never passes through the scheduler: the kubelet of that node admits it
+ * or rejects it (the pod then ends Failed). Judged as the kubelet judges it (see `scheduling/kubelet.ts`): against
+ * the node's allocatable first (a certain rejection), then, with the pod cache, against what the node's pods
+ * already take (a rejection *now*, which follows the `pending` setting).
+ */
+function judgeBound(s: Subject, nodeName: string, index: NodeIndex, ctx: AdmissionContext, ruleSet: RuleSet): Judgement {
+  const { prefix } = s;
+  const node = index.get(nodeName);
+  if (node === undefined) {
+    if (index.size === 0) return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
+    return {
+      warnings: [`${prefix}bound to node ${nodeName}, which does not exist: no kubelet will run it,`, '  and the pod garbage collector deletes pods bound to a missing node after about 40 s'],
+      verdict: 'node-not-found',
+    };
+  }
+  const verdict = kubeletVerdict(s.constraints, node);
+  const enforce = ruleSet.validation.mode === 'enforce' && !s.warnOnly;
+  if (verdict.kind === 'rejects') {
+    const message = `the kubelet on ${nodeName} would reject this pod: ${kubeletFailureReason(verdict.failure)}`;
+    if (enforce) return { denial: `${prefix}${message}`, warnings: [], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
+    return { warnings: [`${prefix}${message}`], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
+  }
+  const admitted: Judgement =
+    verdict.kind === 'admits'
+      ? { warnings: [], verdict: 'fits' }
+      : { warnings: [`${prefix}node ${nodeName} has condition taint ${verdict.taint.key}: the pod may wait or be evicted until it recovers`], verdict: 'fits-transient' };
+  const pods = ruleSet.validation.pending === 'off' ? undefined : ctx.pods?.();
+  if (pods === undefined || pods.incomplete) return admitted;
+  const usage = pods.index.onNode(nodeName);
+  const short = insufficientFree(s.constraints.requests, safeAllocatable(node), usage?.requested, usage?.pods.length ?? 0);
+  if (short.length === 0) return { ...admitted, schedulableNow: true };
+  const what = short
+    .map((r) => `${insufficientReason(r.resourceName)}${r.resourceName === 'pods' ? '' : ` (the pod requests ${formatAmount(r.resourceName, r.requested)}, ${formatAmount(r.resourceName, r.capacity < 0n ? 0n : r.capacity)} is free)`}`)
+    .join(', ');
+  const message = `the kubelet on ${nodeName} would reject this pod now: ${what}`;
+  const base = { verdict: 'kubelet-rejects-now', message, schedulableNow: false, pendingMessage: message } as const;
+  if (ruleSet.validation.pending === 'deny' && enforce) return { ...base, denial: `${prefix}${message}`, warnings: admitted.warnings };
+  return { ...base, warnings: [...admitted.warnings, `${prefix}${message}`] };
+}
