@@ -249,7 +249,7 @@ describe('compileRules: defaults and compiled rules', () => {
     if (!result.ok) throw new Error(errorsOf(result).join('\n'));
     const { ruleSet: rs } = result;
     expect([...rs.excludedNamespaces]).toStrictEqual(['kube-system', 'kube-node-lease']);
-    expect(rs.validation).toStrictEqual({ mode: 'enforce', nodeTemplates: [] });
+    expect(rs.validation).toStrictEqual({ mode: 'enforce', pending: 'warn', nodeTemplates: [] });
     expect(rs.warnings).toStrictEqual([]);
     expect(rs.rules).toHaveLength(1);
     const [rule] = rs.rules;
@@ -263,7 +263,7 @@ describe('compileRules: defaults and compiled rules', () => {
       validation: { mode: 'warn', nodeTemplates: [{ name: 'spot', labels: { lifecycle: 'spot' } }] },
     });
     expect(rs.excludedNamespaces.size).toBe(0);
-    expect(rs.validation).toStrictEqual({ mode: 'warn', nodeTemplates: [{ name: 'spot', labels: { lifecycle: 'spot' } }] });
+    expect(rs.validation).toStrictEqual({ mode: 'warn', pending: 'warn', nodeTemplates: [{ name: 'spot', labels: { lifecycle: 'spot' } }] });
     expect(rs.rules[0]).toMatchObject({ onConflict: 'reject', includeDaemonSetPods: true });
   });
 
