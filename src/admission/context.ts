@@ -1,6 +1,7 @@
 import type { CapacityView } from '../capacity/capacity.js';
 import type { PodsView } from '../scheduling/now.js';
 import type { RuleSet } from '../rules/compile.js';
+import type { AdmissionRequest } from './types.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
 
@@ -37,6 +38,11 @@ export interface AdmissionContext {
    * and only "can it ever run" is answered.
    */
   pods?(): PodsState | undefined;
+  /**
+   * The workload a `scale` subresource request is about, read from the API server (bounded in time; undefined when it
+   * cannot be read — the scale is then allowed unjudged). Absent where there is no API server.
+   */
+  scaled?(request: AdmissionRequest): Promise<unknown>;
 }
 
 /** The pod cache, and whether it can be trusted now. */
@@ -52,4 +58,10 @@ export interface ReviewRecord {
   appliedRules?: readonly string[];
   warnings?: number;
   verdict?: string;
+  /** Would the scheduler bind it now (when the pod cache answered). */
+  schedulableNow?: boolean;
+  pendingMessage?: string;
+  /** For replicated workloads: replicas (a Job's parallelism) and how many can be placed. */
+  replicas?: number;
+  placeableReplicas?: number;
 }

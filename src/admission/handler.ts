@@ -12,4 +12,10 @@ export interface HandlerResult {
   readonly warnings: readonly string[];
 }
 
-export type Handler<Ctx> = (request: AdmissionRequest, ctx: Ctx) => HandlerResult;
+/** What the transport read for a handler before calling it (handlers are synchronous). */
+export interface Prepared {
+  /** For a `scale` subresource: the workload being scaled, read from the API server; undefined when not read. */
+  readonly scaled?: unknown;
+}
+
+export type Handler<Ctx> = (request: AdmissionRequest, ctx: Ctx, prepared?: Prepared) => HandlerResult;

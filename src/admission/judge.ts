@@ -26,6 +26,7 @@ import { insufficientFree } from '../scheduling/resources.js';
 import { formatAmount } from '../scheduling/explain.js';
 import { safeAllocatable } from '../scheduling/node-index.js';
 import { insufficientReason } from '../scheduling/reasons.js';
+import { replicaBound, rolloutStuck, type IntOrPercent } from '../workloads/replicas.js';
 import type { AdmissionContext } from './context.js';
 
 /** Sources of addable capacity named with why they cannot serve a pod no node fits (the rest are in `check`). */
@@ -56,8 +57,13 @@ export interface Subject {
   readonly pod: V1Pod;
   readonly constraints: PodConstraints;
   readonly namespace: string;
-  /** Turns a denial into warnings (DaemonSets and their pods). */
+  /** Turns every denial into warnings (DaemonSets and their pods). */
   readonly warnOnly: boolean;
+  /**
+   * Turns a "can it ever run" denial into warnings, keeping the pending answers' (a scale or a replicas change:
+   * the template is unchanged, and what could run when it was judged is not refused now).
+   */
+  readonly staticWarnOnly?: boolean;
   /** Prefixes warnings and denials ("Deployment web: "). */
   readonly prefix: string;
   /** The pod's priority when known (pods carry `spec.priority`; templates only a class name). */
@@ -133,7 +139,7 @@ function judgeNoFit(s: Subject, message: string, ctx: AdmissionContext, ruleSet:
     .filter((m) => m.capacity.kind === 'NodePool' || m.capacity.admitsLabels(c))
     .slice(0, MAX_MISFITS)
     .map((m) => (m.capacity.kind === 'NodePool' ? m.reason : `${capacityName(m.capacity)}: ${m.reason}`));
-  if (ruleSet.validation.mode === 'enforce' && !s.warnOnly) return { denial: `${prefix}${message}`, warnings: why, verdict: 'no-fit', message, ...notNow };
+  if (ruleSet.validation.mode === 'enforce' && !s.warnOnly && !s.staticWarnOnly) return { denial: `${prefix}${message}`, warnings: why, verdict: 'no-fit', message, ...notNow };
   return { warnings: [...messageAsWarnings(prefix, message), ...why], verdict: 'no-fit', message, ...notNow };
 }
 
@@ -181,7 +187,7 @@ function judgeBound(s: Subject, nodeName: string, index: NodeIndex, ctx: Admissi
   const enforce = ruleSet.validation.mode === 'enforce' && !s.warnOnly;
   if (verdict.kind === 'rejects') {
     const message = `the kubelet on ${nodeName} would reject this pod: ${kubeletFailureReason(verdict.failure)}`;
-    if (enforce) return { denial: `${prefix}${message}`, warnings: [], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
+    if (enforce && !s.staticWarnOnly) return { denial: `${prefix}${message}`, warnings: [], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
     return { warnings: [`${prefix}${message}`], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
   }
   const admitted: Judgement =
@@ -200,4 +206,74 @@ function judgeBound(s: Subject, nodeName: string, index: NodeIndex, ctx: Admissi
   const base = { verdict: 'kubelet-rejects-now', message, schedulableNow: false, pendingMessage: message } as const;
   if (ruleSet.validation.pending === 'deny' && enforce) return { ...base, denial: `${prefix}${message}`, warnings: admitted.warnings };
   return { ...base, warnings: [...admitted.warnings, `${prefix}${message}`] };
+}
+
+// ---- whole workloads -----------------------------------------------------------------------------------------------
+
+export interface WorkloadSubject extends Subject {
+  /** `Deployment web` */
+  readonly what: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly replicas: number;
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly strategy: unknown;
+  readonly podManagementPolicy: string | undefined;
+}
+
+export interface WorkloadJudgement {
+  readonly denial?: string;
+  readonly warnings: readonly string[];
+  /** How many replicas can be placed (undefined: no bound from the pod's constraints). */
+  readonly placeableReplicas: number | undefined;
+}
+
+const at = (o: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((cur, k) => (cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[k] : undefined), o);
+
+/**
+ * Answers about the replicas as a set (see `workloads/replicas.ts`): more replicas than can ever be placed together,
+ * and a rolling update that can never progress. Adding nodes resolves both, so they follow the `pending` setting.
+ */
+export function judgeWorkload(w: WorkloadSubject, ctx: AdmissionContext, ruleSet: RuleSet): WorkloadJudgement {
+  const none: WorkloadJudgement = { warnings: [], placeableReplicas: undefined };
+  if (ruleSet.validation.pending === 'off' || w.kind === 'DaemonSet') return none;
+  const view = ctx.nodes();
+  if (view.incomplete || view.index.size === 0) return none;
+  const pods = ctx.pods?.();
+  const known = pods !== undefined && pods.incomplete === undefined;
+  const canAdd = addable(w, ctx, ruleSet).fit !== undefined;
+  const nsLabels = pods?.namespaceLabels ?? (() => ({}));
+  const bound = replicaBound(
+    { pod: w.pod, constraints: w.constraints, namespace: w.namespace, selector: w.selector, replicas: w.replicas },
+    view.index,
+    known ? pods.index : undefined,
+    nsLabels,
+    canAdd,
+  );
+  if (!bound) return none;
+  const lines: string[] = [];
+  if (!bound.liftedByCapacity && w.replicas > bound.placeable) {
+    const short = w.replicas - bound.placeable;
+    let line = `${w.what}: ${w.replicas} replicas, but at most ${bound.placeable} can be placed (${bound.why}): ${short} will stay Pending.`;
+    if (w.kind === 'StatefulSet' && (w.podManagementPolicy ?? 'OrderedReady') === 'OrderedReady') {
+      line += ` Its pods are created one by one (podManagementPolicy OrderedReady): ${w.name}-${bound.placeable} will stay Pending, and those after it are never created.`;
+    }
+    lines.push(line);
+  }
+  if (w.kind === 'Deployment' && (at(w.strategy, 'type') ?? 'RollingUpdate') === 'RollingUpdate') {
+    const rolling = at(w.strategy, 'rollingUpdate');
+    const verdict = rolloutStuck(bound, w.replicas, at(rolling, 'maxSurge') as IntOrPercent, at(rolling, 'maxUnavailable') as IntOrPercent);
+    if (verdict.stuck) {
+      lines.push(
+        `${w.what}: a rolling update can never progress: the ${bound.placeable} domain(s) of ${bound.topologyKey} its pods may use all hold a replica, ` +
+          `so a new pod (maxSurge ${verdict.surge}) has nowhere to go, and with maxUnavailable 0 no old pod leaves first; ` +
+          'set strategy.rollingUpdate.maxUnavailable: 1 (maxSurge: 0 only together with a maxUnavailable above 0)',
+      );
+    }
+  }
+  const placeableReplicas = bound.liftedByCapacity ? undefined : bound.placeable;
+  if (lines.length === 0) return { warnings: [], placeableReplicas };
+  const refuse = ruleSet.validation.pending === 'deny' && ruleSet.validation.mode === 'enforce' && !w.warnOnly && known;
+  return refuse ? { denial: lines.join(' '), warnings: [], placeableReplicas } : { warnings: lines, placeableReplicas };
 }

@@ -13,7 +13,7 @@
  * (`1e400` parses as Infinity, which no Go client can send and JSON cannot carry back).
  */
 import { Type, type TSchema } from '@sinclair/typebox';
-import type { FieldError } from '../errors.js';
+import { child, type FieldError } from '../errors.js';
 import { compileSchema } from '../json-schema.js';
 import { MAX_NESTING_DEPTH } from '../util/yaml.js';
 import { WORKLOAD_KINDS } from '../workloads/workloads.js';
@@ -134,7 +134,17 @@ function checkFor(request: AdmissionRequest) {
 }
 
 const prefixed = (prefix: string, errors: readonly FieldError[]): FieldError[] =>
-  errors.map((e) => ({ ...e, path: e.path === '' ? prefix : `${prefix}.${e.path}` }));
+  errors.map((e) => ({ ...e, path: e.path === '' ? prefix : e.path.startsWith('[') ? `${prefix}${e.path}` : `${prefix}.${e.path}` }));
+
+/**
+ * A field that may be null gives, when it is wrong, "must be null" and "must match a schema in anyOf" beside the
+ * error that says what is wrong (at the field or inside it): only that one is kept.
+ */
+function withoutNullNoise(errors: readonly FieldError[]): FieldError[] {
+  const noise = (e: FieldError) => /^must be a null\b/.test(e.detail) || e.detail === 'must match a schema in anyOf';
+  const within = (p: string, e: string) => p === e || p.startsWith(`${e}.`) || p.startsWith(`${e}[`);
+  return errors.filter((e) => !noise(e) || !errors.some((o) => o !== e && !noise(o) && within(o.path, e.path)));
+}
 
 /**
  * The first value under `value` nested deeper than `maxDepth`, or a number that is not finite, with its path;
@@ -150,7 +160,7 @@ export function jsonLimitsError(value: unknown, maxDepth: number, root: string):
   const pathOf = (f: Frame): string => {
     const keys: (string | number)[] = [];
     for (let cur: Frame | undefined = f; cur?.parent !== undefined; cur = cur.parent) keys.push(cur.key);
-    return keys.reverse().reduce<string>((p, k) => (typeof k === 'number' ? `${p}[${k}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${p}.${k}` : `${p}[${JSON.stringify(k)}]`), root);
+    return keys.reverse().reduce<string>((p, k) => child(p, k), root);
   };
   const stack: Frame[] = [{ v: value, depth: 0, parent: undefined, key: '' }];
   while (stack.length > 0) {
@@ -182,7 +192,7 @@ export function reviewShapeErrors(request: AdmissionRequest): FieldError[] {
   for (const key of ['object', 'oldObject'] as const) {
     const value = request[key];
     if (value === undefined || value === null) continue;
-    errors.push(...prefixed(`request.${key}`, check(value)));
+    errors.push(...prefixed(`request.${key}`, withoutNullNoise(check(value))));
   }
   return errors;
 }
@@ -191,5 +201,5 @@ export function reviewShapeErrors(request: AdmissionRequest): FieldError[] {
 export function objectShapeErrors(group: string, kind: string, object: unknown): FieldError[] {
   const check = checkFor({ kind: { group, version: 'v1', kind } } as AdmissionRequest);
   const limits = jsonLimitsError(object, MAX_NESTING_DEPTH, '');
-  return [...(limits ? [limits] : []), ...(check ? check(object) : [])];
+  return [...(limits ? [limits] : []), ...(check ? withoutNullNoise(check(object)) : [])];
 }

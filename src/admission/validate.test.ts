@@ -427,10 +427,16 @@ describe('workloads', () => {
     expect(r.response).toEqual(deniedWith(`${kind} web: ${NO_FIT}`));
   });
 
-  it.each(CHECKED)('%s UPDATE that leaves the template alone is allowed, skipped', (kind) => {
+  it.each(CHECKED.filter((k) => !['Job', 'CronJob'].includes(k)))('%s UPDATE that only changes the replicas is never refused as "can never run": warnings only', (kind) => {
     const r = validate(workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 1, replicas: 5 }), cluster());
+    expect(r.response.allowed).toBe(true);
+    expect(r.response.warnings?.[0]).toBe(`${kind} web: 0/3 nodes are available:`);
+  });
+
+  it.each(CHECKED)('%s UPDATE that changes neither template, replicas nor strategy is skipped', (kind) => {
+    const r = validate(workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 5, replicas: 5 }), cluster());
     expect(r.response).toEqual(allowedPlain);
-    expect(r.record).toEqual({ decision: 'skipped', reason: 'pod template unchanged' });
+    expect(r.record).toEqual({ decision: 'skipped', reason: 'pod template, replicas and strategy unchanged' });
   });
 
   it.each(CHECKED.filter((k) => !['Job', 'CronJob'].includes(k)))('%s scaled up from zero replicas is judged, though its template is unchanged', (kind) => {

@@ -21,8 +21,9 @@ import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './handler.js';
 import { allowed, clip, denied, invalid } from './response.js';
 import type { AdmissionRequest } from './types.js';
-import { templatePod, workload, type Workload } from '../workloads/workloads.js';
-import { judge, type Judgement } from './judge.js';
+import { kindOfResource, templatePod, workload, workloadKind, workloadOf, type Workload } from '../workloads/workloads.js';
+import { judge, judgeWorkload, type Judgement } from './judge.js';
+import type { Prepared } from './handler.js';
 
 export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
 export const DEFAULT_SCHEDULER = 'default-scheduler';
@@ -39,9 +40,15 @@ function otherScheduler(spec: V1Pod['spec']): string | undefined {
   return name && name !== DEFAULT_SCHEDULER ? `scheduled by ${name}, not ${DEFAULT_SCHEDULER}` : undefined;
 }
 
-function respond(uid: string, j: Judgement): HandlerResult {
+function respond(uid: string, j: Judgement, replicas?: { replicas: number; placeableReplicas: number | undefined }): HandlerResult {
   const record: ReviewRecord = { decision: j.denial ? 'denied' : 'allowed', verdict: j.verdict, warnings: j.warnings.length };
   if (j.message) record.reason = j.message;
+  if (j.schedulableNow !== undefined) record.schedulableNow = j.schedulableNow;
+  if (j.pendingMessage !== undefined) record.pendingMessage = j.pendingMessage;
+  if (replicas) {
+    record.replicas = replicas.replicas;
+    if (replicas.placeableReplicas !== undefined) record.placeableReplicas = replicas.placeableReplicas;
+  }
   const shown = j.warnings.map(clip);
   return { response: j.denial ? denied(uid, j.denial, shown) : allowed(uid, shown), record, warnings: j.warnings };
 }
@@ -80,14 +87,22 @@ function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerR
   return respond(uid, judge({ pod, constraints: c, namespace, warnOnly: isDaemonSetPod(pod), prefix: '', priority }, ctx, ruleSet));
 }
 
+/**
+ * A workload on CREATE, or on an UPDATE that changes its template, its replicas or its update strategy (a scale
+ * arrives here too, through its `scale` subresource). Only a changed template can be refused as "can never run";
+ * the replicas and the strategy get the pending answers (their own, and the whole workload's).
+ */
 function validateWorkload(request: AdmissionRequest, w: Workload, ctx: AdmissionContext): HandlerResult {
   const { uid } = request;
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
+  if (w.ownedByDeployment) return skip(uid, 'owned by a Deployment, which is judged instead');
   if (!w.template) return skip(uid, 'no pod template');
+  const updating = request.operation === 'UPDATE';
   // An unchanged template was judged when it was last changed; unless the workload was at zero replicas then.
-  if (request.operation === 'UPDATE' && w.oldTemplate && sameJson(w.template, w.oldTemplate) && w.oldReplicas !== 0) {
-    return skip(uid, 'pod template unchanged');
-  }
+  const templateChanged = !updating || !w.oldTemplate || !sameJson(w.template, w.oldTemplate) || w.oldReplicas === 0;
+  const replicasChanged = w.replicas !== w.oldReplicas;
+  const strategyChanged = !sameJson(w.strategy, w.oldStrategy);
+  if (updating && !templateChanged && !replicasChanged && !strategyChanged) return skip(uid, 'pod template, replicas and strategy unchanged');
   if (w.replicas === 0) return skip(uid, 'replicas: 0');
   const scheduler = otherScheduler(w.template.spec);
   if (scheduler) return skip(uid, scheduler);
@@ -96,21 +111,53 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   if (ruleSet.excludedNamespaces.has(namespace)) return skip(uid, `namespace ${namespace} is excluded`);
   if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
 
-  const subject = `${w.what}: `;
+  const prefix = `${w.what}: `;
   const mutation = mutatePod(templatePod(w.template, namespace, w.daemonSet), ruleSet, namespace, withNameLabel(namespace, ctx.namespaceLabels(namespace)));
   if (mutation.denial) {
-    const j: Judgement = w.daemonSet
-      ? { warnings: [`${subject}its pods will be rejected: ${mutation.denial}`], verdict: 'rule-denial' }
-      : { denial: `${subject}its pods would be rejected: ${mutation.denial}`, warnings: [], verdict: 'rule-denial' };
+    const j: Judgement =
+      w.daemonSet || !templateChanged
+        ? { warnings: [`${prefix}its pods will be rejected: ${mutation.denial}`], verdict: 'rule-denial' }
+        : { denial: `${prefix}its pods would be rejected: ${mutation.denial}`, warnings: [], verdict: 'rule-denial' };
     return respond(uid, j);
   }
   const c = constraintsOrWarning(mutation.pod);
   if (typeof c === 'string') return notChecked(uid, c);
   // A template carries a class name at most: its pods' priority is not known here.
   const priority = typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : undefined;
-  return respond(uid, judge({ pod: mutation.pod, constraints: c, namespace, warnOnly: w.daemonSet, prefix: subject, priority }, ctx, ruleSet));
+  const subject = { pod: mutation.pod, constraints: c, namespace, warnOnly: w.daemonSet, staticWarnOnly: !templateChanged, prefix, priority };
+  const one = judge(subject, ctx, ruleSet);
+  if (one.denial) return respond(uid, one);
+  const name = w.what.slice(w.kind.length + 1);
+  const replicas = w.replicas ?? 1;
+  const all = judgeWorkload(
+    { ...subject, what: w.what, kind: w.kind, name, replicas, selector: w.selector, strategy: w.strategy, podManagementPolicy: w.podManagementPolicy },
+    ctx,
+    ruleSet,
+  );
+  const j: Judgement = {
+    ...one,
+    ...(all.denial ? { denial: all.denial, verdict: 'pending' } : {}),
+    warnings: [...one.warnings, ...all.warnings],
+  };
+  return respond(uid, j, { replicas, placeableReplicas: all.placeableReplicas });
 }
 
+/**
+ * `kubectl scale` arrives as the workload's `scale` subresource: a Scale object, the workload read from the API
+ * server (see `AdmissionContext.scaled`). It changes no template, so it gets only the pending answers.
+ */
+function validateScale(request: AdmissionRequest, ctx: AdmissionContext, scaled: unknown): HandlerResult {
+  const { uid } = request;
+  const kind = workloadKind(request.resource.group, kindOfResource(request.resource.resource));
+  if (!kind || scaled === undefined) return skip(uid, `scale of ${request.resource.resource}: the ${scaled === undefined ? 'workload could not be read' : 'kind is not judged'}`);
+  const replicas = (request.object as { spec?: { replicas?: unknown } } | undefined)?.spec?.replicas;
+  const oldReplicas = (request.oldObject as { spec?: { replicas?: unknown } } | undefined)?.spec?.replicas;
+  const object = structuredClone(scaled) as { spec?: Record<string, unknown> };
+  if (typeof replicas === 'number') object.spec = { ...(object.spec ?? {}), replicas };
+  const old = structuredClone(scaled) as { spec?: Record<string, unknown> };
+  if (typeof oldReplicas === 'number') old.spec = { ...(old.spec ?? {}), replicas: oldReplicas };
+  return validateWorkload({ ...request, operation: 'UPDATE', object, oldObject: old }, workloadOf(kind, object, old, request.name), ctx);
+}
 function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
   const { uid } = request;
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
@@ -135,8 +182,9 @@ function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
   return { response, record: { decision: 'denied', reason: `${result.errors.length} error(s) in ${RULES_CONFIGMAP_KEY}` }, warnings };
 }
 
-export function handleValidate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
+export function handleValidate(request: AdmissionRequest, ctx: AdmissionContext, prepared?: Prepared): HandlerResult {
   const { uid, kind } = request;
+  if (request.subResource === 'scale') return validateScale(request, ctx, prepared?.scaled);
   if (request.subResource) return skip(uid, `subresource ${request.subResource}`);
   if (kind.group === '' && kind.kind === 'Pod') return validatePod(request, ctx);
   if (kind.group === '' && kind.kind === 'ConfigMap') return validateRulesConfigMap(request);

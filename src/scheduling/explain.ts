@@ -6,7 +6,8 @@
  */
 import type { V1Taint } from '@kubernetes/client-node';
 import type { PodConstraints } from './feasibility.js';
-import { insufficientResources, nodeAllocatable } from './resources.js';
+import { safeAllocatable } from './node-index.js';
+import { insufficientResources } from './resources.js';
 import { CONDITION_TAINT_KEYS, FILTERING_TAINT_EFFECTS, tolerates, UNSCHEDULABLE_TAINT } from './taints.js';
 import type { PlacementNode } from './types.js';
 
@@ -48,7 +49,7 @@ function lacks(c: PodConstraints, node: PlacementNode): string[] {
     if (has !== v) out.push(has === undefined ? `lacks label ${k}=${v}` : `has ${k}=${has}, pod selects ${k}=${v}`);
   }
   if (c.requiredTerms && !c.requiredTerms.matches(node)) out.push("doesn't match the pod's required node affinity");
-  for (const r of insufficientResources(c.requests, nodeAllocatable(node))) {
+  for (const r of insufficientResources(c.requests, safeAllocatable(node))) {
     out.push(
       r.resourceName === 'pods'
         ? 'accepts no pods (allocatable pods: 0)'

@@ -13,7 +13,7 @@ import Fastify, {
 import type { IncomingMessage } from 'node:http';
 import type { AdmissionContext } from '../admission/context.js';
 import { BadReviewError, decodeReview } from '../admission/decode.js';
-import type { HandlerResult } from '../admission/handler.js';
+import type { HandlerResult, Prepared } from '../admission/handler.js';
 import { handleMutate } from '../admission/mutate.js';
 import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
@@ -36,7 +36,7 @@ export interface AppOptions {
   readonly https?: { key: string; cert: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
 
-type Handler = (request: AdmissionRequest, ctx: AdmissionContext) => HandlerResult;
+type Handler = (request: AdmissionRequest, ctx: AdmissionContext, prepared?: Prepared) => HandlerResult;
 
 /** The routes and their methods (GET routes answer HEAD too), for 405 answers with `Allow`. */
 const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
@@ -127,7 +127,9 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
       if (request.namespace && ctx.ensureNamespace && ctx.namespaceLabels(request.namespace) === undefined) {
         await ctx.ensureNamespace(request.namespace);
       }
-      const { response, record } = handler(request, ctx);
+      // A scale names its workload only: read it first (bounded in time; the handler fails open without it).
+      const prepared = request.subResource === 'scale' && ctx.scaled ? { scaled: await ctx.scaled(request) } : undefined;
+      const { response, record } = handler(request, ctx, prepared);
       const ms = durationMs();
       reviewLog.info({ ...fields, ...record, durationMs: ms }, 'review');
       metrics?.reviews.inc({ endpoint, decision: record.decision, kind: metricKind(request.kind) });

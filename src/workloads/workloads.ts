@@ -5,6 +5,7 @@
 import type { V1Pod, V1PodTemplateSpec, V1Toleration } from '@kubernetes/client-node';
 import { sameToleration } from '../scheduling/taints.js';
 import type { AdmissionRequest } from '../admission/types.js';
+import type { Labels } from '../scheduling/types.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -32,6 +33,11 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = Object.freeze([
   { group: '', kind: 'ReplicationController', resource: 'replicationcontrollers', templatePath: TEMPLATE, daemonSet: false },
 ]);
 
+/** `deployments` → `Deployment` (for a `scale` subresource, which names its workload by resource). */
+export function kindOfResource(resource: string): string {
+  return WORKLOAD_KINDS.find((k) => k.resource === resource)?.kind ?? resource;
+}
+
 /** The workload kind of `group`/`kind`, or undefined when it holds no pod template. */
 export function workloadKind(group: string, kind: string): WorkloadKind | undefined {
   return WORKLOAD_KINDS.find((k) => k.group === group && k.kind === kind);
@@ -50,30 +56,63 @@ function at(o: unknown, path: readonly string[]): unknown {
 export interface Workload {
   /** e.g. `Deployment web` */
   readonly what: string;
+  readonly kind: string;
   readonly template: V1PodTemplateSpec | undefined;
   readonly oldTemplate: V1PodTemplateSpec | undefined;
   readonly daemonSet: boolean;
+  /** The pods it runs at once: `spec.replicas` (default 1 where the API defaults it), a Job's `parallelism`. */
   readonly replicas: number | undefined;
   readonly oldReplicas: number | undefined;
+  /** `spec.selector` as labels (`matchLabels`, or the map of a ReplicationController): which pods are its own. */
+  readonly selector: Labels | undefined;
+  /** The update strategy (Deployment `strategy`, StatefulSet `updateStrategy`), as JSON for comparison. */
+  readonly strategy: unknown;
+  readonly oldStrategy: unknown;
+  /** A ReplicaSet a Deployment owns (the Deployment is judged, never its ReplicaSets). */
+  readonly ownedByDeployment: boolean;
+  /** StatefulSet `podManagementPolicy` (default OrderedReady). */
+  readonly podManagementPolicy: string | undefined;
 }
+
+/** The replicas field of a kind: a Job runs `parallelism` pods at once (default 1). */
+const REPLICAS_PATH: Readonly<Record<string, readonly string[]>> = { Job: ['spec', 'parallelism'], CronJob: ['spec', 'jobTemplate', 'spec', 'parallelism'] };
+const STRATEGY_PATH: Readonly<Record<string, readonly string[]>> = { Deployment: ['spec', 'strategy'], StatefulSet: ['spec', 'updateStrategy'] };
 
 /** The workload a request is about, or undefined when its kind holds no pod template. */
 export function workload(request: AdmissionRequest): Workload | undefined {
   const kind = workloadKind(request.kind.group, request.kind.kind);
   if (!kind || !isObject(request.object)) return undefined;
-  const template = at(request.object, kind.templatePath);
-  const oldTemplate = at(request.oldObject, kind.templatePath);
-  const replicas = at(request.object, ['spec', 'replicas']);
-  const oldReplicas = at(request.oldObject, ['spec', 'replicas']);
-  const metaName = at(request.object, ['metadata', 'name']);
-  const name = request.name || (typeof metaName === 'string' ? metaName : '');
+  return workloadOf(kind, request.object, request.oldObject, request.name);
+}
+
+/** A workload object (and its previous version) as a `Workload`. */
+export function workloadOf(kind: WorkloadKind, object: unknown, oldObject: unknown, requestName?: string): Workload {
+  const template = at(object, kind.templatePath);
+  const oldTemplate = at(oldObject, kind.templatePath);
+  const replicasPath = REPLICAS_PATH[kind.kind] ?? ['spec', 'replicas'];
+  // A Job's parallelism defaults to 1.
+  const parallelism = replicasPath[replicasPath.length - 1] === 'parallelism';
+  const replicas = at(object, replicasPath);
+  const oldReplicas = at(oldObject, replicasPath);
+  const metaName = at(object, ['metadata', 'name']);
+  const name = requestName || (typeof metaName === 'string' ? metaName : '');
+  const selector = kind.kind === 'ReplicationController' ? at(object, ['spec', 'selector']) : at(object, ['spec', 'selector', 'matchLabels']);
+  const owners = at(object, ['metadata', 'ownerReferences']);
+  const strategyPath = STRATEGY_PATH[kind.kind];
+  const policy = at(object, ['spec', 'podManagementPolicy']);
   return {
-    what: `${request.kind.kind} ${name}`.trim(),
+    what: `${kind.kind} ${name}`.trim(),
+    kind: kind.kind,
     template: isObject(template) ? (template as V1PodTemplateSpec) : undefined,
     oldTemplate: isObject(oldTemplate) ? (oldTemplate as V1PodTemplateSpec) : undefined,
     daemonSet: kind.daemonSet,
-    replicas: typeof replicas === 'number' ? replicas : undefined,
-    oldReplicas: typeof oldReplicas === 'number' ? oldReplicas : undefined,
+    replicas: typeof replicas === 'number' ? replicas : parallelism ? 1 : undefined,
+    oldReplicas: typeof oldReplicas === 'number' ? oldReplicas : parallelism && isObject(oldObject) ? 1 : undefined,
+    selector: isObject(selector) ? (Object.fromEntries(Object.entries(selector).filter(([, v]) => typeof v === 'string')) as Labels) : undefined,
+    strategy: strategyPath ? at(object, strategyPath) : undefined,
+    oldStrategy: strategyPath ? at(oldObject, strategyPath) : undefined,
+    ownedByDeployment: kind.kind === 'ReplicaSet' && Array.isArray(owners) && owners.some((o) => isObject(o) && o['kind'] === 'Deployment' && o['controller'] === true),
+    podManagementPolicy: typeof policy === 'string' ? policy : undefined,
   };
 }
 
