@@ -252,28 +252,39 @@ export function judgeWorkload(w: WorkloadSubject, ctx: AdmissionContext, ruleSet
     canAdd,
   );
   if (!bound) return none;
-  const lines: string[] = [];
+  // Each answer as a sentence (a denial) and as lines short enough for the API's warnings.
+  const answers: { sentence: string; lines: string[] }[] = [];
   if (!bound.liftedByCapacity && w.replicas > bound.placeable) {
     const short = w.replicas - bound.placeable;
-    let line = `${w.what}: ${w.replicas} replicas, but at most ${bound.placeable} can be placed (${bound.why}): ${short} will stay Pending.`;
-    if (w.kind === 'StatefulSet' && (w.podManagementPolicy ?? 'OrderedReady') === 'OrderedReady') {
-      line += ` Its pods are created one by one (podManagementPolicy OrderedReady): ${w.name}-${bound.placeable} will stay Pending, and those after it are never created.`;
-    }
-    lines.push(line);
+    const head = `${w.what}: ${w.replicas} replicas, but at most ${bound.placeable} can be placed`;
+    const ordered =
+      w.kind === 'StatefulSet' && (w.podManagementPolicy ?? 'OrderedReady') === 'OrderedReady'
+        ? `its pods are created one by one (podManagementPolicy OrderedReady): ${w.name}-${bound.placeable} will stay Pending, and those after it are never created`
+        : undefined;
+    answers.push({
+      sentence: `${head} (${bound.why}): ${short} will stay Pending.${ordered ? ` ${ordered[0]?.toUpperCase()}${ordered.slice(1)}.` : ''}`,
+      lines: [`${head}: ${short} will stay Pending`, `  ${bound.why}`, ...(ordered ? [`  ${ordered}`] : [])],
+    });
   }
   if (w.kind === 'Deployment' && (at(w.strategy, 'type') ?? 'RollingUpdate') === 'RollingUpdate') {
     const rolling = at(w.strategy, 'rollingUpdate');
     const verdict = rolloutStuck(bound, w.replicas, at(rolling, 'maxSurge') as IntOrPercent, at(rolling, 'maxUnavailable') as IntOrPercent);
     if (verdict.stuck) {
-      lines.push(
-        `${w.what}: a rolling update can never progress: the ${bound.placeable} domain(s) of ${bound.topologyKey} its pods may use all hold a replica, ` +
-          `so a new pod (maxSurge ${verdict.surge}) has nowhere to go, and with maxUnavailable 0 no old pod leaves first; ` +
-          'set strategy.rollingUpdate.maxUnavailable: 1 (maxSurge: 0 only together with a maxUnavailable above 0)',
-      );
+      const why = `the ${bound.placeable} domain(s) of ${bound.topologyKey} its pods may use all hold a replica, so a new pod (maxSurge ${verdict.surge}) has nowhere to go, and with maxUnavailable 0 no old pod leaves first`;
+      const fix = 'set strategy.rollingUpdate.maxUnavailable: 1 (maxSurge: 0 only together with a maxUnavailable above 0)';
+      answers.push({
+        sentence: `${w.what}: a rolling update can never progress: ${why}; ${fix}`,
+        lines: [
+          `${w.what}: a rolling update can never progress (maxSurge ${verdict.surge}, maxUnavailable 0):`,
+          `  all ${bound.placeable} domain(s) of ${bound.topologyKey} its pods may use hold a replica: a new pod has nowhere to go`,
+          `  fix: ${fix}`,
+        ],
+      });
     }
   }
   const placeableReplicas = bound.liftedByCapacity ? undefined : bound.placeable;
-  if (lines.length === 0) return { warnings: [], placeableReplicas };
+  if (answers.length === 0) return { warnings: [], placeableReplicas };
   const refuse = ruleSet.validation.pending === 'deny' && ruleSet.validation.mode === 'enforce' && !w.warnOnly && known;
-  return refuse ? { denial: lines.join(' '), warnings: [], placeableReplicas } : { warnings: lines, placeableReplicas };
+  if (refuse) return { denial: answers.map((a) => a.sentence).join(' '), warnings: [], placeableReplicas };
+  return { warnings: answers.flatMap((a) => a.lines), placeableReplicas };
 }

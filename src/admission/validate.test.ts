@@ -862,3 +862,148 @@ describe('would the scheduler bind it now (the pod cache)', () => {
     expect(validate(podRequest(big), withPods(pending('deny'), [busy])).response.allowed).toBe(false);
   });
 });
+
+// ---- whole workloads -----------------------------------------------------------------------------------------------
+
+describe('whole workloads', () => {
+  const HOST = 'kubernetes.io/hostname';
+  const three = () => [node('w1'), node('w2'), node('w3')];
+  const selfAnti = () =>
+    makePod('web')
+      .label('app', 'web')
+      .spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } } });
+  const withPods = (rules: RuleSet, nodes: NodeBuilder[], pods: V1Pod[] = []): AdmissionContext => {
+    const base = cluster(rules, nodes);
+    const index = new PodIndex();
+    const reader = new PodReader();
+    for (const p of pods) {
+      const r = reader.read(p);
+      if (r) index.upsert(r);
+    }
+    return { rules: () => rules, namespaceLabels: (n) => base.namespaceLabels(n), nodes: () => base.nodes(), pods: () => ({ index, namespaceLabels: () => ({}), incomplete: undefined }) };
+  };
+  const deploy = (replicas: number, strategy?: object, over: WorkloadOptions = {}) => {
+    const r = workloadRequest('Deployment', template(selfAnti()), { replicas, ...over });
+    if (strategy) (r.object as { spec: Record<string, unknown> }).spec['strategy'] = strategy;
+    return r;
+  };
+  const WARN = ruleSet([]);
+  const DENY = ruleSet([], { validation: { pending: 'deny' } });
+
+  it('5 replicas with required self anti-affinity on hostname over 3 nodes: 2 will stay Pending', () => {
+    const r = validate(deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }), withPods(WARN, three()));
+    expect(r.response.allowed).toBe(true);
+    expect(r.response.warnings).toEqual([
+      'Deployment web: 5 replicas, but at most 3 can be placed: 2 will stay Pending',
+      '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods',
+    ]);
+    expect(r.record).toMatchObject({ replicas: 5, placeableReplicas: 3 });
+  });
+
+  it('pending: deny refuses it', () => {
+    const r = validate(deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }), withPods(DENY, three()));
+    expect(r.response.allowed).toBe(false);
+    expect(r.response.status?.message).toContain('5 replicas, but at most 3 can be placed');
+  });
+
+  it('as many replicas as nodes with maxUnavailable 0: a rolling update can never progress, with the fix', () => {
+    const r = validate(deploy(3, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }), withPods(WARN, three()));
+    expect(r.response.warnings).toEqual([
+      'Deployment web: a rolling update can never progress (maxSurge 1, maxUnavailable 0):',
+      '  all 3 domain(s) of kubernetes.io/hostname its pods may use hold a replica: a new pod has nowhere to go',
+      '  fix: set strategy.rollingUpdate.maxUnavailable: 1 (maxSurge: 0 only together with a maxUnavailable above 0)',
+    ]);
+  });
+
+  it('the default strategy (25%) with 3 replicas rounds maxUnavailable down to 0: stuck too', () => {
+    expect(validate(deploy(3), withPods(WARN, three())).warnings[0]).toContain('a rolling update can never progress');
+  });
+
+  it.each([
+    { name: 'maxUnavailable 1', strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }, replicas: 3, nodes: 3 },
+    { name: 'the default 25% of 4 replicas (maxUnavailable 1)', strategy: undefined, replicas: 4, nodes: 4 },
+    { name: 'both zero (read as unavailable 1)', strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 0 } }, replicas: 3, nodes: 3 },
+    { name: 'Recreate', strategy: { type: 'Recreate' }, replicas: 3, nodes: 3 },
+    { name: 'fewer replicas than nodes', strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } }, replicas: 2, nodes: 3 },
+  ])('a rollout that can progress is not warned about: $name', ({ strategy, replicas, nodes }) => {
+    const r = validate(deploy(replicas, strategy), withPods(WARN, Array.from({ length: nodes }, (_, i) => node(`w${i}`))));
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('a node template that fits lifts a hostname-keyed bound (each new node is a new domain)', () => {
+    const rules = ruleSet([], { validation: { nodeTemplates: [{ name: 'more' }] } });
+    const r = validate(deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } }), withPods(rules, three()));
+    expect(r.warnings).toEqual([]);
+    expect(r.record.placeableReplicas).toBeUndefined();
+  });
+
+  it('a domain held by a pod of another workload that the term matches is closed to every replica', () => {
+    const other = makePod('other').ns('shop').label('app', 'web').label('owner', 'other').spec({ nodeName: 'w1' }).obj();
+    const r = validate(deploy(3, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }, { name: 'web' }), withPods(WARN, three(), [other]));
+    // The workload's selector is app=web, which matches "other" too: it counts as one of its replicas.
+    expect(r.record.placeableReplicas).toBe(3);
+    const selectorOther = deploy(3, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    (selectorOther.object as { spec: { selector: unknown } }).spec.selector = { matchLabels: { app: 'web', owner: 'me' } };
+    const r2 = validate(selectorOther, withPods(WARN, three(), [other]));
+    expect(r2.record.placeableReplicas).toBe(2);
+  });
+
+  it('a StatefulSet with OrderedReady: the pods after the first unplaceable ordinal are never created', () => {
+    const r = validate(workloadRequest('StatefulSet', template(selfAnti()), { replicas: 5 }), withPods(WARN, three()));
+    expect(r.warnings).toContain('  its pods are created one by one (podManagementPolicy OrderedReady): web-3 will stay Pending, and those after it are never created');
+  });
+
+  it('a spread with minDomains over fewer domains holds at most maxSkew per domain', () => {
+    const pod = makePod('web')
+      .label('app', 'web')
+      .spec({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', minDomains: 3, labelSelector: { matchLabels: { app: 'web' } } }] });
+    const r = validate(workloadRequest('Deployment', template(pod), { replicas: 4 }), withPods(WARN, [node('a').label('zone', 'a'), node('b').label('zone', 'b')]));
+    expect(r.warnings).toContain('  topology spread on zone with minDomains 3 over 2 domain(s), maxSkew 1');
+    expect(r.warnings).toContain('Deployment web: 4 replicas, but at most 2 can be placed: 2 will stay Pending');
+  });
+
+  describe('kubectl scale (the scale subresource)', () => {
+    const scaleRequest = (from: number, to: number): AdmissionRequest => ({
+      uid: UID,
+      kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      subResource: 'scale',
+      name: 'web',
+      namespace: 'shop',
+      operation: 'UPDATE',
+      object: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: to } },
+      oldObject: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: from } },
+    });
+    const current = () => deploy(3, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }).object;
+
+    it('scaling from 3 to 5 gets the workload answer, read from the workload', () => {
+      const r = handleValidate(scaleRequest(3, 5), withPods(WARN, three()), { scaled: current() });
+      expect(r.response.allowed).toBe(true);
+      expect(r.warnings).toEqual(['Deployment web: 5 replicas, but at most 3 can be placed: 2 will stay Pending', '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods']);
+    });
+
+    it('pending: deny refuses the scale', () => {
+      expect(handleValidate(scaleRequest(3, 5), withPods(DENY, three()), { scaled: current() }).response.allowed).toBe(false);
+    });
+
+    it('a workload that could not be read: the scale is allowed unjudged', () => {
+      const r = handleValidate(scaleRequest(3, 5), withPods(DENY, three()), {});
+      expect(r.response).toEqual(allowedPlain);
+      expect(r.record.decision).toBe('skipped');
+    });
+
+    it('a scale of an infeasible template is never refused as "can never run"', () => {
+      const infeasibleDeployment = workloadRequest('Deployment', template(infeasible()), { replicas: 2 }).object;
+      const r = handleValidate(scaleRequest(2, 4), cluster(ENFORCE), { scaled: infeasibleDeployment });
+      expect(r.response.allowed).toBe(true);
+    });
+  });
+
+  it('a ReplicaSet owned by a Deployment is not judged (its Deployment is)', () => {
+    const request = workloadRequest('ReplicaSet', template(infeasible()));
+    (request.object as { metadata: Record<string, unknown> }).metadata['ownerReferences'] = [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u', controller: true }];
+    const r = validate(request, cluster());
+    expect(r.response).toEqual(allowedPlain);
+    expect(r.record.reason).toBe('owned by a Deployment, which is judged instead');
+  });
+});
