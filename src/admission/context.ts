@@ -43,6 +43,11 @@ export interface AdmissionContext {
    * cannot be read — the scale is then allowed unjudged). Absent where there is no API server.
    */
   scaled?(request: AdmissionRequest): Promise<unknown>;
+  /**
+   * The priority pods of a PriorityClass get (none: the global default's, else 0); undefined when not known.
+   * Templates carry only the class name: this is how their pods' priority is known (for preemption).
+   */
+  priorityOf?(className: string | undefined): number | undefined;
 }
 
 /** The pod cache, and whether it can be trusted now. */

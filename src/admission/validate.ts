@@ -122,8 +122,8 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   }
   const c = constraintsOrWarning(mutation.pod);
   if (typeof c === 'string') return notChecked(uid, c);
-  // A template carries a class name at most: its pods' priority is not known here.
-  const priority = typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : undefined;
+  // A template carries a class name at most: its pods' priority is that class's, where the classes are known.
+  const priority = typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : ctx.priorityOf?.(mutation.pod.spec?.priorityClassName);
   const subject = { pod: mutation.pod, constraints: c, namespace, warnOnly: w.daemonSet, staticWarnOnly: !templateChanged, prefix, priority };
   const one = judge(subject, ctx, ruleSet);
   if (one.denial) return respond(uid, one);

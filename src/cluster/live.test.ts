@@ -79,10 +79,12 @@ describe('LiveCluster against a fake API server', () => {
   let fake: FakeApiServer;
   let metrics: Metrics;
   let cluster: LiveCluster | undefined;
+  let priorityClasses: string;
 
   beforeEach(async () => {
     fake = await FakeApiServer.start();
     metrics = new Metrics(false);
+    priorityClasses = fake.serve({ group: 'scheduling.k8s.io', version: 'v1', plural: 'priorityclasses', kind: 'PriorityClass' });
     fake.upsert(NODES, apiNode('n1', { zone: 'a' }));
     fake.upsert(NODES, apiNode('n2', { zone: 'b' }));
     fake.upsert(NAMESPACES, { metadata: { name: 'streaming', labels: { team: 'data' } } });
@@ -355,6 +357,21 @@ describe('LiveCluster against a fake API server', () => {
     });
   });
 
+  describe('priority classes', () => {
+    it('give the priority of a template by its class name, the global default for none, and nothing before they are listed', async () => {
+      fake.upsert(priorityClasses, { metadata: { name: 'critical' }, value: 1000 } as KubernetesObject);
+      fake.upsert(priorityClasses, { metadata: { name: 'normal' }, value: 10, globalDefault: true } as KubernetesObject);
+      const c = start();
+      expect(c.priorityOf('critical')).toBeUndefined();
+      await ready(c);
+      await vi.waitFor(() => expect(c.priorityOf('critical')).toBe(1000));
+      expect(c.priorityOf(undefined)).toBe(10);
+      expect(c.priorityOf('missing')).toBeUndefined();
+      fake.remove(priorityClasses, 'normal');
+      await vi.waitFor(() => expect(c.priorityOf(undefined)).toBe(0));
+    });
+  });
+
   describe('capacity autoscalers can add', () => {
     const NODEPOOLS = { group: 'karpenter.sh', version: 'v1', plural: 'nodepools', kind: 'NodePool' };
     const pool = (name: string, ready = 'True') =>
@@ -366,6 +383,7 @@ describe('LiveCluster against a fake API server', () => {
     const sources = (c: LiveCluster) => c.capacity().sources.map((s) => `${s.kind} ${s.name}`);
 
     it('no NodePool or Cluster API CRD: no capacity, complete, and no request to their paths', async () => {
+      fake.unserve('scheduling.k8s.io');
       const c = start();
       await ready(c);
       await vi.waitFor(() => expect(fake.requests('/apis').gets).toBeGreaterThan(0));

@@ -10,9 +10,10 @@
  * - Ready once nodes, namespaces and rules have been listed. A cache disconnected longer than `maxStalenessMs` makes
  *   the node view incomplete, and validation then allows with a warning instead of denying.
  */
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, SchedulingV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Node, type V1PriorityClass } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AdmissionContext, NodeView } from '../admission/context.js';
+import type { AdmissionRequest } from '../admission/types.js';
 import { formatFieldError } from '../errors.js';
 import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
 import { sameJson } from '../scheduling/merge/equal.js';
@@ -27,6 +28,8 @@ import { stringMap, toPlacementNode } from './objects.js';
 export const RULES_KEY = 'rules.yaml';
 /** Longest /readyz reason (an invalid document may have hundreds of errors; the log has them all). */
 const MAX_READY_REASON = 1000;
+/** How long a scale review waits for its workload to be read from the API server. */
+export const SCALE_LOOKUP_MS = 1000;
 /** How long a review waits for a namespace missing from the cache to be read from the API server. */
 export const NAMESPACE_LOOKUP_MS = 1000;
 
@@ -47,6 +50,8 @@ export interface LiveClusterOptions {
   readonly watchAutoscalers?: boolean;
   /** How often API discovery is asked for those (default 60 s). */
   readonly discoveryMs?: number;
+  /** How long a review waits for the workload of a `scale` subresource to be read (default 1 s). */
+  readonly scaleLookupMs?: number;
 }
 
 /** Only what placement reads of a Node (see PlacementNode), kept as a Node so the informer can cache it. */
@@ -92,7 +97,16 @@ export class LiveCluster implements AdmissionContext {
   private rulesVersion: string | undefined;
   /** What is wrong with the rules ConfigMap last read (absent, invalid); undefined once a read succeeded. */
   private rulesProblem: string | undefined;
-  private readonly informers: { nodes: Informer<V1Node>; namespaces: Informer<V1Namespace>; rules?: Informer<V1ConfigMap> };
+  private readonly informers: {
+    nodes: Informer<V1Node>;
+    namespaces: Informer<V1Namespace>;
+    priorityClasses: Informer<V1PriorityClass>;
+    rules?: Informer<V1ConfigMap>;
+  };
+  /** PriorityClass name → value, and the global default's value. */
+  private priorityClasses = new Map<string, number>();
+  private defaultPriority: { name: string; value: number } | undefined;
+  private readonly customApi: CustomObjectsApi;
   private readonly autoscalers: Autoscalers | undefined;
 
   constructor(private readonly opts: LiveClusterOptions) {
@@ -160,7 +174,25 @@ export class LiveCluster implements AdmissionContext {
       },
     });
 
-    this.informers = { nodes, namespaces };
+    const priorityClasses = new Informer<V1PriorityClass>({
+      kubeConfig: opts.kubeConfig,
+      path: '/apis/scheduling.k8s.io/v1/priorityclasses',
+      list: () => opts.kubeConfig.makeApiClient(SchedulingV1Api).listPriorityClass(),
+      trim: (pc) => ({ metadata: { name: pc.metadata?.name ?? '', resourceVersion: pc.metadata?.resourceVersion ?? '' }, value: typeof pc.value === 'number' ? pc.value : 0, globalDefault: pc.globalDefault === true }),
+      ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      handlers: {
+        upsert: (pc) => this.setPriorityClass(pc.metadata?.name ?? '', pc),
+        remove: (pc) => this.setPriorityClass(pc.metadata?.name ?? '', undefined),
+        listed: (names) => {
+          for (const name of [...this.priorityClasses.keys()]) if (!names.has(name)) this.setPriorityClass(name, undefined);
+        },
+        error: onError('priorityclasses'),
+        rejected: onRejected('priorityclasses'),
+      },
+    });
+    this.informers = { nodes, namespaces, priorityClasses };
+    this.customApi = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     this.autoscalers =
       opts.watchAutoscalers === false
         ? undefined
@@ -237,12 +269,63 @@ export class LiveCluster implements AdmissionContext {
     this.opts.metrics?.rulesLoaded.set(this.ruleSet.rules.length);
     this.informers.nodes.start();
     this.informers.namespaces.start();
+    this.informers.priorityClasses.start();
     this.informers.rules?.start();
     this.autoscalers?.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.informers.nodes.stop(), this.informers.namespaces.stop(), this.informers.rules?.stop(), this.autoscalers?.stop()]);
+    await Promise.all([
+      this.informers.nodes.stop(),
+      this.informers.namespaces.stop(),
+      this.informers.priorityClasses.stop(),
+      this.informers.rules?.stop(),
+      this.autoscalers?.stop(),
+    ]);
+  }
+
+  private setPriorityClass(name: string, pc: V1PriorityClass | undefined): void {
+    if (pc === undefined) {
+      this.priorityClasses.delete(name);
+      if (this.defaultPriority?.name === name) this.defaultPriority = undefined;
+      return;
+    }
+    this.priorityClasses.set(name, pc.value);
+    if (pc.globalDefault) this.defaultPriority = { name, value: pc.value };
+    else if (this.defaultPriority?.name === name) this.defaultPriority = undefined;
+  }
+
+  /**
+   * The priority the Priority admission plugin will give a pod of this class (`priorityClassName`; none: the global
+   * default class, else 0). Undefined while the classes are not listed, or for a class that does not exist.
+   */
+  priorityOf(className: string | undefined): number | undefined {
+    if (!this.informers.priorityClasses.synced) return undefined;
+    if (className === undefined || className === '') return this.defaultPriority?.value ?? 0;
+    return this.priorityClasses.get(className);
+  }
+
+  /** The workload of a `scale` subresource request, read from the API server within `scaleLookupMs`. */
+  async scaled(request: AdmissionRequest): Promise<unknown> {
+    const { group, resource } = request.resource;
+    const name = request.name;
+    const namespace = request.namespace;
+    if (!name || !namespace) return undefined;
+    const read =
+      group === '' && resource === 'replicationcontrollers'
+        ? this.coreApi.readNamespacedReplicationController({ name, namespace })
+        : group === 'apps'
+          ? (this.customApi.getNamespacedCustomObject({ group, version: 'v1', namespace, plural: resource, name }) as Promise<unknown>)
+          : undefined;
+    if (!read) return undefined;
+    read.catch(() => undefined); // a late failure after the timeout is of no interest
+    const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), this.opts.scaleLookupMs ?? SCALE_LOOKUP_MS).unref());
+    try {
+      return await Promise.race([read, timeout]);
+    } catch (err) {
+      this.opts.logger.warn({ resource, namespace, name, err: err instanceof Error ? err.message : String(err) }, 'the scaled workload could not be read; the scale is not judged');
+      return undefined;
+    }
   }
 
   capacity(): CapacityView {

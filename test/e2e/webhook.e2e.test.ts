@@ -393,7 +393,13 @@ describe('placement-webhook against a real control plane', () => {
     expect(await can('get', 'configmaps/other', '-n', 'placement-webhook')).toBe('no');
     expect(await can('get', 'configmaps/placement-webhook-rules', '-n', 'default')).toBe('no');
     expect(await can('update', 'configmaps/placement-webhook-rules', '-n', 'placement-webhook')).toBe('no');
-    for (const [verb, resource] of [['create', 'nodes'], ['patch', 'nodes'], ['delete', 'namespaces'], ['get', 'pods'], ['list', 'pods'], ['get', 'secrets'], ['create', 'pods']]) {
+    for (const verb of ['get', 'list', 'watch']) {
+      expect(await can(verb, 'pods', '-A')).toBe('yes');
+      expect(await can(verb, 'priorityclasses.scheduling.k8s.io')).toBe('yes');
+    }
+    expect(await can('get', 'deployments.apps', '-A')).toBe('yes');
+    expect(await can('list', 'deployments.apps', '-A')).toBe('no');
+    for (const [verb, resource] of [['create', 'nodes'], ['patch', 'nodes'], ['delete', 'namespaces'], ['delete', 'pods'], ['update', 'deployments.apps'], ['get', 'secrets'], ['create', 'pods']]) {
       expect(await can(verb as string, resource as string, '-A')).toBe('no');
     }
   });
