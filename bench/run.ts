@@ -20,11 +20,15 @@ import { withNameLabel } from '../src/rules/select.js';
 import { evaluate, podConstraints } from '../src/scheduling/feasibility.js';
 import { NodeIndex } from '../src/scheduling/node-index.js';
 import type { PlacementNode } from '../src/scheduling/types.js';
+import { evaluateNow, podAwareConstraints } from '../src/scheduling/now.js';
+import { PodIndex, PodReader } from '../src/scheduling/pods.js';
+import { antiAffineSpreadPod, generateBoundPods, PODS_PER_NODE } from './pods.js';
 import {
   admissionPod,
   admissionReview,
   DEFAULT_SEED,
   ENGINE_PODS,
+  feasiblePod,
   generateNodes,
   generateRulesDocument,
   nodeName,
@@ -49,7 +53,7 @@ const { values: flags } = parseArgs({
   },
   allowPositionals: false,
 });
-const SECTIONS = ['engine', 'http', 'memory'] as const;
+const SECTIONS = ['engine', 'pods', 'http', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 if (flags.only !== undefined && !(SECTIONS as readonly string[]).includes(flags.only)) {
   process.stderr.write(`--only: expected one of ${SECTIONS.join(', ')}, got ${JSON.stringify(flags.only)}\n`);
@@ -300,6 +304,101 @@ function engine(): EngineResult {
   for (const size of ENGINE_SIZES) engineAt(size, validate, index);
   const mutate = MUTATE_SIZES.map(mutateAt);
   return { validate, index, mutate, reload: reload() };
+}
+
+// ---- pods ---------------------------------------------------------------------------------------------------------
+
+const PODS_NODES = 5_000;
+const PODS_TARGET_P99_US = { withInterPod: 1_000, without: 100 } as const;
+const POD_EVENTS_TARGET = 10_000;
+const POD_BYTES_TARGET = 300;
+
+interface PodsRow {
+  pod: string;
+  what: string;
+  verdict: string;
+  /** Microseconds per review's two questions: evaluate (can it ever run) + evaluateNow (would it be bound now). */
+  stats: Stats;
+  targetP99Us: number;
+  meetsTarget: boolean;
+}
+
+interface PodsResult {
+  nodes: number;
+  pods: number;
+  /** Reading 150k API pods into the index (PodReader + PodIndex), in ms. */
+  loadMs: number;
+  /** Pod events (a modified pod: read + upsert) per second. */
+  eventsPerSecond: number;
+  rows: PodsRow[];
+  memory?: { heapBytesPerPod: number; rssBytesPerPod: number; pods: number; gcExposed: boolean };
+}
+
+function podsEngine(): PodsResult {
+  const nodes = generateNodes(PODS_NODES);
+  const index = new NodeIndex(nodes);
+  const reader = new PodReader();
+  const pods = new PodIndex();
+  // As the API server sends them: JSON, read a page at a time.
+  let loadMs = 0;
+  let count = 0;
+  for (let from = 0; from < nodes.length; from += 50) {
+    const page = JSON.parse(JSON.stringify(generateBoundPods(nodes.slice(from, from + 50), PODS_PER_NODE, from + 1, from * PODS_PER_NODE))) as unknown[];
+    loadMs += timeOnceMs(() => {
+      for (const p of page) {
+        const placed = reader.read(p);
+        if (placed) pods.upsert(placed);
+      }
+    });
+    count += page.length;
+  }
+  log(`pods: ${count} bound pods over ${nodes.length} nodes read in ${loadMs.toFixed(0)} ms`);
+  // Events: the same pods again with a label changed (a rollout's relabel), read and applied one by one.
+  const events = JSON.parse(
+    JSON.stringify(
+      generateBoundPods(nodes.slice(0, QUICK ? 100 : 700), PODS_PER_NODE, 1, 0).map((p) => ({ ...p, metadata: { ...p.metadata, labels: { ...p.metadata?.labels, version: 'v9' } } })),
+    ),
+  ) as unknown[];
+  const eventMs = timeOnceMs(() => {
+    for (const p of events) {
+      const placed = reader.read(p);
+      if (placed) pods.upsert(placed);
+    }
+  });
+  const eventsPerSecond = events.length / (eventMs / 1000);
+  log(`pods: ${events.length} events applied at ${eventsPerSecond.toFixed(0)}/s`);
+  const nsLabels = () => ({});
+  const cases = [
+    { name: 'feasible', what: 'the common pod: no inter-pod constraints', make: feasiblePod, target: PODS_TARGET_P99_US.without },
+    { name: 'anti-affinity+spread', what: 'required anti-affinity on hostname and a DoNotSchedule zone spread over its own app', make: antiAffineSpreadPod, target: PODS_TARGET_P99_US.withInterPod },
+  ];
+  const rows = cases.map((k): PodsRow => {
+    const pod = k.make();
+    const ns = pod.metadata?.namespace ?? 'default';
+    const review = () => {
+      const c = podConstraints(pod);
+      const can = evaluate(c, index);
+      return can.kind === 'fits' ? evaluateNow(c, podAwareConstraints(pod, ns, 0), index, { index: pods, namespaceLabels: nsLabels }) : can;
+    };
+    const verdict = review().kind;
+    const stats = timeCalls(review, ENGINE_BUDGET);
+    log(`pods, ${k.name}: ${verdict}, p50 ${stats.p50.toFixed(1)} µs, p99 ${stats.p99.toFixed(1)} µs`);
+    return { pod: k.name, what: k.what, verdict, stats, targetP99Us: k.target, meetsTarget: stats.p99 <= k.target };
+  });
+  return { nodes: nodes.length, pods: pods.size, loadMs, eventsPerSecond, rows };
+}
+
+async function podMemory(): Promise<PodsResult['memory']> {
+  const child = forkChild('pod-memory', { BENCH_NODES: String(PODS_NODES), BENCH_PODS_PER_NODE: String(PODS_PER_NODE) }, ['--expose-gc']);
+  try {
+    const m = await nextMessage<{ gcExposed: boolean; pods: number; before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage }>(child, 'pod-memory', MEMORY.timeoutMs);
+    const per = (k: keyof NodeJS.MemoryUsage) => (m.after[k] - m.before[k]) / m.pods;
+    const result = { heapBytesPerPod: per('heapUsed'), rssBytesPerPod: per('rss'), pods: m.pods, gcExposed: m.gcExposed };
+    log(`pod memory, ${m.pods} pods: heap ${result.heapBytesPerPod.toFixed(0)} B/pod, rss ${result.rssBytesPerPod.toFixed(0)} B/pod`);
+    return result;
+  } finally {
+    await stopChild(child);
+  }
 }
 
 // ---- child processes ----------------------------------------------------------------------------------------------
@@ -607,6 +706,7 @@ async function memory(): Promise<MemoryResult> {
 interface Report {
   environment: Record<string, unknown>;
   engine?: EngineResult;
+  pods?: PodsResult;
   http?: HttpResult;
   memory?: MemoryResult;
   targets: { name: string; value: number; target: string; met: boolean }[];
@@ -645,6 +745,19 @@ function markdown(r: Report): string {
     out.push('', '## Rules reload (ms)', '');
     out.push('| rules | YAML | lint warnings | parseRules p50 | parseRules min | parseRules max | compileRules alone p50 | runs |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
     out.push(`| ${rl.rules} | ${(rl.yamlBytes / 1024).toFixed(0)} KiB | ${rl.lintWarnings} | ${f(rl.parseRulesMs.p50)} | ${f(rl.parseRulesMs.min)} | ${f(rl.parseRulesMs.max)} | ${f(rl.compileOnlyMs.p50)} | ${rl.parseRulesMs.iterations} |`, '');
+  }
+
+  if (r.pods) {
+    const p = r.pods;
+    out.push(`## Pod-aware validation: ${p.pods} bound pods on ${p.nodes} nodes (µs per review: both questions)`, '');
+    out.push('| pod | verdict | p50 | p99 | mean | max | iterations | target p99 | |', '|---|---|---:|---:|---:|---:|---:|---:|---|');
+    for (const row of p.rows) {
+      out.push(`| ${row.pod} | ${row.verdict} | ${f(row.stats.p50)} | ${f(row.stats.p99)} | ${f(row.stats.mean)} | ${f(row.stats.max)} | ${row.stats.iterations} | ≤ ${row.targetP99Us} | ${mark(row.meetsTarget)} |`);
+    }
+    out.push('', 'Pods: ' + p.rows.map((row) => `\`${row.pod}\`: ${row.what}`).join('; ') + '.', '');
+    out.push(`Reading the ${p.pods} pods (JSON, in pages): ${f(p.loadMs, 0)} ms; pod events (read + upsert of a modified pod): ${f(p.eventsPerSecond, 0)}/s (target ≥ ${POD_EVENTS_TARGET}).`);
+    if (p.memory) out.push(`Memory of the pod cache (fresh process): ${f(p.memory.heapBytesPerPod, 0)} B/pod of heap, ${f(p.memory.rssBytesPerPod, 0)} B/pod of RSS (target ≤ ${POD_BYTES_TARGET}).`);
+    out.push('');
   }
 
   if (r.http) {
@@ -692,6 +805,11 @@ function targets(r: Report): Report['targets'] {
     if (v.meetsTarget === undefined) continue;
     list.push({ name: `validate p99 at ${v.nodes} nodes, ${v.pod} (µs)`, value: v.stats.p99, target: `≤ ${VALIDATE_TARGET_P99_US}`, met: v.meetsTarget });
   }
+  for (const row of r.pods?.rows ?? []) {
+    list.push({ name: `pod-aware review p99, ${row.pod} (µs)`, value: row.stats.p99, target: `≤ ${row.targetP99Us}`, met: row.meetsTarget });
+  }
+  if (r.pods) list.push({ name: 'pod events applied per second', value: r.pods.eventsPerSecond, target: `≥ ${POD_EVENTS_TARGET}`, met: r.pods.eventsPerSecond >= POD_EVENTS_TARGET });
+  if (r.pods?.memory) list.push({ name: 'pod cache RSS per pod (B)', value: r.pods.memory.rssBytesPerPod, target: `≤ ${POD_BYTES_TARGET}`, met: r.pods.memory.rssBytesPerPod <= POD_BYTES_TARGET });
   for (const x of r.http?.routes ?? []) {
     if (x.ratioToBaseline === undefined) continue;
     list.push({ name: `${x.route} req/s ÷ /baseline req/s`, value: x.ratioToBaseline, target: `≥ ${HTTP_TARGET_RATIO}`, met: x.meetsTarget ?? false });
@@ -720,14 +838,18 @@ async function main(): Promise<void> {
     log(`load average ${os.loadavg()[0]?.toFixed(1)} on ${cpus.length} cpus: other processes compete for the CPU, figures will be noisy`);
   }
   if (runs('engine')) report.engine = engine();
+  if (runs('pods')) {
+    report.pods = podsEngine();
+    report.pods.memory = await podMemory();
+  }
   if (runs('memory')) report.memory = await memory();
   if (runs('http')) report.http = await http();
   report.targets = targets(report);
   report.environment['loadAverageAtEnd'] = os.loadavg()[0];
   report.environment['totalSeconds'] = Math.round((performance.now() - started) / 100) / 10;
   log(`done in ${String(report.environment['totalSeconds'])} s`);
-  const { environment, engine: e, http: h, memory: m, targets: t } = report;
-  const ordered = { environment, engine: e, http: h, memory: m, targets: t };
+  const { environment, engine: e, pods: p, http: h, memory: m, targets: t } = report;
+  const ordered = { environment, engine: e, pods: p, http: h, memory: m, targets: t };
   process.stdout.write(flags.json ? `${JSON.stringify(ordered, null, 2)}\n` : `${markdown(report)}\n`);
   sink(sinkValue);
 }

@@ -174,7 +174,7 @@ export function interPodPreFilter(c: InterPodConstraints, nodes: NodeIndex, pods
     }
   }
   const incoming = { namespace: c.namespace, labels: c.labels };
-  for (const p of pods.withAntiAffinity()) {
+  for (const p of pods.antiAffinityFor(c.labels)) {
     const node = nodes.get(p.nodeName);
     if (!node) continue;
     for (const t of existingTerms(p)) {

@@ -158,6 +158,14 @@ export class PodReader {
   }
 }
 
+/** Removes `item` from `list` by moving the last element into its place (order is not kept). */
+function swapRemove<T>(list: T[], item: T): void {
+  const i = list.lastIndexOf(item);
+  if (i < 0) return;
+  list[i] = list[list.length - 1] as T;
+  list.pop();
+}
+
 /** Per node: its pods, and what they use. */
 export interface NodeUsage {
   readonly pods: PlacedPod[];
@@ -169,7 +177,8 @@ export interface NodeUsage {
 export interface LabelGroup {
   readonly namespace: string;
   readonly labels: Labels;
-  readonly pods: Set<PlacedPod>;
+  /** Its pods (an array: a few bytes a pod, where a Set entry costs tens; removal is a swap with the last). */
+  readonly pods: PlacedPod[];
 }
 
 /**
@@ -184,8 +193,14 @@ export class PodIndex {
   private readonly groups = new Map<string, Map<Labels, LabelGroup>>();
   /** namespace → `key=value` → groups with that label */
   private readonly postings = new Map<string, Map<string, Set<LabelGroup>>>();
-  /** Pods with required anti-affinity terms (few: existing pods' terms are checked against every incoming pod). */
+  /** Pods with required anti-affinity terms (existing pods' terms are checked against every incoming pod). */
   private readonly antiAffine = new Set<PlacedPod>();
+  /**
+   * The same pods by a `key=value` each of their terms requires of the pods it selects: an incoming pod can only be
+   * selected by the terms filed under one of its own labels, or by those that require no single value.
+   */
+  private readonly antiByLabel = new Map<string, Set<PlacedPod>>();
+  private readonly antiUnkeyed = new Set<PlacedPod>();
   private count = 0;
 
   get size(): number {
@@ -235,6 +250,22 @@ export class PodIndex {
     return this.antiAffine;
   }
 
+  /** The pods whose required anti-affinity may select a pod with `labels` (a superset: each term is still to be checked). */
+  *antiAffinityFor(labels: Labels): IterableIterator<PlacedPod> {
+    const seen = new Set<PlacedPod>();
+    for (const p of this.antiUnkeyed) {
+      seen.add(p);
+      yield p;
+    }
+    for (const [k, v] of Object.entries(labels)) {
+      for (const p of this.antiByLabel.get(`${k}=${v}`) ?? []) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        yield p;
+      }
+    }
+  }
+
   /** The label groups of a namespace holding label `key=value`; undefined when none. */
   groupsWith(namespace: string, key: string, value: string): ReadonlySet<LabelGroup> | undefined {
     return this.postings.get(namespace)?.get(`${key}=${value}`);
@@ -264,7 +295,7 @@ export class PodIndex {
     }
     let group = groups.get(pod.labels);
     if (!group) {
-      group = { namespace: pod.namespace, labels: pod.labels, pods: new Set() };
+      group = { namespace: pod.namespace, labels: pod.labels, pods: [] };
       groups.set(pod.labels, group);
       let postings = this.postings.get(pod.namespace);
       if (!postings) {
@@ -281,18 +312,27 @@ export class PodIndex {
         set.add(group);
       }
     }
-    group.pods.add(pod);
-    if (pod.antiAffinity.length > 0) this.antiAffine.add(pod);
+    group.pods.push(pod);
+    if (pod.antiAffinity.length > 0) {
+      this.antiAffine.add(pod);
+      for (const key of antiAffinityKeys(pod)) {
+        if (key === undefined) this.antiUnkeyed.add(pod);
+        else {
+          let set = this.antiByLabel.get(key);
+          if (!set) {
+            set = new Set();
+            this.antiByLabel.set(key, set);
+          }
+          set.add(pod);
+        }
+      }
+    }
   }
 
   private unlink(pod: PlacedPod): void {
     const usage = this.byNode.get(pod.nodeName);
     if (usage) {
-      const i = usage.pods.indexOf(pod);
-      if (i >= 0) {
-        usage.pods[i] = usage.pods[usage.pods.length - 1] as PlacedPod;
-        usage.pods.pop();
-      }
+      swapRemove(usage.pods, pod);
       for (const [r, n] of pod.requests) {
         const left = (usage.requested.get(r) ?? 0n) - n;
         if (left === 0n) usage.requested.delete(r);
@@ -303,8 +343,8 @@ export class PodIndex {
     const groups = this.groups.get(pod.namespace);
     const group = groups?.get(pod.labels);
     if (group) {
-      group.pods.delete(pod);
-      if (group.pods.size === 0) {
+      swapRemove(group.pods, pod);
+      if (group.pods.length === 0) {
         groups?.delete(pod.labels);
         const postings = this.postings.get(pod.namespace);
         for (const [k, v] of Object.entries(pod.labels)) {
@@ -319,6 +359,32 @@ export class PodIndex {
         }
       }
     }
-    this.antiAffine.delete(pod);
+    if (this.antiAffine.delete(pod)) {
+      for (const key of antiAffinityKeys(pod)) {
+        if (key === undefined) this.antiUnkeyed.delete(pod);
+        else {
+          const set = this.antiByLabel.get(key);
+          set?.delete(pod);
+          if (set?.size === 0) this.antiByLabel.delete(key);
+        }
+      }
+    }
   }
+}
+
+/**
+ * For each required anti-affinity term of a pod, a `key=value` the term requires of the pods it selects (its first
+ * `matchLabels` entry, or an `In` with one value), or undefined when it requires none. A term without a selector
+ * selects nothing and is left out.
+ */
+function antiAffinityKeys(pod: PlacedPod): (string | undefined)[] {
+  const keys: (string | undefined)[] = [];
+  for (const t of pod.antiAffinity) {
+    const sel = t.labelSelector;
+    if (sel == null) continue;
+    const [first] = Object.entries(sel.matchLabels ?? {});
+    const single = (sel.matchExpressions ?? []).find((e) => e.operator === 'In' && e.values?.length === 1);
+    keys.push(first ? `${first[0]}=${first[1]}` : single ? `${single.key}=${single.values?.[0] as string}` : undefined);
+  }
+  return keys;
 }
