@@ -13,6 +13,27 @@
  * `compact` (forget the history, forcing a 410 on the next resumed watch), `down`/`up` (watches dropped, then 503 for
  * every request), `closeWatches` (a clean close, as the server's watch timeout does), `listDelayMs` (slow lists)
  * and request counters.
+ *
+ * Pods, for cluster-wide pod caches:
+ * - `/api/v1/pods` is the cluster-wide pod collection. Its objects carry their namespace (`default` when absent) and
+ *   are keyed `namespace/name`: `remove(PODS, 'team-a/web-1')`. Its field selectors are the API server's for pods:
+ *   `metadata.name`, `metadata.namespace`, `spec.nodeName` and `status.phase` with `=`, `==` or `!=`, joined by
+ *   commas. A watch with a selector sees an object that stops matching as DELETED (with the new object) and one that
+ *   starts matching as ADDED, as the API server's watch cache does.
+ * - Paging, on every collection: `limit=N` answers the first N objects and a `continue` token; a request with that
+ *   token answers the next N from the same snapshot (the store as it was at the first page, whose resourceVersion
+ *   every page carries). `expireContinueTokens()` makes every outstanding token answer `410 Expired`, as the API
+ *   server does once etcd has compacted the snapshot's revision; `beforeList` runs as each list page arrives (to
+ *   expire tokens or change objects mid-list). Without `limit`, lists are whole, as before.
+ * - `load(path, objects)` stores many objects at once (20,000 realistic pods in a few seconds), as if they had
+ *   existed before any watch: no events. Each is kept as its JSON bytes (what lists answer) and a summary (metadata,
+ *   `spec.nodeName`, `status.phase`: what selectors read and what watches see of it afterwards), so that a big
+ *   store costs the heap, the garbage collector and the event loop the fake shares with the client under test
+ *   little.
+ * - Watches: `allowWatchBookmarks=true` watches get a BOOKMARK with the current resourceVersion on `bookmark()`;
+ *   `expireWatches()` sends every open watch an `ERROR` event with a 410 Status and closes it (a watch the server
+ *   can no longer serve); `sendRaw` sends an event as it is, and `plant` puts an item as it is into lists
+ *   (malformed objects).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,12 +46,32 @@ interface StoredEvent {
   readonly path: string;
   readonly type: EventType;
   readonly object: KubernetesObject;
+  /** MODIFIED: the object before the change (a selector may have matched it and not the new one, or the reverse). */
+  readonly previous?: KubernetesObject;
 }
+
+/** Which objects a request selects (its field selector). */
+type Matcher = (o: KubernetesObject) => boolean;
 
 interface OpenWatch {
   readonly path: string;
-  readonly name: string | undefined;
+  readonly matches: Matcher;
+  readonly bookmarks: boolean;
   readonly res: ServerResponse;
+}
+
+/** A paged list being served: the snapshot taken at its first page. */
+interface Continuation {
+  readonly path: string;
+  readonly rv: number;
+  readonly items: readonly unknown[];
+}
+
+/** A list page request, as `beforeList` sees it. */
+export interface ListRequest {
+  readonly path: string;
+  /** 1 for a first page, 2 for the page after it, and so on. */
+  readonly page: number;
 }
 
 export interface RequestCounts {
@@ -40,6 +81,8 @@ export interface RequestCounts {
   refused: number;
   /** Single-object GETs (a namespace by name). */
   gets: number;
+  /** List requests with a `continue` token (pages after the first; they are counted in `lists` too). */
+  continued: number;
 }
 
 export interface FakeApiServerOptions {
@@ -50,6 +93,48 @@ export interface FakeApiServerOptions {
 const COLLECTION = /^\/api\/v1\/(?:nodes|namespaces|namespaces\/([^/]+)\/configmaps)$/;
 
 const KINDS: Readonly<Record<string, string>> = { nodes: 'Node', namespaces: 'Namespace', configmaps: 'ConfigMap' };
+
+/** The cluster-wide pod collection. */
+export const PODS = '/api/v1/pods';
+
+/** Cluster-wide collections of namespaced objects, keyed `namespace/name`, and their kinds. */
+const NAMESPACED: ReadonlyMap<string, string> = new Map([[PODS, 'Pod']]);
+
+/** Fields a pod field selector may name, and how to read them. */
+const POD_FIELDS: Readonly<Record<string, (o: KubernetesObject) => unknown>> = {
+  'metadata.name': (o) => o.metadata?.name,
+  'metadata.namespace': (o) => o.metadata?.namespace,
+  'spec.nodeName': (o) => field(o, 'spec', 'nodeName'),
+  'status.phase': (o) => field(o, 'status', 'phase'),
+};
+
+/** Outstanding continue tokens kept at most (the oldest are forgotten, and answer 410). */
+const MAX_CONTINUATIONS = 64;
+
+function field(o: unknown, ...path: string[]): unknown {
+  let v = o;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+/** `a=x,b!=y` over `fields`; a string is the reason it cannot be parsed. */
+function parseFieldSelector(text: string, fields: Readonly<Record<string, (o: KubernetesObject) => unknown>>): Matcher | string {
+  const tests: Matcher[] = [];
+  for (const part of text.split(',')) {
+    const m = /^([^=!]+)(!=|==|=)(.*)$/.exec(part);
+    if (!m) return `invalid field selector "${text}"`;
+    const [, name = '', op, value = ''] = m;
+    const read = fields[name];
+    if (!read) return `field label not supported: ${name}`;
+    // An absent field reads as empty, as the API server's field sets hold every supported field.
+    const str = (o: KubernetesObject) => {
+      const v = read(o);
+      return typeof v === 'string' ? v : '';
+    };
+    tests.push(op === '!=' ? (o) => str(o) !== value : (o) => str(o) === value);
+  }
+  return (o) => tests.every((t) => t(o));
+}
 
 /** `/apis/karpenter.sh/v1/nodepools` → its group, version and plural. */
 const CUSTOM_COLLECTION = /^\/apis\/([^/]+)\/([^/]+)\/([^/]+)$/;
@@ -62,9 +147,9 @@ export interface CustomResource {
   readonly kind: string;
 }
 
-function status(res: ServerResponse, code: number, message: string): void {
+function status(res: ServerResponse, code: number, message: string, reason?: string): void {
   res.writeHead(code, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code }));
+  res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, ...(reason ? { reason } : {}), code }));
 }
 
 export class FakeApiServer {
@@ -81,6 +166,14 @@ export class FakeApiServer {
   private readonly counts = new Map<string, RequestCounts>();
   /** Custom collections served now, by path. */
   private readonly custom = new Map<string, CustomResource>();
+  /** Objects' JSON, serialized once (at `load`, or at the first list that answers them). */
+  private readonly serialized = new WeakMap<object, Buffer>();
+  private readonly continuations = new Map<number, Continuation>();
+  private nextContinuation = 1;
+  /** Items lists answer as they are (`plant`), by path. */
+  private readonly planted = new Map<string, unknown[]>();
+  /** Runs as each list page request arrives, before it is answered. */
+  beforeList: ((request: ListRequest) => void) | undefined;
 
   private constructor(private readonly opts: FakeApiServerOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -141,6 +234,8 @@ export class FakeApiServer {
   private kindOf(path: string): string {
     const custom = this.custom.get(path);
     if (custom) return custom.kind;
+    const namespaced = NAMESPACED.get(path);
+    if (namespaced) return namespaced;
     const last = path.slice(path.lastIndexOf('/') + 1);
     const kind = KINDS[last];
     if (kind === undefined || !COLLECTION.test(path)) throw new Error(`not a collection served by the fake API server: ${path}`);
@@ -167,14 +262,19 @@ export class FakeApiServer {
     return this.countsOf(path);
   }
 
-  /** Creates or replaces `obj` (by `metadata.name`) in the collection at `path`, and notifies watchers. */
+  /**
+   * Creates or replaces `obj` (by `metadata.name`; by `namespace/name` in `/api/v1/pods`) in the collection at
+   * `path`, and notifies watchers.
+   */
   upsert(path: string, obj: KubernetesObject, { event = true }: { event?: boolean } = {}): KubernetesObject {
     const kind = this.kindOf(path);
     const name = obj.metadata?.name;
     if (!name) throw new Error('upsert: metadata.name is required');
-    const namespace = COLLECTION.exec(path)?.[1] ?? obj.metadata?.namespace;
+    const namespace = COLLECTION.exec(path)?.[1] ?? obj.metadata?.namespace ?? (NAMESPACED.has(path) ? 'default' : undefined);
+    const key = NAMESPACED.has(path) ? `${namespace}/${name}` : name;
     const items = this.collection(path);
-    const type: EventType = items.has(name) ? 'MODIFIED' : 'ADDED';
+    const previous = items.get(key);
+    const type: EventType = previous ? 'MODIFIED' : 'ADDED';
     const rv = ++this.rv;
     const stored: KubernetesObject = structuredClone({
       ...obj,
@@ -182,16 +282,84 @@ export class FakeApiServer {
       kind,
       metadata: { ...obj.metadata, name, ...(namespace ? { namespace } : {}), resourceVersion: String(rv) },
     });
-    items.set(name, stored);
-    if (event) this.record({ rv, path, type, object: stored });
+    items.set(key, stored);
+    if (event) this.record({ rv, path, type, object: stored, ...(previous ? { previous } : {}) });
     return stored;
   }
 
   /**
+   * Stores many objects at once, as if they had existed before any watch (no events): for big lists. Lists answer
+   * each object whole (with kind, apiVersion, namespace and a resourceVersion); what is kept of it otherwise, and
+   * what watches see of it once it changes, is its summary: metadata (name, namespace, resourceVersion, labels),
+   * `spec.nodeName` and `status.phase`. The objects are not changed.
+   */
+  load(path: string, objects: Iterable<KubernetesObject>): void {
+    const kind = this.kindOf(path);
+    const apiVersion = this.apiVersionOf(path);
+    const namespaced = NAMESPACED.has(path);
+    const items = this.collection(path);
+    for (const obj of objects) {
+      const metadata = obj.metadata ?? {};
+      const name = metadata.name;
+      if (!name) throw new Error('load: metadata.name is required');
+      const namespace = COLLECTION.exec(path)?.[1] ?? metadata.namespace ?? (namespaced ? 'default' : undefined);
+      const stored = { ...obj, apiVersion, kind, metadata: { ...metadata, ...(namespace ? { namespace } : {}), resourceVersion: String(++this.rv) } };
+      const nodeName = field(obj, 'spec', 'nodeName');
+      const phase = field(obj, 'status', 'phase');
+      const summary: KubernetesObject = {
+        apiVersion,
+        kind,
+        metadata: { name, ...(namespace ? { namespace } : {}), resourceVersion: stored.metadata.resourceVersion, ...(metadata.labels ? { labels: { ...metadata.labels } } : {}) },
+        ...(typeof nodeName === 'string' ? { spec: { nodeName } } : {}),
+        ...(typeof phase === 'string' ? { status: { phase } } : {}),
+      } as KubernetesObject;
+      items.set(namespaced ? `${namespace}/${name}` : name, summary);
+      this.serialized.set(summary, Buffer.from(JSON.stringify(stored)));
+    }
+  }
+
+  /** An item that lists of `path` answer as it is, whatever it is (a malformed object); watches never see it. */
+  plant(path: string, item: unknown): void {
+    this.kindOf(path);
+    const items = this.planted.get(path) ?? [];
+    items.push(item);
+    this.planted.set(path, items);
+  }
+
+  /** Sends an event as it is to every open watch of `path` (not stored: resumed watches never see it again). */
+  sendRaw(path: string, type: string, object: unknown): void {
+    for (const w of this.watches) if (w.path === path) w.res.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  /** Sends a BOOKMARK with the current resourceVersion to every open watch of `path` that asked for bookmarks. */
+  bookmark(path: string): void {
+    for (const w of this.watches) {
+      if (w.path === path && w.bookmarks) send(w.res, 'BOOKMARK', { kind: this.kindOf(path), apiVersion: this.apiVersionOf(path), metadata: { resourceVersion: String(this.rv) } });
+    }
+  }
+
+  /** Every open watch (of `path`) gets an ERROR event with a 410 Status and is closed: its client must relist. */
+  expireWatches(path?: string): void {
+    for (const w of this.watches) {
+      if (path !== undefined && w.path !== path) continue;
+      send(w.res, 'ERROR', gone(`too old resource version: the watch can no longer be served`));
+      w.res.end();
+      this.watches.delete(w);
+    }
+  }
+
+  /** Every continue token handed out so far answers `410 Expired` from now on. */
+  expireContinueTokens(): void {
+    this.continuations.clear();
+  }
+
+  /**
    * Deletes `name` from the collection at `path`, and notifies watchers. With `{ event: false }` no watch ever hears
-   * of it (as if the event were lost): only a new list shows that it is gone.
+   * of it (as if the event were lost): only a new list shows that it is gone. In `/api/v1/pods`, `name` is
+   * `namespace/name`.
    */
   remove(path: string, name: string, { event = true }: { event?: boolean } = {}): void {
+    if (NAMESPACED.has(path) && !name.includes('/')) throw new Error(`remove: objects of ${path} are keyed namespace/name, not "${name}"`);
     const items = this.collection(path);
     const old = items.get(name);
     if (!old) throw new Error(`remove: ${path}/${name} does not exist`);
@@ -243,7 +411,7 @@ export class FakeApiServer {
   private countsOf(path: string): RequestCounts {
     let c = this.counts.get(path);
     if (!c) {
-      c = { lists: 0, watches: 0, refused: 0, gets: 0 };
+      c = { lists: 0, watches: 0, refused: 0, gets: 0, continued: 0 };
       this.counts.set(path, c);
     }
     return c;
@@ -258,7 +426,9 @@ export class FakeApiServer {
       if (last) this.oldestResumable = last.rv;
     }
     for (const w of this.watches) {
-      if (w.path === event.path && (w.name === undefined || w.name === event.object.metadata?.name)) send(w.res, event.type, event.object);
+      if (w.path !== event.path) continue;
+      const seen = seenAs(w.matches, event);
+      if (seen) send(w.res, seen, event.object);
     }
   }
 
@@ -293,7 +463,7 @@ export class FakeApiServer {
       res.end(JSON.stringify(list));
       return;
     }
-    const served = COLLECTION.test(path) || (CUSTOM_COLLECTION.test(path) && this.custom.has(path));
+    const served = COLLECTION.test(path) || NAMESPACED.has(path) || (CUSTOM_COLLECTION.test(path) && this.custom.has(path));
     if (req.method !== 'GET' || !served) return status(res, 404, `${req.method} ${path} is not served`);
     const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const counts = this.countsOf(path);
@@ -304,56 +474,152 @@ export class FakeApiServer {
       return status(res, 503, 'the fake API server is down');
     }
 
-    let name: string | undefined;
+    let matches: Matcher = () => true;
     const selector = url.searchParams.get('fieldSelector');
-    if (selector) {
+    if (selector && NAMESPACED.has(path)) {
+      const parsed = parseFieldSelector(selector, POD_FIELDS);
+      if (typeof parsed === 'string') return status(res, 400, parsed);
+      matches = parsed;
+    } else if (selector) {
       const m = /^metadata\.name=([^,]+)$/.exec(selector);
       if (!m) return status(res, 400, `unsupported field selector "${selector}"`);
-      name = m[1];
+      const name = m[1];
+      matches = (o) => o.metadata?.name === name;
     }
-    const items = [...this.collection(path).values()].filter((o) => name === undefined || o.metadata?.name === name);
 
-    if (!watching) {
-      const body = JSON.stringify({ kind: `${this.kindOf(path)}List`, apiVersion: this.apiVersionOf(path), metadata: { resourceVersion: String(this.rv) }, items });
-      const answer = () => {
-        if (res.destroyed) return;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(body);
-      };
-      if (this.listDelayMs > 0) setTimeout(answer, this.listDelayMs);
-      else answer();
-      return;
-    }
+    if (!watching) return this.list(path, url, matches, counts, res);
 
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     const from = url.searchParams.get('resourceVersion');
     if (from === null || from === '' || from === '0') {
-      for (const o of items) send(res, 'ADDED', o);
+      for (const o of this.collection(path).values()) if (matches(o)) send(res, 'ADDED', o);
     } else {
       const since = Number(from);
       if (!Number.isInteger(since) || since < this.oldestResumable) {
-        send(res, 'ERROR', {
-          kind: 'Status',
-          apiVersion: 'v1',
-          status: 'Failure',
-          reason: 'Expired',
-          message: `too old resource version: ${from} (${this.oldestResumable})`,
-          code: 410,
-        });
+        send(res, 'ERROR', gone(`too old resource version: ${from} (${this.oldestResumable})`));
         res.end();
         return;
       }
       for (const e of this.events) {
-        if (e.rv > since && e.path === path && (name === undefined || e.object.metadata?.name === name)) send(res, e.type, e.object);
+        if (e.rv <= since || e.path !== path) continue;
+        const seen = seenAs(matches, e);
+        if (seen) send(res, seen, e.object);
       }
     }
-    const watch: OpenWatch = { path, name, res };
+    const bookmarks = url.searchParams.get('allowWatchBookmarks') === 'true';
+    const watch: OpenWatch = { path, matches, bookmarks, res };
     this.watches.add(watch);
     res.on('close', () => this.watches.delete(watch));
   }
+
+  /** Answers a list request: whole, or one page of a snapshot (`limit`, `continue`). */
+  private list(path: string, url: URL, matches: Matcher, counts: RequestCounts, res: ServerResponse): void {
+    const limitText = url.searchParams.get('limit');
+    const limit = limitText === null ? 0 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 0) return status(res, 400, `invalid limit "${limitText}"`);
+    const token = url.searchParams.get('continue');
+    let id: number | undefined;
+    let offset = 0;
+    let page = 1;
+    if (token) {
+      counts.continued++;
+      const rv = url.searchParams.get('resourceVersion');
+      if (rv !== null && rv !== '') return status(res, 400, 'specifying resource version is not allowed when using continue');
+      const decoded = decodeContinue(token);
+      if (!decoded) return status(res, 400, `continue key is not valid: "${token}"`);
+      ({ id, offset, page } = decoded);
+    }
+    // The hook may expire tokens or change objects: what it does is seen by this very request.
+    this.beforeList?.({ path, page });
+    let snapshot: Continuation;
+    if (id === undefined) {
+      const items: unknown[] = [...this.collection(path).values()].filter(matches);
+      items.push(...(this.planted.get(path) ?? []));
+      snapshot = { path, rv: this.rv, items };
+    } else {
+      const found = this.continuations.get(id);
+      if (!found) {
+        return status(res, 410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.', 'Expired');
+      }
+      if (found.path !== path) return status(res, 400, `continue key is not valid: it belongs to ${found.path}`);
+      snapshot = found;
+    }
+    const end = limit > 0 ? Math.min(offset + limit, snapshot.items.length) : snapshot.items.length;
+    const pageItems = snapshot.items.slice(offset, end);
+    const metadata: Record<string, unknown> = { resourceVersion: String(snapshot.rv) };
+    if (end < snapshot.items.length) {
+      if (id === undefined) {
+        id = this.nextContinuation++;
+        this.continuations.set(id, snapshot);
+        for (const old of this.continuations.keys()) {
+          if (this.continuations.size <= MAX_CONTINUATIONS) break;
+          this.continuations.delete(old);
+        }
+      }
+      metadata['continue'] = encodeContinue(id, end, page + 1);
+      metadata['remainingItemCount'] = snapshot.items.length - end;
+    } else if (id !== undefined) {
+      this.continuations.delete(id);
+    }
+    const head = JSON.stringify({ kind: `${this.kindOf(path)}List`, apiVersion: this.apiVersionOf(path), metadata });
+    const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"items":[`)];
+    const comma = Buffer.from(',');
+    pageItems.forEach((o, i) => {
+      if (i > 0) parts.push(comma);
+      parts.push(this.toJson(o));
+    });
+    parts.push(Buffer.from(']}'));
+    const body = Buffer.concat(parts);
+    const answer = () => {
+      if (res.destroyed) return;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+    };
+    if (this.listDelayMs > 0) setTimeout(answer, this.listDelayMs);
+    else answer();
+  }
+
+  /** JSON of an item, serialized once per stored object (stored objects are replaced, never changed). */
+  private toJson(o: unknown): Buffer {
+    if (o === null || typeof o !== 'object') return Buffer.from(JSON.stringify(o) ?? 'null');
+    let json = this.serialized.get(o);
+    if (json === undefined) {
+      json = Buffer.from(JSON.stringify(o));
+      this.serialized.set(o, json);
+    }
+    return json;
+  }
 }
 
-function send(res: ServerResponse, type: EventType | 'ERROR', object: unknown): void {
+/** How a watch with selector `matches` sees a stored event, if at all. */
+function seenAs(matches: Matcher, e: StoredEvent): EventType | undefined {
+  const now = matches(e.object);
+  if (e.type !== 'MODIFIED' || e.previous === undefined) return now ? e.type : undefined;
+  const before = matches(e.previous);
+  if (before && now) return 'MODIFIED';
+  if (now) return 'ADDED';
+  return before ? 'DELETED' : undefined;
+}
+
+function encodeContinue(id: number, offset: number, page: number): string {
+  return Buffer.from(JSON.stringify({ v: 'fake/v1', id, offset, page })).toString('base64url');
+}
+
+function decodeContinue(token: string): { id: number; offset: number; page: number } | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    const [id, offset, page] = [field(v, 'id'), field(v, 'offset'), field(v, 'page')];
+    return typeof id === 'number' && typeof offset === 'number' && typeof page === 'number' ? { id, offset, page } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function gone(message: string): Record<string, unknown> {
+  return { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', message, code: 410 };
+}
+
+function send(res: ServerResponse, type: EventType | 'ERROR' | 'BOOKMARK', object: unknown): void {
   res.write(`${JSON.stringify({ type, object })}\n`);
 }
