@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { looseDoc, rulesDoc, ruleSet } from '../../test/support/builders.js';
-import { FakeApiServer } from '../../test/support/fake-apiserver.js';
+import { FakeApiServer, PODS } from '../../test/support/fake-apiserver.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import { buildApp } from '../server/app.js';
 import { Metrics } from '../server/metrics.js';
@@ -281,6 +281,109 @@ describe('LiveCluster against a fake API server', () => {
       await sleep(100);
       expect(c.rules()).toBe(inForce);
       expect(c.notReady()).toBeUndefined();
+    });
+  });
+
+  describe('the pods bound to nodes', () => {
+    /** A pod of `app` bound to `node`, with required anti-affinity against its own app on the hostname. */
+    const boundPod = (name: string, node: string) => ({
+      metadata: { namespace: 'default', name, labels: { app: 'web' } },
+      spec: { nodeName: node, containers: [{ name: 'a', image: 'x', env: [{ name: 'TOKEN', value: 'secret' }] }] },
+      status: { phase: 'Running' },
+    });
+    /** A third replica: both nodes hold one already. */
+    const replicaReview = () => {
+      const r = podReview();
+      return {
+        ...r,
+        request: {
+          ...r.request,
+          object: {
+            metadata: { name: 'web-3', labels: { app: 'web' } },
+            spec: {
+              containers: [{ name: 'a', image: 'x' }],
+              tolerations: [{ key: 'spot', operator: 'Exists' }],
+              affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }] } },
+            },
+          },
+        },
+      };
+    };
+    const warningsOf = async (c: LiveCluster) => {
+      const a = buildApp({ ctx: c, logger: pino({ level: 'silent' }) });
+      try {
+        const res = await a.inject({ method: 'POST', url: '/validate', payload: replicaReview() });
+        const { allowed, warnings = [] } = (res.json() as { response: { allowed: boolean; warnings?: string[] } }).response;
+        return { allowed, warnings };
+      } finally {
+        await a.close();
+      }
+    };
+
+    beforeEach(() => {
+      // Nodes with hostname labels, as the kubelet sets them.
+      fake.upsert(NODES, apiNode('n1', { zone: 'a', 'kubernetes.io/hostname': 'n1' }));
+      fake.upsert(NODES, apiNode('n2', { zone: 'b', 'kubernetes.io/hostname': 'n2' }));
+      fake.upsert(PODS, boundPod('web-1', 'n1'));
+      fake.upsert(PODS, boundPod('web-2', 'n2'));
+    });
+
+    it('readiness does not wait for them; until they are listed there is no pending answer, then there is', async () => {
+      fake.refuse(PODS);
+      const c = start();
+      await ready(c);
+      expect(c.pods()?.incomplete).toBe('the pod list has not been received yet');
+      const before = await warningsOf(c);
+      expect(before.allowed).toBe(true);
+      expect(before.warnings).toEqual(['placement-webhook: not checked whether it would be scheduled now: the pod list has not been received yet']);
+
+      fake.accept(PODS);
+      await vi.waitFor(() => expect(c.pods()?.incomplete).toBeUndefined());
+      expect(c.pods()?.index.size).toBe(2);
+      const after = await warningsOf(c);
+      expect(after.allowed).toBe(true);
+      expect(after.warnings).toEqual([
+        'will stay Pending: 0/2 nodes are available:',
+        "  2 node(s) didn't match pod anti-affinity rules",
+      ]);
+      c.updateGauges();
+      expect((await metrics.pods.get()).values[0]?.value).toBe(2);
+      expect(await gauge(metrics.cacheStale, 'pods')).toBe(0);
+    });
+
+    it('follows pods as they come and go', async () => {
+      const c = start();
+      await vi.waitFor(() => expect(c.pods()?.index.size).toBe(2));
+      await vi.waitFor(() => expect(fake.openWatches(PODS)).toBe(1));
+      fake.remove(PODS, 'default/web-2');
+      await vi.waitFor(() => expect(c.pods()?.index.size).toBe(1));
+      expect((await warningsOf(c)).warnings).toEqual([]);
+    });
+
+    it('a pod cache disconnected beyond the staleness bound gives no pending answer, and says why', async () => {
+      const c = start();
+      await vi.waitFor(() => expect(c.pods()?.incomplete).toBeUndefined());
+      fake.refuse(PODS);
+      await vi.waitFor(() => expect(c.pods()?.incomplete).toMatch(/^the pod cache has been disconnected for \d+s$/));
+      c.updateGauges();
+      expect(await gauge(metrics.cacheStale, 'pods')).toBe(1);
+      expect((await warningsOf(c)).warnings).toEqual([expect.stringMatching(/^placement-webhook: not checked whether it would be scheduled now: the pod cache has been disconnected/)]);
+    });
+
+    it('malformed pods are left out and counted', async () => {
+      fake.plant(PODS, { metadata: { namespace: 7, name: 'odd' }, spec: { nodeName: 'n1' }, status: { phase: 'Running' } });
+      const c = start();
+      await vi.waitFor(() => expect(c.pods()?.incomplete).toBeUndefined());
+      expect(c.pods()?.index.size).toBe(2);
+      expect((await metrics.objectsRejected.get()).values.find((v) => v.labels.cache === 'pods')?.value).toBe(1);
+    });
+
+    it('with watchPods false no pod is read and only "can it ever run" is answered', async () => {
+      const c = start({ watchPods: false });
+      await ready(c);
+      expect(c.pods()).toBeUndefined();
+      expect(fake.requests(PODS).lists).toBe(0);
+      expect((await warningsOf(c)).warnings).toEqual([]);
     });
   });
 

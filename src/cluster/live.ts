@@ -7,12 +7,15 @@
  *   every error and counts it.
  * - Capacity autoscalers can add (Karpenter NodePools, Cluster API groups) is read where served (see
  *   `./autoscalers.ts`).
+ * - The pods bound to nodes (see `./pods.ts`), for "would it be scheduled now": not part of readiness (a list of
+ *   150k pods takes a while, and "can it ever run" does not need them); until listed, and while disconnected longer
+ *   than `maxStalenessMs`, the pod view is incomplete and there are no "pending" answers.
  * - Ready once nodes, namespaces and rules have been listed. A cache disconnected longer than `maxStalenessMs` makes
  *   the node view incomplete, and validation then allows with a warning instead of denying.
  */
 import { CoreV1Api, CustomObjectsApi, SchedulingV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Node, type V1PriorityClass } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AdmissionContext, NodeView } from '../admission/context.js';
+import type { AdmissionContext, NodeView, PodsState } from '../admission/context.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { formatFieldError } from '../errors.js';
 import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
@@ -23,6 +26,8 @@ import type { Metrics } from '../server/metrics.js';
 import { NO_CAPACITY, type CapacityView } from '../capacity/capacity.js';
 import { Autoscalers } from './autoscalers.js';
 import { Informer } from './informer.js';
+import { PodCache } from './pods.js';
+import { withNameLabel } from '../rules/select.js';
 import { stringMap, toPlacementNode } from './objects.js';
 
 export const RULES_KEY = 'rules.yaml';
@@ -52,6 +57,10 @@ export interface LiveClusterOptions {
   readonly discoveryMs?: number;
   /** How long a review waits for the workload of a `scale` subresource to be read (default 1 s). */
   readonly scaleLookupMs?: number;
+  /** Keep the pods bound to nodes, for "would it be scheduled now" (default true). */
+  readonly watchPods?: boolean;
+  /** A fresh list of the pods every this often (default 1 h: a relist of 150k pods is not cheap). */
+  readonly podRelistMs?: number;
 }
 
 /** Only what placement reads of a Node (see PlacementNode), kept as a Node so the informer can cache it. */
@@ -108,6 +117,8 @@ export class LiveCluster implements AdmissionContext {
   private defaultPriority: { name: string; value: number } | undefined;
   private readonly customApi: CustomObjectsApi;
   private readonly autoscalers: Autoscalers | undefined;
+  private readonly podCache: PodCache | undefined;
+  private readonly namespaceLabelsOf = (ns: string): Labels => withNameLabel(ns, this.namespaces.get(ns));
 
   constructor(private readonly opts: LiveClusterOptions) {
     this.ruleSet = opts.fixedRules ?? opts.emptyRules;
@@ -205,6 +216,24 @@ export class LiveCluster implements AdmissionContext {
             ...(opts.backoff ? { backoff: opts.backoff } : {}),
             rejected: (cache) => opts.metrics?.objectsRejected.inc({ cache }),
           });
+    this.podCache =
+      opts.watchPods === false
+        ? undefined
+        : new PodCache({
+            kubeConfig: opts.kubeConfig,
+            logger: log,
+            ...(opts.podRelistMs ? { relistMs: opts.podRelistMs } : {}),
+            ...(opts.backoff ? { backoff: opts.backoff } : {}),
+            onError: (err, retryInMs) => onError('pods')(err, retryInMs),
+            rejected: (err, pod) => {
+              opts.metrics?.objectsRejected.inc({ cache: 'pods' });
+              log.error({ cache: 'pods', object: pod, err: err.message }, 'object left out of the cache: malformed');
+            },
+            onListed: (stats) => {
+              opts.metrics?.pods.set(stats.pods);
+              log.info({ cache: 'pods', ...stats }, 'pods listed');
+            },
+          });
     const cm = opts.rulesConfigMap;
     if (cm) {
       this.informers.rules = new Informer<V1ConfigMap>({
@@ -272,6 +301,7 @@ export class LiveCluster implements AdmissionContext {
     this.informers.priorityClasses.start();
     this.informers.rules?.start();
     this.autoscalers?.start();
+    this.podCache?.start();
   }
 
   async stop(): Promise<void> {
@@ -281,6 +311,7 @@ export class LiveCluster implements AdmissionContext {
       this.informers.priorityClasses.stop(),
       this.informers.rules?.stop(),
       this.autoscalers?.stop(),
+      this.podCache?.stop(),
     ]);
   }
 
@@ -358,11 +389,23 @@ export class LiveCluster implements AdmissionContext {
   updateGauges(): void {
     const m = this.opts.metrics;
     if (!m) return;
-    for (const [name, inf] of Object.entries(this.informers)) {
-      const ms = inf.disconnectedMs();
+    const caches: [string, { disconnectedMs(): number }][] = [...Object.entries(this.informers), ...(this.podCache ? [['pods', this.podCache] as [string, PodCache]] : [])];
+    for (const [name, cache] of caches) {
+      const ms = cache.disconnectedMs();
       m.cacheDisconnected.set({ cache: name }, ms / 1000);
       m.cacheStale.set({ cache: name }, ms > this.opts.maxStalenessMs ? 1 : 0);
     }
+    if (this.podCache) m.pods.set(this.podCache.size);
+  }
+
+  /** The pods bound to nodes; undefined when the pod cache is off (`--watch-pods=false`). */
+  pods(): PodsState | undefined {
+    const cache = this.podCache;
+    if (!cache) return undefined;
+    let incomplete: string | undefined;
+    if (!cache.synced) incomplete = 'the pod list has not been received yet';
+    else if (cache.disconnectedMs() > this.opts.maxStalenessMs) incomplete = `the pod cache has been disconnected for ${Math.round(cache.disconnectedMs() / 1000)}s`;
+    return { index: cache.index, namespaceLabels: this.namespaceLabelsOf, incomplete };
   }
 
   rules(): RuleSet {

@@ -57,6 +57,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly pods = new Gauge({
+    name: 'placement_webhook_pod_cache_pods',
+    help: 'Pods bound to nodes in the pod cache',
+    registers: [this.registry],
+  });
+
   readonly objectsRejected = new Counter({
     name: 'placement_webhook_cache_objects_rejected_total',
     help: 'Objects from the API server left out of a cache because they are malformed, by cache',
@@ -66,7 +72,7 @@ export class Metrics {
 
   readonly cacheStale = new Gauge({
     name: 'placement_webhook_cache_stale',
-    help: '1 when a cache (nodes, namespaces, rules) is disconnected for longer than --max-staleness',
+    help: '1 when a cache (nodes, namespaces, priorityclasses, rules, pods) is disconnected for longer than --max-staleness',
     labelNames: ['cache'] as const,
     registers: [this.registry],
   });

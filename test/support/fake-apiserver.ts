@@ -160,6 +160,8 @@ export class FakeApiServer {
   private oldestResumable = 0;
   private rv = 0;
   private isDown = false;
+  /** Collections answered 503 while the rest is served (`refuse`). */
+  private readonly refused = new Set<string>();
   /** LIST answers are sent this late (their content is taken when the request arrives). */
   listDelayMs = 0;
   private readonly watches = new Set<OpenWatch>();
@@ -386,6 +388,20 @@ export class FakeApiServer {
     this.isDown = false;
   }
 
+  /** One collection's list and watch requests get a 503 (its open watches are cut) until `accept(path)`. */
+  refuse(path: string): void {
+    this.refused.add(path);
+    for (const w of this.watches) {
+      if (w.path !== path) continue;
+      w.res.destroy();
+      this.watches.delete(w);
+    }
+  }
+
+  accept(path: string): void {
+    this.refused.delete(path);
+  }
+
   /** Ends every open watch cleanly, as the API server does when a watch reaches its timeout. */
   closeWatches(): void {
     for (const w of this.watches) w.res.end();
@@ -469,7 +485,7 @@ export class FakeApiServer {
     const counts = this.countsOf(path);
     if (watching) counts.watches++;
     else counts.lists++;
-    if (this.isDown) {
+    if (this.isDown || this.refused.has(path)) {
       counts.refused++;
       return status(res, 503, 'the fake API server is down');
     }
