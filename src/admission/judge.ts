@@ -68,6 +68,12 @@ export interface Subject {
   readonly prefix: string;
   /** The pod's priority when known (pods carry `spec.priority`; templates only a class name). */
   readonly priority: number | undefined;
+  /**
+   * Whether to ask "would it be scheduled now" (default yes). A workload update that adds no pod beside those it
+   * has (a scale-down; a new template, whose pods replace the old ones) has no next pod to ask about: its rollout's
+   * pods are judged as each is created.
+   */
+  readonly askNow?: boolean;
 }
 
 /** Both answers, in the rule set's modes. */
@@ -150,7 +156,7 @@ function waitingFor(fit: CapacityFit | undefined): string[] {
 
 /** The second question, for a pod that can run: would it be scheduled now? */
 function judgeNow(s: Subject, canRun: Judgement, nodes: NodeIndex, ctx: AdmissionContext, ruleSet: RuleSet): Judgement {
-  if (ruleSet.validation.pending === 'off') return canRun;
+  if (ruleSet.validation.pending === 'off' || s.askNow === false) return canRun;
   const pods = ctx.pods?.();
   if (pods === undefined) return canRun;
   if (pods.incomplete) return { ...canRun, warnings: [...canRun.warnings, `placement-webhook: not checked whether it would be scheduled now: ${pods.incomplete}`] };
@@ -219,6 +225,8 @@ export interface WorkloadSubject extends Subject {
   readonly selector: Readonly<Record<string, string>> | undefined;
   readonly strategy: unknown;
   readonly podManagementPolicy: string | undefined;
+  /** Fewer replicas than before: answers are warnings only (a scale-down only ever helps). */
+  readonly scalingDown: boolean;
 }
 
 export interface WorkloadJudgement {
@@ -284,7 +292,7 @@ export function judgeWorkload(w: WorkloadSubject, ctx: AdmissionContext, ruleSet
   }
   const placeableReplicas = bound.liftedByCapacity ? undefined : bound.placeable;
   if (answers.length === 0) return { warnings: [], placeableReplicas };
-  const refuse = ruleSet.validation.pending === 'deny' && ruleSet.validation.mode === 'enforce' && !w.warnOnly && known;
+  const refuse = ruleSet.validation.pending === 'deny' && ruleSet.validation.mode === 'enforce' && !w.warnOnly && !w.scalingDown && known;
   if (refuse) return { denial: answers.map((a) => a.sentence).join(' '), warnings: [], placeableReplicas };
   return { warnings: answers.flatMap((a) => a.lines), placeableReplicas };
 }

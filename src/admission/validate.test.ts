@@ -880,7 +880,14 @@ describe('whole workloads', () => {
       const r = reader.read(p);
       if (r) index.upsert(r);
     }
-    return { rules: () => rules, namespaceLabels: (n) => base.namespaceLabels(n), nodes: () => base.nodes(), pods: () => ({ index, namespaceLabels: () => ({}), incomplete: undefined }) };
+    return {
+      rules: () => rules,
+      namespaceLabels: (n) => base.namespaceLabels(n),
+      nodes: () => base.nodes(),
+      pods: () => ({ index, namespaceLabels: () => ({}), incomplete: undefined }),
+      // No PriorityClasses: every pod's priority is 0, so none can preempt another.
+      priorityOf: () => 0,
+    };
   };
   const deploy = (replicas: number, strategy?: object, over: WorkloadOptions = {}) => {
     const r = workloadRequest('Deployment', template(selfAnti()), { replicas, ...over });
@@ -948,6 +955,12 @@ describe('whole workloads', () => {
     expect(r2.record.placeableReplicas).toBe(2);
   });
 
+  it('an eligible node without the topology key bounds nothing: anti-affinity never conflicts there', () => {
+    const r = validate(deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } }), withPods(WARN, [...three(), makeNode('no-hostname-label').allocatable({ cpu: '4', memory: '16Gi', pods: '110' })]));
+    expect(r.warnings).toEqual([]);
+    expect(r.record.placeableReplicas).toBeUndefined();
+  });
+
   it('a StatefulSet with OrderedReady: the pods after the first unplaceable ordinal are never created', () => {
     const r = validate(workloadRequest('StatefulSet', template(selfAnti()), { replicas: 5 }), withPods(WARN, three()));
     expect(r.warnings).toContain('  its pods are created one by one (podManagementPolicy OrderedReady): web-3 will stay Pending, and those after it are never created');
@@ -984,6 +997,48 @@ describe('whole workloads', () => {
 
     it('pending: deny refuses the scale', () => {
       expect(handleValidate(scaleRequest(3, 5), withPods(DENY, three()), { scaled: current() }).response.allowed).toBe(false);
+    });
+
+    describe('with a replica on each of the 3 nodes', () => {
+      const replicas = () => ['w1', 'w2', 'w3'].map((n, i) => makePod(`web-${i}`).ns('shop').label('app', 'web').spec({ nodeName: n }).obj());
+      const NEXT_PENDING = [
+        'Deployment web: will stay Pending: 0/3 nodes are available:',
+        "  3 node(s) didn't match pod anti-affinity rules",
+      ];
+
+      it('scaling up: the next replica would stay Pending now, and 2 of 5 always will', () => {
+        const r = handleValidate(scaleRequest(3, 5), withPods(WARN, three(), replicas()), { scaled: current() });
+        expect(r.warnings).toEqual([...NEXT_PENDING, 'Deployment web: 5 replicas, but at most 3 can be placed: 2 will stay Pending', '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods']);
+        expect(r.record).toMatchObject({ schedulableNow: false, replicas: 5, placeableReplicas: 3 });
+      });
+
+      it('scaling down is never refused, even with pending: deny, and has no next replica to ask about', () => {
+        const five = deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }).object;
+        const r = handleValidate(scaleRequest(5, 4), withPods(DENY, three(), replicas()), { scaled: five });
+        expect(r.response.allowed).toBe(true);
+        expect(r.warnings).toEqual(['Deployment web: 4 replicas, but at most 3 can be placed: 1 will stay Pending', '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods']);
+        expect(r.record.schedulableNow).toBeUndefined();
+      });
+
+      it('a new template with the same replicas is not refused for its own old replicas: its pods replace them', () => {
+        const strategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } };
+        const oldTemplate = template(selfAnti());
+        const request = deploy(3, strategy, { operation: 'UPDATE', old: oldTemplate, oldReplicas: 3 });
+        ((request.object as { spec: { template: V1PodTemplateSpec } }).spec.template.spec as { containers: { image?: string }[] }).containers[0]!.image = 'registry.example/web:2';
+        (request.oldObject as { spec: Record<string, unknown> }).spec['strategy'] = strategy;
+        const r = validate(request, withPods(DENY, three(), replicas()));
+        expect(r.response.allowed).toBe(true);
+        expect(r.warnings).toEqual([]);
+      });
+
+      it('pending: deny refuses a scale-up by the next replica', () => {
+        const r = handleValidate(scaleRequest(3, 4), withPods(DENY, three(), replicas()), { scaled: current() });
+        expect(r.response.allowed).toBe(false);
+        expect(r.response.status?.message).toBe(
+          "Deployment web: will stay Pending: 0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. " +
+            'Deployment web: 4 replicas, but at most 3 can be placed (required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods): 1 will stay Pending.',
+        );
+      });
     });
 
     it('a workload that could not be read: the scale is allowed unjudged', () => {

@@ -124,19 +124,24 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   if (typeof c === 'string') return notChecked(uid, c);
   // A template carries a class name at most: its pods' priority is that class's, where the classes are known.
   const priority = typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : ctx.priorityOf?.(mutation.pod.spec?.priorityClassName);
-  const subject = { pod: mutation.pod, constraints: c, namespace, warnOnly: w.daemonSet, staticWarnOnly: !templateChanged, prefix, priority };
-  const one = judge(subject, ctx, ruleSet);
-  if (one.denial) return respond(uid, one);
-  const name = w.what.slice(w.kind.length + 1);
   const replicas = w.replicas ?? 1;
+  const oldReplicas = w.oldReplicas ?? 1;
+  // The next pod is a new one beside the workload's pods only when it creates pods they do not replace.
+  const addsPods = !updating || w.oldReplicas === 0 || replicas > oldReplicas;
+  const subject = { pod: mutation.pod, constraints: c, namespace, warnOnly: w.daemonSet, staticWarnOnly: !templateChanged, prefix, priority, askNow: addsPods };
+  const one = judge(subject, ctx, ruleSet);
+  // What can never run is the whole answer; a refusal for now is told with the workload's own answers.
+  if (one.denial && one.verdict !== 'pending') return respond(uid, one);
+  const name = w.what.slice(w.kind.length + 1);
   const all = judgeWorkload(
-    { ...subject, what: w.what, kind: w.kind, name, replicas, selector: w.selector, strategy: w.strategy, podManagementPolicy: w.podManagementPolicy },
+    { ...subject, what: w.what, kind: w.kind, name, replicas, selector: w.selector, strategy: w.strategy, podManagementPolicy: w.podManagementPolicy, scalingDown: updating && replicas < oldReplicas },
     ctx,
     ruleSet,
   );
+  const denial = [one.denial, all.denial].filter((d) => d !== undefined).join(' ');
   const j: Judgement = {
     ...one,
-    ...(all.denial ? { denial: all.denial, verdict: 'pending' } : {}),
+    ...(denial ? { denial, verdict: 'pending' } : {}),
     warnings: [...one.warnings, ...all.warnings],
   };
   return respond(uid, j, { replicas, placeableReplicas: all.placeableReplicas });

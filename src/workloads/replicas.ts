@@ -71,8 +71,9 @@ export function replicaBound(w: WorkloadShape, nodes: NodeIndex, pods: PodIndex 
     const key = term.topologyKey;
     const domains = new Set<string>();
     const blocked = new Set<string>();
+    // A node without the key never conflicts (`satisfyPodAntiAffinity` needs the key on the node): no bound then.
+    if (eligible.some((n) => !Object.hasOwn(n.labels, key))) continue;
     for (const n of eligible) {
-      if (!Object.hasOwn(n.labels, key)) continue;
       const d = n.labels[key] as string;
       domains.add(d);
       // A domain held by a pod of another workload that the term matches is closed to every replica.

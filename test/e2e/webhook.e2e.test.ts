@@ -96,6 +96,41 @@ const ARM_POOL = {
   status: { resources: { cpu: '0' }, conditions: [{ type: 'Ready', status: 'True' }] },
 };
 
+/** The three nodes of the workload scenario: a Deployment's pods may use these and no other. */
+const THREE_NODES = ['ondemand-a-1', 'ondemand-b-1', 'spot-a-1'];
+
+/**
+ * A Deployment whose replicas keep apart (required anti-affinity against their own labels on the hostname) and may
+ * use only THREE_NODES; `strategy` as given (none: the default 25 % / 25 %).
+ */
+function spreadOut(name: string, replicas: number, strategy?: object) {
+  const labels = { app: name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      ...(strategy ? { strategy } : {}),
+      template: {
+        metadata: { labels },
+        spec: {
+          tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }],
+          affinity: {
+            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: THREE_NODES }] }] } },
+            podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }] },
+          },
+          containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
+        },
+      },
+    },
+  };
+}
+
+/** Rolls one replica at a time out of the way first: a rollout that progresses with one replica per node. */
+const ONE_AT_A_TIME = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } };
+
 const EXAMPLE_RULES = readFileSync(path.join(REPO_ROOT, 'examples', 'rules.yaml'), 'utf8');
 
 describe('placement-webhook against a real control plane', () => {
@@ -357,6 +392,92 @@ describe('placement-webhook against a real control plane', () => {
       const p = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
       return p.spec.nodeSelector?.['lifecycle'] === 'Ec2Spot' ? true : undefined;
     }, 10_000);
+  });
+
+  describe('whole workloads: replicas the nodes cannot all take, and rollouts that cannot progress', () => {
+    const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('Warning: ')).map((l) => l.slice('Warning: '.length));
+    const boundReplicas = async (app: string) => {
+      const list = JSON.parse(await kubectlOk(['get', 'pods', '-n', 'default', '-l', `app=${app}`, '-o', 'json'])) as { items: Pod[] };
+      return list.items.filter((p) => p.spec.nodeName !== undefined).length;
+    };
+
+    it('warns at apply and at kubectl scale when more replicas than nodes keep apart; pending: deny refuses both', async () => {
+      // 3 replicas on 3 nodes, a rollout that can progress: nothing to say.
+      const three = await kubectl(['apply', '-f', '-'], json(spreadOut('demo-app', 3, ONE_AT_A_TIME)));
+      expect(three.code, three.stderr).toBe(0);
+      expect(warnings(three.stderr)).toEqual([]);
+      await waitFor('3 replicas bound by the scheduler', async () => ((await boundReplicas('demo-app')) === 3 ? true : undefined), 60_000);
+      // The pod cache has seen them once a fourth replica would be refused by them.
+      const scaled = await kubectl(['scale', 'deployment', '-n', 'default', 'demo-app', '--replicas', '5']);
+      expect(scaled.code, scaled.stderr).toBe(0);
+      // The next replica would stay Pending (each of the 3 nodes holds one), and 2 of the 5 always will.
+      expect(warnings(scaled.stderr)).toEqual([
+        'Deployment demo-app: will stay Pending: 0/6 nodes are available:',
+        "  1 node(s) didn't match Pod's node affinity/selector",
+        '  1 node(s) had untolerated taint {dedicated: payments}',
+        '  1 node(s) had untolerated taint {nvidia.com/gpu: present}',
+        "  3 node(s) didn't match pod anti-affinity rules",
+        'Deployment demo-app: 5 replicas, but at most 3 can be placed: 2 will stay Pending',
+        '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods',
+      ]);
+      // The scheduler agrees: 3 bound, 2 Pending.
+      await waitFor('5 replicas created', async () => {
+        const list = JSON.parse(await kubectlOk(['get', 'pods', '-n', 'default', '-l', 'app=demo-app', '-o', 'json'])) as { items: Pod[] };
+        return list.items.length === 5 ? true : undefined;
+      });
+      await sleep(2000);
+      expect(await boundReplicas('demo-app')).toBe(3);
+
+      // A new Deployment of 5 such replicas: the same answer at apply.
+      const five = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('demo-five', 5, ONE_AT_A_TIME)));
+      expect(five.code, five.stderr).toBe(0);
+      expect(warnings(five.stderr)).toEqual([
+        'Deployment demo-five: 5 replicas, but at most 3 can be placed: 2 will stay Pending',
+        '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods',
+      ]);
+
+      // pending: deny — for clusters without an autoscaler — refuses both.
+      await kubectlOk(['scale', 'deployment', '-n', 'default', 'demo-app', '--replicas', '3']);
+      const deny = EXAMPLE_RULES.replace('    mode: enforce\n', '    mode: enforce\n    pending: deny\n');
+      expect(deny).not.toBe(EXAMPLE_RULES);
+      expect((await rulesConfigMap(deny)).code).toBe(0);
+      try {
+        const refusedApply = await waitFor('pending: deny to apply', async () => {
+          const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('demo-five', 5, ONE_AT_A_TIME)));
+          return r.code !== 0 ? r : undefined;
+        }, 10_000);
+        expect(refusedApply.stderr).toContain(
+          'Deployment demo-five: 5 replicas, but at most 3 can be placed (required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods): 2 will stay Pending.',
+        );
+        const refusedScale = await kubectl(['scale', 'deployment', '-n', 'default', 'demo-app', '--replicas', '5']);
+        expect(refusedScale.code).not.toBe(0);
+        expect(refusedScale.stderr).toContain('Deployment demo-app: 5 replicas, but at most 3 can be placed');
+        const after = JSON.parse(await kubectlOk(['get', 'deployment', '-n', 'default', 'demo-app', '-o', 'json'])) as { spec: { replicas: number } };
+        expect(after.spec.replicas).toBe(3);
+      } finally {
+        expect((await rulesConfigMap(EXAMPLE_RULES)).code).toBe(0);
+        await waitFor('pending: warn again', async () => {
+          const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('demo-five', 5, ONE_AT_A_TIME)));
+          return r.code === 0 ? true : undefined;
+        }, 10_000);
+        await kubectl(['delete', 'deployment', '-n', 'default', 'demo-app', '--wait=false']);
+      }
+    }, 120_000);
+
+    it('a Deployment with one replica per node and the default strategy is told its rollout can never progress, and how to fix it', async () => {
+      // The default strategy, for 3 replicas: maxSurge 25 % → 1, maxUnavailable 25 % → 0.
+      const stuck = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('rollout-stuck', 3)));
+      expect(stuck.code, stuck.stderr).toBe(0);
+      expect(warnings(stuck.stderr)).toEqual([
+        'Deployment rollout-stuck: a rolling update can never progress (maxSurge 1, maxUnavailable 0):',
+        '  all 3 domain(s) of kubernetes.io/hostname its pods may use hold a replica: a new pod has nowhere to go',
+        '  fix: set strategy.rollingUpdate.maxUnavailable: 1 (maxSurge: 0 only together with a maxUnavailable above 0)',
+      ]);
+      // The fix it gives is accepted without a word.
+      const fixed = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('rollout-stuck', 3, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } })));
+      expect(fixed.code, fixed.stderr).toBe(0);
+      expect(warnings(fixed.stderr)).toEqual([]);
+    });
   });
 
   it('serves metrics that count the reviews and the rules reloads', async () => {
