@@ -6,11 +6,17 @@
  * Input the API server would never send is refused (exit 2, one line per problem, naming file, object and field)
  * rather than judged: a file with no object, an object without `kind`, a field of the wrong shape (what the webhook
  * answers HTTP 400), an invalid quantity (which the webhook, unable to judge, allows with a warning).
+ *
+ * Besides the webhook pair's answers, `check` says whether the scheduler would bind each pod now (against the pods
+ * of `--pods`, or of the cluster with `--kubeconfig`; with neither, as if the nodes were empty), and for a workload
+ * how many of its replicas can be placed now: an estimate, by placing hypothetical replicas one at a time on the
+ * node the scheduler model picks (at most {@link MAX_SIMULATED_REPLICAS}), which are removed again afterwards.
  */
 import { parseArgs } from 'node:util';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { stringify } from 'yaml';
 import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { ReviewRecord } from '../admission/context.js';
 import type { HandlerResult } from '../admission/handler.js';
 import { handleMutate } from '../admission/mutate.js';
 import { decodePatch } from '../admission/response.js';
@@ -24,10 +30,16 @@ import { fieldError, formatFieldError, type FieldError } from '../errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { withNameLabel } from '../rules/select.js';
 import { explain, type GroupExplanation } from '../scheduling/explain.js';
-import { podConstraints } from '../scheduling/feasibility.js';
+import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
+import { evaluateNow, podAwareConstraints } from '../scheduling/now.js';
+import { PodReader, type PlacedPod } from '../scheduling/pods.js';
 import { QuantityError } from '../scheduling/quantity.js';
 import { podRequests } from '../scheduling/resources.js';
+import { readCluster } from './cluster-read.js';
 import { fileName, INPUT_OPTIONS, loadInputs, readObjects, UsageError, type LocatedObject } from './inputs.js';
+
+/** Most replicas of one workload placed one at a time to count how many fit now. */
+export const MAX_SIMULATED_REPLICAS = 1000;
 
 /**
  * What `check` says about one object; `-o json` prints these, keys in this order. Exactly one of `verdict` and
@@ -52,6 +64,16 @@ export interface CheckResult {
   verdict?: string;
   /** For no-fit: the groups of nodes that came closest and what each lacks. */
   explanation?: GroupExplanation[];
+  /** Would the scheduler bind the pod (a workload's pod) now, given the nodes and the pods bound to them. */
+  schedulableNow?: boolean;
+  /** Why not, in the scheduler's words, when `schedulableNow` is false. */
+  pendingMessage?: string;
+  /** Replicated workloads: the pods they run at once (`spec.replicas`, a Job's `parallelism`). */
+  replicas?: number;
+  /** How many of them can be scheduled now (at most {@link MAX_SIMULATED_REPLICAS} are tried). */
+  placeableReplicas?: number;
+  /** `placeableReplicas` comes from placing replicas one at a time, not from a bound the pod's constraints set. */
+  placeableReplicasEstimate?: boolean;
   placement: Pick<NonNullable<V1Pod['spec']>, 'nodeSelector' | 'affinity' | 'tolerations' | 'topologySpreadConstraints'>;
 }
 
@@ -70,6 +92,11 @@ function ordered(r: CheckResult): CheckResult {
     patch: r.patch,
     ...(r.skipped === undefined && r.verdict !== undefined ? { verdict: r.verdict } : {}),
     ...(r.skipped === undefined && r.explanation !== undefined ? { explanation: r.explanation } : {}),
+    ...(r.skipped === undefined && r.schedulableNow !== undefined ? { schedulableNow: r.schedulableNow } : {}),
+    ...(r.skipped === undefined && r.schedulableNow === false && r.pendingMessage !== undefined ? { pendingMessage: r.pendingMessage } : {}),
+    ...(r.skipped === undefined && r.replicas !== undefined ? { replicas: r.replicas } : {}),
+    ...(r.skipped === undefined && r.placeableReplicas !== undefined ? { placeableReplicas: r.placeableReplicas } : {}),
+    ...(r.skipped === undefined && r.placeableReplicas !== undefined && r.placeableReplicasEstimate ? { placeableReplicasEstimate: true } : {}),
     placement: r.placement,
   };
 }
@@ -180,6 +207,90 @@ function explanationFor(pod: V1Pod, cluster: StaticCluster): GroupExplanation[] 
   return explain(podConstraints(pod), [...cluster.nodes().index.nodes()]);
 }
 
+/** What `check` judges with: the cluster, and the reader its pods were read with (for the simulated replicas). */
+export interface CheckContext {
+  readonly cluster: StaticCluster;
+  readonly podReader: PodReader;
+}
+
+/** The pod (a workload's pod after the rules) as the scheduler model reads it, when the nodes and pods are known. */
+interface NowSubject {
+  readonly pod: V1Pod;
+  readonly constraints: PodConstraints;
+  readonly namespace: string;
+  readonly priority: number | undefined;
+}
+
+/** The nodes and pods, when both can be trusted for "would it be scheduled now". */
+function nowView(cluster: StaticCluster) {
+  const nodes = cluster.nodes();
+  const pods = cluster.pods();
+  if (nodes.incomplete || nodes.index.size === 0 || !pods || pods.incomplete) return undefined;
+  return { nodes: nodes.index, pods };
+}
+
+/**
+ * Would the scheduler bind it now: the handler's answer, or (when the rules' `pending: off` left the question
+ * unasked) the scheduler model's, for a pod that can run and is not bound to a node.
+ */
+function schedulableNow(record: ReviewRecord, s: NowSubject | undefined, cluster: StaticCluster): Pick<CheckResult, 'schedulableNow' | 'pendingMessage'> {
+  if (record.schedulableNow !== undefined) {
+    return { schedulableNow: record.schedulableNow, ...(record.pendingMessage !== undefined ? { pendingMessage: record.pendingMessage } : {}) };
+  }
+  const view = nowView(cluster);
+  if (!s || !view || s.constraints.nodeName !== undefined || (record.verdict !== 'fits' && record.verdict !== 'fits-transient')) return {};
+  const now = evaluateNow(s.constraints, podAwareConstraints(s.pod, s.namespace, s.priority), view.nodes, view.pods);
+  if (now.kind === 'fits') return { schedulableNow: true };
+  if (now.kind === 'no-fit') return { schedulableNow: false, pendingMessage: now.message };
+  return {};
+}
+
+/** A name no real pod can have (a `/`), for the hypothetical replicas. */
+const simulatedName = (i: number) => `placement-webhook/check-replica-${i}`;
+
+/**
+ * How many replicas of the pod can be scheduled now: hypothetical replicas placed one at a time, each on the node
+ * the scheduler model picks for it (so that they count for resources, ports, spread and inter-pod affinity of the
+ * next), until one does not fit or `replicas` (at most {@link MAX_SIMULATED_REPLICAS}) are placed; removed again
+ * afterwards. Undefined when the nodes or pods are not known.
+ */
+export function simulateReplicas(s: NowSubject, replicas: number, cluster: StaticCluster, reader: PodReader): number | undefined {
+  const view = nowView(cluster);
+  if (!view) return undefined;
+  const aware = podAwareConstraints(s.pod, s.namespace, s.priority);
+  const added: PlacedPod[] = [];
+  const index = view.pods.index;
+  try {
+    while (added.length < Math.min(replicas, MAX_SIMULATED_REPLICAS)) {
+      const now = evaluateNow(s.constraints, aware, view.nodes, view.pods);
+      if (now.kind !== 'fits') break;
+      const placed = reader.read({
+        metadata: { name: simulatedName(added.length), namespace: s.namespace, labels: s.pod.metadata?.labels ?? {} },
+        spec: { ...s.pod.spec, nodeName: now.node },
+      });
+      if (!placed) break;
+      index.upsert(placed);
+      added.push(placed);
+    }
+  } finally {
+    for (const p of added) index.remove(p.namespace, p.name);
+  }
+  return added.length;
+}
+
+/**
+ * The replicas of a judged workload, and how many can be placed now: the simulation's count, or the bound the
+ * handler found in the pod's own constraints (self anti-affinity, a minDomains spread) when that is lower or equal
+ * (then the figure is exact, not an estimate).
+ */
+function replicaAnswer(record: ReviewRecord, replicas: number, s: NowSubject | undefined, ctx: CheckContext): Pick<CheckResult, 'replicas' | 'placeableReplicas' | 'placeableReplicasEstimate'> {
+  const simulated = s ? simulateReplicas(s, replicas, ctx.cluster, ctx.podReader) : undefined;
+  const bound = record.placeableReplicas;
+  if (simulated === undefined) return bound === undefined ? { replicas } : { replicas, placeableReplicas: bound };
+  if (bound !== undefined && bound <= simulated) return { replicas, placeableReplicas: bound };
+  return { replicas, placeableReplicas: simulated, placeableReplicasEstimate: true };
+}
+
 /** What a validation result adds: the verdict, or why there is none. */
 function judged(result: HandlerResult, pod: V1Pod | undefined, cluster: StaticCluster): Pick<CheckResult, 'skipped' | 'verdict' | 'explanation'> {
   const { record } = result;
@@ -190,8 +301,19 @@ function judged(result: HandlerResult, pod: V1Pod | undefined, cluster: StaticCl
   };
 }
 
+/** The pod as the scheduler model reads it; undefined when its constraints cannot be read (then it was not judged). */
+function nowSubject(pod: V1Pod, namespace: string, priority: number | undefined): NowSubject | undefined {
+  try {
+    return { pod, constraints: podConstraints(pod), namespace, priority };
+  } catch (err) {
+    if (err instanceof QuantityError) return undefined;
+    throw err;
+  }
+}
+
 /** One object, which {@link subject} accepted, through the webhook pair. */
-function checkSubject(s: Subject, index: number, cluster: StaticCluster): CheckResult {
+function checkSubject(s: Subject, index: number, ctx: CheckContext): CheckResult {
+  const { cluster } = ctx;
   const base = { kind: s.kind, namespace: s.namespace, name: s.name };
 
   if (s.kind !== 'Pod') {
@@ -202,6 +324,11 @@ function checkSubject(s: Subject, index: number, cluster: StaticCluster): CheckR
     const simulated = w.template
       ? mutatePod(templatePod(w.template, s.namespace, w.daemonSet), cluster.rules(), s.namespace, withNameLabel(s.namespace, cluster.namespaceLabels(s.namespace)))
       : undefined;
+    const verdict = judged(validation, simulated?.pod, cluster);
+    const judgedPod = verdict.skipped === undefined && verdict.verdict !== 'rule-denial' && simulated && !simulated.denial;
+    // A template carries a class name at most: its pods' priority is not known here.
+    const now = judgedPod ? nowSubject(simulated.pod, s.namespace, typeof simulated.pod.spec?.priority === 'number' ? simulated.pod.spec.priority : undefined) : undefined;
+    const replicated = judgedPod && !w.daemonSet && w.replicas !== undefined;
     return ordered({
       ...base,
       allowed: validation.response.allowed,
@@ -209,7 +336,9 @@ function checkSubject(s: Subject, index: number, cluster: StaticCluster): CheckR
       warnings: [...validation.warnings],
       appliedRules: [...(simulated?.appliedRules ?? [])],
       patch: [],
-      ...judged(validation, simulated?.pod, cluster),
+      ...verdict,
+      ...(judgedPod ? schedulableNow(validation.record, now, cluster) : {}),
+      ...(replicated ? replicaAnswer(validation.record, w.replicas ?? 1, now, ctx) : {}),
       placement: simulated ? placementOf(simulated.pod) : {},
     });
   }
@@ -233,6 +362,8 @@ function checkSubject(s: Subject, index: number, cluster: StaticCluster): CheckR
   if (!isObject(pod.spec)) return ordered({ ...result, skipped: mutationSkipped ?? 'the pod has no spec' });
   const validation = handleValidate(request(s, index, mutated), cluster);
   const verdict = judged(validation, mutated, cluster);
+  // The Priority admission plugin has set spec.priority by the time validation runs (0 without a class).
+  const priority = typeof mutated.spec?.priority === 'number' ? mutated.spec.priority : 0;
   return ordered({
     ...result,
     allowed: validation.response.allowed,
@@ -240,6 +371,7 @@ function checkSubject(s: Subject, index: number, cluster: StaticCluster): CheckR
     warnings: [...result.warnings, ...validation.warnings],
     ...verdict,
     ...(mutationSkipped !== undefined && mutationSkipped !== verdict.skipped ? { notMutated: mutationSkipped } : {}),
+    ...(verdict.skipped === undefined ? schedulableNow(validation.record, nowSubject(mutated, s.namespace, priority), cluster) : {}),
   });
 }
 
@@ -247,7 +379,7 @@ function checkSubject(s: Subject, index: number, cluster: StaticCluster): CheckR
  * Every object of `files` through the webhook pair, in order. Throws a `UsageError` listing every object `check`
  * refuses (one line each) before judging any.
  */
-export async function checkFiles(files: readonly string[], cluster: StaticCluster): Promise<CheckResult[]> {
+export async function checkFiles(files: readonly string[], cluster: StaticCluster, podReader: PodReader = new PodReader()): Promise<CheckResult[]> {
   const subjects: Subject[] = [];
   const problems: string[] = [];
   for (const file of files) {
@@ -258,18 +390,32 @@ export async function checkFiles(files: readonly string[], cluster: StaticCluste
     }
   }
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
-  return subjects.map((s, i) => checkSubject(s, i, cluster));
+  return subjects.map((s, i) => checkSubject(s, i, { cluster, podReader }));
 }
 
 const indent = (text: string, by: string) => text.trimEnd().split('\n').map((l) => `${by}${l}`).join('\n');
 
-export function formatText(r: CheckResult): string {
+/**
+ * `r` as text. `podsNote` qualifies the "schedulable now" answer (`as if the nodes were empty: no --pods given`).
+ */
+export function formatText(r: CheckResult, podsNote?: string): string {
   const lines = [`${r.kind} ${r.namespace}/${r.name || '(unnamed)'}: ${r.allowed ? 'allowed' : 'DENIED'}`];
   if (r.skipped !== undefined) lines.push(`  skipped: ${r.skipped}`);
   if (r.notMutated !== undefined) lines.push(`  not mutated: ${r.notMutated}`);
   if (!r.allowed) lines.push(`  message: ${r.message}`);
   lines.push(`  rules applied: ${r.appliedRules.length > 0 ? r.appliedRules.join(', ') : '(none)'}`);
   if (r.skipped === undefined && r.verdict !== undefined) lines.push(`  verdict: ${r.verdict}`);
+  if (r.schedulableNow !== undefined) {
+    lines.push(`  schedulable now: ${r.schedulableNow ? 'yes' : 'no'}${podsNote ? ` (${podsNote})` : ''}`);
+    if (!r.schedulableNow && r.pendingMessage) lines.push(`  pending: ${r.pendingMessage}`);
+  }
+  if (r.replicas !== undefined) {
+    const capped = r.placeableReplicas === MAX_SIMULATED_REPLICAS && r.replicas > MAX_SIMULATED_REPLICAS;
+    const placeable =
+      r.placeableReplicas === undefined ? 'not known'
+      : `${capped ? 'at least ' : ''}${r.placeableReplicas}${r.placeableReplicasEstimate ? ` (an estimate: replicas placed one at a time${capped ? `, at most ${MAX_SIMULATED_REPLICAS}` : ''})` : ''}`;
+    lines.push(`  replicas: ${r.replicas}, placeable now: ${placeable}`);
+  }
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   if (r.explanation && r.explanation.length > 0) {
     lines.push('  closest nodes:');
@@ -286,6 +432,28 @@ export function formatText(r: CheckResult): string {
   return lines.join('\n');
 }
 
+/** What `check` judges against: files (or the examples), or a cluster read once through a kubeconfig. */
+async function checkContext(values: Record<string, string | undefined>): Promise<CheckContext & { podsNote: string | undefined }> {
+  const kubeconfig = values['kubeconfig'];
+  if (kubeconfig === undefined) {
+    if (values['context'] !== undefined) throw new UsageError('--context needs --kubeconfig');
+    if (values['rules-configmap'] !== undefined) throw new UsageError('--rules-configmap needs --kubeconfig: the ConfigMap is read from that cluster');
+    const inputs = await loadInputs(values, 'empty');
+    if (inputs.usingExamples) process.stderr.write('note: no --rules given; using the examples in examples/\n');
+    return { cluster: inputs.cluster, podReader: inputs.podReader, podsNote: inputs.podsGiven ? undefined : NO_PODS_NOTE };
+  }
+  for (const flag of ['nodes', 'namespaces', 'pods', 'nodepools'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} is for files; with --kubeconfig the cluster's own are read`);
+  }
+  if (values['rules'] !== undefined && values['rules-configmap'] !== undefined) throw new UsageError('--rules and --rules-configmap: give one of them');
+  const read = await readCluster({ kubeconfig, context: values['context'], rules: values['rules'], rulesConfigMap: values['rules-configmap'] });
+  for (const w of read.warnings) process.stderr.write(`${w}\n`);
+  return { cluster: read.cluster, podReader: read.podReader, podsNote: undefined };
+}
+
+/** How "schedulable now" is qualified without `--pods`. */
+export const NO_PODS_NOTE = 'as if the nodes were empty: no --pods given';
+
 export async function check(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -293,6 +461,9 @@ export async function check(argv: string[]): Promise<number> {
     options: {
       ...INPUT_OPTIONS,
       output: { type: 'string', short: 'o', default: 'text' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      'rules-configmap': { type: 'string' },
     },
   });
   const output = values.output;
@@ -300,12 +471,12 @@ export async function check(argv: string[]): Promise<number> {
     throw new UsageError(`-o: unsupported value ${JSON.stringify(output)}; supported values: "text", "json", "yaml"`);
   }
   if (positionals.length === 0) throw new UsageError('check needs at least one FILE (or - for stdin)');
-  const inputs = await loadInputs(values);
-  if (inputs.usingExamples) process.stderr.write('note: no --rules given; using the examples in examples/\n');
+  const ctx = await checkContext(values);
 
-  const results = await checkFiles(positionals, inputs.cluster);
+  const results = await checkFiles(positionals, ctx.cluster, ctx.podReader);
+  if (output !== 'text' && ctx.podsNote && results.some((r) => r.schedulableNow !== undefined)) process.stderr.write(`note: schedulableNow and placeableReplicas are answered ${ctx.podsNote}\n`);
   if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else if (output === 'yaml') process.stdout.write(stringify(results));
-  else process.stdout.write(`${results.map(formatText).join('\n\n')}\n`);
+  else process.stdout.write(`${results.map((r) => formatText(r, ctx.podsNote)).join('\n\n')}\n`);
   return results.every((r) => r.allowed) ? 0 : 1;
 }

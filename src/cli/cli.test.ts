@@ -201,5 +201,18 @@ describe('placement-webhook check: what it prints', () => {
       expect(keys).toEqual(fields.filter((f) => keys.includes(f)));
     }
     expect([...seen].sort()).toEqual([...fields].sort());
+    // Every one of them is in the field table, in the same order.
+    const table = readme.slice(readme.indexOf('`-o json` prints an array of'), readme.indexOf('`--nodes` and `--namespaces` files are checked'));
+    const rows = [...table.matchAll(/^ {2}\| ((?:`[^`]+`(?:, )?)+) \|/gm)].flatMap((m) => [...(m[1] ?? '').matchAll(/`([^`]+)`/g)].map((f) => f[1]));
+    expect(rows).toEqual(fields);
+  });
+
+  it('-o json: a workload whose replicas are placed one at a time says that its figure is an estimate; one its own constraints bound, not', async () => {
+    const three = ['--rules', fixture('cli/rules-none.yaml'), '--nodes', fixture('cli/nodes-three-zones.yaml')];
+    await check([...three, '-o', 'json', fixture('cli/deployment-web.yaml'), fixture('cli/deployment-one-per-node.yaml')]);
+    const [web, cache] = json();
+    expect(Object.keys(web ?? {}).slice(-5)).toEqual(['schedulableNow', 'replicas', 'placeableReplicas', 'placeableReplicasEstimate', 'placement']);
+    expect(cache).toMatchObject({ replicas: 5, placeableReplicas: 3 });
+    expect(cache).not.toHaveProperty('placeableReplicasEstimate');
   });
 });

@@ -9,11 +9,14 @@ import { formatFieldError, InvalidDocumentError, PlacementError } from '../error
 export const USAGE = `placement-webhook — places pods by label-based rules at admission
 
 Usage:
-  placement-webhook serve  [--rules F] [--nodes F] [--namespaces F] [--host H] [--port P] [--tls-cert F --tls-key F]
-  placement-webhook check  [--rules F] [--nodes F] [--namespaces F] [-o text|json|yaml] FILE... (or - for stdin)
-  placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--endpoint mutate|validate] REVIEW.json...
+  placement-webhook serve  [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [--host H] [--port P] [--tls-cert F --tls-key F]
+  placement-webhook check  [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [-o text|json|yaml] FILE... (or - for stdin)
+  placement-webhook check  --kubeconfig F [--context NAME] [--rules F | --rules-configmap NS/NAME] [-o text|json|yaml] FILE...
+  placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [--endpoint mutate|validate] REVIEW.json...
   placement-webhook lint   FILE
   placement-webhook certs  [--service S] [--namespace N] [--out DIR] [--kustomize-dir DIR] [--san NAME|IP]... [--days D]
+  placement-webhook templates from-asg [--asg-tag KEY[=VALUE]] [--merge RULES] FILE
+  placement-webhook templates from-eks-nodegroup [--merge RULES] FILE...
 
 serve in a cluster: --kubeconfig F | --in-cluster, --rules-configmap NS/NAME (or --rules F), --max-staleness 60s,
   --cert-reload-interval 10s, --shutdown-delay 5s, --relist-interval 10m
@@ -25,9 +28,13 @@ Exit codes: 0 success (all allowed / valid), 1 denied or invalid, 2 bad input or
 
 const INPUT_FLAGS = `  --rules FILE         the rules document
   --nodes FILE         the nodes to judge against: YAML or JSON, one object, several documents or a v1 List
-                       (kubectl get nodes -o yaml); without it, validation allows with a warning
+                       (kubectl get nodes -o yaml); without it, validation allows with a warning. Cluster API
+                       MachineDeployments and MachineSets in it are node groups cluster-autoscaler can scale
   --namespaces FILE    the namespaces and their labels (as --nodes)
-  With none of the three, the examples shipped in examples/ are used.`;
+  --pods FILE          the pods bound to the nodes (kubectl get pods -A -o yaml), for "would it be scheduled now"
+  --nodepools FILE     Karpenter NodePools (karpenter.sh/v1 or v1beta1; kubectl get nodepools -o yaml): capacity
+                       Karpenter can add
+  With none of them, the examples shipped in examples/ are used.`;
 
 /** Each command's `--help`. */
 export const COMMAND_USAGE = {
@@ -37,6 +44,7 @@ The admission webhook over HTTPS (TLS 1.2 or later): POST /mutate, POST /validat
 
 Local mode, from files:
 ${INPUT_FLAGS}
+  Without --pods, whether a pod would be scheduled now is not asked (no pod cache).
 Cluster mode, from the API server:
   --kubeconfig FILE | --in-cluster
   --rules-configmap NS/NAME   the rules ConfigMap (key rules.yaml); or --rules FILE to pin the rules
@@ -54,23 +62,34 @@ Both:
 Every flag has an environment variable: PLACEMENT_WEBHOOK_<FLAG> (e.g. PLACEMENT_WEBHOOK_TLS_CERT).
 Durations: 500ms, 60s, 2m, 1h.`,
 
-  check: `Usage: placement-webhook check [--rules F] [--nodes F] [--namespaces F] [-o text|json|yaml] FILE...
+  check: `Usage: placement-webhook check [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [-o text|json|yaml] FILE...
+       placement-webhook check --kubeconfig F [--context NAME] [--rules F | --rules-configmap NS/NAME] [-o ...] FILE...
 
 What the webhook pair would decide for each Pod and workload (Deployment, StatefulSet, ReplicaSet, DaemonSet, Job,
 CronJob, ReplicationController) in FILE (YAML or JSON, several documents or a v1 List; - reads stdin; no namespace
-means default): /mutate, then /validate on the mutated pod, as the API server calls them.
+means default): /mutate, then /validate on the mutated pod, as the API server calls them. Also whether the
+scheduler would bind each pod now, and how many replicas of a workload can be placed now (an estimate).
 
+From files:
 ${INPUT_FLAGS}
+  Without --pods, "schedulable now" is answered as if the nodes were empty.
+From a cluster (nodes, namespaces, pods, NodePools and Cluster API node groups are read once; nothing installed):
+  --kubeconfig FILE          the cluster to read
+  --context NAME             a context of that kubeconfig (default: its current context)
+  --rules-configmap NS/NAME  the rules ConfigMap (key rules.yaml) of that cluster; or --rules FILE; with neither,
+                             no rules (the examples are never used with --kubeconfig)
+Both:
   -o, --output FORMAT  text (default), json or yaml
 
 Exit codes: 0 every object allowed, 1 any denied, 2 bad input (unreadable, not an object, no kind, a field placement
 cannot read, an invalid quantity).`,
 
-  replay: `Usage: placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--endpoint mutate|validate] REVIEW.json...
+  replay: `Usage: placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [--endpoint mutate|validate] REVIEW.json...
 
 AdmissionReview files through the server's own routes, in process; prints each response with its patch decoded.
 
 ${INPUT_FLAGS}
+  Without --pods, whether a pod would be scheduled now is not asked (as the webhook without a pod cache).
   --endpoint E         mutate (default) or validate
 
 Exit codes: 0 every review allowed, 1 any not, 2 bad input.`,
@@ -95,6 +114,23 @@ that kubectl apply -k webhook-config/ needs.
   --days D             validity of the serving certificate, 1 to 36500 (365); the CA's is twice as long
 
 Exit codes: 0 written, 2 bad input or a directory or file that cannot be written.`,
+
+  templates: `Usage: placement-webhook templates from-asg [--asg-tag KEY[=VALUE]] [--merge RULES] FILE
+       placement-webhook templates from-eks-nodegroup [--merge RULES] FILE...
+
+Node templates (settings.validation.nodeTemplates) from the node groups AWS describes: the JSON of
+aws autoscaling describe-auto-scaling-groups (from-asg: every group cluster-autoscaler manages, by its discovery
+tag) or of aws eks describe-nodegroup (from-eks-nodegroup: one group per file). - reads stdin. Nothing is guessed:
+a comment above each entry says where it came from and what the input does not state; a group at its max size is
+left out, with a comment saying so.
+
+  --asg-tag KEY[=VALUE]  the discovery tag (k8s.io/cluster-autoscaler/enabled)
+  --merge RULES          rewrite settings.validation.nodeTemplates in the rules file RULES instead of printing:
+                         entries of the same name replaced, new ones appended, the others kept, comments and
+                         formatting elsewhere unchanged; nothing is written when the result would be invalid
+
+Exit codes: 0 printed or written, 2 bad input (unreadable, not such an answer, templates or a merged document that
+would be invalid).`,
 } as const;
 
 export type CommandName = keyof typeof COMMAND_USAGE;
@@ -106,6 +142,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
   replay: async () => (await import('./replay.js')).replay,
   lint: async () => (await import('./lint.js')).lint,
   certs: async () => (await import('./certs.js')).certs,
+  templates: async () => (await import('./templates.js')).templates,
 };
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(commands, name);

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it, vi } 
 import { generateCertificate } from '../server/tls.js';
 import { run } from './run.js';
 
+const fixture = (name: string) => new URL(`../../test/fixtures/cli/${name}`, import.meta.url).pathname;
+
 let dir: string;
 let busy: Server;
 let busyPort: number;
@@ -47,6 +49,9 @@ describe('placement-webhook serve: bad input is exit 2 with one line, not a cras
     { name: 'a port another process listens on', flags: () => ['--host', '127.0.0.1', '--port', String(busyPort), ...pair('a.crt', 'a.key')], want: () => `error: --host 127.0.0.1 --port ${busyPort}: cannot listen: listen EADDRINUSE: address already in use` },
     { name: 'a kubeconfig that does not exist', flags: () => ['--kubeconfig', join(dir, 'missing'), '--rules-configmap', 'ns/rules'], want: () => `error: --kubeconfig ${join(dir, 'missing')}: cannot load the cluster configuration: ENOENT: no such file or directory` },
     { name: 'a port out of range', flags: () => ['--port', '70000'], want: () => 'error: --port: invalid value "70000"' },
+    { name: 'a --pods file that does not exist (local mode reads it before serving)', flags: () => ['--rules', fixture('rules-none.yaml'), '--pods', join(dir, 'missing-pods.yaml')], want: () => `error: cannot read ${join(dir, 'missing-pods.yaml')}: ENOENT: no such file or directory` },
+    { name: 'a --nodepools file with a NodePool that cannot be read', flags: () => ['--rules', fixture('rules-none.yaml'), '--nodepools', fixture('nodepool-no-operator.yaml')], want: () => `error: ${fixture('nodepool-no-operator.yaml')}: NodePool broken: spec.template.spec.requirements[0]: cannot be read as a requirement` },
+    { name: '--pods in cluster mode', flags: () => ['--rules-configmap', 'ns/rules', '--pods', fixture('pods-busy.yaml')], want: () => 'error: --pods: for local mode; in cluster mode they come from the API server' },
   ])('$name', async ({ flags, want }) => {
     expect(await run(['serve', ...flags()])).toBe(2);
     const lines = err.join('').trimEnd().split('\n');

@@ -1,7 +1,9 @@
 /**
  * `placement-webhook serve`: the admission webhook over HTTPS.
  *
- * Local mode (no cluster): rules, nodes and namespaces from files, or the embedded examples.
+ * Local mode (no cluster): rules, nodes, namespaces, NodePools and (with `--pods`) the pods bound to the nodes
+ * from files, or the embedded examples. Without `--pods` there is no pod cache: "would it be scheduled now" is not
+ * asked.
  * Cluster mode (`--kubeconfig FILE`, or `--in-cluster`, or `--rules-configmap NS/NAME`): nodes and namespaces from
  * informers, rules from the ConfigMap (or `--rules FILE`), certificates reloaded from disk, metrics, and a graceful
  * shutdown that first turns unready so that endpoints drain.
@@ -25,7 +27,7 @@ import { systemMessage } from './files.js';
 import { loadInputs, PACKAGE_ROOT, readText, UsageError } from './inputs.js';
 
 const FLAGS = [
-  'rules', 'nodes', 'namespaces', 'host', 'port', 'tls-cert', 'tls-key', 'log-level',
+  'rules', 'nodes', 'namespaces', 'pods', 'nodepools', 'host', 'port', 'tls-cert', 'tls-key', 'log-level',
   'kubeconfig', 'rules-configmap', 'max-staleness', 'cert-reload-interval', 'shutdown-delay', 'relist-interval',
 ] as const;
 const BOOLEAN_FLAGS = ['in-cluster'] as const;
@@ -182,7 +184,8 @@ export async function serve(argv: string[]): Promise<number> {
   const host = s.host ?? '0.0.0.0';
   if ((s['tls-cert'] === undefined) !== (s['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const clusterMode = s['kubeconfig'] !== undefined || s['in-cluster'] === 'true' || s['rules-configmap'] !== undefined;
-  if (clusterMode && (s.nodes || s.namespaces)) throw new UsageError('--nodes and --namespaces are for local mode; in cluster mode they come from the API server');
+  const local = (['nodes', 'namespaces', 'pods', 'nodepools'] as const).filter((f) => s[f]);
+  if (clusterMode && local.length > 0) throw new UsageError(`${local.map((f) => `--${f}`).join(', ')}: for local mode; in cluster mode they come from the API server`);
   const shutdownDelayMs = parseDuration('shutdown-delay', s['shutdown-delay'], clusterMode ? 5000 : 0);
   const logger = createLogger(s['log-level']);
   const metrics = new Metrics();

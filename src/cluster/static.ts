@@ -1,11 +1,23 @@
 /**
- * The cluster as given in files (`--nodes`, `--namespaces`): what `serve` uses without a cluster, and what `check`
- * and `replay` always use.
+ * The cluster as given in files (`--nodes`, `--namespaces`, `--pods`, `--nodepools`), or as read once from an API
+ * server (`check --kubeconfig`): what `serve` uses without a cluster, and what `check` and `replay` always use.
+ *
+ * - Nodes: the node index. Without a node list, validation allows with a warning.
+ * - Pods bound to nodes (a `PodIndex`, filled by the caller with one `PodReader`): `pods()` answers "would it be
+ *   scheduled now". Without them `pods()` is undefined and only "can it ever run" is answered; an empty index
+ *   answers as if the nodes were empty.
+ * - Addable capacity: Karpenter NodePools tried by weight (`byWeight`), then Cluster API MachineDeployments and
+ *   MachineSets that cluster-autoscaler scales from zero, in the order given.
  */
 import type { V1Namespace, V1Node } from '@kubernetes/client-node';
-import type { AdmissionContext, NodeView } from '../admission/context.js';
+import type { AdmissionContext, NodeView, PodsState } from '../admission/context.js';
+import { NO_CAPACITY, type AddableCapacity, type CapacityView } from '../capacity/capacity.js';
+import { clusterApiCapacity } from '../capacity/cluster-api.js';
+import { byWeight, nodePoolCapacity, type NodePool } from '../capacity/nodepool.js';
 import type { RuleSet } from '../rules/compile.js';
+import { withNameLabel } from '../rules/select.js';
 import { NodeIndex } from '../scheduling/node-index.js';
+import type { PodIndex } from '../scheduling/pods.js';
 import { QuantityError } from '../scheduling/quantity.js';
 import { nodeAllocatable } from '../scheduling/resources.js';
 import type { Labels, PlacementNode } from '../scheduling/types.js';
@@ -28,9 +40,25 @@ function withUsableAllocatable(node: PlacementNode): PlacementNode {
   return usable.length === Object.keys(node.allocatable).length ? node : { ...node, allocatable: Object.fromEntries(usable) };
 }
 
+/** What a static cluster knows besides its nodes and namespaces. */
+export interface StaticClusterExtras {
+  /** The pods bound to nodes. Absent: `pods()` is undefined (not known). */
+  readonly pods?: PodIndex;
+  /** Why the pods are not known well enough (a list that failed); `pods()` then says so and is not trusted. */
+  readonly podsIncomplete?: string;
+  /** Karpenter NodePools, as `parseNodePool` read them. */
+  readonly nodePools?: readonly NodePool[];
+  /** Cluster API MachineDeployments and MachineSets, as objects. */
+  readonly machineGroups?: readonly unknown[];
+  /** Why some source of addable capacity is not known (a list that failed): validation then does not deny by it. */
+  readonly capacityIncomplete?: string;
+}
+
 export class StaticCluster implements AdmissionContext {
   private readonly namespaces: ReadonlyMap<string, Labels>;
   private readonly view: NodeView;
+  private readonly podsState: PodsState | undefined;
+  private readonly capacityView: CapacityView;
 
   /**
    * `nodes` undefined means no node list was given: validation then allows with a warning. A node or namespace
@@ -41,6 +69,7 @@ export class StaticCluster implements AdmissionContext {
     private readonly ruleSet: RuleSet,
     nodes?: readonly V1Node[],
     namespaces: readonly V1Namespace[] = [],
+    extras: StaticClusterExtras = {},
   ) {
     const byName = new Map((nodes ?? []).map((n) => withUsableAllocatable(toPlacementNode(n))).map((n) => [n.name, n]));
     this.view = {
@@ -48,6 +77,13 @@ export class StaticCluster implements AdmissionContext {
       incomplete: nodes === undefined ? 'no node list was given (--nodes)' : undefined,
     };
     this.namespaces = new Map(namespaces.map((ns) => [ns.metadata?.name ?? '', { ...(ns.metadata?.labels ?? {}) }]));
+    this.podsState = extras.pods
+      ? { index: extras.pods, namespaceLabels: (ns) => withNameLabel(ns, this.namespaces.get(ns)), incomplete: extras.podsIncomplete }
+      : undefined;
+    const pools = [...(extras.nodePools ?? [])].sort(byWeight).map(nodePoolCapacity);
+    const groups = (extras.machineGroups ?? []).map(clusterApiCapacity);
+    const sources = [...pools, ...groups].filter((c): c is AddableCapacity => c !== undefined);
+    this.capacityView = sources.length === 0 && extras.capacityIncomplete === undefined ? NO_CAPACITY : { sources, incomplete: extras.capacityIncomplete };
   }
 
   rules(): RuleSet {
@@ -60,5 +96,13 @@ export class StaticCluster implements AdmissionContext {
 
   nodes(): NodeView {
     return this.view;
+  }
+
+  capacity(): CapacityView {
+    return this.capacityView;
+  }
+
+  pods(): PodsState | undefined {
+    return this.podsState;
   }
 }
