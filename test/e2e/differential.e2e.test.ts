@@ -3,9 +3,14 @@
  * failure can be replayed with PLACEMENT_WEBHOOK_DIFF_SEED), each pod created alone and left to the scheduler: bound
  * means feasible, PodScheduled=False/Unschedulable means not. Every disagreement is listed; agreement must be total.
  *
+ * When neither fits, the messages are compared too, as counts of nodes per reason: the scheduler's "0/N nodes are
+ * available: …" read back in our words (`./support/differential.ts` maps 1.20's wording), against the counts of
+ * `evaluate` over the round's nodes, which are all the nodes the cluster has (each round deletes its nodes and waits
+ * before the next creates its own). With no pods bound anywhere, free capacity is allocatable and the static filters
+ * are the whole story, so N and every count must be equal.
+ *
  * Condition taints are left out: the 1.20 scheduler treats them as ordinary taints, while we deliberately treat
- * them as transient (allow with a warning). Messages are not compared: 1.20 runs its filters in another order and
- * words the taint reason differently; the verdict is what must agree.
+ * them as transient (allow with a warning).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
@@ -13,28 +18,11 @@ import { toPlacementNode } from '../../src/cluster/objects.js';
 import { evaluate, podConstraints } from '../../src/scheduling/feasibility.js';
 import { NodeIndex } from '../../src/scheduling/node-index.js';
 import { startControlPlane, type ControlPlane } from './support/controlplane.js';
+import { histogramDifferences, prng, scheduleAlone, schedulerReasons, sleep, type Random } from './support/differential.js';
 
 const NS = 'diff';
 const TRIALS = Number(process.env['PLACEMENT_WEBHOOK_DIFF_TRIALS'] ?? 80);
 const SEED = Number(process.env['PLACEMENT_WEBHOOK_DIFF_SEED'] ?? 20261122);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** mulberry32: small, seedable, good enough to spread cases. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
-  const chance = (p: number) => next() < p;
-  const some = <T>(xs: readonly T[], p: number): T[] => xs.filter(() => chance(p));
-  return { next, pick, chance, some };
-}
-
 const TAINTS = [
   { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' },
   { key: 'spot', value: 'true', effect: 'NoExecute' },
@@ -42,7 +30,7 @@ const TAINTS = [
   { key: 'soft', value: 'x', effect: 'PreferNoSchedule' },
 ] as const;
 
-function makeNodes(r: ReturnType<typeof prng>, count: number): V1Node[] {
+function makeNodes(r: Random, count: number): V1Node[] {
   return Array.from({ length: count }, (_, i) => {
     const name = `n${i}`;
     const allocatable: Record<string, string> = {
@@ -66,7 +54,7 @@ function makeNodes(r: ReturnType<typeof prng>, count: number): V1Node[] {
   });
 }
 
-function makePod(r: ReturnType<typeof prng>, i: number): V1Pod {
+function makePod(r: Random, i: number): V1Pod {
   const nodeSelector: Record<string, string> = {};
   if (r.chance(0.3)) nodeSelector['zone'] = r.pick(['a', 'b', 'c', 'd']);
   if (r.chance(0.2)) nodeSelector['disk'] = r.pick(['ssd', 'hdd']);
@@ -108,11 +96,6 @@ function makePod(r: ReturnType<typeof prng>, i: number): V1Pod {
   } as V1Pod;
 }
 
-interface PodStatus {
-  spec: { nodeName?: string };
-  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
-}
-
 describe('feasibility verdicts against the real kube-scheduler', () => {
   let cp: ControlPlane;
 
@@ -126,32 +109,13 @@ describe('feasibility verdicts against the real kube-scheduler', () => {
     await cp?.stop();
   }, 60_000);
 
-  async function schedulerVerdict(p: V1Pod): Promise<{ fits: boolean; message?: string }> {
-    const created = await cp.api('POST', `/api/v1/namespaces/${NS}/pods`, p);
-    if (created.status !== 201) throw new Error(`creating ${p.metadata?.name}: ${created.status} ${created.text}`);
-    const name = p.metadata?.name ?? '';
-    const deadline = Date.now() + 30_000;
-    try {
-      for (;;) {
-        const got = (await cp.api('GET', `/api/v1/namespaces/${NS}/pods/${name}`)).body as PodStatus;
-        if (got.spec.nodeName) return { fits: true };
-        const cond = got.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
-        if (cond) return { fits: false, ...(cond.message ? { message: cond.message } : {}) };
-        if (Date.now() > deadline) throw new Error(`no decision for ${name}:\n${cp.logTail('kube-scheduler')}`);
-        await sleep(100);
-      }
-    } finally {
-      await cp.api('DELETE', `/api/v1/namespaces/${NS}/pods/${name}?gracePeriodSeconds=0`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
-      for (let i = 0; i < 100 && (await cp.api('GET', `/api/v1/namespaces/${NS}/pods/${name}`)).status !== 404; i++) await sleep(100);
-    }
-  }
-
   it(
     `agrees on ${TRIALS} random pods over random node sets (seed ${SEED})`,
     async () => {
       const r = prng(SEED);
       const disagreements: string[] = [];
       let fits = 0;
+      let compared = 0;
       const rounds = 4;
       for (let round = 0; round < rounds; round++) {
         const nodes = makeNodes(r, 6 + round);
@@ -163,21 +127,31 @@ describe('feasibility verdicts against the real kube-scheduler', () => {
         const index = new NodeIndex(nodes.map(toPlacementNode));
         for (let i = 0; i < TRIALS / rounds; i++) {
           const p = makePod(r, round * 1000 + i);
-          const ours = evaluate(podConstraints(p), index);
+          const { ours, ...theirs } = await scheduleAlone(cp, p, (created) => evaluate(podConstraints(created), index));
           const oursFits = ours.kind === 'fits' || ours.kind === 'fits-transient';
-          const theirs = await schedulerVerdict(p);
           if (theirs.fits) fits++;
+          const problems: string[] = [];
           if (oursFits !== theirs.fits) {
+            problems.push(`scheduler ${theirs.fits ? `fits (bound to ${theirs.node})` : `no-fit (${theirs.message})`}, ours ${ours.kind}${ours.kind === 'no-fit' ? ` (${ours.message})` : ''}`);
+          } else if (ours.kind === 'no-fit') {
+            compared++;
+            const read = schedulerReasons(theirs.message ?? '');
+            problems.push(...read.problems);
+            const diff = read.histogram ? histogramDifferences({ total: ours.totalNodes, counts: ours.reasons.counts }, read.histogram) : [];
+            if (diff.length > 0) problems.push(`messages differ: ${diff.join('; ')}\n  scheduler: ${theirs.message}\n  ours:      ${ours.message}`);
+          }
+          if (problems.length > 0) {
             disagreements.push(
-              `round ${round} pod ${p.metadata?.name}: scheduler ${theirs.fits ? 'fits' : `no-fit (${theirs.message})`}, ` +
-                `ours ${ours.kind}${ours.kind === 'no-fit' ? ` (${ours.message})` : ''}\n  pod: ${JSON.stringify(p.spec)}\n  nodes: ${JSON.stringify(nodes.map((n) => ({ name: n.metadata?.name, labels: n.metadata?.labels, spec: n.spec, allocatable: n.status?.allocatable })))}`,
+              `round ${round} pod ${p.metadata?.name}: ${problems.join('\n  ')}\n  pod: ${JSON.stringify(p.spec)}\n  nodes: ${JSON.stringify(nodes.map((n) => ({ name: n.metadata?.name, labels: n.metadata?.labels, spec: n.spec, allocatable: n.status?.allocatable })))}`,
             );
           }
         }
         for (const n of nodes) await cp.api('DELETE', `/api/v1/nodes/${n.metadata?.name}`);
         await sleep(1000);
       }
-      console.log(`differential: ${TRIALS} pods, ${fits} schedulable, ${TRIALS - fits} not, ${disagreements.length} disagreements (seed ${SEED})`);
+      console.log(
+        `differential: ${TRIALS} pods, ${fits} schedulable, ${TRIALS - fits} not (${compared} messages compared), ${disagreements.length} disagreements (seed ${SEED})`,
+      );
       expect(disagreements, disagreements.join('\n\n')).toEqual([]);
       // Both outcomes must be well represented, or the comparison proves little.
       expect(fits).toBeGreaterThan(TRIALS / 5);
