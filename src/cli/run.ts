@@ -50,6 +50,8 @@ Cluster mode, from the API server:
   --rules-configmap NS/NAME   the rules ConfigMap (key rules.yaml); or --rules FILE to pin the rules
   --max-staleness D           a cache disconnected longer is stale: validation allows with a warning (60s)
   --relist-interval D         full relist of nodes, namespaces and the ConfigMap (10m)
+  --watch-pods=false          keep no pod cache: only "can it ever run" is answered (smaller RBAC)
+  --watch-autoscalers=false   read no Karpenter NodePools nor Cluster API groups
   --cert-reload-interval D    how often the certificate files are reread (10s)
   --shutdown-delay D          time unready before closing, on SIGTERM (5s; 0 in local mode)
 Both:

@@ -51,6 +51,7 @@ describe('placement-webhook serve: bad input is exit 2 with one line, not a cras
     { name: 'a port out of range', flags: () => ['--port', '70000'], want: () => 'error: --port: invalid value "70000"' },
     { name: 'a --pods file that does not exist (local mode reads it before serving)', flags: () => ['--rules', fixture('rules-none.yaml'), '--pods', join(dir, 'missing-pods.yaml')], want: () => `error: cannot read ${join(dir, 'missing-pods.yaml')}: ENOENT: no such file or directory` },
     { name: 'a --nodepools file with a NodePool that cannot be read', flags: () => ['--rules', fixture('rules-none.yaml'), '--nodepools', fixture('nodepool-no-operator.yaml')], want: () => `error: ${fixture('nodepool-no-operator.yaml')}: NodePool broken: spec.template.spec.requirements[0]: cannot be read as a requirement` },
+    { name: 'a --watch-pods that is neither true nor false', flags: () => ['--rules-configmap', 'ns/rules', '--watch-pods=sometimes'], want: () => 'error: --watch-pods: expected true or false, got "sometimes"' },
     { name: '--pods in cluster mode', flags: () => ['--rules-configmap', 'ns/rules', '--pods', fixture('pods-busy.yaml')], want: () => 'error: --pods: for local mode; in cluster mode they come from the API server' },
   ])('$name', async ({ flags, want }) => {
     expect(await run(['serve', ...flags()])).toBe(2);

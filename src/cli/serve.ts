@@ -29,7 +29,10 @@ import { loadInputs, PACKAGE_ROOT, readText, UsageError } from './inputs.js';
 const FLAGS = [
   'rules', 'nodes', 'namespaces', 'pods', 'nodepools', 'host', 'port', 'tls-cert', 'tls-key', 'log-level',
   'kubeconfig', 'rules-configmap', 'max-staleness', 'cert-reload-interval', 'shutdown-delay', 'relist-interval',
+  'watch-pods', 'watch-autoscalers',
 ] as const;
+/** On/off flags of cluster mode that default to on: `--watch-pods` alone means true, `--watch-pods=false` turns it off. */
+const SWITCHES = ['watch-pods', 'watch-autoscalers'] as const;
 const BOOLEAN_FLAGS = ['in-cluster'] as const;
 type Flag = (typeof FLAGS)[number] | (typeof BOOLEAN_FLAGS)[number];
 
@@ -39,7 +42,7 @@ export const envName = (flag: Flag) => `PLACEMENT_WEBHOOK_${flag.toUpperCase().r
 /** Flags win over environment variables, which win over defaults. */
 function settings(argv: string[]): Record<Flag, string | undefined> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: argv.map((a) => (SWITCHES.some((f) => a === `--${f}`) ? `${a}=true` : a)),
     allowPositionals: true,
     options: {
       ...Object.fromEntries(FLAGS.map((f) => [f, { type: 'string' as const }])),
@@ -54,6 +57,13 @@ function settings(argv: string[]): Record<Flag, string | undefined> {
       return [f, v === true ? 'true' : v === false || v === undefined ? process.env[envName(f)] : v];
     }),
   ) as Record<Flag, string | undefined>;
+}
+
+/** `true`/`false` (also from the environment); undefined → the default, on. */
+function parseSwitch(flag: (typeof SWITCHES)[number], value: string | undefined): boolean {
+  if (value === undefined || value === 'true') return true;
+  if (value === 'false') return false;
+  throw new UsageError(`--${flag}: expected true or false, got ${JSON.stringify(value)}`);
 }
 
 /** `60`, `60s`, `2m`, `500ms` → milliseconds. */
@@ -123,6 +133,8 @@ export function curlHint(reviewFile: string, url: string): string {
 }
 
 async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger, metrics: Metrics): Promise<Source> {
+  const watchPods = parseSwitch('watch-pods', s['watch-pods']);
+  const watchAutoscalers = parseSwitch('watch-autoscalers', s['watch-autoscalers']);
   const kubeConfig = new KubeConfig();
   try {
     if (s['kubeconfig']) kubeConfig.loadFromFile(s['kubeconfig']);
@@ -146,6 +158,8 @@ async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger
     emptyRules: emptyRules(),
     maxStalenessMs: parseDuration('max-staleness', s['max-staleness'], 60_000),
     relistMs: parseDuration('relist-interval', s['relist-interval'], 10 * 60_000),
+    watchPods,
+    watchAutoscalers,
     logger,
     metrics,
   });
