@@ -306,6 +306,23 @@ describe('evaluateNow: the pod-aware filters', () => {
     expect(summary(judge(pod, nodes, pods, nsLabels))).toBe(want);
   });
 
+  it('a node without the topology key: its pods count for no domain; in the 1.20 profile, for the domain of the empty value', () => {
+    // n0 has zone "", n1 no zone and two matching pods, n2 zone a but cordoned (a domain, not a candidate).
+    const nodes = [node('n0', ''), node('n1'), node('n2', 'a').unschedulable()];
+    const existing = [placed('w1', 'n1', { app: 'web' }), placed('w2', 'n1', { app: 'web' })];
+    const incoming = placed('w', '', { app: 'web' }, spread({ labels: { app: 'web' } }));
+    const index = new NodeIndex(nodes.map((n) => n.obj()));
+    const pods = new PodIndex();
+    const reader = new PodReader();
+    for (const p of existing) pods.upsert(reader.read(p)!);
+    const view = { index: pods, namespaceLabels: () => ({}) };
+    const run = (profile: 'current' | 'v1.20') => summary(evaluateNow(podConstraints(incoming), podAwareConstraints(incoming, 'default'), index, view, profile));
+    expect(run('current')).toBe('fits');
+    expect(run('v1.20')).toBe(
+      "0/3 nodes are available: 1 node(s) didn't match pod topology spread constraints, 1 node(s) didn't match pod topology spread constraints (missing required label), 1 node(s) were unschedulable.",
+    );
+  });
+
   it('counts nodes preemption might free: a resolvable failure and lower-priority pods there', () => {
     const existing = [makePod('low').container('c', { resources: { requests: { cpu: '3' } } }).spec({ nodeName: 'n1', priority: 0 }).obj()];
     const high = makePod('p').container('c', { resources: { requests: { cpu: '2' } } }).spec({ priority: 1000 }).obj();

@@ -16,8 +16,9 @@
  *   `matchNum + self − min > maxSkew`.
  *
  * The `v1.20` profile reproduces what the 1.20 scheduler does differently, for the differential test against it:
- * pods on nodes outside the pod's node affinity still count when their domain is an eligible one, `{}` counts every
- * pod, there are no node inclusion policies and no `minDomains`.
+ * pods on nodes outside the pod's node affinity still count when their domain is an eligible one, pods on a node
+ * without the key count in the domain of the empty value, `{}` counts every pod, there are no node inclusion policies
+ * and no `minDomains`.
  */
 import type { V1Pod, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import { affinityWords, int32, type PodConstraints } from './feasibility.js';
@@ -146,7 +147,9 @@ export function spreadPreFilter(
           const id = nodes.idOf(p.nodeName);
           if (id === undefined) continue;
           const node = nodes.node(id) as PlacementNode;
-          const value = labelOf(node, sc.topologyKey);
+          // 1.20 reads a missing key as "" (`node.Labels[key]` in `calPreFilterState`, 1.20.2 filtering.go), so a
+          // keyless node's pods count in the domain of nodes labelled with the empty value; current ones skip it.
+          const value = labelOf(node, sc.topologyKey) ?? (profile === 'v1.20' ? '' : undefined);
           if (value === undefined) continue;
           // 1.20 counts every node of an eligible domain; current schedulers only eligible nodes.
           if (profile === 'current' ? !has(eligible, id) : !counts.has(value)) continue;
