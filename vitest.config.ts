@@ -15,6 +15,14 @@ export default defineConfig({
           include: ['test/replay/**/*.test.ts'],
         },
       },
+      {
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          // The fuzz files import the same modules (the whole app); importing them once saves seconds per file.
+          isolate: false,
+        },
+      },
     ],
   },
 });
