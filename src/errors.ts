@@ -23,7 +23,15 @@ export function child(path: string, key: string | number): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
-const show = (value: unknown): string => (typeof value === 'string' ? JSON.stringify(value) : String(value));
+/** A value as a message shows it; never throws (an object with a `toString` key cannot be converted to a string). */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
 
 export const fieldError = {
   required: (path: string, why = 'required value'): FieldError => ({ type: 'Required', path, detail: why }),

@@ -405,6 +405,31 @@ describe('lintRules warnings', () => {
     expect(lintRules(rulesDoc([zone('a', 'a', undefined, 'reject'), zone('b', 'b', undefined, 'keep')])).errors).toEqual([]);
   });
 
+  it.each<{ field: string; a: Rule['inject']; b: Rule['inject']; what: string }>([
+    { field: 'volumes', a: { volumes: [{ name: 'ca', configMap: { name: 'ca' } }] }, b: { volumes: [{ name: 'ca', emptyDir: {} }] }, what: 'volumes ca' },
+    { field: 'env', a: { env: [{ name: 'MODE', value: 'a' }] }, b: { env: [{ name: 'MODE', value: 'b' }] }, what: 'env MODE' },
+    { field: 'envFrom', a: { envFrom: [{ configMapRef: { name: 'cfg' } }] }, b: { envFrom: [{ configMapRef: { name: 'cfg', optional: true } }] }, what: 'envFrom configMap:cfg' },
+    { field: 'volumeMounts', a: { volumeMounts: [{ name: 'ca', mountPath: '/ca' }] }, b: { volumeMounts: [{ name: 'other', mountPath: '/ca' }] }, what: 'volumeMounts /ca' },
+    {
+      field: 'topologySpreadConstraints',
+      a: { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: {} }] },
+      b: { topologySpreadConstraints: [{ maxSkew: 2, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: {} }] },
+      what: 'topologySpreadConstraints zone/DoNotSchedule',
+    },
+  ])('the same holds for $field, identified as the merge identifies it (values not shown)', ({ field, a, b, what }) => {
+    const reject = lintRules(rulesDoc([{ name: 'a', onConflict: 'reject', inject: a }, { name: 'b', onConflict: 'override', inject: b }]));
+    expect(reject.errors.map(formatFieldError)).toEqual([
+      `rules[1].onConflict: may apply to the same pods as rules[0] ("a") but sets ${what} differently, and overriding it would make a re-invocation reject the pod (that rule's onConflict is reject)`,
+    ]);
+    const keep = lintRules(rulesDoc([{ name: 'a', inject: a }, { name: 'b', inject: b }]));
+    expect(keep.errors).toEqual([]);
+    expect(keep.warnings.map(formatFieldError)).toEqual([
+      `rules[1].inject.${field}: may apply to the same pods as rules[0] ("a") but sets ${what} differently; the earlier rule wins and this one's onConflict (keep) decides`,
+    ]);
+    // Equal entries are no contradiction.
+    expect(lintRules(rulesDoc([{ name: 'a', onConflict: 'reject', inject: a }, { name: 'b', onConflict: 'override', inject: a }])).errors).toEqual([]);
+  });
+
   it.each<{ name: string; rules: Rule[]; warnings: string[] }>([
     {
       name: 'two rules matching every pod with contradicting nodeSelectors',

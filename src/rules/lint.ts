@@ -61,10 +61,9 @@ function lintPodAffinityTerm(term: V1PodAffinityTerm, path: string, sound: Sound
   for (const s of ['labelSelector', 'namespaceSelector'] as const) {
     if (sound(child(path, s))) errors.push(...validateLabelSelector(term[s], child(path, s)));
   }
-  (term.namespaces ?? []).forEach((ns, i) => {
-    const p = child(child(path, 'namespaces'), i);
-    if (sound(p)) errors.push(...validateDnsLabel(ns, p));
-  });
+  for (const { item: ns, i } of soundItems(term.namespaces, (i) => child(child(path, 'namespaces'), i), sound)) {
+    errors.push(...validateDnsLabel(ns, child(child(path, 'namespaces'), i)));
+  }
   return errors;
 }
 
@@ -247,10 +246,18 @@ const EVERYWHERE: Sound = () => true;
  */
 export function soundness(structural: readonly FieldError[]): Sound {
   if (structural.length === 0) return EVERYWHERE;
-  const within = (a: string, b: string) => b === '' || a === b || a.startsWith(`${b}.`) || a.startsWith(`${b}[`);
-  const typed = structural.filter((e) => e.detail !== 'unknown field').map((e) => e.path);
-  const all = structural.map((e) => e.path);
-  return (path) => !all.some((e) => within(e, path)) && !typed.some((e) => within(path, e));
+  // Sets of paths, so that a document with thousands of errors is checked in time linear in them.
+  const holdingAnError = new Set(structural.flatMap((e) => selfAndAncestors(e.path)));
+  const wronglyTyped = new Set(structural.filter((e) => e.detail !== 'unknown field').map((e) => e.path));
+  return (path) => !holdingAnError.has(path) && !selfAndAncestors(path).some((p) => wronglyTyped.has(p));
+}
+
+/** A field path and every path above it: `a.b[0]` → `a.b[0]`, `a.b`, `a`, `` (the document). */
+function selfAndAncestors(path: string): string[] {
+  const out = [path];
+  for (let i = path.length - 1; i > 0; i--) if (path[i] === '.' || path[i] === '[') out.push(path.slice(0, i));
+  if (path !== '') out.push('');
+  return out;
 }
 
 /** Lints a document; with structural errors, only where `sound` says its structure is sound. */
@@ -343,36 +350,84 @@ function matchesDisjoint(a: Match | undefined, b: Match | undefined): boolean {
 }
 
 /**
- * Two rules that may apply to the same pod and set one nodeSelector key to different values. Usually a warning
- * (the earlier rule's value stays, and the later rule's onConflict says what happens). An error when the later rule
- * overrides a value that the earlier one guards with `onConflict: reject`: the first pass would admit the pod with
- * the later value, and the API server's re-invocation would then reject it — the mutation would not be idempotent.
+ * What a rule injects that a later rule can contradict, by the identity the merge uses (see `merge/`): nodeSelector
+ * keys, topology spread constraints by topologyKey and whenUnsatisfiable, env by name, envFrom by source,
+ * volumeMounts by mountPath, volumes by name. `shown`: how a clash is told (values only for nodeSelector: env values
+ * and volume sources can be secrets).
+ */
+interface Injected {
+  readonly id: string;
+  readonly field: string;
+  /** The value as JSON, to compare. */
+  readonly value: string;
+  /** The value as a clash shows it ('' where values are not shown). */
+  readonly raw: string;
+  /** The clash, given the earlier rule's `raw`. */
+  readonly shown: (earlier: string) => string;
+}
+
+function contradictable(inject: Inject): Injected[] {
+  const out: Injected[] = [];
+  const list = <T>(v: readonly T[] | undefined): readonly T[] => (Array.isArray(v) ? v : []);
+  const add = (field: string, what: string, value: unknown, raw = '', shown?: (earlier: string) => string) =>
+    out.push({ id: `${field} ${what}`, field, value: JSON.stringify(value) ?? '', raw, shown: shown ?? (() => `sets ${field} ${what} differently`) });
+  const selector: Readonly<Record<string, unknown>> = isPlainObject(inject.nodeSelector) ? (inject.nodeSelector as Record<string, unknown>) : {};
+  for (const [k, v] of Object.entries(selector)) {
+    add('nodeSelector', k, v, String(v), (earlier) => `sets ${k}=${String(v)} where that rule sets ${k}=${earlier}`);
+  }
+  for (const c of list(inject.topologySpreadConstraints)) if (isPlainObject(c)) add('topologySpreadConstraints', `${c.topologyKey}/${c.whenUnsatisfiable}`, c);
+  for (const e of list(inject.env)) if (isPlainObject(e)) add('env', String(e.name), e);
+  for (const e of list(inject.envFrom)) {
+    if (isPlainObject(e)) add('envFrom', e.configMapRef ? `configMap:${e.configMapRef.name}` : e.secretRef ? `secret:${e.secretRef.name}` : 'none:', e);
+  }
+  for (const m of list(inject.volumeMounts)) if (isPlainObject(m)) add('volumeMounts', String(m.mountPath), m);
+  for (const v of list(inject.volumes)) if (isPlainObject(v)) add('volumes', String(v.name), v);
+  return out;
+}
+
+/**
+ * Two rules that may apply to the same pod and inject one field (a nodeSelector key, an env var, a volume, …) with
+ * different values. Usually a warning (the earlier rule's value stays, and the later rule's onConflict says what
+ * happens). An error when the later rule overrides a value that the earlier one guards with `onConflict: reject`:
+ * the first pass would admit the pod with the later value, and the API server's re-invocation would then reject it —
+ * the mutation would not be idempotent. Rules are grouped by what they inject, so only rules that inject the same
+ * field are compared: linear in the rules for documents whose rules set different things.
  */
 function contradictions(rules: readonly { rule: Rule; i: number }[]): LintResult {
   const errors: FieldError[] = [];
   const warnings: FieldError[] = [];
-  rules.forEach(({ rule: later, i: j }, n) => {
-    for (const { rule: earlier, i } of rules.slice(0, n)) {
-      const a = earlier.inject.nodeSelector ?? {};
-      const b = later.inject.nodeSelector ?? {};
-      const clash = Object.keys(b).filter((k) => Object.hasOwn(a, k) && a[k] !== b[k]);
-      if (clash.length === 0 || matchesDisjoint(earlier.match, later.match)) continue;
-      const k = clash[0] as string;
-      const both = `may apply to the same pods as rules[${i}] (${JSON.stringify(earlier.name)}) but sets ${k}=${b[k]} where that rule sets ${k}=${a[k]}`;
-      if (earlier.onConflict === 'reject' && later.onConflict === 'override') {
-        errors.push({
-          type: 'Forbidden',
-          path: `rules[${j}].onConflict`,
-          detail: `${both}, and overriding it would make a re-invocation reject the pod (that rule's onConflict is reject)`,
+  /** id → the earlier rules that inject it, with their value (JSON). */
+  const seen = new Map<string, { rule: Rule; i: number; value: string; raw: string }[]>();
+  for (const { rule: later, i: j } of rules) {
+    const entries = contradictable(later.inject);
+    /** One finding per pair of rules (the first field they clash on). */
+    const told = new Set<number>();
+    for (const e of entries) {
+      for (const earlier of seen.get(e.id) ?? []) {
+        if (told.has(earlier.i) || earlier.value === e.value || matchesDisjoint(earlier.rule.match, later.match)) continue;
+        told.add(earlier.i);
+        const both = `may apply to the same pods as rules[${earlier.i}] (${JSON.stringify(earlier.rule.name)}) but ${e.shown(earlier.raw)}`;
+        if (earlier.rule.onConflict === 'reject' && later.onConflict === 'override') {
+          errors.push({
+            type: 'Forbidden',
+            path: `rules[${j}].onConflict`,
+            detail: `${both}, and overriding it would make a re-invocation reject the pod (that rule's onConflict is reject)`,
+          });
+          continue;
+        }
+        warnings.push({
+          type: 'Invalid',
+          path: `rules[${j}].inject.${e.field}`,
+          detail: `${both}; the earlier rule wins and this one's onConflict (${later.onConflict ?? 'keep'}) decides`,
         });
-        continue;
       }
-      warnings.push({
-        type: 'Invalid',
-        path: `rules[${j}].inject.nodeSelector`,
-        detail: `${both}; the earlier rule wins and this one's onConflict (${later.onConflict ?? 'keep'}) decides`,
-      });
     }
-  });
+    for (const e of entries) {
+      const group = seen.get(e.id);
+      const entry = { rule: later, i: j, value: e.value, raw: e.raw };
+      if (group) group.push(entry);
+      else seen.set(e.id, [entry]);
+    }
+  }
   return { errors, warnings };
 }

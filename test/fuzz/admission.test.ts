@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzzApp, type FuzzCluster } from './cluster.js';
 import { checkExchange, checkPatch, InvariantError, type Endpoint, type Exchange } from './invariants.js';
 import { cloneJson, serialize } from './json.js';
-import { hasRejectThenOverride, KNOWN_BUGS, knownBugHits, knownBugOfLog, skipKnownBug } from './known-bugs.js';
 import { NAMESPACES } from './placement.js';
 import { buildPod, podCase } from './pods.js';
 import { ABSENT, buildBody, envelopeCase, payloadOf, transportCase, type TransportCase } from './reviews.js';
@@ -44,9 +43,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app.close();
-  const known = knownBugHits();
   const answers = [...outcomes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => `${k} ×${n}`).join(', ');
-  console.log(`fuzz admission: ${answers}; slowest answer ${Math.round(slowest.ms)} ms (${slowest.endpoint}, ${slowest.bytes} bytes)${known ? `; known bugs skipped: ${known}` : ''}`);
+  console.log(`fuzz admission: ${answers}; slowest answer ${Math.round(slowest.ms)} ms (${slowest.endpoint}, ${slowest.bytes} bytes)`);
 });
 
 interface Sent extends Exchange {
@@ -72,8 +70,6 @@ function checked(x: Sent, world: WorldCase) {
   } catch (err) {
     if (!(err instanceof InvariantError)) throw err;
     err.message = `${x.endpoint}: ${err.message}\n  world: ${JSON.stringify(world).slice(0, 400)}\n  sent: ${x.payload.slice(0, 3000)}`;
-    const bug = x.status >= 500 ? knownBugOfLog(x.errors) : undefined;
-    if (bug) skipKnownBug(bug, err);
     throw err;
   }
 }
@@ -147,7 +143,6 @@ describe('fuzz: /mutate and /validate', () => {
               const failure = new InvariantError(
                 `a second pass over the patched pod ${answer.patch !== undefined ? `patches again: ${Buffer.from(answer.patch, 'base64').toString('utf8').slice(0, 600)}` : `is answered differently: ${JSON.stringify(answer).slice(0, 600)}`}\n  first patch: ${JSON.stringify(ops).slice(0, 600)}\n  world: ${JSON.stringify(world).slice(0, 1500)}\n  pod: ${serialize(pod).slice(0, 3000)}`,
               );
-              if (typeof world.rules === 'object' && hasRejectThenOverride(world.rules.doc)) skipKnownBug(KNOWN_BUGS.rejectThenOverride, failure);
               throw failure;
             }
           }),

@@ -18,7 +18,6 @@ import { compileRules, parseRules, type CompileResult } from '../../src/rules/co
 import { withNameLabel } from '../../src/rules/select.js';
 import { FIXTURE_PODS } from './fixtures.js';
 import { InvariantError } from './invariants.js';
-import { knownBugHits, knownBugOfError, skipKnownBug } from './known-bugs.js';
 import { cloneJson, depthOf } from './json.js';
 import { buildRulesDoc, rulesDocCase, rulesText } from './rules-docs.js';
 import { fuzzParameters, measured, timeoutOf } from './runs.js';
@@ -47,23 +46,16 @@ function checkResult(result: CompileResult): void {
   if (!Array.isArray(result.ruleSet.rules)) throw new InvariantError('a rule set without rules');
 }
 
-/** Whatever `f` throws, as an invariant failure naming the input (or a skip, for a known bug). */
+/** Whatever `f` throws, as an invariant failure naming the input. */
 function never<T>(f: () => T, input: string): T {
   try {
     return f();
   } catch (err) {
     if (err instanceof InvariantError) throw err;
     const failure = new InvariantError(`threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n  input: ${JSON.stringify(input.slice(0, 2000))}`);
-    const bug = knownBugOfError(err);
-    if (bug) skipKnownBug(bug, failure);
     throw failure;
   }
 }
-
-afterAll(() => {
-  const known = knownBugHits();
-  if (known) console.log(`fuzz rules: known bugs skipped: ${known}`);
-});
 
 const TEXT_RUNS = 1000;
 const VALUE_RUNS = 6300;
@@ -126,8 +118,6 @@ describe('fuzz: rules documents', () => {
         return { code, lines: out.join('').split('\n').filter((l) => l !== '') };
       } catch (err) {
         const failure = new InvariantError(`lint threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n  input: ${JSON.stringify(text.slice(0, 2000))}`);
-        const bug = knownBugOfError(err);
-        if (bug) skipKnownBug(bug, failure);
         throw failure;
       } finally {
         spy.mockRestore();

@@ -1,9 +1,7 @@
 /**
  * How many cases each fuzz property runs. Every property names its own count for a plain `vitest run` (chosen so
  * that the whole suite stays fast); `FUZZ_RUNS=N` replaces every count with N (`test/fuzz/run.ts --runs N` sets
- * it). `FUZZ_SEED` fixes fast-check's seed, to replay a run it printed. `FUZZ_KNOWN_BUGS=fail` makes cases that
- * run into a known, open bug fail instead of being skipped (see `./known-bugs.ts`). They are read here and nowhere
- * else.
+ * it). `FUZZ_SEED` fixes fast-check's seed, to replay a run it printed. They are read here and nowhere else.
  */
 import type { Parameters } from 'fast-check';
 
@@ -17,9 +15,6 @@ function integer(name: string, min: number): number | undefined {
 
 const override = integer('FUZZ_RUNS', 1);
 const seed = integer('FUZZ_SEED', Number.MIN_SAFE_INTEGER);
-
-/** Whether cases that run into a known bug are skipped (the default) rather than failed. */
-export const skipKnownBugs = process.env['FUZZ_KNOWN_BUGS'] !== 'fail';
 
 /** The runs of a property whose count in a plain `vitest run` is `ciRuns`. */
 export function runsOf(ciRuns: number): number {
