@@ -1,7 +1,7 @@
 /**
  * placement-webhook benchmark. See bench/README.md for what each figure means.
  *
- *   npx tsx bench/run.ts [--quick] [--json] [--only engine|http|memory] [--server-prof DIR]
+ *   npx tsx bench/run.ts [--quick] [--json] [--only engine|pods|pod-cache|http|memory] [--server-prof DIR]
  *
  * Markdown goes to stdout (JSON instead with --json); progress goes to stderr.
  */
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { podCacheBench, podCacheMarkdown, podCacheTargets, type PodCacheResult } from './pod-cache.js';
 import { diff } from '../src/admission/response.js';
 import { mutatePod } from '../src/rules/apply.js';
 import { compileRules, parseRules } from '../src/rules/compile.js';
@@ -53,7 +54,7 @@ const { values: flags } = parseArgs({
   },
   allowPositionals: false,
 });
-const SECTIONS = ['engine', 'pods', 'http', 'memory'] as const;
+const SECTIONS = ['engine', 'pods', 'pod-cache', 'http', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 if (flags.only !== undefined && !(SECTIONS as readonly string[]).includes(flags.only)) {
   process.stderr.write(`--only: expected one of ${SECTIONS.join(', ')}, got ${JSON.stringify(flags.only)}\n`);
@@ -707,6 +708,7 @@ interface Report {
   environment: Record<string, unknown>;
   engine?: EngineResult;
   pods?: PodsResult;
+  podCache?: PodCacheResult;
   http?: HttpResult;
   memory?: MemoryResult;
   targets: { name: string; value: number; target: string; met: boolean }[];
@@ -759,6 +761,7 @@ function markdown(r: Report): string {
     if (p.memory) out.push(`Memory of the pod cache (fresh process): ${f(p.memory.heapBytesPerPod, 0)} B/pod of heap, ${f(p.memory.rssBytesPerPod, 0)} B/pod of RSS (target ≤ ${POD_BYTES_TARGET}).`);
     out.push('');
   }
+  if (r.podCache) out.push(podCacheMarkdown(r.podCache));
 
   if (r.http) {
     const h = r.http;
@@ -810,6 +813,7 @@ function targets(r: Report): Report['targets'] {
   }
   if (r.pods) list.push({ name: 'pod events applied per second', value: r.pods.eventsPerSecond, target: `≥ ${POD_EVENTS_TARGET}`, met: r.pods.eventsPerSecond >= POD_EVENTS_TARGET });
   if (r.pods?.memory) list.push({ name: 'pod cache RSS per pod (B)', value: r.pods.memory.rssBytesPerPod, target: `≤ ${POD_BYTES_TARGET}`, met: r.pods.memory.rssBytesPerPod <= POD_BYTES_TARGET });
+  if (r.podCache) list.push(...podCacheTargets(r.podCache));
   for (const x of r.http?.routes ?? []) {
     if (x.ratioToBaseline === undefined) continue;
     list.push({ name: `${x.route} req/s ÷ /baseline req/s`, value: x.ratioToBaseline, target: `≥ ${HTTP_TARGET_RATIO}`, met: x.meetsTarget ?? false });
@@ -842,14 +846,15 @@ async function main(): Promise<void> {
     report.pods = podsEngine();
     report.pods.memory = await podMemory();
   }
+  if (runs('pod-cache')) report.podCache = await podCacheBench({ pods: QUICK ? 20_000 : 150_000 });
   if (runs('memory')) report.memory = await memory();
   if (runs('http')) report.http = await http();
   report.targets = targets(report);
   report.environment['loadAverageAtEnd'] = os.loadavg()[0];
   report.environment['totalSeconds'] = Math.round((performance.now() - started) / 100) / 10;
   log(`done in ${String(report.environment['totalSeconds'])} s`);
-  const { environment, engine: e, pods: p, http: h, memory: m, targets: t } = report;
-  const ordered = { environment, engine: e, pods: p, http: h, memory: m, targets: t };
+  const { environment, engine: e, pods: p, podCache: pc, http: h, memory: m, targets: t } = report;
+  const ordered = { environment, engine: e, pods: p, podCache: pc, http: h, memory: m, targets: t };
   process.stdout.write(flags.json ? `${JSON.stringify(ordered, null, 2)}\n` : `${markdown(report)}\n`);
   sink(sinkValue);
 }
