@@ -304,8 +304,8 @@ export function lintRules(doc: RulesDocument, sound: Sound = EVERYWHERE): LintRe
   // Names are compared across every rule that has one, sound or not, so that a duplicate is never found late.
   const named = all.map(({ rule, i }) => ({ name: (rule as { name?: unknown }).name, i })).filter((r) => typeof r.name === 'string');
   errors.push(...duplicates(named, (r) => r.name as string, (k) => `rules[${named[k]?.i}].name`));
-  const comparable = all.filter(({ i }) => sound(`rules[${i}].match`) && sound(`rules[${i}].inject.nodeSelector`) && sound(`rules[${i}].onConflict`));
-  const contradicting = contradictions(comparable);
+  const comparable = all.filter(({ i }) => sound(`rules[${i}].match`) && sound(`rules[${i}].onConflict`));
+  const contradicting = contradictions(comparable, sound);
   errors.push(...contradicting.errors);
   warnings.push(...contradicting.warnings);
   return { errors, warnings };
@@ -366,22 +366,29 @@ interface Injected {
   readonly shown: (earlier: string) => string;
 }
 
-function contradictable(inject: Inject): Injected[] {
+function contradictable(inject: Inject, soundField: (field: string) => boolean): Injected[] {
   const out: Injected[] = [];
   const list = <T>(v: readonly T[] | undefined): readonly T[] => (Array.isArray(v) ? v : []);
+  // Lint also reads documents that failed the schema check: a field may hold anything, so nothing is assumed a string.
+  const text = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined'));
   const add = (field: string, what: string, value: unknown, raw = '', shown?: (earlier: string) => string) =>
+    soundField(field) &&
     out.push({ id: `${field} ${what}`, field, value: JSON.stringify(value) ?? '', raw, shown: shown ?? (() => `sets ${field} ${what} differently`) });
   const selector: Readonly<Record<string, unknown>> = isPlainObject(inject.nodeSelector) ? (inject.nodeSelector as Record<string, unknown>) : {};
   for (const [k, v] of Object.entries(selector)) {
-    add('nodeSelector', k, v, String(v), (earlier) => `sets ${k}=${String(v)} where that rule sets ${k}=${earlier}`);
+    add('nodeSelector', k, v, text(v), (earlier) => `sets ${k}=${text(v)} where that rule sets ${k}=${earlier}`);
   }
-  for (const c of list(inject.topologySpreadConstraints)) if (isPlainObject(c)) add('topologySpreadConstraints', `${c.topologyKey}/${c.whenUnsatisfiable}`, c);
-  for (const e of list(inject.env)) if (isPlainObject(e)) add('env', String(e.name), e);
+  for (const c of list(inject.topologySpreadConstraints)) if (isPlainObject(c)) add('topologySpreadConstraints', `${text(c.topologyKey)}/${text(c.whenUnsatisfiable)}`, c);
+  for (const e of list(inject.env)) if (isPlainObject(e)) add('env', text(e.name), e);
   for (const e of list(inject.envFrom)) {
-    if (isPlainObject(e)) add('envFrom', e.configMapRef ? `configMap:${e.configMapRef.name}` : e.secretRef ? `secret:${e.secretRef.name}` : 'none:', e);
+    if (!isPlainObject(e)) continue;
+    const ref = (r: unknown) => (isPlainObject(r) ? text((r as { name?: unknown }).name) : undefined);
+    const cm = ref(e.configMapRef);
+    const secret = ref(e.secretRef);
+    add('envFrom', cm !== undefined ? `configMap:${cm}` : secret !== undefined ? `secret:${secret}` : 'none:', e);
   }
-  for (const m of list(inject.volumeMounts)) if (isPlainObject(m)) add('volumeMounts', String(m.mountPath), m);
-  for (const v of list(inject.volumes)) if (isPlainObject(v)) add('volumes', String(v.name), v);
+  for (const m of list(inject.volumeMounts)) if (isPlainObject(m)) add('volumeMounts', text(m.mountPath), m);
+  for (const v of list(inject.volumes)) if (isPlainObject(v)) add('volumes', text(v.name), v);
   return out;
 }
 
@@ -393,13 +400,13 @@ function contradictable(inject: Inject): Injected[] {
  * the mutation would not be idempotent. Rules are grouped by what they inject, so only rules that inject the same
  * field are compared: linear in the rules for documents whose rules set different things.
  */
-function contradictions(rules: readonly { rule: Rule; i: number }[]): LintResult {
+function contradictions(rules: readonly { rule: Rule; i: number }[], sound: Sound): LintResult {
   const errors: FieldError[] = [];
   const warnings: FieldError[] = [];
   /** id → the earlier rules that inject it, with their value (JSON). */
   const seen = new Map<string, { rule: Rule; i: number; value: string; raw: string }[]>();
   for (const { rule: later, i: j } of rules) {
-    const entries = contradictable(later.inject);
+    const entries = isPlainObject(later.inject) ? contradictable(later.inject, (field) => sound(`rules[${j}].inject.${field}`)) : [];
     /** One finding per pair of rules (the first field they clash on). */
     const told = new Set<number>();
     for (const e of entries) {
