@@ -1,5 +1,5 @@
-import { InvalidDocumentError } from '../errors.js';
-import { compileSchema } from '../json-schema.js';
+import { InvalidDocumentError } from '../util/errors.js';
+import { compileSchema } from '../util/json-schema.js';
 import { MAX_NESTING_DEPTH } from '../util/yaml.js';
 import { jsonLimitsError, reviewShapeErrors } from './shape.js';
 import { AdmissionReviewRequest } from './types.js';

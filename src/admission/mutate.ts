@@ -12,8 +12,8 @@ import type { AdmissionContext } from './context.js';
 import { allowed, denied, diff, patched } from './response.js';
 import type { AdmissionRequest } from './types.js';
 import type { HandlerResult } from './handler.js';
+import { isObject } from '../util/json.js';
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Pods on CREATE, without subresource: the only requests whose scheduling fields can still be set. */
 export function podCreate(request: AdmissionRequest): V1Pod | string {

@@ -3,7 +3,7 @@
  * if and only if there are operations.
  */
 import fastJsonPatch from 'fast-json-patch';
-import type { FieldError, FieldErrorType } from '../errors.js';
+import type { FieldError, FieldErrorType } from '../util/errors.js';
 import type { Operation } from 'fast-json-patch';
 import { ADMISSION_API_VERSION, ADMISSION_KIND, type AdmissionResponse, type AdmissionReviewResponse } from './types.js';
 

@@ -13,8 +13,8 @@
  * (`1e400` parses as Infinity, which no Go client can send and JSON cannot carry back).
  */
 import { Type, type TSchema } from '@sinclair/typebox';
-import { child, type FieldError } from '../errors.js';
-import { compileSchema } from '../json-schema.js';
+import { child, type FieldError } from '../util/errors.js';
+import { compileSchema } from '../util/json-schema.js';
 import { MAX_NESTING_DEPTH } from '../util/yaml.js';
 import { WORKLOAD_KINDS } from '../workloads/workloads.js';
 import type { AdmissionRequest } from './types.js';

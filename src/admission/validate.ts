@@ -11,12 +11,12 @@
  * Never denies from incomplete knowledge: no node list, an empty one, or a stale cache allow with a warning.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { formatFieldError, PlacementError } from '../errors.js';
+import { formatFieldError, PlacementError } from '../util/errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { parseRules } from '../rules/compile.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
-import { sameJson } from '../scheduling/merge/equal.js';
+import { isObject, sameJson } from '../util/json.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './handler.js';
 import { allowed, clip, denied, invalid } from './response.js';
@@ -29,7 +29,6 @@ export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
 export const DEFAULT_SCHEDULER = 'default-scheduler';
 export const RULES_CONFIGMAP_KEY = 'rules.yaml';
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Pods for another scheduler (Fargate, Volcano, a custom one) are placed by rules we do not know, often on nodes that

@@ -19,6 +19,7 @@
  */
 import type { V1Taint } from '@kubernetes/client-node';
 import type { NodeTemplate } from '../rules/schema.js';
+import { isObject } from '../util/json.js';
 
 export const DEFAULT_ASG_TAG = 'k8s.io/cluster-autoscaler/enabled';
 const TEMPLATE_PREFIX = 'k8s.io/cluster-autoscaler/node-template/';
@@ -35,7 +36,6 @@ export type Conversion =
     }
   | { readonly kind: 'skipped'; readonly source: string; readonly why: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 

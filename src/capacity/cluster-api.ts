@@ -24,6 +24,7 @@ import { TAINT_EFFECTS } from '../scheduling/taints.js';
 import type { PlacementNode } from '../scheduling/types.js';
 import { nodeCapacity, type AddableCapacity } from './capacity.js';
 import { DEFAULT_MAX_PODS } from './templates.js';
+import { isObject } from '../util/json.js';
 
 export const CLUSTER_API_GROUP = 'cluster.x-k8s.io';
 export const CLUSTER_API_KINDS = ['MachineDeployment', 'MachineSet'] as const;
@@ -31,7 +32,6 @@ const CAPACITY = 'capacity.cluster-autoscaler.kubernetes.io/';
 const MIN_SIZE = `${CLUSTER_API_GROUP}/cluster-api-autoscaler-node-group-min-size`;
 const MAX_SIZE = `${CLUSTER_API_GROUP}/cluster-api-autoscaler-node-group-max-size`;
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const at = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((cur, k) => (isObject(cur) ? cur[k] : undefined), o);
 
 /** `strconv.Atoi`: decimal integers only. */

@@ -20,13 +20,14 @@
  * the pool's limits, and the verdict says so. Daemon set overhead is not modelled either.
  */
 import type { V1Taint } from '@kubernetes/client-node';
-import { child, type FieldError } from '../errors.js';
+import { child, type FieldError } from '../util/errors.js';
 import type { PodConstraints } from '../scheduling/feasibility.js';
 import { milliValue, quantityFromJSON, value } from '../scheduling/quantity.js';
 import { ResourceName } from '../scheduling/resources.js';
 import { findUntoleratedTaint } from '../scheduling/taints.js';
 import { resourceOrder, type AddableCapacity, type CapacityVerdict } from './capacity.js';
 import { conjoin, incompatibility, labelRequirements, podAlternatives, requirement, type Requirement, type Requirements } from './requirements.js';
+import { isObject } from '../util/json.js';
 
 export const KARPENTER_GROUP = 'karpenter.sh';
 /** The versions read, newest first. */
@@ -50,7 +51,6 @@ export interface NodePool {
   readonly remaining: ReadonlyMap<string, bigint>;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const at = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((cur, k) => (isObject(cur) ? cur[k] : undefined), o);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const strings = (v: unknown): string[] => list(v).filter((x): x is string => typeof x === 'string');

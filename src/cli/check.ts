@@ -26,7 +26,7 @@ import { handleValidate } from '../admission/validate.js';
 import { templatePod, workload, WORKLOAD_KINDS } from '../workloads/workloads.js';
 import type { KubeObject } from '../cluster/objects.js';
 import type { StaticCluster } from '../cluster/static.js';
-import { fieldError, formatFieldError, type FieldError } from '../errors.js';
+import { fieldError, formatFieldError, type FieldError } from '../util/errors.js';
 import { mutatePod } from '../rules/apply.js';
 import { withNameLabel } from '../rules/select.js';
 import { explain, type GroupExplanation } from '../scheduling/explain.js';
@@ -37,6 +37,7 @@ import { QuantityError } from '../scheduling/quantity.js';
 import { podRequests } from '../scheduling/resources.js';
 import { readCluster } from './cluster-read.js';
 import { fileName, INPUT_OPTIONS, loadInputs, readObjects, UsageError, type LocatedObject } from './inputs.js';
+import { isObject } from '../util/json.js';
 
 /** Most replicas of one workload placed one at a time to count how many fit now. */
 export const MAX_SIMULATED_REPLICAS = 1000;
@@ -101,7 +102,6 @@ function ordered(r: CheckResult): CheckResult {
   };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** An object of a file, as `check` names it in messages. */
 interface Subject {

@@ -11,12 +11,13 @@
  *   end up with), and an allocatable quantity that does not parse (it counts as 0, as the webhook counts it).
  */
 import type { V1Namespace, V1Node } from '@kubernetes/client-node';
-import { child, formatFieldError, type FieldError } from '../errors.js';
+import { child, formatFieldError, type FieldError } from '../util/errors.js';
 import { jsonLimitsError } from '../admission/shape.js';
 import { toPlacementNode } from '../cluster/objects.js';
 import { QuantityError } from '../scheduling/quantity.js';
 import { nodeAllocatable } from '../scheduling/resources.js';
 import { MAX_NESTING_DEPTH } from '../util/yaml.js';
+import { isObject } from '../util/json.js';
 
 export interface FileProblems {
   /** Complete lines: `nodes.yaml: Node n1: spec.taints[0]: must be an object, got null`. */
@@ -28,7 +29,6 @@ export interface FileProblems {
 /** Taint effects the API server accepts (`core/v1` `TaintEffect`). */
 export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const mustBe = (path: string, what: string, v: unknown): FieldError => ({ type: 'Invalid', path, detail: `must be ${what}, got ${typeName(v)}` });
 

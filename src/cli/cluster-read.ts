@@ -20,12 +20,13 @@ import type { NodePool } from '../capacity/nodepool.js';
 import { CLUSTER_API_GROUP } from '../capacity/cluster-api.js';
 import { KARPENTER_GROUP, NODEPOOL_VERSIONS, parseNodePool } from '../capacity/nodepool.js';
 import { StaticCluster } from '../cluster/static.js';
-import { formatFieldError } from '../errors.js';
+import { formatFieldError } from '../util/errors.js';
 import { compileRules, loadRules, type RuleSet } from '../rules/compile.js';
 import { API_VERSION, KIND } from '../rules/schema.js';
 import { PodIndex, PodReader } from '../scheduling/pods.js';
 import { systemMessage } from './files.js';
 import { podIndexOf, readText, UsageError } from './inputs.js';
+import { isObject } from '../util/json.js';
 
 /** Items per list page. */
 export const PAGE_SIZE = 500;
@@ -58,7 +59,6 @@ export interface ClusterRead {
   readonly counts: { readonly nodes: number; readonly namespaces: number; readonly pods: number; readonly nodePools: number; readonly machineGroups: number };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** `HTTP 403: nodes is forbidden: ...`, or the system's words for a connection that failed; one line. */
 export function apiErrorMessage(err: unknown): string {

@@ -9,13 +9,14 @@ import { fileURLToPath } from 'node:url';
 import type { V1Node } from '@kubernetes/client-node';
 import { CLUSTER_API_GROUP, CLUSTER_API_KINDS, clusterApiCapacity } from '../capacity/cluster-api.js';
 import { KARPENTER_GROUP, NODEPOOL_VERSIONS, parseNodePool, type NodePool } from '../capacity/nodepool.js';
-import { formatFieldError, InvalidDocumentError, PlacementError, type FieldError } from '../errors.js';
+import { formatFieldError, InvalidDocumentError, PlacementError, type FieldError } from '../util/errors.js';
 import { parseNamespaces, parseObjects, parsePods, type KubeObject } from '../cluster/objects.js';
 import { StaticCluster } from '../cluster/static.js';
 import { loadRules, type RuleSet } from '../rules/compile.js';
 import { PodIndex, PodReader } from '../scheduling/pods.js';
 import { loadYaml, OBJECTS_LIMITS } from '../util/yaml.js';
 import { namespaceFileProblems, nodeFileProblems, type FileProblems } from './cluster-files.js';
+import { isObject } from '../util/json.js';
 
 /** Bad flags, unreadable or invalid input: exit code 2. */
 export class UsageError extends PlacementError {
@@ -147,7 +148,6 @@ export function unknownNodeWarnings(pods: PodIndex, nodes: readonly V1Node[]): s
   return [`${count} pod(s) are bound to nodes not in --nodes (node ${names}${missing.size > 3 ? ', ...' : ''}); no filter counts them`];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const groupOf = (apiVersion: unknown): string | undefined =>
   typeof apiVersion === 'string' && apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : undefined;
 

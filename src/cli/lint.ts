@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { formatFieldError } from '../errors.js';
+import { formatFieldError } from '../util/errors.js';
 import { parseRules } from '../rules/compile.js';
 import { readText, UsageError } from './inputs.js';
 

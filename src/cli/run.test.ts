@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { InvalidDocumentError } from '../errors.js';
+import { InvalidDocumentError } from '../util/errors.js';
 import { COMMAND_USAGE, errorLines, run, USAGE } from './run.js';
 
 let out: string[];

@@ -4,7 +4,7 @@
  * Exit codes: 0 success, 1 denied or invalid, 2 bad input or usage (a `UsageError` or any other `PlacementError`:
  * one line per problem on stderr, `error: ...`, never a stack trace), 70 a bug (anything else, with its stack).
  */
-import { formatFieldError, InvalidDocumentError, PlacementError } from '../errors.js';
+import { formatFieldError, InvalidDocumentError, PlacementError } from '../util/errors.js';
 
 export const USAGE = `placement-webhook — places pods by label-based rules at admission
 

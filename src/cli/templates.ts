@@ -15,12 +15,13 @@
 import { parseArgs } from 'node:util';
 import { Document, isMap, isScalar, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { DEFAULT_ASG_TAG, fromAutoScalingGroups, fromEksNodegroup, parseTagSpec, type Conversion } from '../capacity/aws.js';
-import { formatFieldError, InvalidDocumentError } from '../errors.js';
+import { formatFieldError, InvalidDocumentError } from '../util/errors.js';
 import { compileRules, parseRules } from '../rules/compile.js';
 import { API_VERSION, KIND, type NodeTemplate } from '../rules/schema.js';
 import { loadYaml, OBJECTS_LIMITS } from '../util/yaml.js';
 import { writeOutput } from './files.js';
 import { fileName, readText, UsageError } from './inputs.js';
+import { isObject } from '../util/json.js';
 
 export const SUBCOMMANDS = ['from-asg', 'from-eks-nodegroup'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -30,7 +31,6 @@ const TEMPLATES_PATH = ['settings', 'validation', 'nodeTemplates'] as const;
 /** How documents are written back: as they were read (no padding in `[a]`, long lines kept). */
 const TO_STRING = { flowCollectionPadding: false, lineWidth: 0 } as const;
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** One converted group, with the file it came from. */
 interface Converted {

@@ -19,6 +19,7 @@ import type { AddableCapacity, CapacityView } from '../capacity/capacity.js';
 import { CLUSTER_API_GROUP, clusterApiCapacity } from '../capacity/cluster-api.js';
 import { byWeight, KARPENTER_GROUP, NODEPOOL_VERSIONS, nodePoolCapacity, parseNodePool, type NodePool } from '../capacity/nodepool.js';
 import { Informer, objectKey } from './informer.js';
+import { isObject } from '../util/json.js';
 
 /** A resource read for capacity. */
 interface Watched {
@@ -30,7 +31,6 @@ interface Watched {
   readonly trim: (o: KubernetesObject) => KubernetesObject;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const keep = (o: unknown, keys: readonly string[]): Record<string, unknown> =>
   Object.fromEntries(keys.filter((k) => isObject(o) && o[k] !== undefined).map((k) => [k, (o as Record<string, unknown>)[k]]));
 

@@ -17,9 +17,9 @@ import { CoreV1Api, CustomObjectsApi, SchedulingV1Api, type KubeConfig, type V1C
 import type { Logger } from 'pino';
 import type { AdmissionContext, NodeView, PodsState } from '../admission/context.js';
 import type { AdmissionRequest } from '../admission/types.js';
-import { formatFieldError } from '../errors.js';
+import { formatFieldError } from '../util/errors.js';
 import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
-import { sameJson } from '../scheduling/merge/equal.js';
+import { sameJson } from '../util/json.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
 import type { Metrics } from '../server/metrics.js';

@@ -3,9 +3,10 @@
  * `kubectl get nodes -o yaml` prints), in any mix. Pure: callers read the files.
  */
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
-import { InvalidDocumentError, type FieldError } from '../errors.js';
+import { InvalidDocumentError, type FieldError } from '../util/errors.js';
 import type { PlacementNode } from '../scheduling/types.js';
 import { loadYaml, OBJECTS_LIMITS } from '../util/yaml.js';
+import { isObject } from '../util/json.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -14,7 +15,6 @@ export interface KubeObject {
   [k: string]: unknown;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Every object in `text`, Lists flattened, empty documents skipped. Throws `InvalidDocumentError` on bad input. */
 export function parseObjects(text: string, source: string): KubeObject[] {

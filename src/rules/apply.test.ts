@@ -8,7 +8,7 @@ import type { RuleSet } from './compile.js';
 import type { Static } from '@sinclair/typebox';
 import type { Inject, NodeSelectorTerm, OnConflict, Rule } from './schema.js';
 import { isDaemonSetPod, MIRROR_POD_ANNOTATION, NAMESPACE_NAME_LABEL, withNameLabel } from './select.js';
-import { deepFreeze } from '../freeze.js';
+import { deepFreeze } from '../util/json.js';
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
 

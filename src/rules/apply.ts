@@ -7,7 +7,7 @@
  * mutated copy (sharing what no rule touches), and the caller diffs the two to build the patch.
  */
 import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
-import { mergePlacement, type Conflict } from '../scheduling/merge/index.js';
+import { mergePlacement, type Conflict } from './merge/index.js';
 import type { Labels } from '../scheduling/types.js';
 import type { CompiledRule, RuleSet } from './compile.js';
 import { matchingRules, skipReason } from './select.js';

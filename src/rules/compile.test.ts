@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { looseDoc, ruleSet, rulesDoc } from '../../test/support/builders.js';
-import { formatFieldError, InvalidDocumentError } from '../errors.js';
+import { formatFieldError, InvalidDocumentError } from '../util/errors.js';
 import { compileRules, loadRules, parseRules, type CompileResult, type MatchSubject } from './compile.js';
 import type { Match } from './schema.js';
 import { withNameLabel } from './select.js';

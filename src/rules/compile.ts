@@ -3,10 +3,10 @@
  * `RuleSet` whose rules carry ready matchers, or returns every error found (structure first, then semantics).
  */
 import type { V1Volume } from '@kubernetes/client-node';
-import { InvalidDocumentError, type FieldError } from '../errors.js';
-import { compileSchema } from '../json-schema.js';
+import { InvalidDocumentError, type FieldError } from '../util/errors.js';
+import { compileSchema } from '../util/json-schema.js';
 import { compileLabelSelector } from '../scheduling/labels.js';
-import type { Placement } from '../scheduling/merge/index.js';
+import type { Placement } from './merge/index.js';
 import type { Labels } from '../scheduling/types.js';
 import { lintRules, soundness } from './lint.js';
 import {
@@ -18,7 +18,7 @@ import {
   type Rule,
   type ValidationMode,
 } from './schema.js';
-import { deepFreeze } from '../freeze.js';
+import { deepFreeze } from '../util/json.js';
 import { loadYaml, RULES_LIMITS } from '../util/yaml.js';
 
 /** What a rule's match is evaluated against. `namespaceLabels` include `kubernetes.io/metadata.name`. */

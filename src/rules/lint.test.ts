@@ -2,7 +2,7 @@ import type { Static } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 
 import { rulesDoc } from '../../test/support/builders.js';
-import { formatFieldError } from '../errors.js';
+import { formatFieldError } from '../util/errors.js';
 import { lintRules } from './lint.js';
 import type { Inject, Match, NodeSelectorTerm, Rule, RulesDocument } from './schema.js';
 

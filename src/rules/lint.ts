@@ -5,7 +5,7 @@
  * apply to a pod and contradict each other).
  */
 import type { V1LabelSelector, V1PodAffinityTerm } from '@kubernetes/client-node';
-import { child, fieldError, type FieldError } from '../errors.js';
+import { child, fieldError, type FieldError } from '../util/errors.js';
 import { validateLabelKey, validateLabels, validateLabelSelector } from '../scheduling/labels.js';
 import {
   validateNodeFieldSelectorRequirement,
@@ -16,6 +16,7 @@ import {
 import { parseQuantity, QuantityError } from '../scheduling/quantity.js';
 import { validateTaint, validateToleration } from '../scheduling/taints.js';
 import { VOLUME_SOURCES, type Inject, type Match, type NodeTemplate, type Rule, type RulesDocument } from './schema.js';
+import { isObject } from '../util/json.js';
 
 export interface LintResult {
   readonly errors: FieldError[];
@@ -227,7 +228,8 @@ function lintNodeTemplate(t: NodeTemplate, path: string, sound: Sound): FieldErr
 const INJECT_FIELDS = ['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'env', 'envFrom', 'volumeMounts', 'volumes'] as const;
 
 /** A runtime check only: a structurally broken document holds other types than its static type says. */
-const isPlainObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** `isObject` as a plain boolean: it must not narrow the typed document's fields (they may hold anything here). */
+const isPlainObject = (v: unknown): boolean => isObject(v);
 
 /**
  * Whether the part of the document at a field path may be linted: its structure passed the schema check. A

@@ -15,7 +15,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 
 import { rulesDoc } from '../../test/support/builders.js';
-import { formatFieldError } from '../errors.js';
+import { formatFieldError } from '../util/errors.js';
 import { compileRequiredNodeAffinity } from '../scheduling/node-affinity.js';
 import { sameToleration, validateToleration } from '../scheduling/taints.js';
 import { mutatePod } from './apply.js';
@@ -23,7 +23,7 @@ import { compileRules, type RuleSet } from './compile.js';
 import type { Static } from '@sinclair/typebox';
 import type { NodeSelectorTerm, OnConflict, Rule } from './schema.js';
 import { withNameLabel } from './select.js';
-import { deepFreeze } from '../freeze.js';
+import { deepFreeze } from '../util/json.js';
 import { diff } from '../admission/response.js';
 
 const NUM_RUNS = 300;

@@ -1,7 +1,7 @@
 import type { V1LabelSelector, V1LabelSelectorRequirement } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { formatFieldError, InvalidDocumentError, type FieldError } from '../errors.js';
+import { formatFieldError, InvalidDocumentError, type FieldError } from '../util/errors.js';
 import {
   compileLabelSelector,
   validateDNS1123Subdomain,

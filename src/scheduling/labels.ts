@@ -12,7 +12,7 @@
  */
 import type { V1LabelSelector, V1LabelSelectorRequirement } from '@kubernetes/client-node';
 
-import { child, fieldError, InvalidDocumentError, type FieldError } from '../errors.js';
+import { child, fieldError, InvalidDocumentError, type FieldError } from '../util/errors.js';
 import type { Labels } from './types.js';
 
 export const LABEL_SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;

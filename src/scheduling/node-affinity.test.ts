@@ -1,7 +1,7 @@
 import type { V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { formatFieldError, type FieldError } from '../errors.js';
+import { formatFieldError, type FieldError } from '../util/errors.js';
 import {
   compileNodeSelectorTerms,
   compileRequiredNodeAffinity,

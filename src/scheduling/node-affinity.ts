@@ -12,7 +12,7 @@
  */
 import type { V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
 
-import { child, fieldError, type FieldError } from '../errors.js';
+import { child, fieldError, type FieldError } from '../util/errors.js';
 import { getLabel, requirementMatches, validateDNS1123Subdomain, validateRequirement } from './labels.js';
 import type { Labels } from './types.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { PlacementError } from '../errors.js';
+import { PlacementError } from '../util/errors.js';
 import {
   compareQuantity,
   milliValue,

@@ -34,7 +34,7 @@
  * Errors: every function here that reads a quantity throws {@link QuantityError}, whose message names the offending
  * input (and the field path when one is given) in the `field.Invalid` style used across this project.
  */
-import { fieldError, formatFieldError, PlacementError, type FieldError } from '../errors.js';
+import { fieldError, formatFieldError, PlacementError, type FieldError } from '../util/errors.js';
 
 /** A quantity's exact value. */
 export interface Quantity {

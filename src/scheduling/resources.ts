@@ -42,7 +42,7 @@
  */
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 
-import { child } from '../errors.js';
+import { child } from '../util/errors.js';
 import { isValidLabelKey } from './labels.js';
 import { milliValue, quantityFromJSON, QuantityError, roundUpToMilli, value } from './quantity.js';
 import type { PlacementNode } from './types.js';

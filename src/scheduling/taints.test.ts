@@ -1,7 +1,7 @@
 import type { V1Taint, V1Toleration } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { formatFieldError, type FieldError } from '../errors.js';
+import { formatFieldError, type FieldError } from '../util/errors.js';
 import {
   CONDITION_TAINT_KEYS,
   findUntoleratedTaint,

@@ -8,7 +8,7 @@
  */
 import type { V1Taint, V1Toleration } from '@kubernetes/client-node';
 
-import { child, fieldError, type FieldError } from '../errors.js';
+import { child, fieldError, type FieldError } from '../util/errors.js';
 import { validateLabelKey, validateLabelValue } from './labels.js';
 
 export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;

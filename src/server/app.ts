@@ -18,7 +18,7 @@ import { handleMutate } from '../admission/mutate.js';
 import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
-import { formatFieldError } from '../errors.js';
+import { formatFieldError } from '../util/errors.js';
 import type { Logger } from 'pino';
 import { metricKind, type Metrics } from './metrics.js';
 

@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
-import { PlacementError } from '../errors.js';
+import { PlacementError } from '../util/errors.js';
 
 export const MIN_TLS_VERSION = 'TLSv1.2';
 

@@ -22,7 +22,7 @@
  * as YAML.
  */
 import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type CST, type Document, type Node } from 'yaml';
-import type { FieldError } from '../errors.js';
+import type { FieldError } from './errors.js';
 
 export interface YamlLimits {
   /** Largest text accepted, in bytes (UTF-8). */

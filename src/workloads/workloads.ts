@@ -6,8 +6,8 @@ import type { V1Pod, V1PodTemplateSpec, V1Toleration } from '@kubernetes/client-
 import { sameToleration } from '../scheduling/taints.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Labels } from '../scheduling/types.js';
+import { isObject } from '../util/json.js';
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** A kind whose objects hold a pod template. */
 export interface WorkloadKind {

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { lint } from '../../src/cli/lint.js';
-import { formatFieldError, type FieldError } from '../../src/errors.js';
+import { formatFieldError, type FieldError } from '../../src/util/errors.js';
 import { mutatePod } from '../../src/rules/apply.js';
 import { compileRules, parseRules, type CompileResult } from '../../src/rules/compile.js';
 import { withNameLabel } from '../../src/rules/select.js';

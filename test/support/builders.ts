@@ -19,7 +19,7 @@ import type {
   V1Toleration,
 } from '@kubernetes/client-node';
 
-import { formatFieldError } from '../../src/errors.js';
+import { formatFieldError } from '../../src/util/errors.js';
 import { compileRules, type RuleSet } from '../../src/rules/compile.js';
 import { API_VERSION, KIND, type Rule, type RulesDocument, type Settings } from '../../src/rules/schema.js';
 import type { PlacementNode } from '../../src/scheduling/types.js';

@@ -1,5 +1,5 @@
 import type { V1PodSpec, V1TopologySpreadConstraint } from '@kubernetes/client-node';
-import { sameJson } from './equal.js';
+import { sameJson } from '../../util/json.js';
 import type { MergeReport } from './report.js';
 
 const describe = (c: V1TopologySpreadConstraint) => `maxSkew=${c.maxSkew}`;

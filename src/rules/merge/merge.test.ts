@@ -15,7 +15,8 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 
 import { mergeContainers, type ContainerInjection } from './containers.js';
-import { appendMissing, sameJson } from './equal.js';
+import { sameJson } from '../../util/json.js';
+import { appendMissing } from './append.js';
 import { mergePlacement, MAX_NODE_SELECTOR_TERMS, type Conflict, type Placement } from './index.js';
 import { mergeNodeAffinity } from './node-affinity.js';
 import { mergeNodeSelector } from './node-selector.js';
@@ -23,7 +24,7 @@ import { mergePodAffinity } from './pod-affinity.js';
 import { newReport, type MergeReport } from './report.js';
 import { mergeTolerations } from './tolerations.js';
 import { mergeTopologySpread } from './topology-spread.js';
-import { deepFreeze } from '../../freeze.js';
+import { deepFreeze } from '../../util/json.js';
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
 

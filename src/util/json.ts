@@ -1,4 +1,12 @@
 /**
+ * Small helpers for JSON values — what an AdmissionReview, a YAML document or an API object is made of before it is
+ * read. Pure, and the only home of each.
+ */
+
+/** A JSON object (not null, not an array). */
+export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
  * Deep equality of JSON values, treating a property set to `undefined` as absent (objects built in code and objects
  * parsed from JSON then compare equal). Key order does not matter; array order does.
  */
@@ -16,14 +24,11 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => Object.hasOwn(rb, k) && sameJson(ra[k], rb[k]));
 }
 
-/** Appends to `list` each item of `items` that is not already in it (by `same`), returning how many were added. */
-export function appendMissing<T>(list: T[], items: readonly T[], same: (a: T, b: T) => boolean = sameJson): number {
-  let added = 0;
-  for (const item of items) {
-    if (!list.some((x) => same(x, item))) {
-      list.push(structuredClone(item));
-      added++;
-    }
+/** Freezes a value and everything reachable from it (compiled rules are shared by every review: nobody may edit them). */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
   }
-  return added;
+  return value;
 }

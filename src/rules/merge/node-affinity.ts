@@ -1,5 +1,6 @@
 import type { V1Affinity, V1NodeAffinity, V1NodeSelectorTerm, V1PodSpec, V1PreferredSchedulingTerm } from '@kubernetes/client-node';
-import { appendMissing, sameJson } from './equal.js';
+import { sameJson } from '../../util/json.js';
+import { appendMissing } from './append.js';
 import type { MergeReport } from './report.js';
 
 /** More required node-affinity terms than this after combining a pod's with a rule's is refused. */

@@ -1,5 +1,5 @@
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { sameJson } from './equal.js';
+import { sameJson } from '../../util/json.js';
 import type { MergeReport } from './report.js';
 
 /**
