@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeApiServer, PODS } from '../../test/support/fake-apiserver.js';
 import { PodIndex } from '../scheduling/pods.js';
-import { ListBody, PodCache, type PodCacheOptions, type PodListStats } from './pods.js';
+import { ListBody, PodCache, WatchLines, type LineSource, type PodCacheOptions, type PodListStats } from './pods.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const FAST_BACKOFF = { initialMs: 10, maxMs: 40 };
@@ -291,6 +294,26 @@ describe('PodCache against a fake API server', () => {
       expect(fake.requests(PODS).lists).toBe(1);
     });
 
+    it('a burst of 3,000 events is applied a slice at a time: never more than 256 events in one turn of the event loop', async () => {
+      const n = 3000;
+      for (let i = 0; i < n; i++) fake.upsert(PODS, pod(`ns/p${i}`));
+      const { cache } = start();
+      await vi.waitFor(() => expect(cache.size).toBe(n));
+      await watching();
+      const turns = countPerTurn(PodIndex.prototype, 'upsert');
+      try {
+        // Written in one go: the cache reads them in a few big socket reads.
+        for (let i = 0; i < n; i++) fake.upsert(PODS, pod(`ns/p${i}`, { labels: { app: `p${i}`, v: '2' } }));
+        await vi.waitFor(() => expect(cache.index.get('ns', `p${n - 1}`)?.labels).toEqual({ app: `p${n - 1}`, v: '2' }), { timeout: 20_000 });
+      } finally {
+        turns.stop();
+      }
+      expect(turns.total).toBe(n);
+      expect(turns.most).toBeLessThanOrEqual(256);
+      expect(turns.busy).toBeGreaterThanOrEqual(Math.ceil(n / 256));
+      expect([...cache.index.all()].every((p) => p.labels['v'] === '2')).toBe(true);
+    }, 30_000);
+
     it('the periodic relist removes a pod whose deletion no watch reported, and keeps the others as they were', async () => {
       fake.upsert(PODS, pod('ns/a'));
       fake.upsert(PODS, pod('ns/b'));
@@ -502,6 +525,74 @@ describe('PodCache against a fake API server', () => {
     });
   });
 
+  describe('connections', () => {
+    it('the pages of a list and the watches after it share one keep-alive connection', async () => {
+      for (let i = 0; i < 12; i++) fake.upsert(PODS, pod(`ns/p${i}`));
+      const listedAt = String(fake.resourceVersion);
+      const proxy = await CountingProxy.start(fake.url);
+      try {
+        const { cache, seen } = start({ pageSize: 5, kubeConfig: kubeConfigFor(proxy.url) });
+        await vi.waitFor(() => expect(cache.synced).toBe(true));
+        await watching();
+        fake.upsert(PODS, pod('ns/early'));
+        await vi.waitFor(() => expect(cache.index.get('ns', 'early')).toBeDefined());
+        fake.closeWatches();
+        await vi.waitFor(() => expect(fake.requests(PODS).watches).toBe(2));
+        await watching();
+        fake.upsert(PODS, pod('ns/late'));
+        await vi.waitFor(() => expect(cache.index.get('ns', 'late')).toBeDefined());
+        expect(fake.requests(PODS)).toMatchObject({ lists: 3, watches: 2 });
+        expect(proxy.connections).toBe(1);
+        expect(seen.errors).toEqual([]);
+        const [watch] = proxy.requests.filter((r) => r.includes('watch='));
+        const params = new URL(watch ?? '', 'http://x').searchParams;
+        expect(Object.fromEntries([...params].filter(([k]) => k !== 'timeoutSeconds'))).toEqual({
+          watch: '1',
+          allowWatchBookmarks: 'true',
+          resourceVersion: listedAt,
+          fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
+        });
+        const timeoutSeconds = Number(params.get('timeoutSeconds'));
+        expect(timeoutSeconds).toBeGreaterThanOrEqual(300);
+        expect(timeoutSeconds).toBeLessThan(600);
+        // A relist reuses it too.
+        cache.index.remove('ns', 'p0');
+        fake.expireWatches(PODS);
+        await vi.waitFor(() => expect(cache.index.get('ns', 'p0')).toBeDefined());
+        expect(fake.requests(PODS).lists).toBe(6);
+        expect(proxy.connections).toBe(1);
+        await cache.stop();
+        // stop() closes the idle connection as well.
+        await vi.waitFor(() => expect(proxy.open).toBe(0));
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('a kept-alive connection reset as a page is asked for over it: the page is asked for again at once, without an error', async () => {
+      for (let i = 0; i < 6; i++) fake.upsert(PODS, pod(`ns/p${i}`));
+      const proxy = await CountingProxy.start(fake.url);
+      try {
+        let first = true;
+        // Before the second page: the connection the first page came over is closed, as an idle one would be.
+        fake.beforeList = ({ page }) => {
+          if (page === 2 && first) {
+            first = false;
+            proxy.resetAll();
+          }
+        };
+        const { cache, seen } = start({ pageSize: 2, kubeConfig: kubeConfigFor(proxy.url) });
+        await vi.waitFor(() => expect(cache.synced).toBe(true));
+        expect(cache.size).toBe(6);
+        expect(seen.listed).toMatchObject([{ pages: 3, restarts: 0 }]);
+        expect(seen.errors).toEqual([]);
+        expect(proxy.connections).toBeGreaterThanOrEqual(2);
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+
   describe('a big cluster', () => {
     it('a list of 20,000 realistic pods in pages of 500 never holds the event loop more than 50 ms', async () => {
       fake.load(PODS, realisticPods(20_000, 700) as Iterable<KubernetesObject>);
@@ -518,6 +609,197 @@ describe('PodCache against a fake API server', () => {
       if (loop.longestBusyMs !== undefined) expect(loop.longestBusyMs).toBeLessThanOrEqual(50);
       else expect(loop.longestGapMs).toBeLessThanOrEqual(250);
         }, 120_000);
+  });
+});
+
+describe('PodCache against a scripted API server', () => {
+  /** Answers each request with the next handler of its kind (list or watch); the last one answers the rest. */
+  async function scripted(handlers: { list: ((res: ServerResponse) => void)[]; watch: ((res: ServerResponse, req: IncomingMessage) => void)[] }): Promise<{ server: Server; url: string; counts: { list: number; watch: number } }> {
+    const counts = { list: 0, watch: 0 };
+    const server = createServer((req, res) => {
+      const watch = new URL(req.url ?? '/', 'http://x').searchParams.get('watch') === '1';
+      const list = watch ? handlers.watch : handlers.list;
+      const n = watch ? counts.watch++ : counts.list++;
+      const handler = list[Math.min(n, list.length - 1)];
+      handler?.(res, req);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, counts };
+  }
+  const emptyList = (rv: string) => (res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'PodList', metadata: { resourceVersion: rv }, items: [] }));
+  };
+  const opened = (res: ServerResponse, lines: string[] = []) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    for (const l of lines) res.write(l);
+  };
+  const added = (name: string, rv: string) => `${JSON.stringify({ type: 'ADDED', object: { ...pod(`ns/${name}`), metadata: { namespace: 'ns', name, resourceVersion: rv } } })}\n`;
+
+  let servers: Server[] = [];
+  let caches: PodCache[] = [];
+  afterEach(async () => {
+    await Promise.all(caches.map((c) => c.stop()));
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    servers = [];
+    caches = [];
+  });
+  function start(url: string, opts: Partial<PodCacheOptions> = {}): { cache: PodCache; seen: Seen } {
+    const seen: Seen = { listed: [], errors: [], rejected: [] };
+    const cache = new PodCache({
+      kubeConfig: kubeConfigFor(url),
+      logger: pino({ level: 'silent' }),
+      backoff: FAST_BACKOFF,
+      onListed: (stats) => seen.listed.push(stats),
+      onError: (err, retryInMs) => seen.errors.push({ err: err.message, retryInMs }),
+      rejected: (err, p) => seen.rejected.push({ err: err.message, pod: p }),
+      ...opts,
+    });
+    caches.push(cache);
+    cache.start();
+    return { cache, seen };
+  }
+
+  it('a watch line that is not JSON is reported and skipped; a last line without its newline is still an event', async () => {
+    const api = await scripted({
+      list: [emptyList('1')],
+      watch: [(res) => {
+        opened(res, ['{"type":"ADDED","object":{"metadata":{"na', 'me":"x"\n', added('a', '3'), '\n']);
+        res.end(added('b', '4').trimEnd());
+      }, (res) => opened(res)],
+    });
+    servers.push(api.server);
+    const { cache, seen } = start(api.url);
+    await vi.waitFor(() => expect(keys(cache)).toEqual(['ns/a', 'ns/b']));
+    expect(seen.rejected).toHaveLength(1);
+    expect(seen.rejected[0]?.err).toMatch(/^a watch event that is not JSON: /);
+    // resumed from the last event's version
+    await vi.waitFor(() => expect(api.counts.watch).toBe(2));
+    expect(seen.errors).toEqual([]);
+  });
+
+  it('a watch the server does not answer fails after requestTimeoutMs and is retried after the backoff delay', async () => {
+    const api = await scripted({ list: [emptyList('1')], watch: [() => undefined, (res) => opened(res, [added('a', '2')])] });
+    servers.push(api.server);
+    const { cache, seen } = start(api.url, { requestTimeoutMs: 150 });
+    await vi.waitFor(() => expect(cache.index.get('ns', 'a')).toBeDefined());
+    expect(seen.errors).toEqual([{ err: 'pod watch: no answer for 150 ms', retryInMs: 10 }]);
+  });
+
+  it('a watch answered 410 lists again; one answered 500 reconnects after the backoff delay', async () => {
+    const status = (code: number, message: string) => (res: ServerResponse) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', status: 'Failure', message, code }));
+    };
+    const api = await scripted({
+      list: [emptyList('1'), emptyList('5')],
+      // the first watch ends as the server's watch timeout ends it: cleanly, after an event (resumed at once)
+      watch: [(res) => {
+        opened(res, [added('a', '2')]);
+        setTimeout(() => res.end(), 50);
+      }, status(500, 'etcd is sad'), (res) => res.destroy(), status(410, 'too old resource version'), (res) => opened(res)],
+    });
+    servers.push(api.server);
+    const { cache, seen } = start(api.url);
+    await vi.waitFor(() => expect(cache.index.get('ns', 'a')).toBeDefined());
+    await vi.waitFor(() => expect(api.counts.list).toBe(2));
+    // The reset after the 500 came on a reused keep-alive connection before any answer: asked again at once, unreported.
+    expect(seen.errors).toEqual([{ err: 'etcd is sad (500)', retryInMs: 10 }]);
+    await vi.waitFor(() => expect(api.counts.watch).toBe(5));
+    // the relist found no pod
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('WatchLines', () => {
+  function source(): PassThrough & { complete: boolean } {
+    return Object.assign(new PassThrough(), { complete: false });
+  }
+  function read(res: LineSource, maxLineBytes = 1 << 20): { lines: string[]; ended: () => boolean; errors: Error[]; w: WatchLines } {
+    const lines: string[] = [];
+    const errors: Error[] = [];
+    let ended = false;
+    const w = new WatchLines(res, maxLineBytes, (l) => lines.push(l.toString('utf8')), () => (ended = true), (e) => errors.push(e));
+    return { lines, ended: () => ended, errors, w };
+  }
+
+  it('cuts chunks into lines wherever they split, skips empty lines, and applies none in the turn that read them', async () => {
+    const res = source();
+    const r = read(res);
+    res.write('{"a":1}\n{"b"');
+    res.write(':"é');
+    res.write(Buffer.from('𝄞"}\n\n\n{"c":3}\n'));
+    // whatever the data handlers did in this turn, no line is applied before a turn of its own
+    expect(r.lines).toEqual([]);
+    await vi.waitFor(() => expect(r.lines).toEqual(['{"a":1}', '{"b":"é𝄞"}', '{"c":3}']));
+    res.complete = true;
+    res.end('{"d":4}');
+    await vi.waitFor(() => expect(r.ended()).toBe(true));
+    expect(r.lines.at(-1)).toBe('{"d":4}');
+    expect(r.errors).toEqual([]);
+  });
+
+  it('a burst in one chunk is applied at most 256 lines a turn, in order', async () => {
+    const res = source();
+    const turns: number[] = [];
+    let inTurn = 0;
+    const seen: number[] = [];
+    const w = new WatchLines(res, 1 << 20, (l) => {
+      inTurn++;
+      seen.push(Number(l.toString()));
+    }, () => undefined, () => undefined);
+    let ticking = true;
+    const tick = () => {
+      if (inTurn > 0) turns.push(inTurn);
+      inTurn = 0;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    res.write(`${Array.from({ length: 2000 }, (_, i) => String(i)).join('\n')}\n`);
+    await vi.waitFor(() => expect(seen).toHaveLength(2000));
+    ticking = false;
+    expect(seen).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    expect(Math.max(...turns)).toBeLessThanOrEqual(256);
+    expect(turns.length).toBeGreaterThanOrEqual(8);
+    w.close();
+  });
+
+  it('pauses the response while more than 8 MiB wait, and resumes it once they are applied', async () => {
+    const res = source();
+    const pauses = vi.spyOn(res, 'pause');
+    const resumes = vi.spyOn(res, 'resume');
+    const r = read(res);
+    const line = `${'x'.repeat(64 * 1024)}\n`;
+    for (let i = 0; i < 200; i++) res.write(line);
+    await vi.waitFor(() => expect(r.lines).toHaveLength(200), { timeout: 10_000 });
+    expect(pauses).toHaveBeenCalled();
+    expect(resumes.mock.calls.length).toBeGreaterThanOrEqual(pauses.mock.calls.length);
+    expect(res.isPaused()).toBe(false);
+    r.w.close();
+  });
+
+  it('a line longer than the limit fails the stream; close() stops everything', async () => {
+    const res = source();
+    const r = read(res, 100);
+    res.write('{"a":1}\n');
+    res.write('x'.repeat(101));
+    await vi.waitFor(() => expect(r.errors.map((e) => e.message)).toEqual(['a pod watch event of more than 100 bytes']));
+    expect(res.destroyed).toBe(true);
+    const res2 = source();
+    const r2 = read(res2);
+    res2.write('{"a":1}\n');
+    r2.w.close();
+    await new Promise<void>((resolve) => setTimeout(resolve, 20));
+    expect(r2.lines).toEqual([]);
+    expect(r2.ended()).toBe(false);
+  });
+
+  it('a stream closed before it is complete fails', async () => {
+    const res = source();
+    const r = read(res);
+    res.destroy();
+    await vi.waitFor(() => expect(r.errors.map((e) => e.message)).toEqual(['pod watch: the connection closed mid-stream']));
   });
 });
 
@@ -688,5 +970,103 @@ function* realisticPods(count: number, nodes: number): Generator<Record<string, 
         },
       };
     }
+  }
+}
+
+/**
+ * Counts calls of `target[method]` per turn of the event loop: a `setImmediate` chain ticks once a turn (in the
+ * check phase, as the cache's slices run), and the calls between two ticks are one turn's. `most` is the largest
+ * count, `busy` the turns with any call.
+ */
+function countPerTurn<T extends object>(target: T, method: keyof T & string): { stop(): void; total: number; most: number; busy: number } {
+  const spy = vi.spyOn(target as Record<string, (...args: unknown[]) => unknown>, method);
+  let last = 0;
+  let running = true;
+  const result = {
+    total: 0,
+    most: 0,
+    busy: 0,
+    stop: () => {
+      running = false;
+      tick();
+      spy.mockRestore();
+    },
+  };
+  const tick = () => {
+    const calls = spy.mock.calls.length;
+    const inTurn = calls - last;
+    last = calls;
+    result.total = calls;
+    if (inTurn > 0) result.busy++;
+    result.most = Math.max(result.most, inTurn);
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return result;
+}
+
+/** A KubeConfig for an API server at `url` (plain HTTP, no credentials). */
+function kubeConfigFor(url: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+    currentContext: 'c',
+  });
+  return kc;
+}
+
+/** A TCP proxy in front of an HTTP server that counts the connections made to it and the request lines sent. */
+class CountingProxy {
+  connections = 0;
+  readonly requests: string[] = [];
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: TcpServer) {}
+
+  static async start(target: string): Promise<CountingProxy> {
+    const { hostname, port } = new URL(target);
+    const server = createTcpServer();
+    const proxy = new CountingProxy(server);
+    server.on('connection', (client) => {
+      proxy.connections++;
+      const upstream = connect(Number(port), hostname);
+      proxy.sockets.add(client);
+      client.on('data', (chunk: Buffer) => {
+        for (const m of chunk.toString('latin1').matchAll(/^GET (\S+) HTTP\/1\.1$/gm)) proxy.requests.push(m[1] ?? '');
+      });
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        proxy.sockets.delete(client);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', close);
+      upstream.on('close', close);
+      client.on('error', close);
+      upstream.on('error', close);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Connections open now. */
+  get open(): number {
+    return this.sockets.size;
+  }
+
+  /** Cuts every connection (a reset, as a server closing idle ones does to a request racing it). */
+  resetAll(): void {
+    for (const s of this.sockets) s.resetAndDestroy();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
