@@ -5,30 +5,27 @@
  * - Workloads on CREATE, and on UPDATE when their pod template changed: the template as a pod of the namespace,
  *   after our own rules (so `kubectl apply` of a Deployment fails fast instead of a ReplicaSet failing silently).
  *   DaemonSets (and pods they own) only ever get warnings: a DaemonSet for nodes that do not exist yet is fine.
- * - The rules ConfigMap (label placement-webhook/rules=true) on CREATE and UPDATE: an invalid document is denied
- *   with every error, so a bad edit never reaches the running webhooks.
+ * - The rules ConfigMap: see `./validate-rules.ts`.
  *
  * Never denies from incomplete knowledge: no node list, an empty one, or a stale cache allow with a warning.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { formatFieldError, PlacementError } from '../util/errors.js';
+import { PlacementError } from '../util/errors.js';
 import { mutatePod } from '../rules/apply.js';
-import { parseRules } from '../rules/compile.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
 import { isObject, sameJson } from '../util/json.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './handler.js';
-import { allowed, clip, denied, invalid } from './response.js';
+import { allowed, clip, denied } from './response.js';
+import { validateRulesConfigMap } from './validate-rules.js';
 import type { AdmissionRequest } from './types.js';
 import { kindOfResource, templatePod, workload, workloadKind, workloadOf, type Workload } from '../workloads/workloads.js';
 import { judge, judgeWorkload, type Judgement } from './judge.js';
 import type { Prepared } from './handler.js';
 
-export const RULES_CONFIGMAP_LABEL = 'placement-webhook/rules';
+/** The scheduler whose filters the scheduling model follows. */
 export const DEFAULT_SCHEDULER = 'default-scheduler';
-export const RULES_CONFIGMAP_KEY = 'rules.yaml';
-
 
 /**
  * Pods for another scheduler (Fargate, Volcano, a custom one) are placed by rules we do not know, often on nodes that
@@ -161,29 +158,6 @@ function validateScale(request: AdmissionRequest, ctx: AdmissionContext, scaled:
   const old = structuredClone(scaled) as { spec?: Record<string, unknown> };
   if (typeof oldReplicas === 'number') old.spec = { ...(old.spec ?? {}), replicas: oldReplicas };
   return validateWorkload({ ...request, operation: 'UPDATE', object, oldObject: old }, workloadOf(kind, object, old, request.name), ctx);
-}
-function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
-  const { uid } = request;
-  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
-  const cm = request.object;
-  if (!isObject(cm)) return skip(uid, 'no object in the request');
-  const labels = isObject(cm['metadata']) && isObject(cm['metadata']['labels']) ? cm['metadata']['labels'] : {};
-  if (labels[RULES_CONFIGMAP_LABEL] !== 'true') return skip(uid, 'not a rules ConfigMap');
-  const data = isObject(cm['data']) ? cm['data'] : {};
-  const text = data[RULES_CONFIGMAP_KEY];
-  const name = isObject(cm['metadata']) && typeof cm['metadata']['name'] === 'string' ? cm['metadata']['name'] : (request.name ?? '');
-  const object = { kind: 'ConfigMap', name };
-  const field = `data[${RULES_CONFIGMAP_KEY}]`;
-  if (typeof text !== 'string') {
-    const response = invalid(uid, object, [{ type: 'Required', path: '', detail: 'required value: the placement rules document' }], field);
-    return { response, record: { decision: 'denied', reason: response.status?.message ?? '' }, warnings: [] };
-  }
-  const result = parseRules(text);
-  const warnings = result.warnings.map((w) => `${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`);
-  const shown = warnings.map(clip);
-  if (result.ok) return { response: allowed(uid, shown), record: { decision: 'allowed', warnings: warnings.length }, warnings };
-  const response = invalid(uid, object, result.errors, field, shown);
-  return { response, record: { decision: 'denied', reason: `${result.errors.length} error(s) in ${RULES_CONFIGMAP_KEY}` }, warnings };
 }
 
 export function handleValidate(request: AdmissionRequest, ctx: AdmissionContext, prepared?: Prepared): HandlerResult {

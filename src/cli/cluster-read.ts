@@ -27,6 +27,7 @@ import { PodIndex, PodReader } from '../scheduling/pods.js';
 import { systemMessage } from './files.js';
 import { podIndexOf, readText, UsageError } from './inputs.js';
 import { isObject } from '../util/json.js';
+import { RULES_CONFIGMAP_KEY } from '../rules/configmap.js';
 
 /** Items per list page. */
 export const PAGE_SIZE = 500;
@@ -34,7 +35,6 @@ export const PAGE_SIZE = 500;
 const MAX_RESTARTS = 3;
 /** The kube-scheduler's pod informer selector: finished pods hold nothing on their node. */
 const SCHEDULED_PODS = 'status.phase!=Succeeded,status.phase!=Failed';
-const RULES_KEY = 'rules.yaml';
 const CLUSTER_API_PLURALS = ['machinedeployments', 'machinesets'] as const;
 
 export interface ClusterReadOptions {
@@ -156,8 +156,8 @@ async function readRules(core: CoreV1Api, o: ClusterReadOptions, server: string)
   }
   const cm = list.items.find((c) => c.metadata?.name === name);
   if (!cm) throw new UsageError(`--rules-configmap ${o.rulesConfigMap}: not found in ${server}`);
-  const text = cm.data?.[RULES_KEY];
-  if (typeof text !== 'string') throw new UsageError(`--rules-configmap ${o.rulesConfigMap}: no key ${RULES_KEY}`);
+  const text = cm.data?.[RULES_CONFIGMAP_KEY];
+  if (typeof text !== 'string') throw new UsageError(`--rules-configmap ${o.rulesConfigMap}: no key ${RULES_CONFIGMAP_KEY}`);
   return { ruleSet: loadRules(text, `configmap ${o.rulesConfigMap}`) };
 }
 

@@ -8,7 +8,8 @@ import { NodeIndex } from '../scheduling/node-index.js';
 import { buildApp } from '../server/app.js';
 import { Metrics } from '../server/metrics.js';
 import { billionLaughs, deeplyNested, sharedAnchorRules } from '../../test/support/yaml-bombs.js';
-import { LiveCluster, RULES_KEY, type LiveClusterOptions } from './live.js';
+import { RULES_CONFIGMAP_KEY as RULES_KEY } from '../rules/configmap.js';
+import { LiveCluster, type LiveClusterOptions } from './live.js';
 
 const NODES = '/api/v1/nodes';
 const NAMESPACES = '/api/v1/namespaces';

@@ -29,8 +29,8 @@ import { Informer } from './informer.js';
 import { PodCache } from './pods.js';
 import { withNameLabel } from '../rules/select.js';
 import { stringMap, toPlacementNode } from './objects.js';
+import { RULES_CONFIGMAP_KEY } from '../rules/configmap.js';
 
-export const RULES_KEY = 'rules.yaml';
 /** Longest /readyz reason (an invalid document may have hundreds of errors; the log has them all). */
 const MAX_READY_REASON = 1000;
 /** How long a scale review waits for its workload to be read from the API server. */
@@ -86,8 +86,8 @@ function trimNamespace(ns: V1Namespace): V1Namespace {
 }
 
 function trimConfigMap(cm: V1ConfigMap): V1ConfigMap {
-  const text: unknown = cm.data !== null && typeof cm.data === 'object' ? cm.data[RULES_KEY] : undefined;
-  return { metadata: trimMetadata(cm), ...(typeof text === 'string' ? { data: { [RULES_KEY]: text } } : {}) };
+  const text: unknown = cm.data !== null && typeof cm.data === 'object' ? cm.data[RULES_CONFIGMAP_KEY] : undefined;
+  return { metadata: trimMetadata(cm), ...(typeof text === 'string' ? { data: { [RULES_CONFIGMAP_KEY]: text } } : {}) };
 }
 
 function objectName(obj: unknown): string | undefined {
@@ -267,12 +267,12 @@ export class LiveCluster implements AdmissionContext {
     if (resourceVersion !== undefined && resourceVersion === this.rulesVersion) return;
     this.rulesVersion = resourceVersion;
     const where = { configMap: `${cm.metadata?.namespace}/${cm.metadata?.name}`, resourceVersion };
-    const text = cm.data?.[RULES_KEY];
+    const text = cm.data?.[RULES_CONFIGMAP_KEY];
     let result: CompileResult;
     try {
       result =
         typeof text !== 'string'
-          ? { ok: false, errors: [{ type: 'Required', path: `data["${RULES_KEY}"]`, detail: 'required value' }], warnings: [] }
+          ? { ok: false, errors: [{ type: 'Required', path: `data["${RULES_CONFIGMAP_KEY}"]`, detail: 'required value' }], warnings: [] }
           : parseRules(text);
     } catch (err) {
       // parseRules reports every problem as data; should that ever fail, the document is invalid all the same.

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
+import { RULES_CONFIGMAP, RULES_CONFIGMAP_KEY, RULES_CONFIGMAP_LABEL } from '../rules/configmap.js';
 
-export const RULES_CONFIGMAP = { namespace: 'placement-webhook', name: 'placement-webhook-rules' } as const;
+export { RULES_CONFIGMAP };
 
 /** The rules ConfigMap of webhook-config/, holding a rules document under `rules.yaml`. */
 export function rulesConfigMapManifest(rulesYaml: string): string {
@@ -10,9 +11,9 @@ export function rulesConfigMapManifest(rulesYaml: string): string {
     metadata: {
       name: RULES_CONFIGMAP.name,
       namespace: RULES_CONFIGMAP.namespace,
-      labels: { 'app.kubernetes.io/name': 'placement-webhook', 'placement-webhook/rules': 'true' },
+      labels: { 'app.kubernetes.io/name': 'placement-webhook', [RULES_CONFIGMAP_LABEL]: 'true' },
     },
-    data: { 'rules.yaml': rulesYaml },
+    data: { [RULES_CONFIGMAP_KEY]: rulesYaml },
   };
   return `# Generated from examples/rules.yaml by \`npm run generate\`. Edit live with:\n#   kubectl -n ${RULES_CONFIGMAP.namespace} edit configmap ${RULES_CONFIGMAP.name}\n${stringify(cm, { blockQuote: 'literal', lineWidth: 0 })}`;
 }

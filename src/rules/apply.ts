@@ -14,17 +14,22 @@ import { matchingRules, skipReason } from './select.js';
 
 export const APPLIED_RULES_ANNOTATION = 'placement-webhook/applied-rules';
 
-export interface Mutation {
+interface MutationBase {
   /** The pod after the rules: a clone of the input (equal to it when nothing applied). */
   readonly pod: V1Pod;
   /** Names of the rules that matched the pod, in document order. */
   readonly appliedRules: readonly string[];
   readonly warnings: readonly string[];
-  /** Set when a rule refuses the pod (`onConflict: reject`, or a rule that cannot be applied). */
-  readonly denial: string | undefined;
-  /** Set when the pod is left alone altogether (excluded namespace, mirror pod). */
-  readonly skipped: string | undefined;
 }
+
+/**
+ * What the rules did to a pod: applied (possibly nothing), refused (`onConflict: reject`, or a rule that cannot be
+ * applied), or left alone altogether (excluded namespace, mirror pod, no spec, already bound).
+ */
+export type Mutation =
+  | (MutationBase & { readonly kind: 'mutated'; readonly denial?: undefined; readonly skipped?: undefined })
+  | (MutationBase & { readonly kind: 'denied'; readonly denial: string; readonly skipped?: undefined })
+  | (MutationBase & { readonly kind: 'skipped'; readonly skipped: string; readonly denial?: undefined });
 
 function conflictWarning(rule: CompiledRule, c: Conflict): string {
   const pod = c.existing === undefined ? '' : ` ${c.existing}`;
@@ -77,22 +82,18 @@ export function mutatePod(
   namespaceLabels: Labels,
   afterEach?: (rule: CompiledRule, spec: Readonly<V1PodSpec>) => void,
 ): Mutation {
-  const result = (over: Partial<Mutation>): Mutation => ({
-    pod,
-    appliedRules: [],
-    warnings: [],
-    denial: undefined,
-    skipped: undefined,
-    ...over,
-  });
+  const base = { pod, appliedRules: [], warnings: [] };
+  const result = (over: Partial<MutationBase> = {}): Mutation => ({ ...base, ...over, kind: 'mutated' });
+  const skip = (why: string): Mutation => ({ ...base, kind: 'skipped', skipped: why });
+  const deny = (why: string, warnings: readonly string[]): Mutation => ({ ...base, warnings, kind: 'denied', denial: why });
   const skipped = skipReason(pod, namespace, ruleSet);
-  if (skipped) return result({ skipped });
-  if (!pod.spec) return result({ skipped: 'the pod has no spec' });
+  if (skipped) return skip(skipped);
+  if (!pod.spec) return skip('the pod has no spec');
   // Already bound: the kubelet would reject the pod if injected placement did not match its node.
-  if (pod.spec.nodeName) return result({ skipped: `already bound to node ${pod.spec.nodeName}` });
+  if (pod.spec.nodeName) return skip(`already bound to node ${pod.spec.nodeName}`);
 
   const rules = matchingRules(ruleSet, pod, namespace, namespaceLabels);
-  if (rules.length === 0) return result({});
+  if (rules.length === 0) return result();
 
   // Only what the merges may change in place is copied (see `writableSpec`); the rest is shared, unchanged, so the
   // patch can only ever touch what the rules inject.
@@ -102,8 +103,8 @@ export function mutatePod(
   for (const rule of rules) {
     const report = mergePlacement(spec, rule.placement, rule.onConflict === 'override');
     const failure = report.failures[0];
-    if (failure !== undefined) return result({ denial: `rule ${rule.name} cannot be applied: ${failure}`, warnings });
-    if (report.conflicts.length > 0 && rule.onConflict === 'reject') return result({ denial: conflictDenial(rule, report.conflicts), warnings });
+    if (failure !== undefined) return deny(`rule ${rule.name} cannot be applied: ${failure}`, warnings);
+    if (report.conflicts.length > 0 && rule.onConflict === 'reject') return deny(conflictDenial(rule, report.conflicts), warnings);
     warnings.push(...report.conflicts.map((c) => conflictWarning(rule, c)));
     afterEach?.(rule, spec);
   }

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { WORKLOAD_KINDS, type WorkloadKind } from '../../src/workloads/workloads.js';
-import { RULES_CONFIGMAP_KEY, RULES_CONFIGMAP_LABEL } from '../../src/admission/validate.js';
+import { RULES_CONFIGMAP_KEY, RULES_CONFIGMAP_LABEL } from '../../src/rules/configmap.js';
 import { edits, protoEdit, applyEdits, targetPaths, type Edit, type EditSpace } from './edits.js';
 import { FIXTURE_USER_INFOS } from './fixtures.js';
 import { serialize } from './json.js';

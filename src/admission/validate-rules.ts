@@ -1,0 +1,38 @@
+/**
+ * POST /validate for the rules ConfigMap (see `rules/configmap.ts`), on CREATE and UPDATE: a document that fails
+ * `lint` is denied with every error and its field path (422, as the API server answers an invalid object), so a bad
+ * edit never reaches the running webhooks. Warnings of a valid document are passed on.
+ */
+import { RULES_CONFIGMAP_KEY, RULES_CONFIGMAP_LABEL } from '../rules/configmap.js';
+import { parseRules } from '../rules/compile.js';
+import { formatFieldError } from '../util/errors.js';
+import { isObject } from '../util/json.js';
+import type { HandlerResult } from './handler.js';
+import { allowed, clip, invalid } from './response.js';
+import type { AdmissionRequest } from './types.js';
+
+const skip = (uid: string, reason: string): HandlerResult => ({ response: allowed(uid), record: { decision: 'skipped', reason }, warnings: [] });
+
+export function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
+  const { uid } = request;
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
+  const cm = request.object;
+  if (!isObject(cm)) return skip(uid, 'no object in the request');
+  const labels = isObject(cm['metadata']) && isObject(cm['metadata']['labels']) ? cm['metadata']['labels'] : {};
+  if (labels[RULES_CONFIGMAP_LABEL] !== 'true') return skip(uid, 'not a rules ConfigMap');
+  const data = isObject(cm['data']) ? cm['data'] : {};
+  const text = data[RULES_CONFIGMAP_KEY];
+  const name = isObject(cm['metadata']) && typeof cm['metadata']['name'] === 'string' ? cm['metadata']['name'] : (request.name ?? '');
+  const object = { kind: 'ConfigMap', name };
+  const field = `data[${RULES_CONFIGMAP_KEY}]`;
+  if (typeof text !== 'string') {
+    const response = invalid(uid, object, [{ type: 'Required', path: '', detail: 'required value: the placement rules document' }], field);
+    return { response, record: { decision: 'denied', reason: response.status?.message ?? '' }, warnings: [] };
+  }
+  const result = parseRules(text);
+  const warnings = result.warnings.map((w) => `${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`);
+  const shown = warnings.map(clip);
+  if (result.ok) return { response: allowed(uid, shown), record: { decision: 'allowed', warnings: warnings.length }, warnings };
+  const response = invalid(uid, object, result.errors, field, shown);
+  return { response, record: { decision: 'denied', reason: `${result.errors.length} error(s) in ${RULES_CONFIGMAP_KEY}` }, warnings };
+}
