@@ -34,6 +34,11 @@
  *   `expireWatches()` sends every open watch an `ERROR` event with a 410 Status and closes it (a watch the server
  *   can no longer serve); `sendRaw` sends an event as it is, and `plant` puts an item as it is into lists
  *   (malformed objects).
+ * - Namespaced objects that clients write (`serveWritable`: Leases, PolicyReports): GET, POST, PUT and DELETE of
+ *   `/apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME]`, lists of that and of the cluster-wide `/apis/GROUP/VERSION/PLURAL`
+ *   (an equality `labelSelector` is understood). A PUT whose `metadata.resourceVersion` is not the stored one is a
+ *   409 Conflict, a POST of an existing name a 409 AlreadyExists, as the API server answers. No watches. `down()`
+ *   and `refuse(clusterPath)` apply; `writes(clusterPath)` counts requests by verb; `stored(clusterPath)` the objects.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -83,6 +88,15 @@ export interface RequestCounts {
   gets: number;
   /** List requests with a `continue` token (pages after the first; they are counted in `lists` too). */
   continued: number;
+}
+
+/** Requests on a writable resource (`serveWritable`), by verb. */
+export interface WriteCounts {
+  get: number;
+  list: number;
+  create: number;
+  update: number;
+  delete: number;
 }
 
 export interface FakeApiServerOptions {
@@ -176,6 +190,10 @@ export class FakeApiServer {
   private readonly planted = new Map<string, unknown[]>();
   /** Runs as each list page request arrives, before it is answered. */
   beforeList: ((request: ListRequest) => void) | undefined;
+  /** Writable namespaced resources (`serveWritable`) by cluster-wide path, their objects and request counts. */
+  private readonly writable = new Map<string, CustomResource>();
+  private readonly writableObjects = new Map<string, Map<string, KubernetesObject>>();
+  private readonly writeCounts = new Map<string, WriteCounts>();
 
   private constructor(private readonly opts: FakeApiServerOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -451,6 +469,7 @@ export class FakeApiServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname;
+    if (this.handleWritable(req, res, url)) return;
     const single = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && single) {
       this.countsOf('/api/v1/namespaces').gets++;
@@ -605,6 +624,127 @@ export class FakeApiServer {
       this.serialized.set(o, json);
     }
     return json;
+  }
+
+  /**
+   * Serves a namespaced resource that clients write (see the module header); listed in `/apis` discovery. Returns
+   * the cluster-wide path `/apis/GROUP/VERSION/PLURAL`, which names it in `writes`, `stored`, `refuse` and `unserve`.
+   */
+  serveWritable(resource: CustomResource): string {
+    const path = this.serve(resource);
+    this.writable.set(path, resource);
+    return path;
+  }
+
+  /** Requests on a writable resource so far, by verb (a live object). */
+  writes(path: string): Readonly<WriteCounts> {
+    let c = this.writeCounts.get(path);
+    if (!c) {
+      c = { get: 0, list: 0, create: 0, update: 0, delete: 0 };
+      this.writeCounts.set(path, c);
+    }
+    return c;
+  }
+
+  /** The objects of a writable resource, by `namespace/name`. */
+  stored(path: string): ReadonlyMap<string, KubernetesObject> {
+    return this.writableObjects.get(path) ?? new Map();
+  }
+
+  /** Stores `obj` (namespaced, by `metadata.namespace/name`) in a writable resource, as another client's write would. */
+  putWritable(path: string, obj: KubernetesObject): KubernetesObject {
+    const resource = this.writable.get(path);
+    const name = obj.metadata?.name;
+    const namespace = obj.metadata?.namespace;
+    if (!resource || !name || !namespace) throw new Error(`putWritable: ${path} is not writable, or the object has no namespace/name`);
+    const items = this.writableObjects.get(path) ?? new Map<string, KubernetesObject>();
+    this.writableObjects.set(path, items);
+    const stored = structuredClone({ ...obj, apiVersion: `${resource.group}/${resource.version}`, kind: resource.kind, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } });
+    items.set(`${namespace}/${name}`, stored);
+    return stored;
+  }
+
+  /** Answers a request on a writable resource; false when `url` is not one. */
+  private handleWritable(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    const m = /^\/apis\/([^/]+)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
+    if (!m) return false;
+    const [, group, version, ns, plural, name] = m;
+    const path = `/apis/${group}/${version}/${plural}`;
+    const resource = this.writable.get(path);
+    if (!resource) return false;
+    if (!this.custom.has(path)) {
+      // Unserved (its CRD removed): its objects are gone with it, and the request is a 404.
+      this.writableObjects.delete(path);
+      return false;
+    }
+    if (name !== undefined && ns === undefined) return false;
+    const namespace = ns === undefined ? undefined : decodeURIComponent(ns);
+    const items = this.writableObjects.get(path) ?? new Map<string, KubernetesObject>();
+    this.writableObjects.set(path, items);
+    const counts = this.writes(path) as WriteCounts;
+    const answer = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const method = req.method ?? 'GET';
+    const verb = method === 'GET' ? (name === undefined ? 'list' : 'get') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : undefined;
+    if (verb === undefined) {
+      status(res, 405, `${method} is not supported`);
+      return true;
+    }
+    counts[verb]++;
+    if (this.isDown || this.refused.has(path)) {
+      status(res, 503, 'the fake API server is down');
+      return true;
+    }
+    const what = `${resource.plural}.${resource.group} "${name ?? ''}"`;
+    const key = `${namespace ?? ''}/${name ?? ''}`;
+    if (verb === 'list') {
+      const selector = url.searchParams.get('labelSelector');
+      const wanted = selector ? selector.split(',').map((t) => t.split('=') as [string, string]) : [];
+      const list = [...items.values()].filter(
+        (o) => (namespace === undefined || o.metadata?.namespace === namespace) && wanted.every(([k, v]) => o.metadata?.labels?.[k] === v),
+      );
+      answer(200, { apiVersion: `${resource.group}/${resource.version}`, kind: `${resource.kind}List`, metadata: { resourceVersion: String(this.rv) }, items: list });
+      return true;
+    }
+    if (verb === 'get' || verb === 'delete') {
+      const found = items.get(key);
+      if (!found) status(res, 404, `${what} not found`, 'NotFound');
+      else {
+        if (verb === 'delete') items.delete(key);
+        answer(200, verb === 'get' ? found : { kind: 'Status', apiVersion: 'v1', status: 'Success' });
+      }
+      return true;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body: KubernetesObject;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubernetesObject;
+      } catch {
+        return status(res, 400, 'the body is not JSON');
+      }
+      const bodyName = body.metadata?.name;
+      const objectKey = `${namespace ?? ''}/${verb === 'create' ? (bodyName ?? '') : (name ?? '')}`;
+      if (!bodyName || (verb === 'update' && bodyName !== name)) return status(res, 400, 'metadata.name is missing or does not match the URL', 'BadRequest');
+      const existing = items.get(objectKey);
+      if (verb === 'create' && existing) return status(res, 409, `${resource.plural}.${resource.group} "${bodyName}" already exists`, 'AlreadyExists');
+      if (verb === 'update' && !existing) return status(res, 404, `${what} not found`, 'NotFound');
+      if (verb === 'update' && body.metadata?.resourceVersion !== undefined && body.metadata.resourceVersion !== existing?.metadata?.resourceVersion) {
+        return status(res, 409, `Operation cannot be fulfilled on ${resource.plural}.${resource.group} "${bodyName}": the object has been modified; please apply your changes to the latest version and try again`, 'Conflict');
+      }
+      const stored: KubernetesObject = {
+        ...body,
+        apiVersion: `${resource.group}/${resource.version}`,
+        kind: resource.kind,
+        metadata: { ...body.metadata, name: bodyName, ...(namespace ? { namespace } : {}), resourceVersion: String(++this.rv) },
+      };
+      items.set(objectKey, stored);
+      answer(verb === 'create' ? 201 : 200, stored);
+    });
+    return true;
   }
 }
 
