@@ -1,6 +1,7 @@
 import type { CapacityView } from '../capacity/capacity.js';
 import type { PodsView } from '../scheduling/now.js';
 import type { RuleSet } from '../rules/compile.js';
+import type { ValidationVerdict } from './judge.js';
 import type { AdmissionRequest } from './types.js';
 import type { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
@@ -13,8 +14,9 @@ export interface NodeView {
 }
 
 /**
- * What the handlers read of the world. Implementations swap their data atomically: a review sees one rule set and
- * one cluster view from start to end (handlers are synchronous).
+ * What the handlers read of the world. A review sees one rule set and one cluster view from start to end because
+ * handlers are synchronous and the data changes only between reviews: the rule set is swapped whole on a reload, the
+ * node index and the namespace and pod caches are updated in place by watch events, which run in turns of their own.
  */
 export interface AdmissionContext {
   /** The rule set in force now. */
@@ -62,7 +64,7 @@ export interface ReviewRecord {
   reason?: string;
   appliedRules?: readonly string[];
   warnings?: number;
-  verdict?: string;
+  verdict?: ValidationVerdict;
   /** Would the scheduler bind it now (when the pod cache answered). */
   schedulableNow?: boolean;
   pendingMessage?: string;

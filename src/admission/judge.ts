@@ -39,11 +39,41 @@ export function messageAsWarnings(prefix: string, message: string): string[] {
   return [`${prefix}${m[1]}:`, ...(m[2] as string).split(', ').map((r) => `  ${r}`)];
 }
 
+/**
+ * What validation found, by name: a public contract (`check -o json`, the review log; README "The CLI"), so the
+ * values never change.
+ */
+export type ValidationVerdict =
+  /** A current node fits. */
+  | 'fits'
+  /** Only nodes with a condition taint fit (they may recover). */
+  | 'fits-transient'
+  /** Only capacity an autoscaler can add fits: a node template or a Cluster API group. */
+  | 'fits-template'
+  /** Only a Karpenter NodePool fits. */
+  | 'fits-nodepool'
+  /** It can run, but the scheduler would not bind it now. */
+  | 'pending'
+  /** No node, template or addable capacity could ever run it. */
+  | 'no-fit'
+  /** No nodes are known yet. */
+  | 'no-nodes'
+  /** Not judged for lack of knowledge. */
+  | 'unknown'
+  /** Bound to a node (`spec.nodeName`) that does not exist. */
+  | 'node-not-found'
+  /** Bound to a node whose kubelet would refuse it. */
+  | 'kubelet-rejects'
+  /** Bound to a node with no room left for it now. */
+  | 'kubelet-rejects-now'
+  /** A rule (`onConflict: reject`) refused the pod. */
+  | 'rule-denial';
+
 export interface Judgement {
   /** Absent when the object is allowed without remark. */
   readonly denial?: string;
   readonly warnings: readonly string[];
-  readonly verdict: string;
+  readonly verdict: ValidationVerdict;
   /** The full scheduler message when no node fits (kept for the log when only warnings are sent). */
   readonly message?: string;
   /** Would the scheduler bind it now (undefined: not asked — pod cache off, pending off, or not known enough). */

@@ -13,19 +13,16 @@ import { allowed, denied, diff, patched } from './response.js';
 import type { AdmissionRequest } from './types.js';
 import type { HandlerResult } from './handler.js';
 import { isObject } from '../util/json.js';
+import { failure, ok, type Result } from '../util/result.js';
+import { podNamespace } from './request.js';
 
-
-/** Pods on CREATE, without subresource: the only requests whose scheduling fields can still be set. */
-export function podCreate(request: AdmissionRequest): V1Pod | string {
-  if (request.kind.group !== '' || request.kind.kind !== 'Pod') return `kind ${request.kind.kind} is not a Pod`;
-  if (request.subResource) return `subresource ${request.subResource}`;
-  if (request.operation !== 'CREATE') return `operation ${request.operation}`;
-  if (!isObject(request.object)) return 'no object in the request';
-  return request.object as V1Pod;
-}
-
-export function podNamespace(request: AdmissionRequest, pod: V1Pod): string {
-  return request.namespace || pod.metadata?.namespace || 'default';
+/** Pods on CREATE, without subresource: the only requests whose scheduling fields can still be set; else why not. */
+export function podCreate(request: AdmissionRequest): Result<V1Pod> {
+  if (request.kind.group !== '' || request.kind.kind !== 'Pod') return failure(`kind ${request.kind.kind} is not a Pod`);
+  if (request.subResource) return failure(`subresource ${request.subResource}`);
+  if (request.operation !== 'CREATE') return failure(`operation ${request.operation}`);
+  if (!isObject(request.object)) return failure('no object in the request');
+  return ok(request.object as V1Pod);
 }
 
 /**
@@ -61,22 +58,27 @@ function placementLostWarning(pod: V1Pod, mutated: V1Pod, ctx: AdmissionContext,
 
 export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
   const { uid } = request;
-  const pod = podCreate(request);
-  if (typeof pod === 'string') return { response: allowed(uid), record: { decision: 'skipped', reason: pod }, warnings: [] };
+  const created = podCreate(request);
+  if (!created.ok) return { response: allowed(uid), record: { decision: 'skipped', reason: created.error }, warnings: [] };
+  const pod = created.value;
 
   const namespace = podNamespace(request, pod);
   const namespaceLabels = withNameLabel(namespace, ctx.namespaceLabels(namespace));
   const mutation = mutatePod(pod, ctx.rules(), namespace, namespaceLabels);
-  const lost = mutation.appliedRules.length > 0 && !mutation.denial && !mutation.skipped ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels) : undefined;
-  const result = lost === undefined ? mutation : { ...mutation, warnings: [...mutation.warnings, lost] };
-  if (result.skipped) return { response: allowed(uid), record: { decision: 'skipped', reason: result.skipped }, warnings: [] };
-  if (result.denial) {
-    return {
-      response: denied(uid, result.denial, result.warnings),
-      record: { decision: 'denied', reason: result.denial, appliedRules: result.appliedRules },
-      warnings: result.warnings,
-    };
+  switch (mutation.kind) {
+    case 'skipped':
+      return { response: allowed(uid), record: { decision: 'skipped', reason: mutation.skipped }, warnings: [] };
+    case 'denied':
+      return {
+        response: denied(uid, mutation.denial, mutation.warnings),
+        record: { decision: 'denied', reason: mutation.denial, appliedRules: mutation.appliedRules },
+        warnings: mutation.warnings,
+      };
+    case 'mutated':
+      break;
   }
+  const lost = mutation.appliedRules.length > 0 ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels) : undefined;
+  const result = lost === undefined ? mutation : { ...mutation, warnings: [...mutation.warnings, lost] };
   const operations = diff(pod, result.pod);
   return {
     response: patched(uid, operations, result.warnings),

@@ -15,6 +15,8 @@ import { mutatePod } from '../rules/apply.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
 import { isObject, sameJson } from '../util/json.js';
+import { failure, ok, type Result } from '../util/result.js';
+import { podNamespace } from './request.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './handler.js';
 import { allowed, clip, denied } from './response.js';
@@ -57,11 +59,12 @@ function notChecked(uid: string, why: string): HandlerResult {
   return { response: allowed(uid, warnings.map(clip)), record: { decision: 'allowed', reason: why }, warnings };
 }
 
-function constraintsOrWarning(pod: V1Pod): PodConstraints | string {
+/** The pod's constraints, or why they cannot be read (a field the scheduler would refuse too). */
+function constraintsOf(pod: V1Pod): Result<PodConstraints> {
   try {
-    return podConstraints(pod);
+    return ok(podConstraints(pod));
   } catch (err) {
-    if (err instanceof PlacementError) return err.message;
+    if (err instanceof PlacementError) return failure(err.message);
     throw err;
   }
 }
@@ -71,13 +74,14 @@ function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerR
   if (request.operation !== 'CREATE') return skip(uid, `operation ${request.operation}`);
   if (!isObject(request.object)) return skip(uid, 'no object in the request');
   const pod = request.object as V1Pod;
-  const namespace = request.namespace || pod.metadata?.namespace || 'default';
+  const namespace = podNamespace(request, pod);
   const ruleSet = ctx.rules();
   const skipped = otherScheduler(pod.spec) ?? skipReason(pod, namespace, ruleSet);
   if (skipped) return skip(uid, skipped);
   if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
-  const c = constraintsOrWarning(pod);
-  if (typeof c === 'string') return notChecked(uid, c);
+  const constraints = constraintsOf(pod);
+  if (!constraints.ok) return notChecked(uid, constraints.error);
+  const c = constraints.value;
   // The Priority admission plugin has set spec.priority by now (0 without a class and without a global default).
   const priority = typeof pod.spec?.priority === 'number' ? pod.spec.priority : 0;
   return respond(uid, judge({ pod, constraints: c, namespace, warnOnly: isDaemonSetPod(pod), prefix: '', priority }, ctx, ruleSet));
@@ -109,15 +113,16 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
 
   const prefix = `${w.what}: `;
   const mutation = mutatePod(templatePod(w.template, namespace, w.daemonSet), ruleSet, namespace, withNameLabel(namespace, ctx.namespaceLabels(namespace)));
-  if (mutation.denial) {
+  if (mutation.kind === 'denied') {
     const j: Judgement =
       w.daemonSet || !templateChanged
         ? { warnings: [`${prefix}its pods will be rejected: ${mutation.denial}`], verdict: 'rule-denial' }
         : { denial: `${prefix}its pods would be rejected: ${mutation.denial}`, warnings: [], verdict: 'rule-denial' };
     return respond(uid, j);
   }
-  const c = constraintsOrWarning(mutation.pod);
-  if (typeof c === 'string') return notChecked(uid, c);
+  const constraints = constraintsOf(mutation.pod);
+  if (!constraints.ok) return notChecked(uid, constraints.error);
+  const c = constraints.value;
   // A template carries a class name at most: its pods' priority is that class's, where the classes are known.
   const priority = typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : ctx.priorityOf?.(mutation.pod.spec?.priorityClassName);
   const replicas = w.replicas ?? 1;

@@ -17,6 +17,7 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { stringify } from 'yaml';
 import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { ReviewRecord } from '../admission/context.js';
+import type { ValidationVerdict } from '../admission/judge.js';
 import type { HandlerResult } from '../admission/handler.js';
 import { handleMutate } from '../admission/mutate.js';
 import { decodePatch } from '../admission/response.js';
@@ -62,7 +63,7 @@ export interface CheckResult {
   appliedRules: string[];
   patch: Operation[];
   /** The validating handler's verdict (`fits`, `no-fit`, `unknown`, ...; README "The CLI"), or `rule-denial`. */
-  verdict?: string;
+  verdict?: ValidationVerdict;
   /** For no-fit: the groups of nodes that came closest and what each lacks. */
   explanation?: GroupExplanation[];
   /** Would the scheduler bind the pod (a workload's pod) now, given the nodes and the pods bound to them. */

@@ -15,6 +15,7 @@ import { child, formatFieldError, type FieldError } from '../util/errors.js';
 import { jsonLimitsError } from '../admission/shape.js';
 import { toPlacementNode } from '../cluster/objects.js';
 import { QuantityError } from '../scheduling/quantity.js';
+import { TAINT_EFFECTS } from '../scheduling/taints.js';
 import { nodeAllocatable } from '../scheduling/resources.js';
 import { MAX_NESTING_DEPTH } from '../util/yaml.js';
 import { isObject } from '../util/json.js';
@@ -27,7 +28,6 @@ export interface FileProblems {
 }
 
 /** Taint effects the API server accepts (`core/v1` `TaintEffect`). */
-export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
 
 const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const mustBe = (path: string, what: string, v: unknown): FieldError => ({ type: 'Invalid', path, detail: `must be ${what}, got ${typeName(v)}` });

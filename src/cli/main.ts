@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * placement-webhook: one binary for the server and the offline tools.
- *   serve | check | replay | lint | certs   (see `placement-webhook help`, and `run.ts`)
+ * The commands (serve, check, replay, lint, templates, certs, ...) and their usage text are in `run.ts`.
  */
 import { run } from './run.js';
 

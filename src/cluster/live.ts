@@ -63,7 +63,6 @@ export interface LiveClusterOptions {
   readonly podRelistMs?: number;
 }
 
-/** Only what placement reads of a Node (see PlacementNode), kept as a Node so the informer can cache it. */
 /** name, namespace and resourceVersion when they are strings, as every cached object keeps them. */
 function trimMetadata(o: { metadata?: unknown }): { name: string; namespace?: string; resourceVersion: string } {
   const m = o.metadata !== null && typeof o.metadata === 'object' ? (o.metadata as Record<string, unknown>) : {};

@@ -15,7 +15,10 @@ import { matchingRules, skipReason } from './select.js';
 export const APPLIED_RULES_ANNOTATION = 'placement-webhook/applied-rules';
 
 interface MutationBase {
-  /** The pod after the rules: a clone of the input (equal to it when nothing applied). */
+  /**
+   * The pod after the rules: the input itself when no rule applied (or the pod was refused or left alone), else a
+   * new object that shares every part the rules did not touch with the input (see `writableSpec`).
+   */
   readonly pod: V1Pod;
   /** Names of the rules that matched the pod, in document order. */
   readonly appliedRules: readonly string[];

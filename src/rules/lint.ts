@@ -15,7 +15,7 @@ import {
 } from '../scheduling/node-affinity.js';
 import { parseQuantity, QuantityError } from '../scheduling/quantity.js';
 import { validateTaint, validateToleration } from '../scheduling/taints.js';
-import { VOLUME_SOURCES, type Inject, type Match, type NodeTemplate, type Rule, type RulesDocument } from './schema.js';
+import { DEFAULT_EXCLUDED_NAMESPACES, VOLUME_SOURCES, type Inject, type Match, type NodeTemplate, type Rule, type RulesDocument } from './schema.js';
 import { isObject } from '../util/json.js';
 
 export interface LintResult {
@@ -227,8 +227,10 @@ function lintNodeTemplate(t: NodeTemplate, path: string, sound: Sound): FieldErr
 
 const INJECT_FIELDS = ['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'env', 'envFrom', 'volumeMounts', 'volumes'] as const;
 
-/** A runtime check only: a structurally broken document holds other types than its static type says. */
-/** `isObject` as a plain boolean: it must not narrow the typed document's fields (they may hold anything here). */
+/**
+ * `isObject` as a plain boolean, a runtime check only: a structurally broken document holds other types than its
+ * static type says, and the check must not narrow the typed document's fields (they may hold anything here).
+ */
 const isPlainObject = (v: unknown): boolean => isObject(v);
 
 /**
@@ -270,7 +272,7 @@ export function lintRules(doc: RulesDocument, sound: Sound = EVERYWHERE): LintRe
   const settings = isPlainObject(doc.settings) ? doc.settings : undefined;
   if (settings) {
     const excluded = sound('settings.excludedNamespaces') ? settings.excludedNamespaces : undefined;
-    const missing = ['kube-system', 'kube-node-lease'].filter((ns) => Array.isArray(excluded) && !excluded.includes(ns));
+    const missing = DEFAULT_EXCLUDED_NAMESPACES.filter((ns) => Array.isArray(excluded) && !excluded.includes(ns));
     if (missing.length > 0) {
       warnings.push({
         type: 'Invalid',

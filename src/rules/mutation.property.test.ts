@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 
 import { rulesDoc } from '../../test/support/builders.js';
 import { formatFieldError } from '../util/errors.js';
-import { compileRequiredNodeAffinity } from '../scheduling/node-affinity.js';
+import { nodeAffinityConstraints } from '../scheduling/feasibility.js';
 import { sameToleration, validateToleration } from '../scheduling/taints.js';
 import { mutatePod } from './apply.js';
 import { compileRules, type RuleSet } from './compile.js';
@@ -332,8 +332,8 @@ describe('mutation properties', () => {
         if (result.denial !== undefined) return;
         const applied = rs.rules.filter((r) => result.appliedRules.includes(r.name)).map((r) => ruleShapes[r.index] as RuleShape);
         const selectors = enforcedSelectors(original, applied);
-        const originalMatcher = compileRequiredNodeAffinity(original);
-        const mutatedMatcher = compileRequiredNodeAffinity(result.pod);
+        const originalMatcher = nodeAffinityConstraints(original.spec).affinity;
+        const mutatedMatcher = nodeAffinityConstraints(result.pod.spec).affinity;
         for (const node of candidates) {
           const rulesAdmit = applied.every(
             (rule, i) => selectorAdmits(selectors[i], node) && (rule.terms === undefined || termsAdmit(rule.terms, node)),

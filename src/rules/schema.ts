@@ -2,14 +2,19 @@
  * The rules document: the public contract operators write (a file, or key `rules.yaml` of a ConfigMap).
  *
  * The schema is the single source of truth for three things: the TypeScript types below, the structural check that
- * runs before a document is compiled (unknown fields, types, enums; see `./validate.ts`), and the published JSON
- * Schema `schema/rules.schema.json` that editors' YAML plugins use (`npm run schema` writes it).
+ * runs before a document is compiled (unknown fields, types, enums; see `./compile.ts`), and the published JSON
+ * Schema `schema/rules.schema.json` that editors' YAML plugins use (`npm run generate` writes it). The enums are the
+ * scheduling model's own (`../scheduling/`): one list for the schema and the code that reads the values.
  *
  * Kubernetes shapes embedded here (selectors, affinity, tolerations, env, volumes) follow the core/v1 API field for
  * field; what the API server would reject beyond the shape (label syntax, operator/value combinations) is checked by
  * `./lint.ts` with the API server's rules.
  */
 import { Type, type Static, type TOptional, type TSchema } from '@sinclair/typebox';
+import { LABEL_SELECTOR_OPERATORS as SELECTOR_OPERATORS } from '../scheduling/labels.js';
+import { NODE_SELECTOR_OPERATORS } from '../scheduling/node-affinity.js';
+import { TAINT_EFFECTS, TOLERATION_OPERATORS } from '../scheduling/taints.js';
+import { WHEN_UNSATISFIABLE } from '../scheduling/topology-spread.js';
 
 /** A string restricted to `values`, emitted as a plain JSON Schema `enum` (one clear error instead of an anyOf). */
 function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
@@ -24,11 +29,6 @@ export const ON_CONFLICT = ['keep', 'override', 'reject'] as const;
 export const VALIDATION_MODES = ['enforce', 'warn', 'off'] as const;
 /** What validation does with a pod that can run but would not be scheduled now (see the README, "Validation"). */
 export const PENDING_MODES = ['warn', 'deny', 'off'] as const;
-export const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
-export const NODE_SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] as const;
-export const TOLERATION_OPERATORS = ['Equal', 'Exists'] as const;
-export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
-export const WHEN_UNSATISFIABLE = ['DoNotSchedule', 'ScheduleAnyway'] as const;
 export const DEFAULT_EXCLUDED_NAMESPACES = ['kube-system', 'kube-node-lease'] as const;
 
 // ---- Kubernetes shapes -------------------------------------------------------------------------------------------

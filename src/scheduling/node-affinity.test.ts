@@ -2,9 +2,9 @@ import type { V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kube
 import { describe, expect, it } from 'vitest';
 
 import { formatFieldError, type FieldError } from '../util/errors.js';
+import { nodeAffinityConstraints } from './feasibility.js';
 import {
   compileNodeSelectorTerms,
-  compileRequiredNodeAffinity,
   parseInt64,
   validateNodeFieldSelectorRequirement,
   validateNodeSelectorRequirement,
@@ -367,7 +367,7 @@ describe('compileNodeSelectorTerms', () => {
   });
 });
 
-describe('compileRequiredNodeAffinity', () => {
+describe('nodeAffinityConstraints: GetRequiredNodeAffinity, the matcher the filters use', () => {
   const gpuNode = node('gpu-1', { accelerator: 'nvidia', zone: 'a' });
   const cpuNode = node('cpu-1', { zone: 'b' });
 
@@ -453,7 +453,7 @@ describe('compileRequiredNodeAffinity', () => {
       want: true,
     },
   ])('$name', ({ pod, node: candidate, want }) => {
-    expect(compileRequiredNodeAffinity(pod).matches(candidate)).toBe(want);
+    expect(nodeAffinityConstraints(pod.spec).affinity.matches(candidate)).toBe(want);
   });
 });
 

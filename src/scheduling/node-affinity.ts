@@ -10,7 +10,7 @@
  *   nothing, while the other terms are still evaluated.
  * - `pod.spec.nodeSelector` AND the required node affinity must both hold; an absent part does not restrict.
  */
-import type { V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
+import type { V1NodeSelectorRequirement, V1NodeSelectorTerm } from '@kubernetes/client-node';
 
 import { child, fieldError, type FieldError } from '../util/errors.js';
 import { getLabel, requirementMatches, validateDNS1123Subdomain, validateRequirement } from './labels.js';
@@ -228,20 +228,4 @@ export function termMatches(term: CompiledTerm, node: NodeIdentity): boolean {
 export function compileNodeSelectorTerms(terms: readonly V1NodeSelectorTerm[]): NodeMatcher {
   const compiled = terms.map(compileTerm).filter((t): t is CompiledTerm => t !== undefined);
   return { matches: (node) => compiled.some((term) => termMatches(term, node)) };
-}
-
-/**
- * `GetRequiredNodeAffinity`: the pod's `spec.nodeSelector` (every key present with exactly that value) AND its
- * required node affinity terms. Both must hold; an absent or empty `nodeSelector` and an absent required affinity do
- * not restrict. A required affinity that is present but has no terms matches no node.
- */
-export function compileRequiredNodeAffinity(pod: V1Pod): NodeMatcher {
-  const nodeSelector = Object.entries(pod.spec?.nodeSelector ?? {});
-  const required = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-  const affinity = required == null ? undefined : compileNodeSelectorTerms(required.nodeSelectorTerms ?? []);
-  return {
-    matches: (node) =>
-      nodeSelector.every(([key, value]) => getLabel(node.labels, key) === value) &&
-      (affinity === undefined || affinity.matches(node)),
-  };
 }

@@ -29,6 +29,9 @@ import { REASON_SPREAD, REASON_SPREAD_MISSING_LABEL } from './reasons.js';
 import { findUntoleratedTaint } from './taints.js';
 import type { Labels, PlacementNode } from './types.js';
 
+/** `whenUnsatisfiable` values: only `DoNotSchedule` filters (`ScheduleAnyway` is a score). */
+export const WHEN_UNSATISFIABLE = ['DoNotSchedule', 'ScheduleAnyway'] as const;
+
 /** Which scheduler's semantics: the current one, or 1.20's (the differential test's oracle). */
 export type SchedulerProfile = 'current' | 'v1.20';
 

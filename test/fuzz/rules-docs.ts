@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { billionLaughs, deeplyNested, sharedAnchorRules } from '../support/yaml-bombs.js';
-import { API_VERSION, KIND, ON_CONFLICT, TAINT_EFFECTS, VALIDATION_MODES } from '../../src/rules/schema.js';
+import { API_VERSION, KIND, ON_CONFLICT, VALIDATION_MODES } from '../../src/rules/schema.js';
+import { TAINT_EFFECTS } from '../../src/scheduling/taints.js';
 import { applyEdits, edits, targetPaths, type Edit, type EditSpace } from './edits.js';
 import { FIXTURE_RULES_TEXTS } from './fixtures.js';
 import { cloneJson, depthOf, serialize } from './json.js';

@@ -1,39 +1,6 @@
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { sameJson } from '../../util/json.js';
+import { mergeById } from './lists.js';
 import type { MergeReport } from './report.js';
-
-/**
- * Merges `wanted` into `list` by identity: a missing entry is appended, an identical one is left alone, one with
- * the same identity and other content is a conflict (replaced when `override`). Returns the new list, or
- * `undefined` when nothing changed.
- */
-function mergeById<T>(
-  list: readonly T[] | undefined,
-  wanted: readonly T[],
-  id: (item: T) => string,
-  subject: (key: string) => string,
-  override: boolean,
-  report: MergeReport,
-): T[] | undefined {
-  const out = [...(list ?? [])];
-  let changed = false;
-  for (const w of wanted) {
-    const key = id(w);
-    const i = out.findIndex((x) => id(x) === key);
-    if (i === -1) {
-      out.push(structuredClone(w));
-      changed = true;
-    } else if (!sameJson(out[i], w)) {
-      // Values are not shown: env values and volume sources can be secrets.
-      report.conflicts.push({ subject: subject(key) });
-      if (override) {
-        out[i] = structuredClone(w);
-        changed = true;
-      }
-    }
-  }
-  return changed ? out : undefined;
-}
 
 /** envFrom entries have no name: a source is identified by what it reads (`configMap:NAME` or `secret:NAME`). */
 const envFromId = (e: V1EnvFromSource) =>

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 
 import { mergeContainers, type ContainerInjection } from './containers.js';
 import { sameJson } from '../../util/json.js';
-import { appendMissing } from './append.js';
+import { appendMissing } from './lists.js';
 import { mergePlacement, MAX_NODE_SELECTOR_TERMS, type Conflict, type Placement } from './index.js';
 import { mergeNodeAffinity } from './node-affinity.js';
 import { mergeNodeSelector } from './node-selector.js';

@@ -1,6 +1,6 @@
 import type { V1Affinity, V1NodeAffinity, V1NodeSelectorTerm, V1PodSpec, V1PreferredSchedulingTerm } from '@kubernetes/client-node';
 import { sameJson } from '../../util/json.js';
-import { appendMissing } from './append.js';
+import { appendMissing } from './lists.js';
 import type { MergeReport } from './report.js';
 
 /** More required node-affinity terms than this after combining a pod's with a rule's is refused. */

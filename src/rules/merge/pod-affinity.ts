@@ -1,5 +1,5 @@
 import type { V1Affinity, V1PodAffinity, V1PodAntiAffinity, V1PodSpec } from '@kubernetes/client-node';
-import { appendMissing } from './append.js';
+import { appendMissing } from './lists.js';
 
 type PodAffinityLike = V1PodAffinity | V1PodAntiAffinity;
 

@@ -1,6 +1,6 @@
 import type { V1PodSpec, V1Toleration } from '@kubernetes/client-node';
 import { sameToleration } from '../../scheduling/taints.js';
-import { appendMissing } from './append.js';
+import { appendMissing } from './lists.js';
 
 /**
  * `spec.tolerations`: each rule toleration the pod does not already have is appended; existing tolerations are

@@ -1,5 +1,5 @@
 import type { V1PodSpec, V1TopologySpreadConstraint } from '@kubernetes/client-node';
-import { sameJson } from '../../util/json.js';
+import { mergeById } from './lists.js';
 import type { MergeReport } from './report.js';
 
 const describe = (c: V1TopologySpreadConstraint) => `maxSkew=${c.maxSkew}`;
@@ -16,26 +16,14 @@ export function mergeTopologySpread(
   report: MergeReport,
 ): void {
   if (!wanted || wanted.length === 0) return;
-  const current = [...(spec.topologySpreadConstraints ?? [])];
-  let changed = false;
-  for (const w of wanted) {
-    const i = current.findIndex((c) => c.topologyKey === w.topologyKey && c.whenUnsatisfiable === w.whenUnsatisfiable);
-    if (i === -1) {
-      current.push(structuredClone(w));
-      changed = true;
-      continue;
-    }
-    const existing = current[i] as V1TopologySpreadConstraint;
-    if (sameJson(existing, w)) continue;
-    report.conflicts.push({
-      subject: `topologySpreadConstraint ${w.topologyKey}/${w.whenUnsatisfiable}`,
-      existing: describe(existing),
-      wanted: describe(w),
-    });
-    if (override) {
-      current[i] = structuredClone(w);
-      changed = true;
-    }
-  }
-  if (changed) spec.topologySpreadConstraints = current;
+  const merged = mergeById(
+    spec.topologySpreadConstraints,
+    wanted,
+    (c) => `${c.topologyKey}/${c.whenUnsatisfiable}`,
+    (key) => `topologySpreadConstraint ${key}`,
+    override,
+    report,
+    describe,
+  );
+  if (merged) spec.topologySpreadConstraints = merged;
 }
