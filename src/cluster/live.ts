@@ -22,7 +22,7 @@ import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.j
 import { sameJson } from '../util/json.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
-import type { Metrics } from '../server/metrics.js';
+import type { ClusterMetrics } from './metrics.js';
 import { NO_CAPACITY, type CapacityView } from '../capacity/capacity.js';
 import { Autoscalers } from './autoscalers.js';
 import { Informer } from './informer.js';
@@ -50,7 +50,7 @@ export interface LiveClusterOptions {
   /** Reconnect delays of every informer (default: 1 s doubling up to 30 s). */
   readonly backoff?: { initialMs: number; maxMs: number };
   readonly logger: Logger;
-  readonly metrics?: Metrics;
+  readonly metrics?: ClusterMetrics;
   /** Read Karpenter NodePools and Cluster API groups as capacity autoscalers can add (default true). */
   readonly watchAutoscalers?: boolean;
   /** How often API discovery is asked for those (default 60 s). */

@@ -65,6 +65,7 @@ import type { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { PodIndex, PodReader, type PlacedPod } from '../scheduling/pods.js';
+import { isObject } from '../util/json.js';
 
 export const PODS_PATH = '/api/v1/pods';
 /** The kube-scheduler's pod informer selector: terminal pods hold nothing on their node. */
@@ -221,16 +222,15 @@ class StoppedError extends Error {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** namespace and name of a pod-shaped object, as `PodReader` keys it (no namespace: `default`); throws when it has none. */
 function podRef(obj: unknown): { namespace: string; name: string } {
-  if (!isRecord(obj)) throw new MalformedPodError(`a pod that is ${obj === null ? 'null' : Array.isArray(obj) ? 'a list' : `a ${typeof obj}`}, not an object`);
+  if (!isObject(obj)) throw new MalformedPodError(`a pod that is ${obj === null ? 'null' : Array.isArray(obj) ? 'a list' : `a ${typeof obj}`}, not an object`);
   const metadata = obj['metadata'];
-  if (!isRecord(metadata)) throw new MalformedPodError('a pod without metadata');
+  if (!isObject(metadata)) throw new MalformedPodError('a pod without metadata');
   const name = metadata['name'];
   if (typeof name !== 'string' || name === '') throw new MalformedPodError('a pod whose metadata.name is not a non-empty string');
   const namespace = metadata['namespace'];
@@ -249,15 +249,15 @@ function refOf(obj: unknown): string | undefined {
 }
 
 function resourceVersionOf(obj: unknown): string | undefined {
-  const metadata = isRecord(obj) ? obj['metadata'] : undefined;
-  const rv = isRecord(metadata) ? metadata['resourceVersion'] : undefined;
+  const metadata = isObject(obj) ? obj['metadata'] : undefined;
+  const rv = isObject(metadata) ? metadata['resourceVersion'] : undefined;
   return typeof rv === 'string' && rv !== '' ? rv : undefined;
 }
 
 /** The error a Status object stands for (a watch ERROR event, a failed request's body). */
 function statusError(status: unknown, fallback: string): Error {
-  const code = isRecord(status) && typeof status['code'] === 'number' ? status['code'] : undefined;
-  const text = isRecord(status) && typeof status['message'] === 'string' ? status['message'] : fallback;
+  const code = isObject(status) && typeof status['code'] === 'number' ? status['code'] : undefined;
+  const text = isObject(status) && typeof status['message'] === 'string' ? status['message'] : fallback;
   return code === 410 ? new GoneError(text) : new HttpStatusError(code === undefined ? text : `${text} (${code})`, code ?? 0);
 }
 
@@ -818,10 +818,10 @@ export class PodCache {
     }
     const envelope = list.envelope();
     longestBlockMs = Math.max(longestBlockMs, performance.now() - sliceStart);
-    const metadata = isRecord(envelope) ? envelope['metadata'] : undefined;
-    const resourceVersion = isRecord(metadata) ? metadata['resourceVersion'] : undefined;
+    const metadata = isObject(envelope) ? envelope['metadata'] : undefined;
+    const resourceVersion = isObject(metadata) ? metadata['resourceVersion'] : undefined;
     if (typeof resourceVersion !== 'string' || resourceVersion === '') throw new Error('the pod list has no metadata.resourceVersion');
-    const token = isRecord(metadata) ? metadata['continue'] : undefined;
+    const token = isObject(metadata) ? metadata['continue'] : undefined;
     return { resourceVersion, continueToken: typeof token === 'string' && token !== '' ? token : undefined, items, longestBlockMs };
   }
 
@@ -1005,9 +1005,9 @@ export class PodCache {
           this.reject(new MalformedPodError(`a watch event that is not JSON: ${message(err)}`), undefined);
           return;
         }
-        const obj = isRecord(event) ? event['object'] : undefined;
+        const obj = isObject(event) ? event['object'] : undefined;
         try {
-          const failure = this.watchEvent(isRecord(event) ? event['type'] : undefined, obj);
+          const failure = this.watchEvent(isObject(event) ? event['type'] : undefined, obj);
           if (failure) finish(failure);
         } catch (err) {
           this.reject(err, refOf(obj));

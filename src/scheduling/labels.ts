@@ -93,7 +93,6 @@ export function labelValueProblems(value: string): string[] {
 }
 
 export const isValidLabelKey = (key: string): boolean => labelKeyProblems(key).length === 0;
-export const isValidLabelValue = (value: string): boolean => labelValueProblems(value).length === 0;
 
 /** One `Invalid` error per problem, as `ValidateLabelName` does. */
 export function validateLabelKey(key: string, path: string): FieldError[] {
@@ -179,10 +178,6 @@ export function validateLabelSelectorRequirement(requirement: V1LabelSelectorReq
 /** Reads a label without ever reaching the prototype chain. */
 export function getLabel(labels: Labels, key: string): string | undefined {
   return Object.hasOwn(labels, key) ? labels[key] : undefined;
-}
-
-export function hasLabel(labels: Labels, key: string): boolean {
-  return Object.hasOwn(labels, key);
 }
 
 /** A compiled label selector: parse once with {@link compileLabelSelector}, then match many label sets. */

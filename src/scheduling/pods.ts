@@ -15,6 +15,7 @@
 import type { V1PodAffinityTerm } from '@kubernetes/client-node';
 import { podRequests } from './resources.js';
 import type { Labels } from './types.js';
+import { isObject } from '../util/json.js';
 
 /** A host port as `HostPortInfo` keeps it: empty IP is 0.0.0.0, empty protocol TCP. */
 export interface HostPort {
@@ -46,7 +47,6 @@ const EMPTY_PORTS: readonly HostPort[] = Object.freeze([]);
 const EMPTY_TERMS: readonly V1PodAffinityTerm[] = Object.freeze([]);
 const EMPTY_LABELS: Labels = Object.freeze({});
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Interns values by a canonical key, so that equal ones are one object. */

@@ -121,10 +121,6 @@ export function validateToleration(toleration: V1Toleration, path: string): Fiel
   return errors;
 }
 
-export function validateTolerations(tolerations: readonly V1Toleration[], path: string): FieldError[] {
-  return tolerations.flatMap((toleration, i) => validateToleration(toleration, child(path, i)));
-}
-
 /** The API server's rules for one node taint: a required label key, a label value, a required supported effect. */
 export function validateTaint(taint: V1Taint, path: string): FieldError[] {
   const errors: FieldError[] = [];
