@@ -97,6 +97,39 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly auditFindings = new Gauge({
+    name: 'placement_webhook_audit_findings',
+    help: 'Findings of the last in-cluster audit (serve --audit-interval), by kind and severity (fail, warn, info); exported by the replica that leads',
+    labelNames: ['kind', 'severity'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditRuns = new Counter({
+    name: 'placement_webhook_audit_runs_total',
+    help: 'In-cluster audits, by result (success; skipped: inputs incomplete; error: inputs could not be read)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditLastSuccess = new Gauge({
+    name: 'placement_webhook_audit_last_success_timestamp_seconds',
+    help: 'When the last in-cluster audit whose findings were published finished',
+    registers: [this.registry],
+  });
+
+  readonly auditDuration = new Gauge({
+    name: 'placement_webhook_audit_duration_seconds',
+    help: 'How long the last in-cluster audit took, by phase (read: listing pods and workloads; audit: the engine, on the event loop; publish: the reports)',
+    labelNames: ['phase'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditLeader = new Gauge({
+    name: 'placement_webhook_audit_leader',
+    help: '1 while this replica holds the audit Lease (only the leader audits and writes reports)',
+    registers: [this.registry],
+  });
+
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'placement_webhook_' });
   }
