@@ -46,7 +46,7 @@ describe('namespaceNodeSelector (getNodeSelectorMap)', () => {
     { name: 'the cluster default without the annotation', annotations: {}, want: { env: 'prod' } },
     { name: 'other annotations do not count', annotations: { other: 'x' }, want: { env: 'prod' } },
   ])('$name', ({ annotations, want }) => {
-    expect(namespaceNodeSelector(annotations, config)).toStrictEqual({ ok: true, value: want });
+    expect(namespaceNodeSelector(annotations as Record<string, string>, config)).toStrictEqual({ ok: true, value: want });
   });
 
   it('no cluster default and no annotation: the empty selector', () => {
@@ -67,7 +67,7 @@ describe('admitNodeSelector (Admit)', () => {
     { name: 'a pod that has the same pair is unchanged', pod: { env: 'dev' }, ns: { env: 'dev' }, want: { env: 'dev' }, changed: false },
     { name: 'an empty namespace selector changes nothing', pod: { zone: 'a' }, ns: {}, want: { zone: 'a' }, changed: false },
   ])('$name', ({ pod, ns, want, changed }) => {
-    const got = admitNodeSelector(pod, ns);
+    const got = admitNodeSelector(pod as Record<string, string> | undefined, ns as Record<string, string>);
     expect(got).toStrictEqual({ kind: 'admitted', nodeSelector: want, changed });
   });
 
@@ -85,7 +85,7 @@ describe('validateNodeSelector (Validate, on the final pod)', () => {
     { name: 'a namespace without whitelist allows anything', ns: 'other', pod: { gpu: 'true' }, want: undefined },
     { name: 'no nodeSelector passes any whitelist', ns: 'team', pod: undefined, want: undefined },
   ])('$name', ({ ns, pod, want }) => {
-    expect(validateNodeSelector(pod, ns, {}, config)).toBe(want);
+    expect(validateNodeSelector(pod as Record<string, string> | undefined, ns, {}, config)).toBe(want);
   });
 
   it('a final pod conflicting with the namespace selector (a later mutation) is refused', () => {

@@ -97,7 +97,7 @@ describe('parseTolerationsAnnotation (extractNSTolerations)', () => {
     { name: 'field names match case-insensitively, unknown ones are ignored', annotations: { [key]: '[{"Key":"a","OPERATOR":"Exists","colour":"red"}]' }, want: [{ key: 'a', operator: 'Exists' }] },
     { name: 'empty fields are dropped', annotations: { [key]: '[{"key":"a","value":"","effect":""}]' }, want: [{ key: 'a' }] },
   ])('$name', ({ annotations, want }) => {
-    expect(parseTolerationsAnnotation(annotations, key)).toStrictEqual({ ok: true, value: want });
+    expect(parseTolerationsAnnotation(annotations as Record<string, string>, key)).toStrictEqual({ ok: true, value: want });
   });
 
   it.each([
@@ -150,7 +150,7 @@ describe('admitTolerations (Admit)', () => {
       changed: true,
     },
   ])('$name', ({ op, pod, annotations, cfg, want, changed }) => {
-    const got = admitTolerations({ operation: op, pod, namespaceAnnotations: annotations, config: cfg });
+    const got = admitTolerations({ operation: op, pod, namespaceAnnotations: annotations as Record<string, string>, config: cfg });
     expect(got).toStrictEqual({ kind: 'admitted', tolerations: want, changed });
   });
 
@@ -170,6 +170,6 @@ describe('validateTolerations (Validate)', () => {
     { name: "the cluster's whitelist without annotation", tolerations: [t({ key: 'x', operator: 'Exists' })], annotations: {}, want: 'pod tolerations (possibly merged with namespace default tolerations) conflict with its cluster whitelist' },
     { name: 'an annotation set to "" is an empty whitelist: everything passes', tolerations: [t({ key: 'x', operator: 'Exists' })], annotations: { [TOLERATIONS_WHITELIST_ANNOTATION]: '' }, want: undefined },
   ])('$name', ({ tolerations, annotations, want }) => {
-    expect(validateTolerations(tolerations, annotations, config)).toBe(want);
+    expect(validateTolerations(tolerations, annotations as Record<string, string>, config)).toBe(want);
   });
 });
