@@ -52,6 +52,8 @@ Cluster mode, from the API server:
   --relist-interval D         full relist of nodes, namespaces and the ConfigMap (10m)
   --watch-pods=false          keep no pod cache: only "can it ever run" is answered (smaller RBAC)
   --watch-autoscalers=false   read no Karpenter NodePools nor Cluster API groups
+  --audit-interval D          audit placement every D on the replica holding the Lease, publish PolicyReports
+                              and gauges (off; see docs/audit-in-cluster.md)
   --cert-reload-interval D    how often the certificate files are reread (10s)
   --shutdown-delay D          time unready before closing, on SIGTERM (5s; 0 in local mode)
 Both:

@@ -17,6 +17,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import type { AdmissionContext } from '../admission/context.js';
 import { LiveCluster } from '../cluster/live.js';
+import { ClusterAudit, leaderIdentity, webhookNamespace } from '../cluster/audit-loop.js';
+import { audit } from '../audit/audit.js';
 import { compileRules, loadRules, type RuleSet } from '../rules/compile.js';
 import { API_VERSION, KIND } from '../rules/schema.js';
 import { buildApp } from '../server/app.js';
@@ -29,7 +31,7 @@ import { loadInputs, PACKAGE_ROOT, readText, UsageError } from './inputs.js';
 const FLAGS = [
   'rules', 'nodes', 'namespaces', 'pods', 'nodepools', 'host', 'port', 'tls-cert', 'tls-key', 'log-level',
   'kubeconfig', 'rules-configmap', 'max-staleness', 'cert-reload-interval', 'shutdown-delay', 'relist-interval',
-  'watch-pods', 'watch-autoscalers',
+  'watch-pods', 'watch-autoscalers', 'audit-interval',
 ] as const;
 /** On/off flags of cluster mode that default to on: `--watch-pods` alone means true, `--watch-pods=false` turns it off. */
 const SWITCHES = ['watch-pods', 'watch-autoscalers'] as const;
@@ -132,6 +134,14 @@ export function curlHint(reviewFile: string, url: string): string {
   return `curl -sk -H 'Content-Type: application/json' --data @${reviewFile} ${url}/mutate | sed -E 's/.*"patch":"([^"]+)".*/\\1/' | base64 -d; echo`;
 }
 
+/** `--audit-interval D`: off when absent; at least 1s. */
+function auditInterval(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration('audit-interval', value, 0);
+  if (ms < 1000) throw new UsageError(`--audit-interval: at least 1s, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
 async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger, metrics: Metrics): Promise<Source> {
   const watchPods = parseSwitch('watch-pods', s['watch-pods']);
   const watchAutoscalers = parseSwitch('watch-autoscalers', s['watch-autoscalers']);
@@ -163,14 +173,34 @@ async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger
     logger,
     metrics,
   });
+  const auditIntervalMs = auditInterval(s['audit-interval']);
+  const clusterAudit =
+    auditIntervalMs === undefined
+      ? undefined
+      : new ClusterAudit({
+          kubeConfig,
+          caches: cluster,
+          engine: (inputs) => audit(inputs).findings,
+          intervalMs: auditIntervalMs,
+          namespace: webhookNamespace(process.env, rulesConfigMap?.namespace ?? 'placement-webhook'),
+          identity: leaderIdentity(process.env),
+          logger,
+          metrics,
+        });
   return {
     ctx: cluster,
     notReady: () => {
       cluster.updateGauges();
       return cluster.notReady();
     },
-    start: () => cluster.start(),
-    stop: () => cluster.stop(),
+    start: () => {
+      cluster.start();
+      clusterAudit?.start();
+    },
+    stop: async () => {
+      await clusterAudit?.stop();
+      await cluster.stop();
+    },
     describe: { mode: 'cluster', server: kubeConfig.getCurrentCluster()?.server, rulesConfigMap: s['rules-configmap'], rules: s.rules },
     usingExamples: false,
   };
@@ -200,6 +230,7 @@ export async function serve(argv: string[]): Promise<number> {
   const clusterMode = s['kubeconfig'] !== undefined || s['in-cluster'] === 'true' || s['rules-configmap'] !== undefined;
   const local = (['nodes', 'namespaces', 'pods', 'nodepools'] as const).filter((f) => s[f]);
   if (clusterMode && local.length > 0) throw new UsageError(`${local.map((f) => `--${f}`).join(', ')}: for local mode; in cluster mode they come from the API server`);
+  if (!clusterMode && s['audit-interval'] !== undefined) throw new UsageError('--audit-interval: for cluster mode (--kubeconfig, --in-cluster or --rules-configmap)');
   const shutdownDelayMs = parseDuration('shutdown-delay', s['shutdown-delay'], clusterMode ? 5000 : 0);
   const logger = createLogger(s['log-level']);
   const metrics = new Metrics();

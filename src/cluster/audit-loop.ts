@@ -21,8 +21,11 @@
  * A run never overlaps the next (a run longer than the interval delays it), starts at once when this replica
  * becomes the leader, and never throws out of its timer.
  */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { hostname } from 'node:os';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CapacityView } from '../capacity/capacity.js';
@@ -34,7 +37,8 @@ import { isObject } from '../util/json.js';
 import { WORKLOAD_KINDS } from '../workloads/workloads.js';
 import { findingKey, type Finding } from '../audit/findings.js';
 import type { AuditInputs } from '../audit/view.js';
-import type { ReconcileOutcome, ReportResult } from './policy-reports.js';
+import { LeaderElector } from './leader.js';
+import { PolicyReports, type ReconcileOutcome, type ReportResult } from './policy-reports.js';
 
 /** Items per list page. */
 export const AUDIT_PAGE_SIZE = 500;
@@ -367,5 +371,87 @@ export class AuditLoop {
       const [kind, severity] = JSON.parse(key) as [string, string];
       m.auditFindings.set({ kind, severity }, counts.get(key) ?? 0);
     }
+  }
+}
+
+/** The audit Lease's name, in the webhook's namespace. */
+export const AUDIT_LEASE = 'placement-webhook-audit';
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The webhook's namespace, where the Lease lives: `POD_NAMESPACE` (the Deployment sets it from the downward API),
+ * else the service account's namespace when in a pod, else `fallback` (the rules ConfigMap's namespace).
+ */
+export function webhookNamespace(env: NodeJS.ProcessEnv, fallback: string): string {
+  if (env['POD_NAMESPACE']) return env['POD_NAMESPACE'];
+  try {
+    const ns = readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
+    if (ns !== '') return ns;
+  } catch {
+    // not in a pod
+  }
+  return fallback;
+}
+
+/**
+ * This replica's identity in the Lease: `POD_NAME` (from the downward API); outside a pod the host name and a random
+ * suffix, so that two processes on one machine never share one (as kube-controller-manager does).
+ */
+export function leaderIdentity(env: NodeJS.ProcessEnv): string {
+  return env['POD_NAME'] || `${hostname()}_${randomUUID()}`;
+}
+
+export interface ClusterAuditOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly caches: AuditCaches;
+  readonly engine: AuditEngine;
+  readonly intervalMs: number;
+  /** Where the Lease lives, and who this replica is. */
+  readonly namespace: string;
+  readonly identity: string;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Lease timings (client-go's defaults otherwise). */
+  readonly lease?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+}
+
+/** The audit of `serve --audit-interval`: the loop, its Lease and its reports, started and stopped together. */
+export class ClusterAudit {
+  private readonly elector: LeaderElector;
+  private readonly loop: AuditLoop;
+
+  constructor(opts: ClusterAuditOptions) {
+    const logger = opts.logger.child({ component: 'audit' });
+    this.elector = new LeaderElector({
+      kubeConfig: opts.kubeConfig,
+      namespace: opts.namespace,
+      name: AUDIT_LEASE,
+      identity: opts.identity,
+      logger,
+      ...(opts.lease ?? {}),
+      onStartedLeading: () => this.loop.leading(),
+      onStoppedLeading: () => this.loop.notLeading(),
+    });
+    this.loop = new AuditLoop({
+      intervalMs: opts.intervalMs,
+      caches: opts.caches,
+      reader: new ClusterAuditReader(opts.kubeConfig),
+      engine: opts.engine,
+      reports: new PolicyReports({ kubeConfig: opts.kubeConfig, logger }),
+      isLeader: () => this.elector.isLeader(),
+      logger,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+    this.elector.start();
+  }
+
+  /** Ends the run in progress, then releases the Lease (nothing is written after another replica may lead). */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await this.elector.stop();
   }
 }

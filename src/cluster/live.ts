@@ -415,6 +415,11 @@ export class LiveCluster implements AdmissionContext {
     return this.namespaces.get(name);
   }
 
+  /** Every cached namespace's labels, by name (a snapshot: the map is replaced, never changed, on each event). */
+  namespaceMap(): ReadonlyMap<string, Labels> {
+    return this.namespaces;
+  }
+
   async ensureNamespace(name: string): Promise<void> {
     if (this.namespaces.has(name)) return;
     try {
