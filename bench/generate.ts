@@ -380,7 +380,7 @@ function otherRule(rand: () => number, i: number): RuleDoc {
   if (what === 0 || what === 1) inject['nodeSelector'] = { [LABEL_LIFECYCLE]: pick(rand, ['OnDemand', 'Ec2Spot']) };
   if (what === 1 || what === 2) {
     const dedicated = pick(rand, ['payments', 'batch', 'gpu', 'ingress', 'infra']);
-    inject['nodeSelector'] = { ...((inject['nodeSelector'] as object | undefined) ?? {}), dedicated };
+    inject['nodeSelector'] = { ...((inject['nodeSelector']) ?? {}), dedicated };
     inject['tolerations'] = [{ key: 'dedicated', operator: 'Equal', value: dedicated, effect: 'NoSchedule' }];
   }
   if (what === 3) {

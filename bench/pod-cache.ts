@@ -601,7 +601,7 @@ async function serve(): Promise<void> {
         sampledBytes += Buffer.byteLength(JSON.stringify(o));
       }
       if (i % 20_000 === 19_999) progress('server', `${i + 1} pods built`);
-      yield o as KubernetesObject;
+      yield o;
     }
   }
   servers.warm.load(PODS, objects(clusters.warm));
@@ -628,9 +628,9 @@ async function serve(): Promise<void> {
         const list: KubernetesObject[] = [];
         for (let i = from; i < from + n; i++) {
           const change: Change = kind === 'labels' ? { relabel: round } : { restarts: round };
-          list.push(fake.upsert(PODS, podObject(c, i, change) as KubernetesObject, { event: false }));
+          list.push(fake.upsert(PODS, podObject(c, i, change), { event: false }));
         }
-        list.push(fake.upsert(PODS, podObject(c, c.pods - 1, { sentinel: round }) as KubernetesObject, { event: false }));
+        list.push(fake.upsert(PODS, podObject(c, c.pods - 1, { sentinel: round }), { event: false }));
         prepared.set(round, { target, objects: list });
         process.send?.({ type: 'prepared', round, ms: performance.now() - t0 });
         return;

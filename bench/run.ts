@@ -534,7 +534,7 @@ async function cannon(url: string, body: string, seconds: number, record: boolea
         timeout: 10,
         tlsOptions: { rejectUnauthorized: false },
       },
-      (err: unknown, res: autocannon.Result) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolvePromise(res)),
+      (err: unknown, res: autocannon.Result) => (err ? reject(err instanceof Error ? err : new Error(`autocannon: ${JSON.stringify(err)}`)) : resolvePromise(res)),
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       if (statusCode !== 200) return;

@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { stringify } from 'yaml';
-import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { ReviewRecord } from '../admission/context.js';
 import type { ValidationVerdict } from '../admission/judge.js';
 import type { HandlerResult } from '../admission/handler.js';
@@ -163,12 +163,12 @@ function mostSpecific(errors: readonly FieldError[]): FieldError[] {
 /** The first invalid quantity of the pod, or of the workload's pod template, with its path from the object's root. */
 function quantityError(o: KubeObject, kind: string, namespace: string): string | undefined {
   const w = WORKLOAD_KINDS.find((k) => k.kind === kind);
-  let pod: V1Pod = o as V1Pod;
+  let pod: V1Pod = o;
   let prefix = '';
   if (w) {
     const template = w.templatePath.reduce<unknown>((cur, key) => (isObject(cur) ? cur[key] : undefined), o);
     if (!isObject(template)) return undefined;
-    pod = templatePod(template as V1PodTemplateSpec, namespace, w.daemonSet);
+    pod = templatePod(template, namespace, w.daemonSet);
     prefix = `${w.templatePath.join('.')}.`;
   }
   try {

@@ -125,7 +125,7 @@ export function nodeFileProblems(nodes: readonly V1Node[], file: string): FilePr
   const errors: string[] = [];
   const warnings: string[] = [];
   for (const node of nodes as unknown as readonly Record<string, unknown>[]) {
-    const name = nameOf(node as V1Node);
+    const name = nameOf(node);
     for (const e of nodeShapeErrors(node)) errors.push(`${file}: Node ${name}: ${formatFieldError(e)}`);
     for (const w of allocatableWarnings(node, name)) warnings.push(`${file}: warning: ${w}`);
   }
@@ -137,7 +137,7 @@ export function namespaceFileProblems(namespaces: readonly V1Namespace[], file: 
   const errors: string[] = [];
   for (const ns of namespaces as unknown as readonly Record<string, unknown>[]) {
     const limits = jsonLimitsError(ns, MAX_NESTING_DEPTH, '');
-    for (const e of [...(limits ? [limits] : []), ...metadataErrors(ns)]) errors.push(`${file}: Namespace ${nameOf(ns as V1Namespace)}: ${formatFieldError(e)}`);
+    for (const e of [...(limits ? [limits] : []), ...metadataErrors(ns)]) errors.push(`${file}: Namespace ${nameOf(ns)}: ${formatFieldError(e)}`);
   }
   const warnings = duplicateWarnings(namespaces.map(nameOf), 'namespace').map((w) => `${file}: warning: ${w}`);
   return { errors, warnings };

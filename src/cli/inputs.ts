@@ -170,7 +170,7 @@ export function readNodesFile(text: string, source: string): NodesFile {
   objects.forEach((o, i) => {
     const at = `objects[${i}]`;
     if (!o.metadata?.name) errors.push({ type: 'Required', path: `${at}.metadata.name`, detail: 'required value' });
-    if (o.kind === undefined || o.kind === 'Node') nodes.push(o as V1Node);
+    if (o.kind === undefined || o.kind === 'Node') nodes.push(o);
     else if ((CLUSTER_API_KINDS as readonly string[]).includes(o.kind)) {
       const group = groupOf(o.apiVersion);
       if (o.apiVersion !== undefined && group !== CLUSTER_API_GROUP) {
@@ -249,7 +249,7 @@ export async function readObjects(file: string): Promise<LocatedObject[]> {
   for (const { value, document } of loaded.values) {
     const doc = many ? `document ${document}` : '';
     const add = (v: unknown, at: string) => {
-      if (isObject(v)) out.push({ object: v as KubeObject, at });
+      if (isObject(v)) out.push({ object: v, at });
       else errors.push({ type: 'Invalid', path: at, detail: 'not a Kubernetes object' });
     };
     if (isObject(value) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') && Array.isArray(value['items'])) {

@@ -91,7 +91,7 @@ function trimConfigMap(cm: V1ConfigMap): V1ConfigMap {
 
 function objectName(obj: unknown): string | undefined {
   if (obj === null || typeof obj !== 'object') return undefined;
-  const { name, namespace } = trimMetadata(obj as { metadata?: unknown });
+  const { name, namespace } = trimMetadata(obj);
   return namespace ? `${namespace}/${name}` : name;
 }
 

@@ -27,7 +27,7 @@ export function parseObjects(text: string, source: string): KubeObject[] {
     const at = many ? `document ${document}` : '';
     const add = (v: unknown, path: string) => {
       if (!isObject(v)) errors.push({ type: 'Invalid', path, detail: 'not a Kubernetes object' });
-      else out.push(v as KubeObject);
+      else out.push(v);
     };
     if (isObject(value) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') && Array.isArray(value['items'])) {
       (value['items'] as unknown[]).forEach((item, i) => add(item, at === '' ? `items[${i}]` : `${at}: items[${i}]`));

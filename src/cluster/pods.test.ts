@@ -824,7 +824,7 @@ describe('ListBody', () => {
     const whole: unknown = JSON.parse(body);
     const isList = whole !== null && typeof whole === 'object' && !Array.isArray(whole) && Array.isArray((whole as { items?: unknown }).items);
     expect(items).toEqual(isList ? (whole as { items: unknown[] }).items : []);
-    expect(list.envelope()).toEqual(isList ? { ...(whole as object), items: [] } : whole);
+    expect(list.envelope()).toEqual(isList ? { ...(whole), items: [] } : whole);
   });
 
   it.each([

@@ -723,7 +723,7 @@ export class PodCache {
         listed = await this.listPages(generation);
       } catch (err) {
         if (!(err instanceof GoneError) || this.stopped) throw err;
-        if (restarts === MAX_LIST_RESTARTS) throw new Error(`the pod list expired ${restarts + 1} times before it was complete: ${err.message}`);
+        if (restarts === MAX_LIST_RESTARTS) throw new Error(`the pod list expired ${restarts + 1} times before it was complete: ${err.message}`, { cause: err });
         restarts++;
         this.log.info({ err: err.message, restarts }, 'pod list continue token expired; listing from the start');
         continue;

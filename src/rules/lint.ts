@@ -372,7 +372,7 @@ interface Injected {
 
 function contradictable(inject: Inject, soundField: (field: string) => boolean): Injected[] {
   const out: Injected[] = [];
-  const list = <T>(v: readonly T[] | undefined): readonly T[] => (Array.isArray(v) ? v : []);
+  const list = <T>(v: readonly T[] | undefined): readonly T[] => (Array.isArray(v) ? (v as readonly T[]) : []);
   // Lint also reads documents that failed the schema check: a field may hold anything, so nothing is assumed a string.
   const text = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined'));
   const add = (field: string, what: string, value: unknown, raw = '', shown?: (earlier: string) => string) =>

@@ -311,5 +311,5 @@ export type PendingMode = (typeof PENDING_MODES)[number];
 
 /** The published JSON Schema (draft-07), as written to `schema/rules.schema.json`. */
 export function rulesJsonSchema(): Record<string, unknown> {
-  return { $schema: 'http://json-schema.org/draft-07/schema#', ...JSON.parse(JSON.stringify(RulesDocument)) };
+  return { $schema: 'http://json-schema.org/draft-07/schema#', ...(JSON.parse(JSON.stringify(RulesDocument)) as Record<string, unknown>) };
 }

@@ -46,8 +46,8 @@ const dns1123SubdomainMessage =
 
 const encoder = new TextEncoder();
 /** Kubernetes limits are in bytes (Go's `len`), not UTF-16 code units. */
-// Lengths are counted in bytes, as Go does; ASCII (every valid label) needs no encoding to count.
-const byteLength = (s: string): number => (/^[\x00-\x7f]*$/.test(s) ? s.length : encoder.encode(s).length);
+// Lengths are counted in bytes, as Go does; printable ASCII (every valid label) needs no encoding to count.
+const byteLength = (s: string): number => (/^[ -~]*$/.test(s) ? s.length : encoder.encode(s).length);
 const maxLengthMessage = (max: number): string => `must be no more than ${max} bytes`;
 
 /** Why `value` is not a DNS-1123 subdomain; empty when it is one. */

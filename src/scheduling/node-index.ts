@@ -347,7 +347,7 @@ export class NodeIndex {
     const node = this.nodesById[id];
     if (!node) return;
     for (const [k, v] of Object.entries(node.labels)) {
-      getOrAdd(getOrAdd(this.byLabel, k, () => new Map()), v, () => new Posting()).add(id);
+      getOrAdd(getOrAdd(this.byLabel, k, () => new Map<string, Posting>()), v, () => new Posting()).add(id);
       getOrAdd(this.byKey, k, () => new Posting()).add(id);
     }
   }

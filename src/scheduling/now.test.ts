@@ -337,7 +337,7 @@ describe('evaluateNow: the pod-aware filters', () => {
 // ---- property: the index against a per-node, per-pod oracle ------------------------------------------------------
 
 /** The scheduler's pod-aware filters written out plainly, node by node and pod by pod: the definition. */
-function oracle(incoming: { ns: string; labels: Labels; anti: { labels: Labels; key: string }[]; aff: { labels: Labels; key: string }[]; spread: { labels: Labels; key: string; maxSkew: number }[]; cpu: number }, nodes: { name: string; labels: Labels; cpu: number; pods: number }[], pods: { ns: string; labels: Labels; node: string; cpu: number; anti: { labels: Labels; key: string }[] }[]): string | 'fits' {
+function oracle(incoming: { ns: string; labels: Labels; anti: { labels: Labels; key: string }[]; aff: { labels: Labels; key: string }[]; spread: { labels: Labels; key: string; maxSkew: number }[]; cpu: number }, nodes: { name: string; labels: Labels; cpu: number; pods: number }[], pods: { ns: string; labels: Labels; node: string; cpu: number; anti: { labels: Labels; key: string }[] }[]): string {
   const matches = (sel: Labels, labels: Labels) => Object.entries(sel).every(([k, v]) => labels[k] === v);
   const nodeOf = (name: string) => nodes.find((n) => n.name === name);
   const counts = new Map<string, number>();
@@ -414,7 +414,7 @@ describe('evaluateNow against the oracle', () => {
         fc.array(fc.record({ node: fc.nat(7), app: label, ns: fc.constantFrom('default', 'other'), cpu: fc.integer({ min: 0, max: 2 }), anti: fc.array(term, { maxLength: 1 }) }), { maxLength: 10 }),
         fc.record({ app: label, cpu: fc.integer({ min: 0, max: 3 }), anti: fc.array(term, { maxLength: 2 }), aff: fc.array(term, { maxLength: 2 }), spread: fc.array(fc.record({ labels: fc.record({ app: label }), key, maxSkew: fc.integer({ min: 1, max: 2 }) }), { maxLength: 2 }) }),
         (nodeShapes, podShapes, inc) => {
-          const nodes = nodeShapes.map((n, i) => ({ name: `n${i}`, labels: { [HOST]: `n${i}`, ...(n.zone ? { [ZONE]: n.zone } : {}), ...(n.rack ? { rack: n.rack } : {}) } as Labels, cpu: n.cpu, pods: n.pods }));
+          const nodes = nodeShapes.map((n, i) => ({ name: `n${i}`, labels: { [HOST]: `n${i}`, ...(n.zone ? { [ZONE]: n.zone } : {}), ...(n.rack ? { rack: n.rack } : {}) }, cpu: n.cpu, pods: n.pods }));
           const pods = podShapes.map((p) => ({ ns: p.ns, labels: { app: p.app }, node: `n${p.node}`, cpu: p.cpu, anti: p.anti }));
           const dedupKeys = <T extends { key: string }>(xs: T[]) => xs.filter((x, i) => xs.findIndex((y) => y.key === x.key) === i);
           const incoming = { ns: 'default', labels: { app: inc.app }, anti: inc.anti, aff: inc.aff, spread: dedupKeys(inc.spread), cpu: inc.cpu };

@@ -274,7 +274,8 @@ export function quantityFromJSON(json: unknown, path = ''): Quantity {
 }
 
 function describe(json: unknown): string {
-  if (typeof json !== 'object') return String(json);
+  if (typeof json === 'number' || typeof json === 'boolean' || typeof json === 'bigint' || typeof json === 'undefined') return String(json);
+  if (typeof json !== 'object') return typeof json; // a function or a symbol: never in JSON
   try {
     return JSON.stringify(json);
   } catch {

@@ -109,7 +109,7 @@ function readResourceList(list: unknown, path: string): Amounts {
   const amounts: Amounts = new Map();
   if (list === undefined || list === null) return amounts;
   if (typeof list !== 'object' || Array.isArray(list)) {
-    throw new QuantityError(String(list), path, 'Format', 'must be a map of resource names to quantities');
+    throw new QuantityError(Array.isArray(list) ? list.join(',') : typeof list === 'string' || typeof list === 'number' || typeof list === 'boolean' ? String(list) : typeof list, path, 'Format', 'must be a map of resource names to quantities');
   }
   for (const [name, quantity] of Object.entries(list)) {
     amounts.set(name, quantityFromJSON(quantity, child(path, name)).nanos);

@@ -20,7 +20,7 @@
  * without the key count in the domain of the empty value, `{}` counts every pod, there are no node inclusion policies
  * and no `minDomains`.
  */
-import type { V1Pod, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { affinityWords, int32, type PodConstraints } from './feasibility.js';
 import type { NodeIndex } from './node-index.js';
 import { candidateGroups, compilePodSelector, isEmptySelector, selectorMatches, type PodSelector } from './pod-selectors.js';
@@ -54,7 +54,7 @@ export function spreadConstraints(pod: V1Pod): SpreadConstraints {
   const labels = pod.metadata?.labels ?? {};
   const constraints: SpreadConstraint[] = [];
   let parseError: string | undefined;
-  for (const c of (pod.spec?.topologySpreadConstraints ?? []) as V1TopologySpreadConstraint[]) {
+  for (const c of (pod.spec?.topologySpreadConstraints ?? [])) {
     if (c.whenUnsatisfiable !== 'DoNotSchedule') continue;
     const keys = (c.matchLabelKeys ?? []).filter((k) => Object.hasOwn(labels, k));
     const selector =

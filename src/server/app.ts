@@ -161,7 +161,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
-    parseJson(req, text, (err, value) => {
+    void parseJson(req, text, (err, value) => {
       if (err === null) return done(null, value);
       // fastify reports a refused prototype key as invalid JSON; say which of the two it is.
       if ((err as { code?: string }).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return done(err, undefined);

@@ -107,7 +107,7 @@ function tooDeep(token: CST.Token, limit: number): number | undefined {
         const d = depth + 1;
         if (d > limit) return t.offset;
         for (const item of t.items) {
-          if ('key' in item && item.key) stack.push([item.key as CST.Token, d]);
+          if ('key' in item && item.key) stack.push([item.key, d]);
           if ('value' in item && item.value) stack.push([item.value, d]);
         }
         break;

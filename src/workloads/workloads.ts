@@ -103,8 +103,8 @@ export function workloadOf(kind: WorkloadKind, object: unknown, oldObject: unkno
   return {
     what: `${kind.kind} ${name}`.trim(),
     kind: kind.kind,
-    template: isObject(template) ? (template as V1PodTemplateSpec) : undefined,
-    oldTemplate: isObject(oldTemplate) ? (oldTemplate as V1PodTemplateSpec) : undefined,
+    template: isObject(template) ? (template) : undefined,
+    oldTemplate: isObject(oldTemplate) ? (oldTemplate) : undefined,
     daemonSet: kind.daemonSet,
     replicas: typeof replicas === 'number' ? replicas : parallelism ? 1 : undefined,
     oldReplicas: typeof oldReplicas === 'number' ? oldReplicas : parallelism && isObject(oldObject) ? 1 : undefined,

@@ -50,7 +50,7 @@ function makeNodes(r: Random, count: number): V1Node[] {
       metadata: { name, labels },
       spec: { taints, ...(r.chance(0.15) ? { unschedulable: true } : {}) },
       status: { capacity: allocatable, allocatable },
-    } as V1Node;
+    };
   });
 }
 
@@ -93,7 +93,7 @@ function makePod(r: Random, i: number): V1Pod {
       containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests, ...(Object.keys(limits).length > 0 ? { limits } : {}) } }],
       terminationGracePeriodSeconds: 0,
     },
-  } as V1Pod;
+  };
 }
 
 describe('feasibility verdicts against the real kube-scheduler', () => {

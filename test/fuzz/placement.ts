@@ -200,7 +200,7 @@ const OWNERS = [
 
 /** A value for each pod field placement reads, or one of its empty forms. */
 export const emptyOr = <T>(a: fc.Arbitrary<T>, empty: readonly unknown[]): fc.Arbitrary<unknown> =>
-  fc.oneof({ weight: 6, arbitrary: a as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: fc.constantFrom(null, ...empty) });
+  fc.oneof({ weight: 6, arbitrary: a }, { weight: 1, arbitrary: fc.constantFrom(null, ...empty) });
 
 const OVERLAY_FIELDS = {
   labels: emptyOr(labels(false), [{}]),

@@ -19,7 +19,7 @@ export const ABSENT = Symbol('absent');
 
 const pick = <T>(values: readonly T[]) => fc.constantFrom(...values);
 const sometimes = <T>(usual: fc.Arbitrary<T>, odd: fc.Arbitrary<unknown>, weight = 6): fc.Arbitrary<unknown> =>
-  fc.oneof({ weight, arbitrary: usual as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: odd });
+  fc.oneof({ weight, arbitrary: usual }, { weight: 1, arbitrary: odd });
 
 export type ObjectCase =
   | { readonly type: 'pod'; readonly pod: PodCase }

@@ -332,7 +332,7 @@ export class FakeApiServer {
         metadata: { name, ...(namespace ? { namespace } : {}), resourceVersion: stored.metadata.resourceVersion, ...(metadata.labels ? { labels: { ...metadata.labels } } : {}) },
         ...(typeof nodeName === 'string' ? { spec: { nodeName } } : {}),
         ...(typeof phase === 'string' ? { status: { phase } } : {}),
-      } as KubernetesObject;
+      };
       items.set(namespaced ? `${namespace}/${name}` : name, summary);
       this.serialized.set(summary, Buffer.from(JSON.stringify(stored)));
     }

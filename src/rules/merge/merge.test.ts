@@ -406,7 +406,7 @@ describe('mergeNodeAffinity: required terms are ANDed', () => {
   });
 
   it.each([
-    { name: 'absent affinity', pod: {} as Partial<V1PodSpec>, path: '/spec/affinity' },
+    { name: 'absent affinity', pod: {}, path: '/spec/affinity' },
     { name: 'affinity null', pod: { affinity: null as unknown as undefined }, path: '/spec/affinity' },
     { name: 'empty affinity', pod: { affinity: {} }, path: '/spec/affinity/nodeAffinity' },
     {

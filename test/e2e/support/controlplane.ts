@@ -498,6 +498,7 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
       const msg = err instanceof Error ? err.message : String(err);
       throw new Error(
         msg.includes('last lines of') ? msg : `${msg}\nlast lines of ${apiserver.logFile}:\n${tail(apiserver.logFile)}`,
+        { cause: err },
       );
     }
     const caPem = ca;

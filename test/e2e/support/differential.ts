@@ -69,7 +69,7 @@ const INTER_POD_SPECIFIC = [REASON_POD_AFFINITY, REASON_POD_ANTI_AFFINITY, REASO
 /** A 1.20 reason in current words. */
 export function currentWording(reason: string): string {
   const taint = V120_TAINT.exec(reason);
-  if (taint) return untoleratedTaintReason({ key: taint[1] as string, value: taint[2] as string, effect: 'NoSchedule' });
+  if (taint) return untoleratedTaintReason({ key: taint[1] as string, value: taint[2], effect: 'NoSchedule' });
   return V120_RENAMED.get(reason) ?? reason;
 }
 
