@@ -45,6 +45,8 @@ export interface ClusterReadOptions {
   /** `NAMESPACE/NAME` of a rules ConfigMap in the cluster. */
   readonly rulesConfigMap?: string | undefined;
   readonly pageSize?: number;
+  /** Keep the pods as well, each as this returns it (`audit`, `whatif`: drift needs the full spec); the index is built all the same. */
+  readonly keepPods?: (pod: unknown) => unknown;
 }
 
 export interface ClusterRead {
@@ -56,6 +58,8 @@ export interface ClusterRead {
   readonly server: string;
   /** Lines for stderr: what could not be read, and that there are no rules when none were named. */
   readonly warnings: readonly string[];
+  /** The full pods, with `keepPods` (empty without it, or when the pod list failed). */
+  readonly pods: readonly unknown[];
   readonly counts: { readonly nodes: number; readonly namespaces: number; readonly pods: number; readonly nodePools: number; readonly machineGroups: number };
 }
 
@@ -89,7 +93,7 @@ interface Page<T> {
  * Every page of a list, each handed to `each` as it arrives. A `410` on a continue token (the snapshot is gone)
  * calls `restart` and lists again from the start.
  */
-async function listPages<T>(fetch: (token: string | undefined) => Promise<Page<T>>, each: (item: T) => void, restart: () => void): Promise<void> {
+export async function listPages<T>(fetch: (token: string | undefined) => Promise<Page<T>>, each: (item: T) => void, restart: () => void): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     let token: string | undefined;
     try {
@@ -107,7 +111,7 @@ async function listPages<T>(fetch: (token: string | undefined) => Promise<Page<T
 }
 
 /** The continue token of a typed list (`_continue`) or of a custom objects list (`continue`). */
-function nextToken(metadata: unknown): string | undefined {
+export function nextToken(metadata: unknown): string | undefined {
   if (!isObject(metadata)) return undefined;
   const token = metadata['_continue'] ?? metadata['continue'];
   return typeof token === 'string' && token !== '' ? token : undefined;
@@ -119,7 +123,7 @@ function asJson(pod: V1Pod): unknown {
   return deleted instanceof Date ? { ...pod, metadata: { ...pod.metadata, deletionTimestamp: deleted.toISOString() } } : pod;
 }
 
-function loadKubeConfig(file: string, context: string | undefined): KubeConfig {
+export function loadKubeConfig(file: string, context: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   try {
     kc.loadFromFile(file);
@@ -192,21 +196,28 @@ export async function readCluster(o: ClusterReadOptions): Promise<ClusterRead> {
 
   const podReader = new PodReader();
   let pods = new PodIndex();
+  let fullPods: unknown[] = [];
   let podsIncomplete: string | undefined;
   try {
     await listPages(
       async (token) => {
         const l = await core.listPodForAllNamespaces({ limit, fieldSelector: SCHEDULED_PODS, ...(token ? { _continue: token } : {}) });
         // Read into the index and dropped, page by page.
-        podIndexOf(l.items.map(asJson), podReader, pods);
+        const items = l.items.map(asJson);
+        podIndexOf(items, podReader, pods);
+        if (o.keepPods) fullPods.push(...items.map(o.keepPods));
         return { items: [], next: nextToken(l.metadata) };
       },
       () => undefined,
-      () => (pods = new PodIndex()),
+      () => {
+        pods = new PodIndex();
+        fullPods = [];
+      },
     );
   } catch (err) {
     podsIncomplete = `the pods of ${server} could not be listed (${apiErrorMessage(err)})`;
     pods = new PodIndex();
+    fullPods = [];
     warnings.push(`warning: ${podsIncomplete}; whether a pod would be scheduled now is not answered`);
   }
 
@@ -279,6 +290,7 @@ export async function readCluster(o: ClusterReadOptions): Promise<ClusterRead> {
     podReader,
     server,
     warnings,
+    pods: fullPods,
     counts: { nodes: nodes.length, namespaces: namespaces.length, pods: pods.size, nodePools: nodePools.length, machineGroups: machineGroups.length },
   };
 }

@@ -13,6 +13,8 @@ Usage:
   placement-webhook check  [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [-o text|json|yaml] FILE... (or - for stdin)
   placement-webhook check  --kubeconfig F [--context NAME] [--rules F | --rules-configmap NS/NAME] [-o text|json|yaml] FILE...
   placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [--endpoint mutate|validate] REVIEW.json...
+  placement-webhook audit  --rules F --nodes F --pods F [--namespaces F] [--nodepools F] [-o text|json|yaml] [WORKLOAD-FILE...]
+  placement-webhook audit  --kubeconfig F [--context NAME] [--rules F | --rules-configmap NS/NAME] [-o text|json|yaml]
   placement-webhook lint   FILE
   placement-webhook certs  [--service S] [--namespace N] [--out DIR] [--kustomize-dir DIR] [--san NAME|IP]... [--days D]
   placement-webhook templates from-asg [--asg-tag KEY[=VALUE]] [--merge RULES] FILE
@@ -98,6 +100,28 @@ ${INPUT_FLAGS}
 
 Exit codes: 0 every review allowed, 1 any not, 2 bad input.`,
 
+  audit: `Usage: placement-webhook audit --rules F --nodes F --pods F [--namespaces F] [--nodepools F] [-o text|json|yaml] [FILE...]
+       placement-webhook audit --kubeconfig F [--context NAME] [--rules F | --rules-configmap NS/NAME] [-o ...]
+
+What is wrong with placement now, with the webhook's own engine: pods that lack what a rule injects (drift, with the
+patch the webhook would apply to the pod created now, and the workload to roll out), bound pods whose node no longer
+satisfies their nodeSelector, required node affinity, NoExecute/NoSchedule taints, required pod (anti-)affinity or
+DoNotSchedule spread (each with whether another node would take them now), Pending pods ("can never run" or "not
+now"), and workloads in FILE whose replicas cannot all be placed or whose rollout can never progress.
+
+From files (--nodes and --pods required; FILE... holds Deployments, StatefulSets, ReplicaSets, DaemonSets, Jobs,
+CronJobs, ReplicationControllers):
+  --rules FILE --nodes FILE --pods FILE   as for check (kubectl get nodes|pods -A -o yaml), all three required
+  --namespaces FILE    the namespaces and their labels (without it, rules matching namespace labels match nothing)
+  --nodepools FILE     Karpenter NodePools: capacity that makes a Pending pod "not now" rather than "never"
+From a cluster (read once, page by page; workloads are listed too, FILE... is not taken):
+  --kubeconfig FILE, --context NAME, --rules-configmap NS/NAME (or --rules FILE; with neither, no rules)
+Both:
+  -o, --output FORMAT  text (default: grouped by namespace and severity), json or yaml ({findings, notes})
+A progress line goes to stderr on a terminal, or for 10,000 objects and more. See docs/audit.md.
+
+Exit codes: 0 no findings, or only info ones, 1 a warn or fail finding, 2 bad input.`,
+
   lint: `Usage: placement-webhook lint FILE
 
 Checks a rules document (- reads stdin) and prints every error with its field path, and every warning.
@@ -147,6 +171,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
   lint: async () => (await import('./lint.js')).lint,
   certs: async () => (await import('./certs.js')).certs,
   templates: async () => (await import('./templates.js')).templates,
+  audit: async () => (await import('./audit.js')).auditCommand,
 };
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(commands, name);
