@@ -16,13 +16,13 @@ import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
 import { isObject, sameJson } from '../util/json.js';
 import { failure, ok, type Result } from '../util/result.js';
-import { podNamespace } from './request.js';
+import { podNamespace, workload } from './request.js';
 import type { AdmissionContext, ReviewRecord } from './context.js';
 import type { HandlerResult } from './handler.js';
 import { allowed, clip, denied } from './response.js';
 import { validateRulesConfigMap } from './validate-rules.js';
 import type { AdmissionRequest } from './types.js';
-import { kindOfResource, templatePod, workload, workloadKind, workloadOf, type Workload } from '../workloads/workloads.js';
+import { kindOfResource, templatePod, workloadKind, workloadOf, type Workload } from '../workloads/workloads.js';
 import { judge, judgeWorkload, type Judgement } from './judge.js';
 import type { Prepared } from './handler.js';
 

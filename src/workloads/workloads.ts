@@ -4,7 +4,6 @@
  */
 import type { V1Pod, V1PodTemplateSpec, V1Toleration } from '@kubernetes/client-node';
 import { sameToleration } from '../scheduling/taints.js';
-import type { AdmissionRequest } from '../admission/types.js';
 import type { Labels } from '../scheduling/types.js';
 import { isObject } from '../util/json.js';
 
@@ -77,13 +76,6 @@ export interface Workload {
 /** The replicas field of a kind: a Job runs `parallelism` pods at once (default 1). */
 const REPLICAS_PATH: Readonly<Record<string, readonly string[]>> = { Job: ['spec', 'parallelism'], CronJob: ['spec', 'jobTemplate', 'spec', 'parallelism'] };
 const STRATEGY_PATH: Readonly<Record<string, readonly string[]>> = { Deployment: ['spec', 'strategy'], StatefulSet: ['spec', 'updateStrategy'] };
-
-/** The workload a request is about, or undefined when its kind holds no pod template. */
-export function workload(request: AdmissionRequest): Workload | undefined {
-  const kind = workloadKind(request.kind.group, request.kind.kind);
-  if (!kind || !isObject(request.object)) return undefined;
-  return workloadOf(kind, request.object, request.oldObject, request.name);
-}
 
 /** A workload object (and its previous version) as a `Workload`. */
 export function workloadOf(kind: WorkloadKind, object: unknown, oldObject: unknown, requestName?: string): Workload {
