@@ -38,6 +38,7 @@ const JITTER_FACTOR = 1.2;
 const GROUP = 'coordination.k8s.io';
 const VERSION = 'v1';
 const PLURAL = 'leases';
+const FIELD_MANAGER = 'placement-webhook';
 
 export interface LeaderElectorOptions {
   readonly kubeConfig: KubeConfig;
@@ -228,7 +229,7 @@ export class LeaderElector {
 
   private async write(record: LeaseRecord, resourceVersion: string): Promise<void> {
     const { namespace, name } = this.opts;
-    const written: unknown = await this.api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: this.lease(record, resourceVersion) });
+    const written: unknown = await this.api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: this.lease(record, resourceVersion), fieldManager: FIELD_MANAGER });
     this.see(written);
   }
 
@@ -261,7 +262,7 @@ export class LeaderElector {
       current = await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name });
     } catch (err) {
       if (codeOf(err) !== 404) throw err;
-      const created: unknown = await this.api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: this.lease(mine(undefined, 0), undefined) });
+      const created: unknown = await this.api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: this.lease(mine(undefined, 0), undefined), fieldManager: FIELD_MANAGER });
       this.see(created);
       return 'leading';
     }

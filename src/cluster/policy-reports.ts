@@ -12,8 +12,9 @@
  *   409 and it is done again at the next reconcile); a missing one is created; a report of a namespace that has no
  *   results any more is deleted. Reports are never duplicated: the name is fixed, and a create that finds one
  *   already there replaces it;
- * - a result keeps the `timestamp` it had when its key (`key`, else rule + resources + message) was in the report
- *   already, so that a finding that persists does not rewrite its report at every interval;
+ * - a result keeps the `timestamp` it had when its key (`key`, else rule + resources + message; kept hashed in the
+ *   result's `properties` as `placement-webhook/key`) was in the report already, so that a finding that persists
+ *   does not rewrite its report at every interval;
  * - at most `MAX_RESULTS` results per report (an object must stay well below etcd's 1.5 MiB); the summary counts
  *   them all and the annotation `placement-webhook/results-omitted` says how many are left out.
  * - Never throws: every failure is logged and counted in the answer (it runs from a timer).
@@ -22,6 +23,7 @@
  * RBAC: `get, list, create, update, patch, delete` on `policyreports.wgpolicyk8s.io`, cluster-wide (one report per
  * namespace).
  */
+import { createHash } from 'node:crypto';
 import { ApiException, ApisApi, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isObject, sameJson } from '../util/json.js';
@@ -83,8 +85,10 @@ interface ReportBody {
 
 const KEY_PROPERTY = 'placement-webhook/key';
 
+/** A result's identity from one reconcile to the next, as a short hash (kept in its `properties`). */
 function keyOf(r: ReportResult): string {
-  return r.key ?? JSON.stringify([r.rule, r.resources.map((x) => [x.kind, x.namespace ?? '', x.name]), r.message]);
+  const key = r.key ?? JSON.stringify([r.rule, r.resources.map((x) => [x.kind, x.namespace ?? '', x.name]), r.message]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
 const messageOf = (err: unknown): string => {
@@ -115,8 +119,15 @@ function timestampsOf(existing: unknown): Map<string, unknown> {
   return out;
 }
 
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const resourceNames = (r: ReportResult) => r.resources.map((x) => `${x.kind}/${x.name}`).join(',');
+/** fail first, then by rule, resource and message: a stable order, so that an unchanged report compares equal. */
 const order = (a: ReportResult, b: ReportResult) =>
-  (a.result === b.result ? 0 : a.result === 'fail' ? -1 : 1) || a.rule.localeCompare(b.rule) || keyOf(a).localeCompare(keyOf(b));
+  (a.result === b.result ? 0 : a.result === 'fail' ? -1 : 1) ||
+  cmp(a.rule, b.rule) ||
+  cmp(resourceNames(a), resourceNames(b)) ||
+  cmp(a.message, b.message) ||
+  cmp(keyOf(a), keyOf(b));
 
 /** The report for one namespace's results (sorted, capped), keeping the timestamps of results already reported. */
 export function reportFor(namespace: string, results: readonly ReportResult[], existing: unknown, nowSeconds: number): ReportBody {
@@ -233,7 +244,7 @@ export class PolicyReports {
     }
     const nowSeconds = Math.floor((this.opts.now ?? Date.now)() / 1000);
 
-    for (const [namespace, list] of [...byNamespace].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [namespace, list] of [...byNamespace].sort(([a], [b]) => cmp(a, b))) {
       const current = existing.get(namespace);
       const desired = reportFor(namespace, list, current, nowSeconds);
       if (current !== undefined && sameReport(current, desired)) {
@@ -243,7 +254,7 @@ export class PolicyReports {
       try {
         if (current === undefined) {
           try {
-            await this.custom.createNamespacedCustomObject({ group, version, namespace, plural, body: desired });
+            await this.custom.createNamespacedCustomObject({ group, version, namespace, plural, body: desired, fieldManager: MANAGED_BY });
             outcome.created++;
             continue;
           } catch (err) {
@@ -252,7 +263,15 @@ export class PolicyReports {
           }
         }
         const version0 = await this.resourceVersion(namespace, current);
-        await this.custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name: REPORT_NAME, body: { ...desired, metadata: { ...desired.metadata, resourceVersion: version0 } } });
+        await this.custom.replaceNamespacedCustomObject({
+          group,
+          version,
+          namespace,
+          plural,
+          name: REPORT_NAME,
+          body: { ...desired, metadata: { ...desired.metadata, resourceVersion: version0 } },
+          fieldManager: MANAGED_BY,
+        });
         outcome.updated++;
       } catch (err) {
         outcome.failed++;
