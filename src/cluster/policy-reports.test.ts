@@ -2,7 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeApiServer } from '../../test/support/fake-apiserver.js';
-import { MAX_RESULTS, OMITTED_ANNOTATION, POLICY_REPORT, PolicyReports, reportFor, type ReportResult } from './policy-reports.js';
+import { MAX_REPORT_BYTES, MAX_RESULTS, OMITTED_ANNOTATION, POLICY_REPORT, PolicyReports, reportFor, type ReportResult } from './policy-reports.js';
 
 interface Report extends KubernetesObject {
   summary: Record<string, number>;
@@ -45,6 +45,16 @@ describe('reportFor', () => {
     expect(r.results).toHaveLength(MAX_RESULTS);
     expect(r.summary.fail).toBe(MAX_RESULTS + 5);
     expect(r.metadata.annotations).toEqual({ [OMITTED_ANNOTATION]: '5' });
+  });
+
+  it(`keeps the results within ${MAX_REPORT_BYTES} bytes, fail ones first`, () => {
+    const big = (i: number, outcome: 'fail' | 'warn') => result('big', `p-${i}`, { result: outcome, properties: { patch: 'x'.repeat(5000) } });
+    const r = reportFor('big', [...Array.from({ length: 300 }, (_, i) => big(i, 'warn')), big(1000, 'fail')], undefined, 1);
+    expect(JSON.stringify(r.results).length).toBeLessThanOrEqual(MAX_REPORT_BYTES + 300);
+    expect(r.results.length).toBeLessThan(300);
+    expect(r.results[0]?.['result']).toBe('fail');
+    expect(r.summary).toMatchObject({ fail: 1, warn: 300 });
+    expect(Number(r.metadata.annotations?.[OMITTED_ANNOTATION])).toBe(301 - r.results.length);
   });
 });
 

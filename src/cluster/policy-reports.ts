@@ -15,8 +15,9 @@
  * - a result keeps the `timestamp` it had when its key (`key`, else rule + resources + message; kept hashed in the
  *   result's `properties` as `placement-webhook/key`) was in the report already, so that a finding that persists
  *   does not rewrite its report at every interval;
- * - at most `MAX_RESULTS` results per report (an object must stay well below etcd's 1.5 MiB); the summary counts
- *   them all and the annotation `placement-webhook/results-omitted` says how many are left out.
+ * - at most `MAX_RESULTS` results and `MAX_REPORT_BYTES` of them per report (an object must stay well below etcd's
+ *   1.5 MiB), fail ones first; the summary counts them all and the annotation `placement-webhook/results-omitted`
+ *   says how many are left out.
  * - Never throws: every failure is logged and counted in the answer (it runs from a timer).
  *
  * API cost per reconcile: 1 discovery GET + 1 LIST, plus one write per report that changed.
@@ -34,8 +35,9 @@ export const REPORT_NAME = 'placement-webhook';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'placement-webhook';
 export const OMITTED_ANNOTATION = 'placement-webhook/results-omitted';
-/** Results kept in one report (a few hundred bytes each). */
+/** Results kept in one report, and the most bytes of JSON they may take (etcd refuses objects over 1.5 MiB). */
 export const MAX_RESULTS = 1000;
+export const MAX_REPORT_BYTES = 1_000_000;
 
 export type PolicyResult = 'fail' | 'warn';
 export type PolicySeverity = 'critical' | 'high' | 'medium' | 'low' | 'info';
@@ -133,8 +135,16 @@ const order = (a: ReportResult, b: ReportResult) =>
 export function reportFor(namespace: string, results: readonly ReportResult[], existing: unknown, nowSeconds: number): ReportBody {
   const stamps = timestampsOf(existing);
   const sorted = [...results].sort(order);
-  const kept = sorted.slice(0, MAX_RESULTS);
-  const omitted = sorted.length - kept.length;
+  const built: Record<string, unknown>[] = [];
+  let bytes = 0;
+  for (const r of sorted) {
+    if (built.length >= MAX_RESULTS) break;
+    const result = resultFor(r, stamps, nowSeconds);
+    bytes += JSON.stringify(result).length;
+    if (bytes > MAX_REPORT_BYTES) break;
+    built.push(result);
+  }
+  const omitted = sorted.length - built.length;
   return {
     apiVersion: `${POLICY_REPORT.group}/${POLICY_REPORT.version}`,
     kind: POLICY_REPORT.kind,
@@ -145,21 +155,23 @@ export function reportFor(namespace: string, results: readonly ReportResult[], e
       ...(omitted > 0 ? { annotations: { [OMITTED_ANNOTATION]: String(omitted) } } : {}),
     },
     summary: { pass: 0, fail: sorted.filter((r) => r.result === 'fail').length, warn: sorted.filter((r) => r.result === 'warn').length, error: 0, skip: 0 },
-    results: kept.map((r) => {
-      const key = keyOf(r);
-      return {
-        source: REPORT_NAME,
-        policy: REPORT_NAME,
-        rule: r.rule,
-        result: r.result,
-        ...(r.severity ? { severity: r.severity } : {}),
-        ...(r.category ? { category: r.category } : {}),
-        message: r.message,
-        resources: r.resources.map((x) => ({ ...x })),
-        properties: { ...(r.properties ?? {}), [KEY_PROPERTY]: key },
-        timestamp: stamps.get(key) ?? { seconds: nowSeconds, nanos: 0 },
-      };
-    }),
+    results: built,
+  };
+}
+
+function resultFor(r: ReportResult, stamps: ReadonlyMap<string, unknown>, nowSeconds: number): Record<string, unknown> {
+  const key = keyOf(r);
+  return {
+    source: REPORT_NAME,
+    policy: REPORT_NAME,
+    rule: r.rule,
+    result: r.result,
+    ...(r.severity ? { severity: r.severity } : {}),
+    ...(r.category ? { category: r.category } : {}),
+    message: r.message,
+    resources: r.resources.map((x) => ({ ...x })),
+    properties: { ...(r.properties ?? {}), [KEY_PROPERTY]: key },
+    timestamp: stamps.get(key) ?? { seconds: nowSeconds, nanos: 0 },
   };
 }
 
