@@ -17,8 +17,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import type { AdmissionContext } from '../admission/context.js';
 import { LiveCluster } from '../cluster/live.js';
-import { ClusterAudit, leaderIdentity, webhookNamespace } from '../cluster/audit-loop.js';
-import { audit } from '../audit/audit.js';
+import { ClusterAudit, leaderIdentity, slicedAudit, webhookNamespace } from '../cluster/audit-loop.js';
 import { compileRules, loadRules, type RuleSet } from '../rules/compile.js';
 import { API_VERSION, KIND } from '../rules/schema.js';
 import { buildApp } from '../server/app.js';
@@ -180,7 +179,7 @@ async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger
       : new ClusterAudit({
           kubeConfig,
           caches: cluster,
-          engine: (inputs) => audit(inputs).findings,
+          engine: async (inputs) => (await slicedAudit(inputs)).findings,
           intervalMs: auditIntervalMs,
           namespace: webhookNamespace(process.env, rulesConfigMap?.namespace ?? 'placement-webhook'),
           identity: leaderIdentity(process.env),

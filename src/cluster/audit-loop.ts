@@ -35,8 +35,12 @@ import type { Labels } from '../scheduling/types.js';
 import type { Metrics } from '../server/metrics.js';
 import { isObject } from '../util/json.js';
 import { WORKLOAD_KINDS } from '../workloads/workloads.js';
-import { findingKey, type Finding } from '../audit/findings.js';
-import type { AuditInputs } from '../audit/view.js';
+import { podFindings } from '../audit/audit.js';
+import { compareFindings, findingKey, ordered, type Finding } from '../audit/findings.js';
+import { Owners } from '../audit/owner.js';
+import { AuditView, type AuditInputs } from '../audit/view.js';
+import { QuantityError } from '../scheduling/quantity.js';
+import { workloadFindings } from '../audit/workloads.js';
 import { LeaderElector } from './leader.js';
 import { PolicyReports, type ReconcileOutcome, type ReportResult } from './policy-reports.js';
 
@@ -50,8 +54,63 @@ const MAX_RESTARTS = 3;
 const REQUEST_TIMEOUT_MS = 60_000;
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-/** The audit engine: pure, synchronous. */
-export type AuditEngine = (inputs: AuditInputs) => readonly Finding[];
+/** The audit engine (`slicedAudit` in serve; anything returning the findings of `inputs` in tests). */
+export type AuditEngine = (inputs: AuditInputs) => readonly Finding[] | Promise<readonly Finding[]>;
+
+/** The longest the sliced audit holds the event loop before it lets reviews be answered. */
+export const AUDIT_SLICE_MS = 5;
+
+/**
+ * The audit of `inputs`, as `audit()` in src/audit/audit.ts computes it (same findings, same order: a test holds them
+ * equal), but in slices of at most about `sliceMs`, the event loop given back between them: the webhook shares its
+ * loop with admission reviews, which have a 2–5 s timeout, and a cluster's audit takes seconds (about 0.1 ms a pod,
+ * building the pod view about 0.01 ms a pod). It repeats `audit()`'s steps with the engine's own parts: the view
+ * built with no pods and then filled pod by pod as `AuditView`'s constructor fills it, `podFindings` per pod,
+ * `workloadFindings` per workload. Returns the findings and the longest slice in milliseconds.
+ */
+export async function slicedAudit(inputs: AuditInputs, sliceMs = AUDIT_SLICE_MS): Promise<{ findings: Finding[]; notes: string[]; longestSliceMs: number }> {
+  let sliceStart = performance.now();
+  let longest = 0;
+  const maybeYield = async () => {
+    const now = performance.now();
+    if (now - sliceStart < sliceMs) return;
+    longest = Math.max(longest, now - sliceStart);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
+  const view = new AuditView({ ...inputs, pods: [] });
+  for (const pod of inputs.pods) {
+    const placed = view.reader.read(pod);
+    if (placed) {
+      view.podIndex.upsert(placed);
+      view.placed.set(pod, placed);
+    }
+    await maybeYield();
+  }
+  const workloads = inputs.workloads ?? [];
+  const owners = new Owners(workloads);
+  const notes = new Map<string, number>();
+  const findings: Finding[] = [];
+  for (const pod of inputs.pods) {
+    findings.push(...podFindings(pod, view, owners, notes));
+    await maybeYield();
+  }
+  for (const w of workloads) {
+    try {
+      findings.push(...workloadFindings(w, view));
+    } catch (err) {
+      if (!(err instanceof QuantityError)) throw err;
+      notes.set('workload templates whose requests do not parse', (notes.get('workload templates whose requests do not parse') ?? 0) + 1);
+    }
+    await maybeYield();
+  }
+  longest = Math.max(longest, performance.now() - sliceStart);
+  return {
+    findings: findings.map(ordered).sort(compareFindings),
+    notes: [...notes].map(([why, n]) => `${n} ${n === 1 ? 'object' : 'objects'} not judged: ${why}`),
+    longestSliceMs: longest,
+  };
+}
 
 /** What the webhook's caches hold, as the audit reads it (a LiveCluster). */
 export interface AuditCaches {
@@ -331,7 +390,7 @@ export class AuditLoop {
     try {
       // A copy: the live index changes under watches, and the engine must not change the webhook's.
       const index = new NodeIndex([...caches.nodes().index.nodes()]);
-      findings = this.opts.engine({ nodes: index, pods, namespaces: caches.namespaceMap(), rules: caches.rules(), workloads, capacity: caches.capacity() });
+      findings = await this.opts.engine({ nodes: index, pods, namespaces: caches.namespaceMap(), rules: caches.rules(), workloads, capacity: caches.capacity() });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       metrics?.auditRuns.inc({ result: 'error' });
