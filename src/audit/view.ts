@@ -59,13 +59,16 @@ export class AuditView {
       this.namespaceOf = (name) => map.get(name);
     }
     this.capacityView = inputs.capacity ?? NO_CAPACITY;
-    for (const pod of inputs.pods) {
-      const p = this.reader.read(pod);
-      if (!p) continue;
-      this.podIndex.upsert(p);
-      this.placed.set(pod, p);
-    }
+    for (const pod of inputs.pods) this.add(pod);
     this.podsView = { index: this.podIndex, namespaceLabels: (n) => this.labelsOf(n) };
+  }
+
+  /** Adds a pod to the pod view (a pod no filter counts — unbound, finished — is left out). */
+  add(pod: V1Pod): void {
+    const p = this.reader.read(pod);
+    if (!p) return;
+    this.podIndex.upsert(p);
+    this.placed.set(pod, p);
   }
 
   /** A namespace's labels, `kubernetes.io/metadata.name` included. */

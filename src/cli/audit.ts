@@ -221,7 +221,7 @@ export function findingLines(f: Finding): string[] {
   const node = f.node ? ` on ${f.node}` : '';
   const lines = [`${f.object.kind} ${f.object.name}${owner}${node}: ${f.kind} [${f.rule}]`, `  ${f.message}`];
   if (f.reschedulable === true) lines.push(`  could be rescheduled now: yes (e.g. on ${f.rescheduleNode ?? '?'})`);
-  if (f.reschedulable === false) lines.push(`  could be rescheduled now: no: ${f.rescheduleMessage ?? ''}`);
+  if (f.reschedulable === false && !(f.rescheduleMessage && f.message.includes(f.rescheduleMessage))) lines.push(`  could be rescheduled now: no: ${f.rescheduleMessage ?? ''}`);
   if (f.patch && f.patch.length > 0) {
     lines.push('  patch:');
     for (const op of f.patch) lines.push(`    ${op.op} ${op.path}${'value' in op ? ` ${JSON.stringify(op.value)}` : ''}`);
@@ -268,7 +268,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const report = audit(inputs, onProgress ? { onProgress } : {});
   for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
   const what = `${inputs.pods.length} pods, ${inputs.workloads.length} workloads, ${nodeCount(inputs)} nodes`;
-  const summary = report.findings.length === 0 ? `no findings (${what})` : `${report.findings.length} findings: ${counts(report.findings)} (${what})`;
+  const summary = report.findings.length === 0 ? `no findings (${what})` : `${report.findings.length} ${report.findings.length === 1 ? 'finding' : 'findings'}: ${counts(report.findings)} (${what})`;
   writeReport(output, { findings: report.findings, notes: report.notes }, formatFindings(report.findings, summary));
   return hasProblems(report.findings) ? 1 : 0;
 }

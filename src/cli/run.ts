@@ -15,6 +15,8 @@ Usage:
   placement-webhook replay [--rules F] [--nodes F] [--namespaces F] [--pods F] [--nodepools F] [--endpoint mutate|validate] REVIEW.json...
   placement-webhook audit  --rules F --nodes F --pods F [--namespaces F] [--nodepools F] [-o text|json|yaml] [WORKLOAD-FILE...]
   placement-webhook audit  --kubeconfig F [--context NAME] [--rules F | --rules-configmap NS/NAME] [-o text|json|yaml]
+  placement-webhook whatif [the inputs of audit] [--cordon|--drain|--remove-node NODE] [--taint NODE k=v:Effect] [--label NODE k=v|k-]
+                           [--nodes-after F] [--rules-after F] [--pdbs F] [-o text|json|yaml]
   placement-webhook lint   FILE
   placement-webhook certs  [--service S] [--namespace N] [--out DIR] [--kustomize-dir DIR] [--san NAME|IP]... [--days D]
   placement-webhook templates from-asg [--asg-tag KEY[=VALUE]] [--merge RULES] FILE
@@ -122,6 +124,26 @@ A progress line goes to stderr on a terminal, or for 10,000 objects and more. Se
 
 Exit codes: 0 no findings, or only info ones, 1 a warn or fail finding, 2 bad input.`,
 
+  whatif: `Usage: placement-webhook whatif [the inputs of audit] CHANGE... [--pdbs F] [-o text|json|yaml] [FILE...]
+
+What a change to nodes or rules would break, against the inputs audit takes (files, or --kubeconfig): only what the
+change causes (what audit finds before it is not repeated). Changes, applied in the order given, each repeatable:
+  --cordon NODE                  mark the node unschedulable
+  --drain NODE                   cordon it and evict its pods (DaemonSet and mirror pods stay, as with kubectl drain);
+                                 each evicted pod's replacement is placed one at a time, competing for room
+  --remove-node NODE             the node and its pods go; their controllers recreate them elsewhere
+  --taint NODE key[=value]:Effect   add a taint (NoExecute evicts the pods that do not tolerate it);
+                                 key[=value]:Effect- or key- removes it
+  --label NODE key=value | key-  set or remove a label
+  --nodes-after FILE             the node list after the change (nodes it lacks are removed)
+  --rules-after FILE             the rules after the change: the running pods they would now mutate differently
+  --pdbs FILE                    PodDisruptionBudgets a drain must respect (with --kubeconfig they are listed)
+Reported: pods evicted or displaced and whether another node takes them (with the scheduler's message when not),
+workloads that lose placeable replicas, budgets a drain would never get past, and every new audit finding.
+See docs/audit.md.
+
+Exit codes: 0 the change breaks nothing (no new finding, or only info ones), 1 it does, 2 bad input.`,
+
   lint: `Usage: placement-webhook lint FILE
 
 Checks a rules document (- reads stdin) and prints every error with its field path, and every warning.
@@ -172,6 +194,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
   certs: async () => (await import('./certs.js')).certs,
   templates: async () => (await import('./templates.js')).templates,
   audit: async () => (await import('./audit.js')).auditCommand,
+  whatif: async () => (await import('./whatif.js')).whatif,
 };
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(commands, name);

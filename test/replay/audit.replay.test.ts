@@ -64,9 +64,10 @@ function expectGolden(file: string, actual: string): void {
 }
 
 describe('audit and whatif replay', () => {
-  it('has snapshots with cases', () => {
+  it('has snapshots with cases for both commands, some exiting 0 and some 1', () => {
     const all = snapshots.flatMap(casesOf);
     expect(all.some((c) => c.command === 'audit')).toBe(true);
+    expect(all.filter((c) => c.command === 'whatif').map((c) => c.exit)).toEqual(expect.arrayContaining([0, 1]));
   });
 
   describe.each(snapshots)('%s', (snapshot) => {
