@@ -289,6 +289,17 @@ describe('AuditLoop', () => {
     await vi.waitFor(() => expect(engine.mock.calls.length).toBeGreaterThanOrEqual(3), { timeout: 1000 });
   });
 
+  it('a run skipped while the caches sync is tried again soon, not an interval later', async () => {
+    let synced = false;
+    const l = loop({ intervalMs: 60_000, skippedRetryMs: 50, caches: caches({ notReady: () => (synced ? undefined : 'waiting for the first sync of nodes') }) });
+    l.start();
+    l.leading();
+    await vi.waitFor(() => expect(reads).toBe(0));
+    await new Promise((r) => setTimeout(r, 20));
+    synced = true;
+    await vi.waitFor(() => expect(engine).toHaveBeenCalledTimes(1), { timeout: 500 });
+  });
+
   it('end to end against a fake API server: findings become PolicyReports, and go when the findings go', async () => {
     const fake = await FakeApiServer.start();
     try {

@@ -19,7 +19,8 @@
  * meanwhile.
  *
  * A run never overlaps the next (a run longer than the interval delays it), starts at once when this replica
- * becomes the leader, and never throws out of its timer.
+ * becomes the leader, is tried again after 5 s when it was skipped (at start, until the caches have synced), and
+ * never throws out of its timer.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -50,6 +51,8 @@ export const AUDIT_PAGE_SIZE = 500;
 const UNFINISHED_PODS = 'status.phase!=Succeeded,status.phase!=Failed';
 /** Times a list starts again after its continue token expired (410). */
 const MAX_RESTARTS = 3;
+/** After a skipped run, the next one is tried this soon (or at the interval, if shorter): at start, the caches sync. */
+export const SKIPPED_RETRY_MS = 5_000;
 /** One list page request may take this long. */
 const REQUEST_TIMEOUT_MS = 60_000;
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -139,6 +142,8 @@ export interface AuditLoopOptions {
   readonly isLeader: () => boolean;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** After a skipped run, the next is tried this soon (default `SKIPPED_RETRY_MS`, or the interval if shorter). */
+  readonly skippedRetryMs?: number;
 }
 
 /** A PolicyReport result severity for a finding's. */
@@ -337,20 +342,22 @@ export class AuditLoop {
     this.seen.clear();
   }
 
-  private schedule(): void {
+  private schedule(ms = this.opts.intervalMs): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), this.opts.intervalMs);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), ms);
     this.timer.unref();
   }
 
   private async tick(): Promise<void> {
+    let result: RunResult['result'] = 'error';
     try {
-      await this.runOnce();
+      result = (await this.runOnce()).result;
     } catch (err) {
       // runOnce reports every failure as data; should that ever fail, the next interval tries again.
       this.opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'audit: run failed');
     } finally {
-      this.schedule();
+      this.schedule(result === 'skipped' ? Math.min(this.opts.intervalMs, this.opts.skippedRetryMs ?? SKIPPED_RETRY_MS) : this.opts.intervalMs);
     }
   }
 
@@ -370,7 +377,8 @@ export class AuditLoop {
     const incomplete = notReady ?? nodes.incomplete;
     if (incomplete !== undefined) {
       metrics?.auditRuns.inc({ result: 'skipped' });
-      log.warn({ why: incomplete }, 'audit: skipped, the cluster view is incomplete; reports unchanged');
+      // Waiting for the first sync is how every start begins; a stale cache is worth a warning.
+      (notReady === undefined ? log.warn.bind(log) : log.info.bind(log))({ why: incomplete }, 'audit: skipped, the cluster view is incomplete; reports unchanged');
       return { result: 'skipped', why: incomplete };
     }
     const t0 = performance.now();

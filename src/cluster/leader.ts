@@ -157,9 +157,9 @@ export class LeaderElector {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running; // bounded by the renew deadline (see tick)
-    const wasLeading = this.isLeader();
     this.setLeading(false, 'stopping');
-    if (wasLeading) await this.release();
+    // Also when an acquisition completed as it stopped: the Lease may say it is ours even if we never led.
+    await this.release();
   }
 
   private schedule(ms: number): void {
