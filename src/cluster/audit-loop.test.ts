@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ruleSet } from '../../test/support/builders.js';
@@ -41,7 +41,7 @@ const caches = (over: Partial<AuditCaches> = {}): AuditCaches => ({
 });
 
 async function gauge(metrics: Metrics, name: 'auditFindings' | 'auditLeader' | 'auditLastSuccess'): Promise<{ labels: Record<string, string | number>; value: number }[]> {
-  return (await metrics[name].get()).values.map((v) => ({ labels: { ...v.labels } as Record<string, string | number>, value: v.value }));
+  return (await metrics[name].get()).values.map((v) => ({ labels: { ...v.labels }, value: v.value }));
 }
 
 describe('slicedAudit', () => {
@@ -86,7 +86,7 @@ describe('reportResults', () => {
       finding({ kind: 'drift', severity: 'warn', rule: 'spot-consumers', object: { apiVersion: 'v1', kind: 'Pod', name: 'c-0' }, patch: [{ op: 'add', path: '/spec/nodeSelector', value: { lifecycle: 'Ec2Spot' } }] }),
       finding({ kind: 'noschedule-taint', severity: 'info' }),
     ]);
-    expect(results).toEqual<ReportResult[]>([
+    expect(results).toEqual([
       {
         namespace: 'team-a',
         rule: 'requiredDuringScheduling node affinity',
@@ -192,7 +192,7 @@ describe('AuditLoop', () => {
       reader: {
         pods: async () => {
           reads++;
-          return [{ metadata: { name: 'web-1', namespace: 'team-a' }, spec: { nodeName: 'n1', containers: [] } } as V1Pod];
+          return [{ metadata: { name: 'web-1', namespace: 'team-a' }, spec: { nodeName: 'n1', containers: [] } }];
         },
         workloads: async () => [],
       },
@@ -262,7 +262,7 @@ describe('AuditLoop', () => {
     { name: 'the pods cannot be listed', over: { reader: { pods: () => Promise.reject(new Error('GET /api/v1/pods: HTTP 403: forbidden')), workloads: async () => [] } }, result: 'error' },
     { name: 'the engine throws', over: { engine: () => { throw new Error('boom'); } }, result: 'error' },
   ])('$name: the run is $result, the reports and gauges stay as they were', async ({ over, result }) => {
-    const l = loop(over as Partial<AuditLoopOptions>);
+    const l = loop(over);
     expect((await l.runOnce()).result).toBe(result);
     expect(published).toHaveLength(0);
     expect(((await metrics.auditRuns.get()).values.find((v) => v.labels.result === result))?.value).toBe(1);

@@ -186,7 +186,7 @@ export function trimPod(pod: Record<string, unknown>): V1Pod {
   }
   const status = isObject(pod['status']) ? pod['status'] : {};
   const kept = Object.fromEntries(['phase', 'conditions', 'nominatedNodeName', 'reason'].filter((k) => status[k] !== undefined).map((k) => [k, status[k]]));
-  return { ...pod, apiVersion: 'v1', kind: 'Pod', metadata, status: kept } as V1Pod;
+  return { ...pod, apiVersion: 'v1', kind: 'Pod', metadata, status: kept };
 }
 
 /** A workload as the audit keeps it: managedFields and the last-applied annotation dropped. */

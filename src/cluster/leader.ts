@@ -82,8 +82,8 @@ export function microTime(ms: number): string {
 /** The record of a Lease as read; fields of the wrong type read as absent. */
 function readRecord(lease: unknown): LeaseRecord {
   const spec = isObject(lease) && isObject(lease['spec']) ? lease['spec'] : {};
-  const str = (k: string) => (typeof spec[k] === 'string' ? (spec[k] as string) : undefined);
-  const num = (k: string) => (typeof spec[k] === 'number' && Number.isFinite(spec[k]) ? (spec[k] as number) : 0);
+  const str = (k: string) => (typeof spec[k] === 'string' ? (spec[k]) : undefined);
+  const num = (k: string) => (typeof spec[k] === 'number' && Number.isFinite(spec[k]) ? (spec[k]) : 0);
   const acquireTime = str('acquireTime');
   const renewTime = str('renewTime');
   return {

@@ -118,7 +118,7 @@ describe('PolicyReports against a fake API server', () => {
   it('never makes a second report: a report made meanwhile by another writer is replaced, and reports it does not manage are left alone', async () => {
     // Another leader's report, written after this one listed (simulated: it is not labelled, so the list misses it).
     fake.putWritable(reports, { metadata: { name: 'placement-webhook', namespace: 'team-a' }, results: [] } as KubernetesObject);
-    fake.putWritable(reports, { metadata: { name: 'kyverno-pol', namespace: 'team-a', labels: { 'app.kubernetes.io/managed-by': 'kyverno' } } } as KubernetesObject);
+    fake.putWritable(reports, { metadata: { name: 'kyverno-pol', namespace: 'team-a', labels: { 'app.kubernetes.io/managed-by': 'kyverno' } } });
     expect(await publisher.reconcile([result('team-a', 'web-1')])).toMatchObject({ updated: 1, created: 0, failed: 0 });
     expect(stored('team-a')?.results).toHaveLength(1);
     expect(fake.stored(reports).has('team-a/kyverno-pol')).toBe(true);
