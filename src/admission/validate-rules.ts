@@ -4,7 +4,7 @@
  * edit never reaches the running webhooks. Warnings of a valid document are passed on.
  */
 import { RULES_CONFIGMAP_KEY, RULES_CONFIGMAP_LABEL } from '../rules/configmap.js';
-import { parseRules } from '../rules/compile.js';
+import { checkRulesText, type RulesVerdict } from '../rules/compile.js';
 import { formatFieldError } from '../util/errors.js';
 import { isObject } from '../util/json.js';
 import type { HandlerResult } from './handler.js';
@@ -13,7 +13,22 @@ import type { AdmissionRequest } from './types.js';
 
 const skip = (uid: string, reason: string): HandlerResult => ({ response: allowed(uid), record: { decision: 'skipped', reason }, warnings: [] });
 
-export function validateRulesConfigMap(request: AdmissionRequest): HandlerResult {
+/** The rules document of a request about a rules ConfigMap (CREATE or UPDATE), when it holds one as text. */
+export function rulesConfigMapText(request: AdmissionRequest): string | undefined {
+  if (request.kind.group !== '' || request.kind.kind !== 'ConfigMap') return undefined;
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return undefined;
+  const cm = request.object;
+  if (!isObject(cm) || !isObject(cm['metadata']) || !isObject(cm['metadata']['labels'])) return undefined;
+  if (cm['metadata']['labels'][RULES_CONFIGMAP_LABEL] !== 'true' || !isObject(cm['data'])) return undefined;
+  const text = cm['data'][RULES_CONFIGMAP_KEY];
+  return typeof text === 'string' ? text : undefined;
+}
+
+/**
+ * The answer on a rules ConfigMap. `checked`: the verdict on its document, when the transport had it checked off
+ * the review path (see `Prepared`); else it is checked here.
+ */
+export function validateRulesConfigMap(request: AdmissionRequest, checked?: RulesVerdict): HandlerResult {
   const { uid } = request;
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(uid, `operation ${request.operation}`);
   const cm = request.object;
@@ -29,7 +44,7 @@ export function validateRulesConfigMap(request: AdmissionRequest): HandlerResult
     const response = invalid(uid, object, [{ type: 'Required', path: '', detail: 'required value: the placement rules document' }], field);
     return { response, record: { decision: 'denied', reason: response.status?.message ?? '' }, warnings: [] };
   }
-  const result = parseRules(text);
+  const result = checked ?? checkRulesText(text);
   const warnings = result.warnings.map((w) => `${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`);
   const shown = warnings.map(clip);
   if (result.ok) return { response: allowed(uid, shown), record: { decision: 'allowed', warnings: warnings.length }, warnings };

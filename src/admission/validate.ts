@@ -170,7 +170,7 @@ export function handleValidate(request: AdmissionRequest, ctx: AdmissionContext,
   if (request.subResource === 'scale') return validateScale(request, ctx, prepared?.scaled);
   if (request.subResource) return skip(uid, `subresource ${request.subResource}`);
   if (kind.group === '' && kind.kind === 'Pod') return validatePod(request, ctx);
-  if (kind.group === '' && kind.kind === 'ConfigMap') return validateRulesConfigMap(request);
+  if (kind.group === '' && kind.kind === 'ConfigMap') return validateRulesConfigMap(request, prepared?.rules);
   const w = workload(request);
   if (w) return validateWorkload(request, w, ctx);
   return skip(uid, `kind ${kind.group ? `${kind.group}/` : ''}${kind.kind} is not validated`);

@@ -17,6 +17,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import type { AdmissionContext } from '../admission/context.js';
 import { LiveCluster } from '../cluster/live.js';
+import { RulesChecker } from '../cluster/rules-checker.js';
 import { ClusterAudit, leaderIdentity, slicedAudit, webhookNamespace } from '../cluster/audit-loop.js';
 import { compileRules, loadRules, type RuleSet } from '../rules/compile.js';
 import { API_VERSION, KIND } from '../rules/schema.js';
@@ -141,7 +142,7 @@ function auditInterval(value: string | undefined): number | undefined {
   return ms;
 }
 
-async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger, metrics: Metrics): Promise<Source> {
+async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger, metrics: Metrics, rulesChecker: RulesChecker): Promise<Source> {
   const watchPods = parseSwitch('watch-pods', s['watch-pods']);
   const watchAutoscalers = parseSwitch('watch-autoscalers', s['watch-autoscalers']);
   const kubeConfig = new KubeConfig();
@@ -171,6 +172,7 @@ async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger
     watchAutoscalers,
     logger,
     metrics,
+    rulesChecker,
   });
   const auditIntervalMs = auditInterval(s['audit-interval']);
   const clusterAudit =
@@ -233,7 +235,9 @@ export async function serve(argv: string[]): Promise<number> {
   const shutdownDelayMs = parseDuration('shutdown-delay', s['shutdown-delay'], clusterMode ? 5000 : 0);
   const logger = createLogger(s['log-level']);
   const metrics = new Metrics();
-  const source = clusterMode ? await clusterSource(s, logger, metrics) : await fileSource(s, metrics);
+  // One thread checks every rules document: ConfigMap edits under review and, in cluster mode, reloads.
+  const rulesChecker = new RulesChecker({ logger });
+  const source = clusterMode ? await clusterSource(s, logger, metrics, rulesChecker) : await fileSource(s, metrics);
 
   let certFile = s['tls-cert'];
   let keyFile = s['tls-key'];
@@ -257,6 +261,7 @@ export async function serve(argv: string[]): Promise<number> {
     logger,
     metrics,
     notReady: () => (shuttingDown ? 'shutting down' : source.notReady()),
+    rulesChecker,
     https: { key: pair.key, cert: pair.cert, minVersion: MIN_TLS_VERSION },
   });
   const reloader = new CertificateReloader(pair, {
@@ -282,6 +287,7 @@ export async function serve(argv: string[]): Promise<number> {
   } catch (err) {
     await app.close();
     await source.stop();
+    await rulesChecker.close();
     throw new UsageError(`--host ${host} --port ${port}: cannot listen: ${systemMessage(err)}`);
   }
   reloader.start();
@@ -305,6 +311,7 @@ export async function serve(argv: string[]): Promise<number> {
       reloader.stop();
       await app.close();
       await source.stop();
+      await rulesChecker.close();
       logger.info('stopped');
       resolve();
     };

@@ -10,6 +10,7 @@ import { Metrics } from '../server/metrics.js';
 import { billionLaughs, deeplyNested, sharedAnchorRules } from '../../test/support/yaml-bombs.js';
 import { RULES_CONFIGMAP_KEY as RULES_KEY } from '../rules/configmap.js';
 import { LiveCluster, type LiveClusterOptions } from './live.js';
+import { RulesChecker } from './rules-checker.js';
 
 const NODES = '/api/v1/nodes';
 const NAMESPACES = '/api/v1/namespaces';
@@ -271,6 +272,28 @@ describe('LiveCluster against a fake API server', () => {
       await vi.waitFor(() => expect(ruleNames(c)).toEqual(['spot', 'gpu']));
       expect(await counter(metrics, 'success')).toBe(2);
       expect((await metrics.rulesLoaded.get()).values[0]?.value).toBe(2);
+    });
+
+    it('checked in a thread of its own: the same answers, and of two quick edits the later one is in force', { timeout: 30_000 }, async () => {
+      const rulesChecker = new RulesChecker();
+      try {
+        const c = start({ rulesChecker });
+        // The first document is checked in the thread too: ready once it is in force.
+        await vi.waitFor(() => expect(c.notReady()).toBeUndefined(), { timeout: 10_000 });
+        const first = c.rules();
+        fake.upsert(CONFIGMAPS, rulesConfigMap(invalidRulesText));
+        await vi.waitFor(async () => expect(await counter(metrics, 'invalid')).toBe(1), { timeout: 10_000 });
+        expect(c.rules()).toBe(first);
+        // The second edit arrives while the first is being checked: the first one's result is dropped.
+        fake.upsert(CONFIGMAPS, rulesConfigMap(rulesText('spot', 'gpu')));
+        fake.upsert(CONFIGMAPS, rulesConfigMap(rulesText('gpu')));
+        await vi.waitFor(() => expect(ruleNames(c)).toEqual(['gpu']), { timeout: 10_000 });
+        await sleep(200);
+        expect(ruleNames(c)).toEqual(['gpu']);
+        expect(rulesChecker.fallbacks).toBe(0);
+      } finally {
+        await rulesChecker.close();
+      }
     });
 
     it('a deleted ConfigMap keeps the last good rules', async () => {

@@ -27,6 +27,7 @@ import { NO_CAPACITY, type CapacityView } from '../capacity/capacity.js';
 import { Autoscalers } from './autoscalers.js';
 import { Informer } from './informer.js';
 import { PodCache } from './pods.js';
+import type { RulesChecker } from './rules-checker.js';
 import { withNameLabel } from '../rules/select.js';
 import { stringMap, toPlacementNode } from './objects.js';
 import { RULES_CONFIGMAP_KEY } from '../rules/configmap.js';
@@ -57,6 +58,8 @@ export interface LiveClusterOptions {
   readonly discoveryMs?: number;
   /** How long a review waits for the workload of a `scale` subresource to be read (default 1 s). */
   readonly scaleLookupMs?: number;
+  /** Checks rules documents off the review path (see `rules-checker.ts`); absent: on this thread, at once. */
+  readonly rulesChecker?: RulesChecker;
   /** Keep the pods bound to nodes, for "would it be scheduled now" (default true). */
   readonly watchPods?: boolean;
   /** A fresh list of the pods every this often (default 1 h: a relist of 150k pods is not cheap). */
@@ -103,6 +106,8 @@ export class LiveCluster implements AdmissionContext {
   private readonly coreApi: CoreV1Api;
   /** resourceVersion of the rules ConfigMap last read (valid or not). */
   private rulesVersion: string | undefined;
+  /** Counts rules ConfigMap reads: a check that finishes after a later read began is dropped. */
+  private rulesGeneration = 0;
   /** What is wrong with the rules ConfigMap last read (absent, invalid); undefined once a read succeeded. */
   private rulesProblem: string | undefined;
   private readonly informers: {
@@ -258,25 +263,45 @@ export class LiveCluster implements AdmissionContext {
     }
   }
 
-  /** Reads the rules ConfigMap. Never throws: an invalid document, however it fails, keeps the last good rules. */
+  /**
+   * Reads the rules ConfigMap. Never throws: an invalid document, however it fails, keeps the last good rules. With
+   * a `rulesChecker`, the document is checked in its thread and compiled a batch of rules per turn (reviews go on
+   * meanwhile with the rules in force); an edit that arrives before the check of an earlier one is done wins.
+   */
   private loadRules(cm: V1ConfigMap): void {
-    const { logger: log, metrics } = this.opts;
     const resourceVersion = cm.metadata?.resourceVersion;
     // A relist delivers the same ConfigMap again: nothing to reload.
     if (resourceVersion !== undefined && resourceVersion === this.rulesVersion) return;
     this.rulesVersion = resourceVersion;
     const where = { configMap: `${cm.metadata?.namespace}/${cm.metadata?.name}`, resourceVersion };
     const text = cm.data?.[RULES_CONFIGMAP_KEY];
+    const generation = ++this.rulesGeneration;
+    const failed = (err: unknown): CompileResult => ({ ok: false, errors: [{ type: 'Invalid', path: '', detail: err instanceof Error ? err.message : String(err) }], warnings: [] });
+    if (typeof text !== 'string') {
+      this.applyRules({ ok: false, errors: [{ type: 'Required', path: `data["${RULES_CONFIGMAP_KEY}"]`, detail: 'required value' }], warnings: [] }, where);
+      return;
+    }
+    const checker = this.opts.rulesChecker;
+    if (checker) {
+      checker.compile(text).then(
+        (result) => generation === this.rulesGeneration && this.applyRules(result, where),
+        (err: unknown) => generation === this.rulesGeneration && this.applyRules(failed(err), where),
+      );
+      return;
+    }
     let result: CompileResult;
     try {
-      result =
-        typeof text !== 'string'
-          ? { ok: false, errors: [{ type: 'Required', path: `data["${RULES_CONFIGMAP_KEY}"]`, detail: 'required value' }], warnings: [] }
-          : parseRules(text);
+      result = parseRules(text);
     } catch (err) {
       // parseRules reports every problem as data; should that ever fail, the document is invalid all the same.
-      result = { ok: false, errors: [{ type: 'Invalid', path: '', detail: err instanceof Error ? err.message : String(err) }], warnings: [] };
+      result = failed(err);
     }
+    this.applyRules(result, where);
+  }
+
+  /** Puts a checked document in force, or keeps the last good rules and says why. */
+  private applyRules(result: CompileResult, where: { configMap: string; resourceVersion: string | undefined }): void {
+    const { logger: log, metrics } = this.opts;
     for (const w of result.warnings) log.warn({ ...where, warning: formatFieldError(w) }, 'rules warning');
     if (!result.ok) {
       metrics?.rulesReloads.inc({ result: 'invalid' });

@@ -66,7 +66,8 @@ export type CompileResult =
 const checkStructure = compileSchema(RulesDocument);
 
 
-function compileRule(rule: Rule, index: number): CompiledRule {
+/** One rule, ready to match (its position in the document given). */
+export function compileRule(rule: Rule, index: number): CompiledRule {
   const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;
   const namespaceSelector = rule.match?.namespaceSelector ? compileLabelSelector(rule.match.namespaceSelector) : undefined;
   const podSelector = rule.match?.podSelector ? compileLabelSelector(rule.match.podSelector) : undefined;
@@ -119,8 +120,21 @@ function candidateIndex(rules: readonly CompiledRule[], docs: readonly Rule[]): 
   };
 }
 
-/** Checks and compiles a rules document given as a parsed value. */
-export function compileRules(doc: unknown): CompileResult {
+/**
+ * What checking a document found: the document, valid and typed, or every error. Plain data (structured-cloneable):
+ * the check may run in another thread, the compile (which makes closures) where the rule set is used.
+ */
+export type CheckResult =
+  | { readonly ok: true; readonly doc: RulesDocument; readonly warnings: readonly FieldError[] }
+  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[] };
+
+/** What a check tells: valid (with its warnings) or not (with every error). `CheckResult` and `CompileResult` are both. */
+export type RulesVerdict =
+  | { readonly ok: true; readonly warnings: readonly FieldError[] }
+  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[] };
+
+/** Checks a rules document given as a parsed value: its structure first, then `lint` (every error in one pass). */
+export function checkRules(doc: unknown): CheckResult {
   const structural = checkStructure(doc);
   if (structural.length > 0) {
     // Lint what is sound, so that one pass reports every error.
@@ -131,8 +145,15 @@ export function compileRules(doc: unknown): CompileResult {
   const typed = doc as RulesDocument;
   const { errors, warnings } = lintRules(typed);
   if (errors.length > 0) return { ok: false, errors, warnings };
-  const rules = typed.rules.map(compileRule);
-  const ruleSet: RuleSet = {
+  return { ok: true, doc: typed, warnings };
+}
+
+/**
+ * The rule set of a document `checkRules` found valid. `rules`, when given, are its rules already compiled (by
+ * `compileRule`, in order): a caller may compile them a few at a time.
+ */
+export function buildRuleSet(typed: RulesDocument, warnings: readonly FieldError[], rules: readonly CompiledRule[] = typed.rules.map(compileRule)): RuleSet {
+  return {
     rules,
     order: new Map(rules.map((r) => [r.name, r.index])),
     rulesFor: candidateIndex(rules, typed.rules),
@@ -144,22 +165,37 @@ export function compileRules(doc: unknown): CompileResult {
     },
     warnings,
   };
-  return { ok: true, ruleSet, warnings };
+}
+
+/** The rule set of a `CheckResult`, or its errors. */
+export function compileChecked(checked: CheckResult): CompileResult {
+  if (!checked.ok) return checked;
+  return { ok: true, ruleSet: buildRuleSet(checked.doc, checked.warnings), warnings: checked.warnings };
+}
+
+/** Checks and compiles a rules document given as a parsed value. */
+export function compileRules(doc: unknown): CompileResult {
+  return compileChecked(checkRules(doc));
 }
 
 /**
- * Parses YAML (or JSON) text holding one rules document and compiles it. Syntax errors are reported with their
- * line and column; duplicate keys, more than one document and documents over the loader's limits (size, nesting,
- * alias expansion) are errors like any other. Never throws.
+ * Parses YAML (or JSON) text holding one rules document and checks it. Syntax errors are reported with their line
+ * and column; duplicate keys, more than one document and documents over the loader's limits (size, nesting, alias
+ * expansion) are errors like any other. Never throws.
  */
-export function parseRules(text: string): CompileResult {
+export function checkRulesText(text: string): CheckResult {
   const loaded = loadYaml(text, RULES_LIMITS);
   if (!loaded.ok) return { ok: false, errors: loaded.errors, warnings: [] };
   const [first] = loaded.values;
   if (first === undefined) {
     return { ok: false, errors: [{ type: 'Required', path: '', detail: 'the rules document is empty' }], warnings: [] };
   }
-  return compileRules(first.value);
+  return checkRules(first.value);
+}
+
+/** `checkRulesText`, then the rule set. Never throws. */
+export function parseRules(text: string): CompileResult {
+  return compileChecked(checkRulesText(text));
 }
 
 /** `parseRules`, throwing `InvalidDocumentError` with every error when the document is invalid. */

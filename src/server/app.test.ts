@@ -386,6 +386,36 @@ describe('wrong methods', () => {
     await app.close();
   });
 
+  it('a rules ConfigMap under /validate is answered from the rules checker, which sees its document; nothing else goes there', async () => {
+    const seen: string[] = [];
+    const rulesChecker = {
+      check: async (text: string) => {
+        seen.push(text);
+        return { ok: false as const, errors: [{ type: 'Invalid' as const, path: 'rules[0].name', detail: 'checked elsewhere' }], warnings: [] };
+      },
+    };
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger, rulesChecker });
+    try {
+      const configMap = (labels: Record<string, string>) =>
+        podReview({
+          kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+          resource: { group: '', version: 'v1', resource: 'configmaps' },
+          object: { metadata: { name: 'r', labels }, data: { 'rules.yaml': 'rules: []' } },
+        });
+      const res = await app.inject({ method: 'POST', url: '/validate', ...json(configMap({ 'placement-webhook/rules': 'true' })) });
+      expect(res.json<AdmissionReviewResponse>().response).toMatchObject({ allowed: false, status: { code: 422 } });
+      expect(res.json<AdmissionReviewResponse>().response.status?.message).toContain('checked elsewhere');
+      expect(seen).toEqual(['rules: []']);
+      const other = await app.inject({ method: 'POST', url: '/validate', ...json(configMap({ app: 'x' })) });
+      expect(other.json<AdmissionReviewResponse>().response.allowed).toBe(true);
+      await app.inject({ method: 'POST', url: '/validate', ...json(podReview()) });
+      await app.inject({ method: 'POST', url: '/mutate', ...json(configMap({ 'placement-webhook/rules': 'true' })) });
+      expect(seen).toEqual(['rules: []']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('an unknown path is still 404', async () => {
     const app = buildApp({ ctx: new StaticCluster(RULES), logger });
     expect((await app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);

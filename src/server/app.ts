@@ -14,6 +14,8 @@ import type { IncomingMessage } from 'node:http';
 import type { AdmissionContext } from '../admission/context.js';
 import { BadReviewError, decodeReview } from '../admission/decode.js';
 import type { HandlerResult, Prepared } from '../admission/handler.js';
+import { rulesConfigMapText } from '../admission/validate-rules.js';
+import type { RulesVerdict } from '../rules/compile.js';
 import { handleMutate } from '../admission/mutate.js';
 import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
@@ -32,6 +34,8 @@ export interface AppOptions {
   readonly notReady?: () => string | undefined;
   /** Metrics to record, served at /metrics; none when absent. */
   readonly metrics?: Metrics;
+  /** Checks rules documents off the review path (`cluster/rules-checker.ts`); absent: the handler checks them. */
+  readonly rulesChecker?: { check(text: string): Promise<RulesVerdict> };
   /** TLS key and certificate; plain HTTP when absent (tests, `replay`). */
   readonly https?: { key: string; cert: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
@@ -92,8 +96,18 @@ class TransportError extends Error {
   }
 }
 
-function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ctx: AdmissionContext, metrics?: Metrics): void {
+function admissionRoute(app: FastifyInstance, path: string, handler: Handler, opts: AppOptions): void {
+  const { ctx, metrics, rulesChecker } = opts;
   const endpoint = path.slice(1);
+  /** What the handler needs read first: handlers are synchronous, the reads are not. */
+  const prepare = async (request: AdmissionRequest): Promise<Prepared | undefined> => {
+    // A scale names its workload only: read it first (bounded in time; the handler fails open without it).
+    if (request.subResource === 'scale' && ctx.scaled) return { scaled: await ctx.scaled(request) };
+    // A rules document is checked in its own thread: a big one takes hundreds of ms that other reviews need not wait.
+    const text = endpoint === 'validate' && rulesChecker ? rulesConfigMapText(request) : undefined;
+    if (text !== undefined && rulesChecker) return { rules: await rulesChecker.check(text) };
+    return undefined;
+  };
   // The one line per review is built from scalar fields only (never an object, so never a secret): it skips the
   // logger's redaction, which costs more than the line itself. Every other line keeps it.
   const reviewLog = (app.log as Logger).child({}, { redact: { paths: [] } });
@@ -127,8 +141,7 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, ct
       if (request.namespace && ctx.ensureNamespace && ctx.namespaceLabels(request.namespace) === undefined) {
         await ctx.ensureNamespace(request.namespace);
       }
-      // A scale names its workload only: read it first (bounded in time; the handler fails open without it).
-      const prepared = request.subResource === 'scale' && ctx.scaled ? { scaled: await ctx.scaled(request) } : undefined;
+      const prepared = await prepare(request);
       const { response, record } = handler(request, ctx, prepared);
       const ms = durationMs();
       reviewLog.info({ ...fields, ...record, durationMs: ms }, 'review');
@@ -206,8 +219,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return reply.code(404).send(statusBody(404, 'NotFound', `no route ${req.method} ${req.url}`));
   });
 
-  admissionRoute(app, '/mutate', handleMutate, opts.ctx, opts.metrics);
-  admissionRoute(app, '/validate', handleValidate, opts.ctx, opts.metrics);
+  admissionRoute(app, '/mutate', handleMutate, opts);
+  admissionRoute(app, '/validate', handleValidate, opts);
   const { metrics } = opts;
   if (metrics) {
     app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
+import { RulesChecker } from './rules-checker.js';
+
+const EXAMPLE = readFileSync(new URL('../../examples/rules.yaml', import.meta.url), 'utf8');
+
+/** A valid document of `n` rules: each for its own team label, injecting a nodeSelector and a toleration. */
+function manyRules(n: number): string {
+  return stringify({
+    apiVersion: 'placement-webhook/v1',
+    kind: 'PlacementRules',
+    rules: Array.from({ length: n }, (_, i) => ({
+      name: `team-${i}`,
+      match: i % 3 === 0 ? { namespaces: [`ns-${i}`] } : { podSelector: { matchLabels: { team: `t${i}` } } },
+      inject: { nodeSelector: { pool: `p${i % 7}` }, tolerations: [{ key: `dedicated-${i}`, operator: 'Exists', effect: 'NoSchedule' }] },
+    })),
+  });
+}
+
+const INVALID = `apiVersion: placement-webhook/v1
+kind: PlacementRules
+rules:
+  - name: a
+    inject: { nodeSelector: { "bad key!": x } }
+  - name: a
+    onConflict: sometimes
+`;
+
+/** What a rule set does, as data: its rules, settings, and which rules `rulesFor` offers some pods. */
+function behaviour(r: CompileResult): unknown {
+  if (!r.ok) return { errors: r.errors, warnings: r.warnings };
+  const s: RuleSet = r.ruleSet;
+  const probes: [string, Record<string, string>][] = [['ns-0', {}], ['ns-3', { team: 't4' }], ['default', { team: 't1', app: 'x' }], ['team-a', { app: 'web' }]];
+  return {
+    rules: s.rules.map((x) => ({ index: x.index, name: x.name, onConflict: x.onConflict, placement: x.placement, includeDaemonSetPods: x.includeDaemonSetPods })),
+    order: [...s.order],
+    excluded: [...s.excludedNamespaces],
+    validation: s.validation,
+    warnings: s.warnings,
+    candidates: probes.map(([ns, labels]) => s.rulesFor(ns, labels).map((x) => x.name)),
+    matches: probes.map(([namespace, podLabels]) => s.rules.filter((x) => x.matches({ namespace, podLabels, namespaceLabels: { 'kubernetes.io/metadata.name': namespace } })).map((x) => x.name)),
+  };
+}
+
+describe('RulesChecker: what it answers', () => {
+  let checker: RulesChecker;
+  beforeAll(() => {
+    checker = new RulesChecker();
+  });
+  afterAll(async () => {
+    // Every answer came from the thread, none from the fallback on this one.
+    expect(checker.fallbacks).toBe(0);
+    await checker.close();
+  });
+
+  it.each([
+    { name: 'the example document', text: EXAMPLE },
+    { name: 'a document of 400 rules (several batches)', text: manyRules(400) },
+    { name: 'an invalid document', text: INVALID },
+    { name: 'text that is not YAML', text: 'rules: [\n' },
+    { name: 'an empty document', text: '' },
+  ])('compile($name) gives what parseRules gives on this thread', async ({ text }) => {
+    expect(behaviour(await checker.compile(text))).toEqual(behaviour(parseRules(text)));
+  });
+
+  it.each([
+    { name: 'valid', text: EXAMPLE },
+    { name: 'invalid', text: INVALID },
+  ])('check($name) tells what parseRules tells, without a rule set', async ({ text }) => {
+    const want = parseRules(text);
+    const got = await checker.check(text);
+    expect(got.ok).toBe(want.ok);
+    expect(got.warnings).toEqual(want.warnings);
+    if (!got.ok && !want.ok) expect(got.errors).toEqual(want.errors);
+    expect('ruleSet' in got).toBe(false);
+  });
+
+  it('answers requests in the order they were made', async () => {
+    const texts = [manyRules(120), INVALID, EXAMPLE, manyRules(3)];
+    const done: number[] = [];
+    const results = await Promise.all(texts.map((t, i) => checker.compile(t).then((r) => (done.push(i), r))));
+    expect(done).toEqual([0, 1, 2, 3]);
+    expect(results.map((r) => (r.ok ? r.ruleSet.rules.length : -1))).toEqual([120, -1, ruleCount(EXAMPLE), 3]);
+  });
+
+  it('takes in a big document a batch per turn of the event loop: other work runs in between', async () => {
+    await checker.compile(EXAMPLE); // the thread is up
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    const compiling = checker.compile(manyRules(1000));
+    // Counted from when the thread answers: the batches arrive as messages, each read in a turn of its own.
+    setImmediate(tick);
+    const result = await compiling;
+    ticking = false;
+    expect(result.ok && result.ruleSet.rules.length).toBe(1000);
+    expect(turns).toBeGreaterThanOrEqual(1000 / 50);
+  }, 60_000);
+});
+
+describe('RulesChecker: when its thread fails', () => {
+  let checker: RulesChecker | undefined;
+  afterEach(async () => {
+    await checker?.close();
+    checker = undefined;
+  });
+
+  it('a thread that dies while checking: that document is checked on this thread, and the next ones in a new thread', { timeout: 30_000 }, async () => {
+    checker = new RulesChecker();
+    await checker.compile(EXAMPLE);
+    const worker = (checker as unknown as { worker: { terminate(): Promise<number> } | undefined }).worker;
+    expect(worker).toBeDefined();
+    const pending = checker.compile(manyRules(300));
+    await worker?.terminate();
+    expect(behaviour(await pending)).toEqual(behaviour(parseRules(manyRules(300))));
+    expect(checker.fallbacks).toBe(1);
+    expect(behaviour(await checker.compile(INVALID))).toEqual(behaviour(parseRules(INVALID)));
+    expect(checker.fallbacks).toBe(1);
+    expect((checker as unknown as { worker: unknown }).worker).toBeDefined();
+  });
+
+  it('a check that takes longer than the timeout is done on this thread instead', { timeout: 30_000 }, async () => {
+    checker = new RulesChecker({ timeoutMs: 1 });
+    const text = manyRules(600);
+    expect(behaviour(await checker.compile(text))).toEqual(behaviour(parseRules(text)));
+    expect(checker.fallbacks).toBe(1);
+  });
+
+  it('after close, documents are still checked (on this thread)', async () => {
+    checker = new RulesChecker();
+    await checker.close();
+    expect(behaviour(await checker.compile(EXAMPLE))).toEqual(behaviour(parseRules(EXAMPLE)));
+    expect(checker.fallbacks).toBe(1);
+  });
+});
+
+function ruleCount(text: string): number {
+  const r = parseRules(text);
+  return r.ok ? r.ruleSet.rules.length : -1;
+}
