@@ -89,6 +89,19 @@ describe('LeaderElector against a fake API server', () => {
     expect(lease()?.spec).toMatchObject({ holderIdentity: 'pod-b', leaseTransitions: 1 });
   });
 
+  it('three candidates started at once: exactly one leads, and never two at the same instant', async () => {
+    const all = ['pod-a', 'pod-b', 'pod-c'].map((id) => elector(id));
+    for (const e of all) e.start();
+    await vi.waitFor(() => expect(all.filter((e) => e.isLeader())).toHaveLength(1));
+    for (let i = 0; i < 20; i++) {
+      expect(all.filter((e) => e.isLeader()).length).toBeLessThanOrEqual(1);
+      await sleep(25);
+    }
+    const leader = all.find((e) => e.isLeader());
+    expect(lease()?.spec.holderIdentity).toBe(leader?.identity);
+    expect(lease()?.spec.leaseTransitions).toBe(0);
+  });
+
   it("a crashed holder's Lease is taken only a lease duration after it was last seen to change, whatever its renewTime says", async () => {
     // Renewed "an hour ago" by another replica's clock: the local clock decides, from when the record was first seen.
     const old = microTime(Date.now() - 3_600_000);
