@@ -58,6 +58,9 @@ export function admitCompat(pod: V1Pod, namespace: string, annotations: Namespac
     if (!selector.ok) return { kind: 'refused', message: `${POD_NODE_SELECTOR}: ${selector.error}` };
     const admitted = admitNodeSelector(pod.spec?.nodeSelector ?? undefined, selector.value);
     if (admitted.kind === 'refused') return { kind: 'refused', message: `${POD_NODE_SELECTOR}: ${admitted.message}` };
+    // Admit ends with Validate: the whitelist is checked at once.
+    const check = validateNodeSelector(admitted.nodeSelector, namespace, selector.value, settings.podNodeSelector);
+    if (check !== undefined) return { kind: 'refused', message: `${POD_NODE_SELECTOR}: ${check}` };
     if (admitted.changed) nodeSelector = admitted.nodeSelector;
   }
   let tolerations: readonly V1Toleration[] | undefined;
