@@ -9,7 +9,7 @@ import { checkRulesText } from '../rules/compile.js';
 import type { CheckRequest, CheckMessage } from './rules-checker.js';
 
 /** Rules per message: small enough that reading and compiling a batch takes ~1 ms. */
-const BATCH = 50;
+const BATCH = 20;
 
 const port = parentPort;
 if (port) {
