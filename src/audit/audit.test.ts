@@ -67,7 +67,7 @@ const cases: Case[] = [
     nodes: [worker('n1').taint('spot', 'true', 'NoSchedule').unschedulable().v1(), worker('n2').v1()],
     pods: [bound(makePod('web').obj(), 'n1')],
     want: [
-      { kind: 'noschedule-taint', severity: 'info', rule: 'NoSchedule taint node.kubernetes.io/unschedulable:NoSchedule', reschedulable: true },
+      { kind: 'noschedule-taint', severity: 'info', rule: 'NoSchedule taint node.kubernetes.io/unschedulable:NoSchedule' },
       { kind: 'noschedule-taint', severity: 'info', rule: 'NoSchedule taint spot=true:NoSchedule' },
     ],
   },

@@ -13,7 +13,7 @@
  *   Untolerated: evicted now (`fail`); tolerated for a time only: evicted that long after the taint was added
  *   (`warn`). A condition taint (`not-ready`, `unreachable`) is transient: `warn`, never `fail`.
  * - **NoSchedule taints** the pod does not tolerate, the cordon included (`info`): it keeps running, but would not
- *   be scheduled there now.
+ *   be scheduled there now. A pod with only such findings is not asked whether another node would take it.
  * - **Required pod anti-affinity** (`warn`): a pod its own term excludes shares the term's topology domain (each pod
  *   reports its own terms; the other pod, if its terms exclude this one, reports them too).
  * - **Required pod affinity** (`warn`): no pod its terms require is left in its domain (the first of a self-affine
@@ -27,7 +27,7 @@
  */
 import type { V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
-import { hasInterPodTerms, interPodConstraints, interPodPreFilter, termMatchesPod, type AffinityTerm } from '../scheduling/inter-pod-affinity.js';
+import { hasInterPodTerms, interPodConstraints, interPodPreFilter, termMatchesPod, type AffinityTerm, type InterPodState } from '../scheduling/inter-pod-affinity.js';
 import { evaluateNow, podAwareConstraints } from '../scheduling/now.js';
 import { getLabel } from '../scheduling/labels.js';
 import { spreadConstraints, spreadPreFilter } from '../scheduling/topology-spread.js';
@@ -41,6 +41,8 @@ import type { AuditView } from './view.js';
 
 /** Co-located pods named in a message at most. */
 const MAX_NAMED = 3;
+/** Domains of at most this many nodes are looked at node by node (a hostname key: one) instead of counted over the cluster. */
+const SMALL_DOMAIN = 64;
 
 /** The pod's tolerations as its node sees them: a DaemonSet's pods carry those their controller adds. */
 export function effectivePod(pod: V1Pod, namespace: string): V1Pod {
@@ -115,10 +117,16 @@ function taintFindings(c: PodConstraints, node: PlacementNode): Partial_[] {
 /** The pods in `node`'s domain of `term` that the term matches, as `name` (at most a few) and their number. */
 function matchingInDomain(term: AffinityTerm, value: string, namespace: string, view: AuditView): { names: string[]; count: number } {
   const all: string[] = [];
-  for (const n of view.index.nodes()) {
-    if (getLabel(n.labels, term.topologyKey) !== value) continue;
-    for (const p of view.podIndex.onNode(n.name)?.pods ?? []) {
-      if (termMatchesPod(term, p, view.podsView.namespaceLabels)) all.push(p.namespace === namespace ? p.name : `${p.namespace}/${p.name}`);
+  const domain = view.index.withLabel(term.topologyKey, value);
+  // The domain's nodes, a word of the posting at a time (one node for a hostname key).
+  for (let w = 0; domain && w < view.index.words; w++) {
+    for (let bits = domain.word(w); bits !== 0; ) {
+      const bit = bits & -bits;
+      bits ^= bit;
+      const n = view.index.node((w << 5) + 31 - Math.clz32(bit));
+      for (const p of (n && view.podIndex.onNode(n.name)?.pods) || []) {
+        if (termMatchesPod(term, p, view.podsView.namespaceLabels)) all.push(p.namespace === namespace ? p.name : `${p.namespace}/${p.name}`);
+      }
     }
   }
   all.sort();
@@ -130,12 +138,17 @@ const podList = (m: { names: string[]; count: number }) => `${m.names.join(', ')
 function interPodFindings(pod: V1Pod, namespace: string, node: PlacementNode, view: AuditView): Partial_[] {
   const ip = interPodConstraints(pod, namespace);
   if (!hasInterPodTerms(ip)) return [];
-  const state = interPodPreFilter(ip, view.index, view.podIndex, view.podsView.namespaceLabels);
+  // The scheduler's PreFilter counts over every pod the terms select; a small domain is cheaper to look at directly.
+  let pre: InterPodState | undefined;
+  const state = () => (pre ??= interPodPreFilter(ip, view.index, view.podIndex, view.podsView.namespaceLabels));
   const out: Partial_[] = [];
   for (const t of ip.antiAffinity) {
     const v = getLabel(node.labels, t.topologyKey);
-    if (v === undefined || (state.antiAffinityCounts.get(t.topologyKey)?.get(v) ?? 0) === 0) continue;
+    if (v === undefined) continue;
+    const small = (view.index.withLabel(t.topologyKey, v)?.size ?? 0) <= SMALL_DOMAIN;
+    if (!small && (state().antiAffinityCounts.get(t.topologyKey)?.get(v) ?? 0) === 0) continue;
     const m = matchingInDomain(t, v, namespace, view);
+    if (m.count === 0) continue;
     out.push({
       kind: 'pod-anti-affinity',
       severity: 'warn',
@@ -145,8 +158,8 @@ function interPodFindings(pod: V1Pod, namespace: string, node: PlacementNode, vi
   }
   if (ip.affinity.length > 0) {
     const missing = ip.affinity.find((t) => getLabel(node.labels, t.topologyKey) === undefined);
-    const empty = ip.affinity.find((t) => (state.affinityCounts.get(t.topologyKey)?.get(getLabel(node.labels, t.topologyKey) ?? '') ?? 0) === 0);
-    const selfFirst = state.affinityCounts.size === 0 && state.selfMatchesAll;
+    const empty = ip.affinity.find((t) => (state().affinityCounts.get(t.topologyKey)?.get(getLabel(node.labels, t.topologyKey) ?? '') ?? 0) === 0);
+    const selfFirst = state().affinityCounts.size === 0 && state().selfMatchesAll;
     if (missing) {
       out.push({ kind: 'pod-affinity', severity: 'warn', rule: `requiredDuringScheduling pod affinity on ${missing.topologyKey}`, message: `node ${node.name} has no label ${missing.topologyKey}, which the pod's required pod affinity needs` });
     } else if (empty && !selfFirst) {
@@ -206,7 +219,7 @@ export function rescheduling(pod: V1Pod, namespace: string, view: AuditView): Pi
 }
 
 /**
- * The execution findings of one bound pod, each with whether it could be rescheduled now. `object`/`owner` name it in the findings. Throws a `QuantityError` for requests that do not parse.
+ * The execution findings of one bound pod, each with whether it could be rescheduled now (unless they are all `info`). `object`/`owner` name it in the findings. Throws a `QuantityError` for requests that do not parse.
  */
 export function executionFindings(pod: V1Pod, namespace: string, node: PlacementNode, view: AuditView, object: ObjectRef, owner: ObjectRef | undefined): Finding[] {
   const effective = effectivePod(pod, namespace);
@@ -219,7 +232,8 @@ export function executionFindings(pod: V1Pod, namespace: string, node: Placement
       ...spreadFindings(effective, namespace, c, node, view),
     ];
     if (found.length === 0) return [];
-    const again = rescheduling(pod, namespace, view);
+    // Informational findings alone do not ask (a scheduler evaluation per pod on every cordoned node is the cost).
+    const again = found.some((f) => f.severity !== 'info') ? rescheduling(pod, namespace, view) : {};
     return found.map((f) => ({ ...f, namespace, object, ...(owner ? { owner } : {}), node: node.name, ...again }));
   });
 }

@@ -41,7 +41,7 @@ export function readBudget(o: unknown): Budget | undefined {
   if (!isObject(o) || !isObject(o['metadata']) || !isObject(o['spec'])) return undefined;
   const spec = o['spec'];
   const namespace = typeof o['metadata']['namespace'] === 'string' && o['metadata']['namespace'] !== '' ? o['metadata']['namespace'] : 'default';
-  const name = String(o['metadata']['name'] ?? '');
+  const name = typeof o['metadata']['name'] === 'string' ? o['metadata']['name'] : '';
   const selector = compilePodSelector(spec['selector'] as V1LabelSelector | undefined);
   if (!selector) return undefined;
   const matches = (pod: V1Pod, ns: string) => ns === namespace && selectorMatches(selector, pod.metadata?.labels ?? {});
