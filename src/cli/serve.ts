@@ -181,7 +181,7 @@ async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger
       : new ClusterAudit({
           kubeConfig,
           caches: cluster,
-          engine: async (inputs) => (await slicedAudit(inputs)).findings,
+          engine: async (inputs, signal) => (await slicedAudit(inputs, undefined, signal)).findings,
           intervalMs: auditIntervalMs,
           namespace: webhookNamespace(process.env, rulesConfigMap?.namespace ?? 'placement-webhook'),
           identity: leaderIdentity(process.env),

@@ -289,6 +289,42 @@ describe('AuditLoop', () => {
     await vi.waitFor(() => expect(engine.mock.calls.length).toBeGreaterThanOrEqual(3), { timeout: 1000 });
   });
 
+  it('stop() aborts a run at its next slice: it ends soon, and publishes nothing', async () => {
+    const snapshot = (file: string) => readFileSync(new URL(`../../test/replay/audit/demo/${file}`, import.meta.url), 'utf8');
+    const one = parsePods(snapshot('pods.yaml'), 'pods.yaml');
+    const pods = Array.from({ length: 200 }, (_, i) => one.map((p) => ({ ...p, metadata: { ...p.metadata, name: `${p.metadata?.name ?? 'p'}-${i}` } }))).flat();
+    let sliced = 0;
+    const l = loop({
+      reader: { pods: async () => pods, workloads: async () => [] },
+      engine: async (inputs, signal) => {
+        const r = await slicedAudit({ ...inputs, nodes: parseNodes(snapshot('nodes.yaml'), 'nodes.yaml'), rules: loadRules(snapshot('rules.yaml'), 'rules.yaml') }, 1, signal);
+        sliced++;
+        return r.findings;
+      },
+    });
+    const run = l.runOnce();
+    await new Promise((r) => setTimeout(r, 30));
+    const t0 = performance.now();
+    await l.stop();
+    expect(performance.now() - t0).toBeLessThan(200);
+    expect(await run).toEqual({ result: 'stopped' });
+    expect(sliced).toBe(0);
+    expect(published).toHaveLength(0);
+  });
+
+  it('stop() aborts a run while it lists', async () => {
+    const l = loop({
+      reader: {
+        pods: (signal) => new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error))),
+        workloads: async () => [],
+      },
+    });
+    const run = l.runOnce();
+    await l.stop();
+    expect(await run).toEqual({ result: 'stopped' });
+    expect(((await metrics.auditRuns.get()).values.find((v) => v.labels.result === 'error'))?.value).toBeUndefined();
+  });
+
   it('a run skipped while the caches sync is tried again soon, not an interval later', async () => {
     let synced = false;
     const l = loop({ intervalMs: 60_000, skippedRetryMs: 50, caches: caches({ notReady: () => (synced ? undefined : 'waiting for the first sync of nodes') }) });

@@ -14,9 +14,10 @@
  *   paged LIST each (a 404 means the version is not served: CronJobs are read as `batch/v1beta1` where `batch/v1`
  *   has none, as on 1.20).
  *   A list that fails otherwise (403, 5xx, a timeout) skips the run and counts it as `error`.
- * Then the engine runs, synchronously, on a copy of the node index; findings of severity `fail` and `warn` become
- * report results (`info` only counts in the gauges), and the reports are reconciled unless leadership was lost
- * meanwhile.
+ * Then the engine runs, in slices of about 5 ms (see `slicedAudit`), on a copy of the node index; findings of
+ * severity `fail` and `warn` become report results (`info` only counts in the gauges), and the reports are
+ * reconciled unless leadership was lost meanwhile. `stop()` aborts a run at its next page or slice (a run of a big
+ * cluster takes seconds; shutdown should not wait for it, and nothing is published after it).
  *
  * A run never overlaps the next (a run longer than the interval delays it), starts at once when this replica
  * becomes the leader, is tried again after 5 s when it was skipped (at start, until the caches have synced), and
@@ -58,7 +59,7 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** The audit engine (`slicedAudit` in serve; anything returning the findings of `inputs` in tests). */
-export type AuditEngine = (inputs: AuditInputs) => readonly Finding[] | Promise<readonly Finding[]>;
+export type AuditEngine = (inputs: AuditInputs, signal: AbortSignal) => readonly Finding[] | Promise<readonly Finding[]>;
 
 /** The longest the sliced audit holds the event loop before it lets reviews be answered. */
 export const AUDIT_SLICE_MS = 5;
@@ -71,7 +72,11 @@ export const AUDIT_SLICE_MS = 5;
  * built with no pods and then filled pod by pod as `AuditView`'s constructor fills it, `podFindings` per pod,
  * `workloadFindings` per workload. Returns the findings and the longest slice in milliseconds.
  */
-export async function slicedAudit(inputs: AuditInputs, sliceMs = AUDIT_SLICE_MS): Promise<{ findings: Finding[]; notes: string[]; longestSliceMs: number }> {
+export async function slicedAudit(
+  inputs: AuditInputs,
+  sliceMs = AUDIT_SLICE_MS,
+  signal?: AbortSignal,
+): Promise<{ findings: Finding[]; notes: string[]; longestSliceMs: number }> {
   let sliceStart = performance.now();
   let longest = 0;
   const maybeYield = async () => {
@@ -79,6 +84,7 @@ export async function slicedAudit(inputs: AuditInputs, sliceMs = AUDIT_SLICE_MS)
     if (now - sliceStart < sliceMs) return;
     longest = Math.max(longest, now - sliceStart);
     await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
     sliceStart = performance.now();
   };
   const view = new AuditView({ ...inputs, pods: [] });
@@ -128,8 +134,8 @@ export interface AuditCaches {
 
 /** The reads the audit makes of the API server, page by page. */
 export interface AuditReader {
-  pods(): Promise<V1Pod[]>;
-  workloads(): Promise<unknown[]>;
+  pods(signal?: AbortSignal): Promise<V1Pod[]>;
+  workloads(signal?: AbortSignal): Promise<unknown[]>;
 }
 
 export interface AuditLoopOptions {
@@ -218,11 +224,11 @@ export class ClusterAuditReader implements AuditReader {
     private readonly pageSize = AUDIT_PAGE_SIZE,
   ) {}
 
-  async pods(): Promise<V1Pod[]> {
-    return this.list('/api/v1/pods', { fieldSelector: UNFINISHED_PODS }, (o) => trimPod(o));
+  async pods(signal?: AbortSignal): Promise<V1Pod[]> {
+    return this.list('/api/v1/pods', { fieldSelector: UNFINISHED_PODS }, (o) => trimPod(o), signal);
   }
 
-  async workloads(): Promise<unknown[]> {
+  async workloads(signal?: AbortSignal): Promise<unknown[]> {
     const out: unknown[] = [];
     for (const k of WORKLOAD_KINDS) {
       const versions = k.group === '' ? ['v1'] : k.kind === 'CronJob' ? ['v1', 'v1beta1'] : ['v1'];
@@ -230,7 +236,7 @@ export class ClusterAuditReader implements AuditReader {
         const apiVersion = k.group === '' ? version : `${k.group}/${version}`;
         const path = k.group === '' ? `/api/${version}/${k.resource}` : `/apis/${k.group}/${version}/${k.resource}`;
         try {
-          out.push(...(await this.list(path, {}, (o) => trimWorkload(o, apiVersion, k.kind))));
+          out.push(...(await this.list(path, {}, (o) => trimWorkload(o, apiVersion, k.kind), signal)));
           break;
         } catch (err) {
           if (err instanceof ApiStatusError && err.code === 404) continue; // not served in this version
@@ -242,13 +248,14 @@ export class ClusterAuditReader implements AuditReader {
   }
 
   /** Every page of the list at `path`; a 410 on a continue token lists again from the start. */
-  private async list<T>(path: string, query: Record<string, string>, each: (o: Record<string, unknown>) => T): Promise<T[]> {
+  private async list<T>(path: string, query: Record<string, string>, each: (o: Record<string, unknown>) => T, signal?: AbortSignal): Promise<T[]> {
     for (let attempt = 0; ; attempt++) {
       const items: T[] = [];
       let token: string | undefined;
       try {
         do {
-          const page = await this.get(path, { ...query, limit: String(this.pageSize), ...(token ? { continue: token } : {}) });
+          signal?.throwIfAborted();
+          const page = await this.get(path, { ...query, limit: String(this.pageSize), ...(token ? { continue: token } : {}) }, signal);
           const list = isObject(page) && Array.isArray(page['items']) ? (page['items'] as unknown[]) : [];
           for (const item of list) if (isObject(item)) items.push(each(item));
           const meta = isObject(page) && isObject(page['metadata']) ? page['metadata'] : {};
@@ -261,7 +268,7 @@ export class ClusterAuditReader implements AuditReader {
     }
   }
 
-  private async get(path: string, query: Record<string, string>): Promise<unknown> {
+  private async get(path: string, query: Record<string, string>, signal?: AbortSignal): Promise<unknown> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     const options: https.RequestOptions = {};
@@ -271,7 +278,7 @@ export class ClusterAuditReader implements AuditReader {
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? https.request : http.request)(
         url,
-        { ...options, method: 'GET', headers: { ...options.headers, accept: 'application/json' }, timeout: REQUEST_TIMEOUT_MS },
+        { ...options, method: 'GET', headers: { ...options.headers, accept: 'application/json' }, timeout: REQUEST_TIMEOUT_MS, ...(signal ? { signal } : {}) },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -298,13 +305,15 @@ export class ClusterAuditReader implements AuditReader {
 
 /** How one run ended. */
 export type RunResult =
-  | { readonly result: 'not-leader' | 'busy' }
+  | { readonly result: 'not-leader' | 'busy' | 'stopped' }
   | { readonly result: 'skipped' | 'error'; readonly why: string }
   | { readonly result: 'success'; readonly findings: readonly Finding[]; readonly published: ReconcileOutcome | undefined };
 
 export class AuditLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RunResult> | undefined;
+  /** Aborts the run in progress (`stop`). */
+  private abort: AbortController | undefined;
   private stopped = true;
   /** Gauge label pairs set so far: set to 0 when a later run finds none of them (a series never vanishes). */
   private readonly seen = new Set<string>();
@@ -318,9 +327,11 @@ export class AuditLoop {
     this.schedule();
   }
 
+  /** Stops the loop, and aborts the run in progress at its next page or slice (nothing published after). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.abort?.abort();
     await this.running;
   }
 
@@ -365,12 +376,17 @@ export class AuditLoop {
   runOnce(): Promise<RunResult> {
     if (this.running) return Promise.resolve({ result: 'busy' });
     if (!this.opts.isLeader()) return Promise.resolve({ result: 'not-leader' });
-    const run = this.run().finally(() => (this.running = undefined));
+    const abort = new AbortController();
+    this.abort = abort;
+    const run = this.run(abort.signal).finally(() => {
+      this.running = undefined;
+      this.abort = undefined;
+    });
     this.running = run;
     return run;
   }
 
-  private async run(): Promise<RunResult> {
+  private async run(signal: AbortSignal): Promise<RunResult> {
     const { caches, reader, logger: log, metrics } = this.opts;
     const notReady = caches.notReady();
     const nodes = caches.nodes();
@@ -385,9 +401,10 @@ export class AuditLoop {
     let pods: V1Pod[];
     let workloads: unknown[];
     try {
-      pods = await reader.pods();
-      workloads = await reader.workloads();
+      pods = await reader.pods(signal);
+      workloads = await reader.workloads(signal);
     } catch (err) {
+      if (signal.aborted) return { result: 'stopped' };
       const why = err instanceof Error ? err.message : String(err);
       metrics?.auditRuns.inc({ result: 'error' });
       log.warn({ err: why }, 'audit: the pods or workloads could not be listed; reports unchanged');
@@ -398,14 +415,16 @@ export class AuditLoop {
     try {
       // A copy: the live index changes under watches, and the engine must not change the webhook's.
       const index = new NodeIndex([...caches.nodes().index.nodes()]);
-      findings = await this.opts.engine({ nodes: index, pods, namespaces: caches.namespaceMap(), rules: caches.rules(), workloads, capacity: caches.capacity() });
+      findings = await this.opts.engine({ nodes: index, pods, namespaces: caches.namespaceMap(), rules: caches.rules(), workloads, capacity: caches.capacity() }, signal);
     } catch (err) {
+      if (signal.aborted) return { result: 'stopped' };
       const why = err instanceof Error ? err.message : String(err);
       metrics?.auditRuns.inc({ result: 'error' });
       log.error({ err: why }, 'audit: the engine failed; reports unchanged');
       return { result: 'error', why };
     }
     const t2 = performance.now();
+    if (signal.aborted) return { result: 'stopped' };
     if (!this.opts.isLeader()) {
       log.info('audit: leadership lost during the run; nothing published');
       return { result: 'not-leader' };
