@@ -120,10 +120,11 @@ export function compareFindings(a: Finding, b: Finding): number {
 /**
  * What makes two findings the same finding before and after a change (the what-if reports only new ones): kind,
  * object, rule and patch — not the message, whose figures (pods per domain, nodes available) may move without the
- * finding being new.
+ * finding being new. A `replicas` finding is new when its message is (fewer replicas can be placed than before: the
+ * workload loses placeable replicas).
  */
 export function findingKey(f: Finding): string {
-  return JSON.stringify([f.kind, f.namespace, f.object.kind, f.object.name, f.rule, f.patch ?? null]);
+  return JSON.stringify([f.kind, f.namespace, f.object.kind, f.object.name, f.rule, f.patch ?? null, f.kind === 'replicas' ? f.message : null]);
 }
 
 /** Whether findings make the commands exit 1: some finding of severity warn or fail. */

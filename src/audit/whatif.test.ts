@@ -191,3 +191,22 @@ describe('whatIf', () => {
     expect(describeChange(change)).toBe(want);
   });
 });
+
+describe('whatIf and workloads', () => {
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'a', image: 'x' }], affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } } } },
+    },
+  };
+
+  it('a workload that can place fewer replicas after the change than before is new, though it was short before', () => {
+    const nodes = [node('n1').v1(), node('n2').v1()];
+    const { findings } = whatIf({ nodes, pods: [], rules: NO_RULES, workloads: [deployment], changes: [{ kind: 'taint', node: 'n2', taint: { key: 'x', effect: 'NoSchedule' } }] });
+    expect(findings.map((f) => [f.kind, f.message])).toEqual([['replicas', `3 replicas, but at most 1 can be placed (required anti-affinity on ${HOST}; 1 nodes can run its pods): 2 stay Pending`]]);
+  });
+});
