@@ -7,7 +7,7 @@
  * - a pod created while the webhook is unreachable (failurePolicy: Ignore let it through unmutated) shows as drift;
  * - one replica writes; when it stops, the other takes over and keeps the same report (updated, not duplicated).
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startControlPlane, type ControlPlane } from './support/controlplane.js';
@@ -162,6 +162,22 @@ describe('the in-cluster audit against a real control plane', () => {
     expect(await can('update', 'leases.coordination.k8s.io/placement-webhook-audit', '-n', 'placement-webhook')).toBe('yes');
     expect(await can('update', 'leases.coordination.k8s.io/other', '-n', 'placement-webhook')).toBe('no');
     expect(await can('create', 'leases.coordination.k8s.io', '-n', 'default')).toBe('no');
+  });
+
+  it("without kustomize components, the component's patch applies to the base Deployment with kubectl patch", async () => {
+    await kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'webhook-config', 'base', 'deployment.yaml')]);
+    const patch = await readFile(path.join(REPO_ROOT, 'webhook-config', 'audit', 'deployment-patch.yaml'), 'utf8');
+    await kubectlOk(['-n', 'placement-webhook', 'patch', 'deployment', 'placement-webhook', '--type', 'json', '--patch', patch]);
+    const d = JSON.parse(await kubectlOk(['-n', 'placement-webhook', 'get', 'deployment', 'placement-webhook', '-o', 'json'])) as {
+      spec: { template: { spec: { containers: { args: string[]; env: { name: string; valueFrom: { fieldRef: { fieldPath: string } } }[] }[] } } };
+    };
+    const [c] = d.spec.template.spec.containers;
+    expect(c?.args).toContain('--audit-interval=5m');
+    expect(c?.env.map((e) => [e.name, e.valueFrom.fieldRef.fieldPath])).toEqual([
+      ['POD_NAME', 'metadata.name'],
+      ['POD_NAMESPACE', 'metadata.namespace'],
+    ]);
+    await kubectlOk(['-n', 'placement-webhook', 'delete', 'deployment', 'placement-webhook']);
   });
 
   it('one replica holds the Lease and leads; the other does not', async () => {
