@@ -1,6 +1,7 @@
 import type { V1Node, V1Pod, V1PodAffinityTerm } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { makeNode, makePod, ruleSet } from '../../test/support/builders.js';
+import type { CapacityView } from '../capacity/capacity.js';
 import type { RuleSet } from '../rules/compile.js';
 import { audit, type Finding } from './audit.js';
 import { compareFindings, FINDING_KINDS, hasProblems } from './findings.js';
@@ -21,6 +22,7 @@ interface Case {
   pods: V1Pod[];
   rules?: RuleSet;
   workloads?: unknown[];
+  capacity?: CapacityView;
   /** The findings expected, as partial objects, in the report's order. */
   want: Partial<Finding>[];
 }
@@ -174,6 +176,25 @@ const cases: Case[] = [
     want: [{ kind: 'pending-now', severity: 'warn' }],
   },
   {
+    name: 'a Pending pod no node fits is Pending now, not never, while the addable capacity is not fully known',
+    nodes: [worker('n1').v1()],
+    capacity: { sources: [], incomplete: 'the NodePools could not be listed' },
+    pods: [makePod('big').container('app', { resources: { requests: { cpu: '64' } } }).obj()],
+    want: [{ kind: 'pending-now', severity: 'warn', message: 'no current node fits, and it is not known whether an autoscaler could add one (the NodePools could not be listed): 0/1 nodes are available: 1 Insufficient cpu.' }],
+  },
+  {
+    name: 'anti-affinity in a wide domain (a zone of many nodes) is found as in a narrow one',
+    nodes: Array.from({ length: 70 }, (_, i) => worker(`z${i}`, i < 69 ? 'a' : 'b').v1()),
+    pods: [
+      bound(makePod('db-1').label('app', 'db').spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('db', ZONE)] } } }).obj(), 'z0'),
+      bound(makePod('db-2').label('app', 'db').spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('db', ZONE)] } } }).obj(), 'z68'),
+    ],
+    want: [
+      { kind: 'pod-anti-affinity', object: { apiVersion: 'v1', kind: 'Pod', name: 'db-1' }, message: `the pod shares ${ZONE}=a with 1 pod(s) its required anti-affinity excludes (db-2)`, rescheduleNode: 'z69' },
+      { kind: 'pod-anti-affinity', object: { apiVersion: 'v1', kind: 'Pod', name: 'db-2' }, message: `the pod shares ${ZONE}=a with 1 pod(s) its required anti-affinity excludes (db-1)` },
+    ],
+  },
+  {
     name: 'a Pending pod blocked by anti-affinity now is Pending now',
     nodes: [worker('n1').v1()],
     pods: [bound(web('web-1').obj(), 'n1'), web('web-2').obj()],
@@ -210,8 +231,8 @@ const cases: Case[] = [
 ];
 
 describe('audit', () => {
-  it.each(cases)('$name', ({ nodes, pods, rules, workloads, want }) => {
-    const { findings } = audit({ nodes, pods, rules: rules ?? NO_RULES, ...(workloads ? { workloads } : {}) });
+  it.each(cases)('$name', ({ nodes, pods, rules, workloads, capacity, want }) => {
+    const { findings } = audit({ nodes, pods, rules: rules ?? NO_RULES, ...(workloads ? { workloads } : {}), ...(capacity ? { capacity } : {}) });
     expect(findings).toHaveLength(want.length);
     want.forEach((w, i) => expect(findings[i]).toMatchObject(w));
   });
