@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -12,7 +13,7 @@ import type { AuditInputs } from '../audit/view.js';
 import { NO_CAPACITY } from '../capacity/capacity.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import { Metrics } from '../server/metrics.js';
-import { AuditLoop, ClusterAuditReader, reportResults, slicedAudit, trimPod, type AuditCaches, type AuditLoopOptions } from './audit-loop.js';
+import { AuditLoop, ClusterAuditReader, leaderIdentity, reportResults, slicedAudit, trimPod, webhookNamespace, type AuditCaches, type AuditLoopOptions } from './audit-loop.js';
 import { POLICY_REPORT, PolicyReports, type ReportResult } from './policy-reports.js';
 
 const silent = pino({ level: 'silent' });
@@ -100,6 +101,20 @@ describe('reportResults', () => {
       },
       expect.objectContaining({ result: 'warn', severity: 'medium', category: 'drift', properties: expect.objectContaining({ patch: '[{"op":"add","path":"/spec/nodeSelector","value":{"lifecycle":"Ec2Spot"}}]' }) }),
     ]);
+  });
+});
+
+describe('who and where the replica is', () => {
+  it('the namespace: POD_NAMESPACE first, else (outside a pod) the fallback', () => {
+    expect(webhookNamespace({ POD_NAMESPACE: 'infra' }, 'placement-webhook')).toBe('infra');
+    expect(webhookNamespace({}, 'rules-ns')).toBe(existsSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace') ? expect.any(String) : 'rules-ns');
+  });
+
+  it("the identity: POD_NAME, else the host name with a suffix no other process shares", () => {
+    expect(leaderIdentity({ POD_NAME: 'placement-webhook-7d9f-abcde' })).toBe('placement-webhook-7d9f-abcde');
+    const a = leaderIdentity({});
+    expect(a.startsWith(`${hostname()}_`)).toBe(true);
+    expect(leaderIdentity({})).not.toBe(a);
   });
 });
 
