@@ -44,12 +44,11 @@ import { AuditView, type AuditInputs } from '../audit/view.js';
 import { QuantityError } from '../scheduling/quantity.js';
 import { workloadFindings } from '../audit/workloads.js';
 import { LeaderElector } from './leader.js';
+import { SCHEDULER_POD_SELECTOR } from './pods.js';
 import { PolicyReports, type ReconcileOutcome, type ReportResult } from './policy-reports.js';
 
 /** Items per list page. */
 export const AUDIT_PAGE_SIZE = 500;
-/** The kube-scheduler's pod informer selector: finished pods hold nothing and need no placement. */
-const UNFINISHED_PODS = 'status.phase!=Succeeded,status.phase!=Failed';
 /** Times a list starts again after its continue token expired (410). */
 const MAX_RESTARTS = 3;
 /** After a skipped run, the next one is tried this soon (or at the interval, if shorter): at start, the caches sync. */
@@ -225,7 +224,7 @@ export class ClusterAuditReader implements AuditReader {
   ) {}
 
   async pods(signal?: AbortSignal): Promise<V1Pod[]> {
-    return this.list('/api/v1/pods', { fieldSelector: UNFINISHED_PODS }, (o) => trimPod(o), signal);
+    return this.list('/api/v1/pods', { fieldSelector: SCHEDULER_POD_SELECTOR }, (o) => trimPod(o), signal);
   }
 
   async workloads(signal?: AbortSignal): Promise<unknown[]> {
