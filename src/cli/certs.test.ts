@@ -2,29 +2,18 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { subjectAltNameProblem } from '../server/tls.js';
 import { makeDirectory } from './files.js';
 import { run } from './run.js';
+import { captureOutput } from '../../test/support/output.js';
 
-let out: string[];
-let err: string[];
+const { out, err } = captureOutput();
 let dir: string;
 beforeEach(() => {
-  out = [];
-  err = [];
   dir = mkdtempSync(join(tmpdir(), 'certs-test-'));
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
 });
 afterEach(() => {
-  vi.restoreAllMocks();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { FakeApiServer, PODS } from '../../test/support/fake-apiserver.js';
 import { run } from './run.js';
+import { captureOutput } from '../../test/support/output.js';
 
 const fixture = (name: string) => new URL(`../../test/fixtures/cli/${name}`, import.meta.url).pathname;
 const example = (name: string) => new URL(`../../examples/${name}`, import.meta.url).pathname;
@@ -16,21 +17,7 @@ const CONFIGMAPS = '/api/v1/namespaces/placement-webhook/configmaps';
 /** Pods beyond the busy ones, so that the pod list takes three pages of 500. */
 const FILLER_PODS = 1200;
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 const stdout = () => out.join('');
 const stderrLines = () => err.join('').split('\n').filter((l) => l !== '');
 const json = () => JSON.parse(stdout()) as Record<string, unknown>[];
@@ -180,8 +167,8 @@ describe('placement-webhook check --kubeconfig: the cluster read once, nothing i
   it('--context picks a context other than the current one', async () => {
     expect(await run(['check', '--kubeconfig', twoContexts, fixture('pod.yaml')])).toBe(2);
     expect(stderrLines()).toEqual([expect.stringMatching(/^error: --kubeconfig .*: cannot list nodes of http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/)]);
-    err = [];
-    out = [];
+    err.length = 0;
+    out.length = 0;
     expect(await run(['check', '--kubeconfig', twoContexts, '--context', 'fake', fixture('pod.yaml')])).toBe(0);
     expect(stdout()).toContain('Pod default/web: allowed');
   }, 30_000);

@@ -1,23 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from './run.js';
+import { captureOutput } from '../../test/support/output.js';
 
 const fixture = (name: string) => new URL(`../../test/fixtures/cli/${name}`, import.meta.url).pathname;
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 const stdout = () => out.join('');
 const stderrLines = () => err.join('').split('\n').filter((l) => l !== '');
 const json = () => JSON.parse(stdout()) as Record<string, unknown>[];
@@ -123,7 +110,7 @@ describe('placement-webhook check: how many replicas can be placed now', () => {
   ])('$name', async ({ args, line, want }) => {
     await run(['check', ...args]);
     expect(stdout()).toContain(`  ${line}`);
-    out = [];
+    out.length = 0;
     await run(['check', ...args, '-o', 'json']);
     const r = json().find((x) => x['kind'] !== 'Pod');
     expect(r).toMatchObject(want);

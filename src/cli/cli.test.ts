@@ -1,29 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { check } from './check.js';
 import { lint } from './lint.js';
 import { EXAMPLES } from './inputs.js';
 import { run } from './run.js';
+import { captureOutput } from '../../test/support/output.js';
 
 const example = (name: string) => new URL(`../../examples/${name}`, import.meta.url).pathname;
 const fixture = (name: string) => new URL(`../../test/fixtures/${name}`, import.meta.url).pathname;
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-});
+const { out, err } = captureOutput();
 const stderrLines = () => err.join('').split('\n').filter((l) => l !== '');
-afterEach(() => vi.restoreAllMocks());
 
 const examples = ['--rules', EXAMPLES.rules, '--nodes', EXAMPLES.nodes, '--namespaces', EXAMPLES.namespaces];
 
@@ -151,7 +138,7 @@ describe('placement-webhook check: what it prints', () => {
     const text = out.join('');
     expect(text).toContain('skipped: the pod has no spec');
     expect(text).not.toContain('verdict');
-    out = [];
+    out.length = 0;
     expect(await check([...examples, '-o', 'json', fixture('cli/pod-without-spec.yaml')])).toBe(0);
     const [r] = json();
     expect(r).toMatchObject({ skipped: 'the pod has no spec' });

@@ -1,18 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { captureOutput } from '../../test/support/output.js';
 import { run } from './run.js';
 
 const fixture = (name: string) => new URL(`../../test/fixtures/cli/${name}`, import.meta.url).pathname;
 
-let out: string[];
-beforeEach(() => {
-  out = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => vi.restoreAllMocks());
+const { out } = captureOutput();
 
 interface Replayed {
   review: { response: { allowed: boolean; warnings?: string[]; status?: { message?: string } } };
