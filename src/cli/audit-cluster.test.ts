@@ -84,7 +84,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('audit --kubeconfig', () => {
+describe('audit --kubeconfig', { timeout: 30_000 }, () => {
   it('reads the cluster once, workloads included, and audits it as files', async () => {
     const code = await run(['audit', '--kubeconfig', kubeconfig, '--rules-configmap', 'placement-webhook/rules', '-o', 'json']);
     expect(code).toBe(1);
@@ -100,7 +100,7 @@ describe('audit --kubeconfig', () => {
   });
 });
 
-describe('whatif --kubeconfig', () => {
+describe('whatif --kubeconfig', { timeout: 30_000 }, () => {
   it("reads the cluster's PodDisruptionBudgets for a drain (one that allows no disruption stops it)", async () => {
     expect(await run(['whatif', '--kubeconfig', kubeconfig, '--drain', 'n1', '-o', 'json'])).toBe(1);
     const { findings } = JSON.parse(out.join('')) as { findings: Finding[] };

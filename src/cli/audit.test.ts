@@ -25,7 +25,7 @@ afterEach(() => vi.restoreAllMocks());
 
 const base = ['--rules', `${DEMO}/rules.yaml`, '--nodes', `${DEMO}/nodes.yaml`];
 
-describe('audit (command line)', () => {
+describe('audit (command line)', { timeout: 30_000 }, () => {
   it.each([
     { name: 'without --pods', args: [...base], want: 'error: --nodes and --pods are required (or --kubeconfig): there is nothing to audit without them' },
     { name: 'with --context but no --kubeconfig', args: [...base, '--pods', `${DEMO}/pods.yaml`, '--context', 'x'], want: 'error: --context needs --kubeconfig' },

@@ -67,7 +67,7 @@ describe('parseTaint and parseLabel', () => {
   });
 });
 
-describe('whatif (command line)', () => {
+describe('whatif (command line)', { timeout: 30_000 }, () => {
   it.each([
     { name: 'without a change', args: [...inputs], want: 'error: whatif needs a change' },
     { name: 'with a node the cluster does not have', args: [...inputs, '--drain', 'worker-9'], want: 'error: drain worker-9: no node "worker-9"' },

@@ -13,6 +13,8 @@ import { run } from '../../src/cli/run.js';
 
 const ROOT = join(import.meta.dirname, 'audit');
 const updating = process.env['UPDATE_GOLDEN'] === '1';
+/** A run loads the CLI's modules the first time: on a loaded machine that alone can take seconds. */
+const TIMEOUT_MS = 60_000;
 
 interface Case {
   readonly name: string;
@@ -77,7 +79,7 @@ describe('audit and whatif replay', () => {
         expect(err.filter((l) => l.startsWith('error')), err.join('')).toEqual([]);
         expectGolden(join(ROOT, snapshot, 'golden', `${c.name}.${format === 'text' ? 'txt' : 'json'}`), out.join(''));
         expect(code).toBe(c.exit);
-      });
+      }, TIMEOUT_MS);
 
       it('prints findings of the documented shape, and exits 1 exactly when one is warn or fail', async () => {
         const code = await run(argv(snapshot, c, 'json'));
@@ -90,7 +92,7 @@ describe('audit and whatif replay', () => {
           expect(typeof f['message']).toBe('string');
         }
         expect(code).toBe(report.findings.some((f) => f['severity'] !== 'info') ? 1 : 0);
-      });
+      }, TIMEOUT_MS);
     });
   });
 });
