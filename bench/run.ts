@@ -2,10 +2,12 @@
  * placement-webhook benchmark. See bench/README.md for what each figure means.
  *
  *   npx tsx bench/run.ts [--quick] [--json] [--only engine|pods|pod-cache|http|memory] [--server-prof DIR]
+ *                        [--connections 10,50] [--pods-per-node 0,30]
  *
  * Markdown goes to stdout (JSON instead with --json); progress goes to stderr.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import os from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -13,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { breakdown, PHASES, type CpuProfile, type Phase } from './profile.js';
 import { podCacheBench, podCacheMarkdown, podCacheTargets, type PodCacheResult } from './pod-cache.js';
 import { diff } from '../src/admission/response.js';
 import { mutatePod } from '../src/rules/apply.js';
@@ -52,6 +55,8 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     'server-prof': { type: 'string' },
+    'pods-per-node': { type: 'string' },
+    connections: { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -60,6 +65,17 @@ type Section = (typeof SECTIONS)[number];
 if (flags.only !== undefined && !(SECTIONS as readonly string[]).includes(flags.only)) {
   process.stderr.write(`--only: expected one of ${SECTIONS.join(', ')}, got ${JSON.stringify(flags.only)}\n`);
   process.exit(2);
+}
+/** `--name 10,50`: a list of counts, else `fallback`. */
+function listFlag(name: 'connections' | 'pods-per-node', fallback: readonly number[]): readonly number[] {
+  const text = flags[name];
+  if (text === undefined) return fallback;
+  const list = text.split(',').map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n < 0)) {
+    process.stderr.write(`--${name}: expected a comma-separated list of counts, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return list;
 }
 const runs = (s: Section) => flags.only === undefined || flags.only === s;
 const QUICK = flags.quick;
@@ -86,11 +102,15 @@ const RELOAD_MAX_MS = QUICK ? 3_000 : 10_000;
 const HTTP = {
   nodes: 5_000,
   rules: 500,
-  connections: 10,
+  connections: listFlag('connections', [10, 50]),
+  /** Pods bound to each node: 0 (pod cache off) and 30 (150,000 pods in the pod index). */
+  podsPerNode: listFlag('pods-per-node', [0, PODS_PER_NODE]),
   warmupS: QUICK ? 1 : 2,
   /** Measured seconds per route, split in `rounds` that alternate the routes (noise then hits them alike). */
   durationS: QUICK ? 2 : 10,
   rounds: QUICK ? 1 : 2,
+  /** Seconds of CPU profile per route and connection count (with --server-prof), under load already running. */
+  profileS: QUICK ? 2 : 4,
   readyTimeoutMs: 120_000,
 } as const;
 const MEMORY = { nodes: 10_000, rules: 1_000, timeoutMs: 120_000 } as const;
@@ -526,24 +546,53 @@ interface RouteRow {
   serverCpu: number;
   /** Server CPU time per response, in microseconds: the cost of a request, whatever else ran on the machine. */
   serverCpuUsPerRequest: number;
+  /** The part of it spent in the kernel (socket reads and writes). */
+  serverSysUsPerRequest: number;
+  /** Server CPU µs per response of each round (their spread tells how noisy the machine was). */
+  roundsCpuUsPerRequest: number[];
+  /** Main-thread GC pause time per response, in microseconds (`PerformanceObserver` 'gc' entries). */
+  gcUsPerRequest: number;
   /** CPU time of the load generator (this process) over the run, as a share of one core. */
   clientCpu: number;
   ratioToBaseline: number | undefined;
   /** Baseline's server CPU per request ÷ this route's: the req/s ratio of a saturated server. */
   cpuRatioToBaseline: number | undefined;
+  p99RatioToBaseline: number | undefined;
   meetsTarget: boolean | undefined;
+}
+
+/** A steady-load CPU profile of one route: µs per request by phase (`profile.ts`). */
+interface ProfileRow {
+  route: string;
+  file: string;
+  requests: number;
+  /** Server CPU µs per request over the profiled window (all threads; the profile sees the main thread only). */
+  serverCpuUsPerRequest: number;
+  /** Main-thread busy µs per request, as sampled. */
+  busyUsPerRequest: number;
+  usPerRequest: Record<Phase, number>;
+  otherTop: { frame: string; us: number }[];
+}
+
+/** One server (pod-aware checks on or off) loaded with one connection count. */
+interface HttpRun {
+  podsPerNode: number;
+  pods: number;
+  connections: number;
+  serverStartupMs: number;
+  routes: RouteRow[];
+  profiles: ProfileRow[];
 }
 
 interface HttpResult {
   nodes: number;
   rules: number;
-  serverStartupMs: number;
-  connections: number;
   warmupS: number;
   durationS: number;
   rounds: number;
+  profileS: number;
   bodyBytes: number;
-  routes: RouteRow[];
+  runs: HttpRun[];
   targetRatio: number;
 }
 
@@ -551,6 +600,8 @@ interface ServerUsage {
   type: 'usage';
   cpu: NodeJS.CpuUsage;
   rss: number;
+  gcMs: number;
+  gcCount: number;
 }
 
 /** One request, to check that the route answers what it should before loading it. */
@@ -577,8 +628,11 @@ function probe(port: number, path: string, body: string): Promise<{ status: numb
 }
 
 const MAX_LATENCY_SAMPLES = 2_000_000;
+/** The sampling interval of the server's CPU profiles: finer costs the server more (and distorts what it measures). */
+const PROFILE_INTERVAL_US = 250;
 
-async function cannon(url: string, body: string, seconds: number, record: boolean) {
+/** `live.ok` counts 200 responses as they arrive (to count those within a window of the run). */
+async function cannon(url: string, body: string, seconds: number, connections: number, record: boolean, live: { ok: number } = { ok: 0 }) {
   const latencies = new Float64Array(record ? MAX_LATENCY_SAMPLES : 0);
   let n = 0;
   let ok = 0;
@@ -589,7 +643,7 @@ async function cannon(url: string, body: string, seconds: number, record: boolea
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
-        connections: HTTP.connections,
+        connections,
         pipelining: 1,
         duration: seconds,
         timeout: 10,
@@ -600,127 +654,180 @@ async function cannon(url: string, body: string, seconds: number, record: boolea
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       if (statusCode !== 200) return;
       ok++;
+      live.ok++;
       if (n < latencies.length) latencies[n++] = responseTime;
     });
   });
   return { result, ok, latencies: latencies.subarray(0, n) };
 }
 
-async function http(): Promise<HttpResult> {
-  const prof = flags['server-prof'];
-  const child = forkChild(
-    'server',
-    { BENCH_NODES: String(HTTP.nodes), BENCH_RULES: String(HTTP.rules) },
-    prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] : [],
-  );
-  try {
-    const ready = await nextMessage<{ port: number; nodes: number; rules: number; startupMs: number }>(child, 'ready', HTTP.readyTimeoutMs);
-    log(`server ready on 127.0.0.1:${ready.port} (${ready.nodes} nodes, ${ready.rules} rules, ${ready.startupMs.toFixed(0)} ms)`);
-    const body = JSON.stringify(admissionReview());
-    const uid = (admissionReview()['request'] as { uid: string }).uid;
+const ROUTE_CHECKS: Record<string, (r: Record<string, unknown>) => boolean> = {
+  '/baseline': (r) => r['allowed'] === true,
+  '/mutate': (r) => r['allowed'] === true && typeof r['patch'] === 'string',
+  '/validate': (r) => r['allowed'] === true,
+};
 
-    const checks: Record<string, (r: Record<string, unknown>) => boolean> = {
-      '/baseline': (r) => r['allowed'] === true,
-      '/mutate': (r) => r['allowed'] === true && typeof r['patch'] === 'string',
-      '/validate': (r) => r['allowed'] === true,
-    };
+/** One server child (`podsPerNode` pods bound to each node, 0: pod cache off), loaded at each connection count. */
+async function httpServer(podsPerNode: number, body: string): Promise<HttpRun[]> {
+  const child = forkChild('server', { BENCH_NODES: String(HTTP.nodes), BENCH_RULES: String(HTTP.rules), BENCH_PODS_PER_NODE: String(podsPerNode) });
+  const prof = flags['server-prof'];
+  try {
+    const ready = await nextMessage<{ port: number; nodes: number; pods: number; rules: number; startupMs: number }>(child, 'ready', HTTP.readyTimeoutMs);
+    log(`server ready on 127.0.0.1:${ready.port} (${ready.nodes} nodes, ${ready.pods} pods, ${ready.rules} rules, ${ready.startupMs.toFixed(0)} ms)`);
+    const uid = (admissionReview()['request'] as { uid: string }).uid;
     const usage = async () => {
       child.send({ type: 'usage' }, () => undefined);
-      return (await nextMessage<ServerUsage>(child, 'usage', 10_000)).cpu;
+      return nextMessage<ServerUsage>(child, 'usage', 10_000);
     };
-    const paths = Object.keys(checks);
+    const cpuUs = (a: ServerUsage, b: ServerUsage) => b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
+    const paths = Object.keys(ROUTE_CHECKS);
     for (const path of paths) {
       const p = await probe(ready.port, path, body);
       const response = (p.json as { response?: Record<string, unknown> }).response ?? {};
-      if (p.status !== 200 || response['uid'] !== uid || !checks[path]?.(response)) {
+      if (p.status !== 200 || response['uid'] !== uid || !ROUTE_CHECKS[path]?.(response)) {
         throw new Error(`${path} answered ${p.status} ${JSON.stringify(p.json).slice(0, 300)}`);
       }
-      await cannon(`https://127.0.0.1:${ready.port}${path}`, body, HTTP.warmupS, false);
     }
-
-    interface Acc {
-      ok: number;
-      seconds: number;
-      errors: number;
-      non2xx: number;
-      serverUs: number;
-      clientUs: number;
-      rounds: number[];
-      latencies: Float64Array[];
-    }
-    const acc = new Map<string, Acc>(paths.map((p) => [p, { ok: 0, seconds: 0, errors: 0, non2xx: 0, serverUs: 0, clientUs: 0, rounds: [], latencies: [] }]));
-    const roundS = HTTP.durationS / HTTP.rounds;
-    for (let round = 0; round < HTTP.rounds; round++) {
-      // Alternate the order, so that no route always runs first or last in a round.
-      const order = round % 2 === 0 ? paths : [...paths].reverse();
-      for (const path of order) {
+    const runsOut: HttpRun[] = [];
+    for (const connections of HTTP.connections) {
+      for (const path of paths) await cannon(`https://127.0.0.1:${ready.port}${path}`, body, HTTP.warmupS, connections, false);
+      interface Acc {
+        ok: number;
+        seconds: number;
+        errors: number;
+        non2xx: number;
+        serverUs: number;
+        sysUs: number;
+        gcMs: number;
+        clientUs: number;
+        rounds: number[];
+        roundsCpu: number[];
+        latencies: Float64Array[];
+      }
+      const acc = new Map<string, Acc>(paths.map((p) => [p, { ok: 0, seconds: 0, errors: 0, non2xx: 0, serverUs: 0, sysUs: 0, gcMs: 0, clientUs: 0, rounds: [], roundsCpu: [], latencies: [] }]));
+      const roundS = HTTP.durationS / HTTP.rounds;
+      for (let round = 0; round < HTTP.rounds; round++) {
+        // Alternate the order, so that no route always runs first or last in a round.
+        const order = round % 2 === 0 ? paths : [...paths].reverse();
+        for (const path of order) {
+          const a = acc.get(path) as Acc;
+          const before = await usage();
+          const clientBefore = process.cpuUsage();
+          const { result, ok, latencies } = await cannon(`https://127.0.0.1:${ready.port}${path}`, body, roundS, connections, true);
+          const client = process.cpuUsage(clientBefore);
+          const after = await usage();
+          a.ok += ok;
+          a.seconds += result.duration;
+          a.errors += result.errors;
+          a.non2xx += result.non2xx;
+          a.serverUs += cpuUs(before, after);
+          a.sysUs += after.cpu.system - before.cpu.system;
+          a.gcMs += after.gcMs - before.gcMs;
+          a.clientUs += client.user + client.system;
+          a.rounds.push(ok / result.duration);
+          a.roundsCpu.push(ok > 0 ? cpuUs(before, after) / ok : Number.NaN);
+          a.latencies.push(latencies.slice());
+          log(`pods ${ready.pods}, ${connections} conn, round ${round + 1}/${HTTP.rounds} ${path}: ${(ok / result.duration).toFixed(0)} req/s, ${(cpuUs(before, after) / ok).toFixed(0)} µs CPU/req`);
+        }
+      }
+      const routes: RouteRow[] = paths.map((path) => {
         const a = acc.get(path) as Acc;
-        const serverBefore = await usage();
-        const clientBefore = process.cpuUsage();
-        const { result, ok, latencies } = await cannon(`https://127.0.0.1:${ready.port}${path}`, body, roundS, true);
-        const client = process.cpuUsage(clientBefore);
-        const serverAfter = await usage();
-        a.ok += ok;
-        a.seconds += result.duration;
-        a.errors += result.errors;
-        a.non2xx += result.non2xx;
-        a.serverUs += serverAfter.user - serverBefore.user + (serverAfter.system - serverBefore.system);
-        a.clientUs += client.user + client.system;
-        a.rounds.push(ok / result.duration);
-        a.latencies.push(latencies.slice());
-        log(`round ${round + 1}/${HTTP.rounds} ${path}: ${(ok / result.duration).toFixed(0)} req/s`);
+        const all = new Float64Array(a.latencies.reduce((n, l) => n + l.length, 0));
+        let at = 0;
+        for (const l of a.latencies) {
+          all.set(l, at);
+          at += l.length;
+        }
+        const wallUs = a.seconds * 1e6;
+        return {
+          route: path,
+          reqPerSec: a.ok / a.seconds,
+          roundsReqPerSec: a.rounds,
+          latencyMs: summarize(all, all.length),
+          requests: a.ok,
+          errors: a.errors,
+          non2xx: a.non2xx,
+          serverCpu: a.serverUs / wallUs,
+          serverCpuUsPerRequest: a.ok > 0 ? a.serverUs / a.ok : Number.NaN,
+          serverSysUsPerRequest: a.ok > 0 ? a.sysUs / a.ok : Number.NaN,
+          roundsCpuUsPerRequest: a.roundsCpu,
+          gcUsPerRequest: a.ok > 0 ? (a.gcMs * 1000) / a.ok : Number.NaN,
+          clientCpu: a.clientUs / wallUs,
+          ratioToBaseline: undefined,
+          cpuRatioToBaseline: undefined,
+          p99RatioToBaseline: undefined,
+          meetsTarget: undefined,
+        };
+      });
+      const baseline = routes.find((r) => r.route === '/baseline');
+      for (const r of routes) {
+        log(`pods ${ready.pods}, ${connections} conn, ${r.route}: ${r.reqPerSec.toFixed(0)} req/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, server ${r.serverCpuUsPerRequest.toFixed(0)} µs CPU/request (${(r.serverCpu * 100).toFixed(0)} % of a core)`);
+        if (r.route === '/baseline' || !baseline) continue;
+        r.ratioToBaseline = r.reqPerSec / baseline.reqPerSec;
+        r.cpuRatioToBaseline = baseline.serverCpuUsPerRequest / r.serverCpuUsPerRequest;
+        r.p99RatioToBaseline = r.latencyMs.p99 / baseline.latencyMs.p99;
+        r.meetsTarget = r.ratioToBaseline >= HTTP_TARGET_RATIO;
       }
-    }
 
-    const routes: RouteRow[] = paths.map((path) => {
-      const a = acc.get(path) as Acc;
-      const all = new Float64Array(a.latencies.reduce((n, l) => n + l.length, 0));
-      let at = 0;
-      for (const l of a.latencies) {
-        all.set(l, at);
-        at += l.length;
+      // Profiles after the measured rounds (the profiler's own cost stays out of the figures above), under load only.
+      const profiles: ProfileRow[] = [];
+      if (prof) {
+        mkdirSync(resolve(prof), { recursive: true });
+        for (const path of paths) {
+          const url = `https://127.0.0.1:${ready.port}${path}`;
+          const file = join(resolve(prof), `server-pods${ready.pods}-c${connections}-${path.slice(1)}.cpuprofile`);
+          // Load first, then start sampling: no connection set-up and no warm-up in the profile.
+          const live = { ok: 0 };
+          const load = cannon(url, body, HTTP.profileS + 2, connections, false, live);
+          await new Promise((r) => setTimeout(r, 1000));
+          const before = await usage();
+          child.send({ type: 'profile-start', intervalUs: PROFILE_INTERVAL_US }, () => undefined);
+          await nextMessage(child, 'profile-started', 10_000);
+          const okBefore = live.ok;
+          await new Promise((r) => setTimeout(r, HTTP.profileS * 1000));
+          child.send({ type: 'profile-stop', file }, () => undefined);
+          const counted = live.ok - okBefore;
+          const stopped = nextMessage(child, 'profile', 30_000);
+          const after = await usage();
+          await stopped;
+          await load;
+          const b = breakdown(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+          const usPerRequest = Object.fromEntries(PHASES.map(([p]) => [p, b.byPhase[p] / counted])) as Record<Phase, number>;
+          profiles.push({
+            route: path,
+            file,
+            requests: counted,
+            serverCpuUsPerRequest: cpuUs(before, after) / counted,
+            busyUsPerRequest: b.busyUs / counted,
+            usPerRequest,
+            otherTop: b.otherTop,
+          });
+          log(`profile ${path} (${connections} conn): ${file}, ${(b.busyUs / counted).toFixed(0)} µs busy/req`);
+        }
       }
-      const wallUs = a.seconds * 1e6;
-      const row: RouteRow = {
-        route: path,
-        reqPerSec: a.ok / a.seconds,
-        roundsReqPerSec: a.rounds,
-        latencyMs: summarize(all, all.length),
-        requests: a.ok,
-        errors: a.errors,
-        non2xx: a.non2xx,
-        serverCpu: a.serverUs / wallUs,
-        serverCpuUsPerRequest: a.ok > 0 ? a.serverUs / a.ok : Number.NaN,
-        clientCpu: a.clientUs / wallUs,
-        ratioToBaseline: undefined,
-        cpuRatioToBaseline: undefined,
-        meetsTarget: undefined,
-      };
-      log(`${path}: ${row.reqPerSec.toFixed(0)} req/s, p50 ${row.latencyMs.p50.toFixed(2)} ms, p99 ${row.latencyMs.p99.toFixed(2)} ms, server ${row.serverCpuUsPerRequest.toFixed(0)} µs CPU/request (${(row.serverCpu * 100).toFixed(0)} % of a core), client ${(row.clientCpu * 100).toFixed(0)} %`);
-      return row;
-    });
-    const baseline = routes.find((r) => r.route === '/baseline');
-    for (const r of routes) {
-      if (r.route === '/baseline' || !baseline) continue;
-      r.ratioToBaseline = r.reqPerSec / baseline.reqPerSec;
-      r.cpuRatioToBaseline = baseline.serverCpuUsPerRequest / r.serverCpuUsPerRequest;
-      r.meetsTarget = r.ratioToBaseline >= HTTP_TARGET_RATIO;
+      runsOut.push({ podsPerNode, pods: ready.pods, connections, serverStartupMs: ready.startupMs, routes, profiles });
     }
-    return {
-      nodes: ready.nodes,
-      rules: ready.rules,
-      serverStartupMs: ready.startupMs,
-      connections: HTTP.connections,
-      warmupS: HTTP.warmupS,
-      durationS: HTTP.durationS,
-      rounds: HTTP.rounds,
-      bodyBytes: Buffer.byteLength(body),
-      routes,
-      targetRatio: HTTP_TARGET_RATIO,
-    };
+    return runsOut;
   } finally {
     await stopChild(child);
   }
+}
+
+async function http(): Promise<HttpResult> {
+  const body = JSON.stringify(admissionReview());
+  const runsOut: HttpRun[] = [];
+  for (const podsPerNode of HTTP.podsPerNode) runsOut.push(...(await httpServer(podsPerNode, body)));
+  return {
+    nodes: HTTP.nodes,
+    rules: HTTP.rules,
+    warmupS: HTTP.warmupS,
+    durationS: HTTP.durationS,
+    rounds: HTTP.rounds,
+    profileS: HTTP.profileS,
+    bodyBytes: Buffer.byteLength(body),
+    runs: runsOut,
+    targetRatio: HTTP_TARGET_RATIO,
+  };
 }
 
 // ---- memory -------------------------------------------------------------------------------------------------------
@@ -833,25 +940,38 @@ function markdown(r: Report): string {
   if (r.http) {
     const h = r.http;
     out.push(
-      `## HTTPS keep-alive (autocannon, ${h.connections} connections, ${h.durationS} s per route in ${h.rounds} alternating round(s), after ${h.warmupS} s warm-up; ${h.nodes} nodes, ${h.rules} rules; body ${h.bodyBytes} B)`,
+      `## HTTPS keep-alive (autocannon, ${h.durationS} s per route in ${h.rounds} alternating round(s), after ${h.warmupS} s warm-up; ${h.nodes} nodes, ${h.rules} rules; body ${h.bodyBytes} B)`,
       '',
     );
     out.push(
-      '| route | req/s | req/s per round | p50 (ms) | p99 (ms) | mean (ms) | requests | errors | non-2xx | server CPU | server CPU µs/req | client CPU | ÷ baseline (req/s) | ÷ baseline (CPU/req) | target ≥ 0.85 |',
-      '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+      '| pods | conn | route | req/s | req/s per round | p50 (ms) | p99 (ms) | requests | errors | non-2xx | server CPU | server CPU µs/req | of which kernel | per round | GC µs/req | client CPU | ÷ baseline (req/s) | ÷ baseline (CPU/req) | p99 ÷ baseline | target ≥ 0.85 |',
+      '|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|',
     );
-    for (const x of h.routes) {
-      out.push(
-        `| ${x.route} | ${f(x.reqPerSec, 0)} | ${x.roundsReqPerSec.map((v) => f(v, 0)).join(' / ')} | ${f(x.latencyMs.p50, 3)} | ${f(x.latencyMs.p99, 3)} | ${f(x.latencyMs.mean, 3)} | ${x.requests} | ${x.errors} | ${x.non2xx} | ${f(x.serverCpu * 100, 0)} % | ${f(x.serverCpuUsPerRequest, 0)} | ${f(x.clientCpu * 100, 0)} % | ${f(x.ratioToBaseline, 2)} | ${f(x.cpuRatioToBaseline, 2)} | ${mark(x.meetsTarget)} |`,
-      );
+    for (const run of h.runs) {
+      for (const x of run.routes) {
+        out.push(
+          `| ${run.pods} | ${run.connections} | ${x.route} | ${f(x.reqPerSec, 0)} | ${x.roundsReqPerSec.map((v) => f(v, 0)).join(' / ')} | ${f(x.latencyMs.p50, 2)} | ${f(x.latencyMs.p99, 2)} | ${x.requests} | ${x.errors} | ${x.non2xx} | ${f(x.serverCpu * 100, 0)} % | ${f(x.serverCpuUsPerRequest, 0)} | ${f(x.serverSysUsPerRequest, 0)} | ${x.roundsCpuUsPerRequest.map((v) => f(v, 0)).join(' / ')} | ${f(x.gcUsPerRequest, 1)} | ${f(x.clientCpu * 100, 0)} % | ${f(x.ratioToBaseline, 2)} | ${f(x.cpuRatioToBaseline, 2)} | ${f(x.p99RatioToBaseline, 2)} | ${mark(x.meetsTarget)} |`,
+        );
+      }
     }
     out.push(
       '',
-      `Server: forked child process (\`bench/server.ts\`), started in ${f(h.serverStartupMs, 0)} ms; load generator in this process. ` +
+      'Server: forked child process (`bench/server.ts`), one per pod count (0: pod cache off; else the pods bound to the nodes, in the pod index); load generator in this process. ' +
         'CPU columns are CPU time over wall time (100 % = one core); a server below ~95 % was not saturated (latency-bound, or the CPU was shared). ' +
-        '"÷ baseline (CPU/req)" is baseline server CPU per request over the route\'s: the req/s ratio of a saturated server, and the figure least disturbed by other load.',
+        '"÷ baseline (CPU/req)" is baseline server CPU per request over the route\'s: the req/s ratio of a saturated server, and the figure least disturbed by other load. ' +
+        'GC µs/req: main-thread GC pauses per response.',
       '',
     );
+    const profiled = h.runs.filter((run) => run.profiles.length > 0);
+    if (profiled.length > 0) {
+      out.push(`### Per-request cost by phase (CPU profile under steady load, ${h.profileS} s per route, µs per request of the main thread)`, '');
+      const cols = profiled.flatMap((run) => run.profiles.map((p) => ({ run, p })));
+      out.push(`| phase | ${cols.map(({ run, p }) => `${p.route} ${run.connections}c ${run.pods > 0 ? 'pods' : 'no pods'}`).join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`);
+      for (const [phase, what] of PHASES) out.push(`| ${what} | ${cols.map(({ p }) => f(p.usPerRequest[phase], 1)).join(' | ')} |`);
+      out.push(`| **main thread, sampled** | ${cols.map(({ p }) => f(p.busyUsPerRequest, 1)).join(' | ')} |`);
+      out.push(`| process CPU (all threads) in the window | ${cols.map(({ p }) => f(p.serverCpuUsPerRequest, 1)).join(' | ')} |`, '');
+      out.push('Profiles: ' + cols.map(({ p }) => `\`${p.file}\``).join(', ') + '.', '');
+    }
   }
 
   if (r.memory) {
@@ -883,9 +1003,12 @@ function targets(r: Report): Report['targets'] {
   if (r.pods) list.push({ name: 'pod events applied per second', value: r.pods.eventsPerSecond, target: `≥ ${POD_EVENTS_TARGET}`, met: r.pods.eventsPerSecond >= POD_EVENTS_TARGET });
   if (r.pods?.memory) list.push({ name: 'pod cache RSS per pod (B)', value: r.pods.memory.rssBytesPerPod, target: `≤ ${POD_BYTES_TARGET}`, met: r.pods.memory.rssBytesPerPod <= POD_BYTES_TARGET });
   if (r.podCache) list.push(...podCacheTargets(r.podCache));
-  for (const x of r.http?.routes ?? []) {
-    if (x.ratioToBaseline === undefined) continue;
-    list.push({ name: `${x.route} req/s ÷ /baseline req/s`, value: x.ratioToBaseline, target: `≥ ${HTTP_TARGET_RATIO}`, met: x.meetsTarget ?? false });
+  for (const run of r.http?.runs ?? []) {
+    for (const x of run.routes) {
+      if (x.ratioToBaseline === undefined) continue;
+      const at = `${run.connections} connections, ${run.pods > 0 ? `${run.pods} pods` : 'pod cache off'}`;
+      list.push({ name: `${x.route} req/s ÷ /baseline req/s (${at})`, value: x.ratioToBaseline, target: `≥ ${HTTP_TARGET_RATIO}`, met: x.meetsTarget ?? false });
+    }
   }
   return list;
 }

@@ -61,20 +61,92 @@ export function errored(uid: string, code: number, message: string): AdmissionRe
   return { uid, allowed: false, status: { code, message } };
 }
 
+const hasOwn = (o: object, k: string | number) => Object.prototype.hasOwnProperty.call(o, k);
+/** RFC 6901: `~` → `~0`, `/` → `~1`. */
+const escapeKey = (k: string) => (k.indexOf('/') === -1 && k.indexOf('~') === -1 ? k : k.replace(/~/g, '~0').replace(/\//g, '~1'));
+/** A value as it appears in an operation: JSON has no `undefined` (it is `null` in a list, as `JSON.stringify` writes it). */
+const valueOf = (v: unknown) => (v === undefined ? null : v);
+const isTree = (v: unknown): v is object => typeof v === 'object' && v !== null;
+
+/**
+ * The operations that turn `mirror` into `obj`, appended to `ops`: the same operations, in the same order, as
+ * fast-json-patch's `compare` (its `_generate`), but the values are the mutated object's own subtrees instead of
+ * deep copies (a JSON round trip of every added value, the larger part of the cost of a patch). Subtrees that are
+ * the same object in both are not walked.
+ */
+function generate(mirror: object, obj: object, ops: Operation[], path: string): void {
+  if (obj === mirror) return;
+  const target = typeof (obj as { toJSON?: unknown }).toJSON === 'function' ? ((obj as { toJSON: () => object }).toJSON()) : obj;
+  const objIsArray = Array.isArray(target);
+  const mirrorIsArray = Array.isArray(mirror);
+  if (objIsArray && mirrorIsArray) {
+    // Lists: indexes instead of key strings (compare's keys of a list are its indexes, in order).
+    const m = mirror as unknown[];
+    const o = target as unknown[];
+    let deleted = false;
+    for (let t = m.length - 1; t >= 0; t--) {
+      const oldVal = m[t];
+      if (hasOwn(o, t)) {
+        const newVal = o[t];
+        if (isTree(oldVal) && isTree(newVal) && Array.isArray(oldVal) === Array.isArray(newVal)) generate(oldVal, newVal, ops, `${path}/${t}`);
+        else if (oldVal !== newVal) ops.push({ op: 'replace', path: `${path}/${t}`, value: valueOf(newVal) });
+      } else {
+        ops.push({ op: 'remove', path: `${path}/${t}` });
+        deleted = true;
+      }
+    }
+    if (!deleted && o.length === m.length) return;
+    for (let t = 0; t < o.length; t++) if (!hasOwn(m, t) && o[t] !== undefined) ops.push({ op: 'add', path: `${path}/${t}`, value: o[t] });
+    return;
+  }
+  const m = mirror as Record<string, unknown>;
+  const o = target as Record<string, unknown>;
+  const newKeys = objIsArray ? Array.from({ length: (target as unknown[]).length }, (_, i) => String(i)) : Object.keys(target);
+  const oldKeys = mirrorIsArray ? Array.from({ length: (mirror as unknown[]).length }, (_, i) => String(i)) : Object.keys(mirror);
+  let deleted = false;
+  for (let t = oldKeys.length - 1; t >= 0; t--) {
+    const key = oldKeys[t] as string;
+    const oldVal = m[key];
+    if (hasOwn(target, key) && !(o[key] === undefined && oldVal !== undefined && !objIsArray)) {
+      const newVal = o[key];
+      if (isTree(oldVal) && isTree(newVal) && Array.isArray(oldVal) === Array.isArray(newVal)) generate(oldVal, newVal, ops, `${path}/${escapeKey(key)}`);
+      else if (oldVal !== newVal) ops.push({ op: 'replace', path: `${path}/${escapeKey(key)}`, value: valueOf(newVal) });
+    } else if (mirrorIsArray === objIsArray) {
+      ops.push({ op: 'remove', path: `${path}/${escapeKey(key)}` });
+      deleted = true;
+    } else {
+      ops.push({ op: 'replace', path, value: target });
+    }
+  }
+  if (!deleted && newKeys.length === oldKeys.length) return;
+  for (const key of newKeys) {
+    if (!hasOwn(mirror, key) && o[key] !== undefined) ops.push({ op: 'add', path: `${path}/${escapeKey(key)}`, value: o[key] });
+  }
+}
+
 /**
  * The JSON Patch that turns `original` into `mutated` (RFC 6901 escaping of `/` and `~` in keys included). Top-level
- * members that are the same object in both (the mutation shares what it does not change) are not walked.
+ * members that are the same object in both (the mutation shares what it does not change) are not walked, nor is
+ * any deeper subtree the two share. The operations' values are `mutated`'s own subtrees, not copies: serialize the
+ * patch (or copy it) before changing `mutated`.
  */
 export function diff(original: unknown, mutated: unknown): Operation[] {
   const o = original as Record<string, unknown>;
   const m = mutated as Record<string, unknown>;
+  const ops: Operation[] = [];
   if (o === null || m === null || typeof o !== 'object' || typeof m !== 'object' || Array.isArray(o) || Array.isArray(m)) {
     return fastJsonPatch.compare(o as object, m as object);
   }
-  const changedKeys = [...new Set([...Object.keys(o), ...Object.keys(m)])].filter((k) => o[k] !== m[k]);
-  const before = Object.fromEntries(changedKeys.filter((k) => Object.hasOwn(o, k)).map((k) => [k, o[k]]));
-  const after = Object.fromEntries(changedKeys.filter((k) => Object.hasOwn(m, k)).map((k) => [k, m[k]]));
-  return fastJsonPatch.compare(before, after);
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    if (o[k] === m[k]) continue;
+    before[k] = o[k];
+    if (hasOwn(m, k)) after[k] = m[k];
+  }
+  for (const k of Object.keys(m)) if (!hasOwn(o, k) && m[k] !== undefined) after[k] = m[k];
+  generate(before, after, ops, '');
+  return ops;
 }
 
 /** Allowed, with the patch from `original` to `mutated` when they differ. */

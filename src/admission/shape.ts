@@ -151,6 +151,65 @@ function withoutNullNoise(errors: readonly FieldError[]): FieldError[] {
  * undefined when there is none. Iterative: any depth is looked at without growing the stack.
  */
 export function jsonLimitsError(value: unknown, maxDepth: number, root: string): FieldError | undefined {
+  // Almost every review has no such value: a walk that allocates nothing says so; only then is the path searched.
+  return withinLimits(value, maxDepth) ? undefined : firstLimitError(value, maxDepth, root);
+}
+
+/** The walk's stacks, reused by every call (reviews are checked one at a time: the walk never yields). */
+const scratchValues: unknown[] = [];
+const scratchDepths: number[] = [];
+
+/** Whether every value under `value` is nested at most `maxDepth` deep and every number is finite. */
+function withinLimits(value: unknown, maxDepth: number): boolean {
+  const values = scratchValues;
+  const depths = scratchDepths;
+  let top = 0;
+  let high = 1;
+  values[top] = value;
+  depths[top++] = 0;
+  let ok = true;
+  while (top > 0) {
+    if (top > high) high = top;
+    const v = values[--top];
+    const depth = depths[top] as number;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) {
+        ok = false;
+        break;
+      }
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= maxDepth) {
+      ok = false;
+      break;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const c: unknown = v[i];
+        if (c !== null && (typeof c === 'object' || typeof c === 'number')) {
+          values[top] = c;
+          depths[top++] = depth + 1;
+        }
+      }
+    } else {
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        const c: unknown = (v as Record<string, unknown>)[k];
+        if (c !== null && (typeof c === 'object' || typeof c === 'number')) {
+          values[top] = c;
+          depths[top++] = depth + 1;
+        }
+      }
+    }
+  }
+  // Drop the references, so that the scratch stack never keeps a review alive; its length stays for the next call.
+  values.fill(undefined, 0, Math.max(high, top));
+  return ok;
+}
+
+/** The first error `jsonLimitsError` reports, with its path (the slow path: only for a value that has one). */
+function firstLimitError(value: unknown, maxDepth: number, root: string): FieldError | undefined {
   interface Frame {
     readonly v: unknown;
     readonly depth: number;
