@@ -13,7 +13,6 @@
  * the main thread's GC pause time over the iterations (`PerformanceObserver`), spread over them.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import type { Logger } from 'pino';
 import { decodeReview } from '../src/admission/decode.js';
 import { handleMutate } from '../src/admission/mutate.js';
 import { diff, patched, review } from '../src/admission/response.js';

@@ -76,7 +76,7 @@ const isTree = (v: unknown): v is object => typeof v === 'object' && v !== null;
  */
 function generate(mirror: object, obj: object, ops: Operation[], path: string): void {
   if (obj === mirror) return;
-  const target = typeof (obj as { toJSON?: unknown }).toJSON === 'function' ? ((obj as { toJSON: () => object }).toJSON()) : obj;
+  const target = typeof (obj as { toJSON?: unknown }).toJSON === 'function' ? (obj as { toJSON: () => object }).toJSON() : obj;
   const objIsArray = Array.isArray(target);
   const mirrorIsArray = Array.isArray(mirror);
   if (objIsArray && mirrorIsArray) {
