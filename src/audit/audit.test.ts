@@ -149,6 +149,40 @@ const cases: Case[] = [
     want: [],
   },
   {
+    name: 'a pod whose value came from an earlier version of a rule (onConflict: keep) drifts, without a patch',
+    nodes: [worker('n1').label('pool', 'a').v1()],
+    rules: ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } }]),
+    pods: [bound(makePod('job-h1-x').label('tier', 'batch').label('pod-template-hash', 'h1').ownedBy('ReplicaSet', 'job-h1').nodeSelector('pool', 'a').annotation('placement-webhook/applied-rules', 'pool').obj(), 'n1')],
+    workloads: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'job', namespace: 'default' }, spec: { replicas: 1, selector: { matchLabels: { tier: 'batch' } }, template: { metadata: { labels: { tier: 'batch' } }, spec: { containers: [{ name: 'a', image: 'x' }] } } } }],
+    want: [
+      {
+        kind: 'drift',
+        severity: 'warn',
+        rule: 'pool',
+        message:
+          "rule pool: kept the pod's nodeSelector pool=a (the rule sets pool=b): the pod's value came from an earlier version of the rule (its placement-webhook/applied-rules annotation names it); the next pods of Deployment job get what the rule sets now",
+      },
+    ],
+  },
+  {
+    name: 'a value the template sets itself, kept by the rule, is not drift; nor is one whose template is not known',
+    nodes: [worker('n1').label('pool', 'a').v1()],
+    rules: ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } }]),
+    pods: [
+      bound(makePod('job-h1-x').label('tier', 'batch').label('pod-template-hash', 'h1').ownedBy('ReplicaSet', 'job-h1').nodeSelector('pool', 'a').annotation('placement-webhook/applied-rules', 'pool').obj(), 'n1'),
+      bound(makePod('other-h2-y').label('tier', 'batch').label('pod-template-hash', 'h2').ownedBy('ReplicaSet', 'other-h2').nodeSelector('pool', 'a').annotation('placement-webhook/applied-rules', 'pool').obj(), 'n1'),
+    ],
+    workloads: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'job', namespace: 'default' }, spec: { replicas: 1, selector: { matchLabels: { tier: 'batch' } }, template: { metadata: { labels: { tier: 'batch' } }, spec: { nodeSelector: { pool: 'a' }, containers: [{ name: 'a', image: 'x' }] } } } }],
+    want: [],
+  },
+  {
+    name: 'a pod that set its own value, which a rule keeps, does not drift',
+    nodes: [worker('n1').label('pool', 'a').v1()],
+    rules: ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } }]),
+    pods: [bound(makePod('job').label('tier', 'batch').nodeSelector('pool', 'a').obj(), 'n1')],
+    want: [],
+  },
+  {
     name: 'a rule onConflict: reject that would refuse the pod now fails',
     nodes: [worker('n1').label('pool', 'a').v1()],
     rules: ruleSet([{ name: 'pool-b', onConflict: 'reject', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } }]),

@@ -20,6 +20,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_SCHEDULER } from '../admission/validate.js';
 import { MIRROR_POD_ANNOTATION } from '../rules/select.js';
 import { QuantityError } from '../scheduling/quantity.js';
+import { isObject } from '../util/json.js';
+import { templatePod, WORKLOAD_KINDS } from '../workloads/workloads.js';
 import { driftFinding } from './drift.js';
 import { executionFindings } from './execution.js';
 import { compareFindings, ordered, type Finding, type ObjectRef } from './findings.js';
@@ -56,6 +58,21 @@ export function settled(pod: V1Pod): boolean {
   return Object.hasOwn(pod.metadata?.annotations ?? {}, MIRROR_POD_ANNOTATION);
 }
 
+/**
+ * The pod the pod's controller creates now: from the template of the workload to roll out (a Deployment's current
+ * template rather than its ReplicaSet's), else of the workload that directly owns the pod, when it was given.
+ */
+function ownerTemplate(pod: V1Pod, namespace: string, owners: Owners, owner: ObjectRef | undefined): V1Pod | undefined {
+  const direct = (pod.metadata?.ownerReferences ?? []).find((r) => r.controller === true);
+  for (const ref of [owner, direct && { apiVersion: direct.apiVersion, kind: direct.kind, name: direct.name }]) {
+    const kind = ref && WORKLOAD_KINDS.find((k) => k.kind === ref.kind);
+    const object = ref && kind && owners.object(namespace, ref);
+    const template = object && kind ? kind.templatePath.reduce<unknown>((cur, k) => (isObject(cur) ? cur[k] : undefined), object) : undefined;
+    if (isObject(template) && kind) return templatePod(template, namespace, kind.daemonSet);
+  }
+  return undefined;
+}
+
 /** The findings of one pod against `view` (drift, then execution or pending). */
 export function podFindings(pod: V1Pod, view: AuditView, owners: Owners, notes: Map<string, number>): Finding[] {
   if (settled(pod)) return [];
@@ -63,7 +80,7 @@ export function podFindings(pod: V1Pod, view: AuditView, owners: Owners, notes: 
   const object = podRef(pod);
   const owner = owners.ownerOf(pod, namespace);
   const out: Finding[] = [];
-  const drift = driftFinding(pod, namespace, view.labelsOf(namespace), view.ruleSet, object, owner);
+  const drift = driftFinding(pod, namespace, view.labelsOf(namespace), view.ruleSet, object, owner, ownerTemplate(pod, namespace, owners, owner));
   if (drift) out.push(drift);
   const nodeName = pod.spec?.nodeName;
   const scheduler = pod.spec?.schedulerName;

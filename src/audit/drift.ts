@@ -11,7 +11,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
 import { diff } from '../admission/response.js';
-import { mutatePod } from '../rules/apply.js';
+import { APPLIED_RULES_ANNOTATION, mutatePod } from '../rules/apply.js';
 import type { RuleSet } from '../rules/compile.js';
 import type { Labels } from '../scheduling/types.js';
 import { sameJson } from '../util/json.js';
@@ -28,6 +28,48 @@ function fieldOf(path: string): string {
   if (root !== 'spec') return root ?? path;
   if ((field === 'containers' || field === 'initContainers') && sub) return `${field}[].${sub}`;
   return field ?? path;
+}
+
+/** The pod its controller creates now (its template as a pod), for telling a value the template sets from a stale one. */
+export interface TemplateCheck {
+  readonly pod: V1Pod;
+  readonly ruleSet: RuleSet;
+  readonly namespace: string;
+  readonly labels: Labels;
+}
+
+/** `rule NAME: kept the pod's …` — `mutatePod`'s warning for a conflict resolved by `onConflict: keep`. */
+const KEPT = /^rule (\S+): kept the pod's /;
+
+/**
+ * A pod whose value for what a rule injects came from an earlier version of that rule (its applied-rules annotation
+ * names the rule, and the rule now sets another value, which `onConflict: keep` leaves alone on this pod): the
+ * webhook would not patch it, but the pods its controller creates now get the rule's new value. Drift, without a
+ * patch — said only when the owner's template is known and does not set that value itself (a value the template
+ * sets, kept by the rule, looks the same on the pod).
+ */
+function staleFinding(
+  pod: V1Pod,
+  warnings: readonly string[],
+  base: Omit<Finding, 'kind' | 'severity' | 'rule' | 'message'>,
+  owner: ObjectRef | undefined,
+  template: TemplateCheck | undefined,
+): Finding | undefined {
+  // A value the pod's own template sets is kept on every pod: only the template tells the two apart.
+  if (!template) return undefined;
+  const applied = new Set((pod.metadata?.annotations?.[APPLIED_RULES_ANNOTATION] ?? '').split(',').map((r) => r.trim()));
+  const fromTemplate = new Set(mutatePod(template.pod, template.ruleSet, template.namespace, template.labels).warnings);
+  const stale = warnings.filter((w) => applied.has(KEPT.exec(w)?.[1] ?? '') && !fromTemplate.has(w));
+  if (stale.length === 0) return undefined;
+  const rules = [...new Set(stale.map((w) => KEPT.exec(w)?.[1] ?? ''))];
+  const next = owner ? `the next pods of ${owner.kind} ${owner.name} get what the rule sets now` : 'a pod created now gets what the rule sets now';
+  return {
+    kind: 'drift',
+    severity: 'warn',
+    ...base,
+    rule: rules.join(','),
+    message: `${stale.join('; ')}: the pod's value came from an earlier version of the rule (its ${APPLIED_RULES_ANNOTATION} annotation names it); ${next}`,
+  };
 }
 
 /** The pod as its controller would create it now: the same pod, not yet bound. */
@@ -49,7 +91,15 @@ function changingRules(pod: V1Pod, ruleSet: RuleSet, namespace: string, labels: 
 }
 
 /** The drift finding of one pod, or undefined when the rules would not change it. */
-export function driftFinding(pod: V1Pod, namespace: string, labels: Labels, ruleSet: RuleSet, object: ObjectRef, owner: ObjectRef | undefined): Finding | undefined {
+export function driftFinding(
+  pod: V1Pod,
+  namespace: string,
+  labels: Labels,
+  ruleSet: RuleSet,
+  object: ObjectRef,
+  owner: ObjectRef | undefined,
+  template?: V1Pod,
+): Finding | undefined {
   const fresh = unbound(pod);
   const mutation = mutatePod(fresh, ruleSet, namespace, labels);
   const base = { namespace, object, ...(owner ? { owner } : {}), ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}) };
@@ -60,7 +110,7 @@ export function driftFinding(pod: V1Pod, namespace: string, labels: Labels, rule
     return { kind: 'rule-denial', severity: 'fail', ...base, rule, message: `the rules would refuse this pod if it were created now: ${mutation.denial}${fix}` };
   }
   const patch = diff(fresh, mutation.pod);
-  if (!patch.some((op) => !isAnnotationOp(op))) return undefined;
+  if (!patch.some((op) => !isAnnotationOp(op))) return staleFinding(pod, mutation.warnings, base, owner, template && { pod: template, ruleSet, namespace, labels });
   const fields = [...new Set(patch.filter((op) => !isAnnotationOp(op)).map((op) => fieldOf(op.path)))];
   const rules = changingRules(fresh, ruleSet, namespace, labels);
   const named = rules.length === 1 ? `rule ${rules[0]}` : `rules ${rules.join(', ')}`;

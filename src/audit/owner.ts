@@ -36,6 +36,11 @@ export class Owners {
     return `${namespace}/${kind}/${name}`;
   }
 
+  /** The workload object `ref` names in `namespace`, when it was given. */
+  object(namespace: string, ref: ObjectRef): Record<string, unknown> | undefined {
+    return this.byKey.get(Owners.key(namespace, ref.kind, ref.name));
+  }
+
   /** The controller of a workload object (its own controller reference), or undefined. */
   ownerOfWorkload(w: unknown): ObjectRef | undefined {
     if (!isObject(w) || !isObject(w['metadata'])) return undefined;
