@@ -73,7 +73,7 @@ export interface BudgetUse {
   readonly lost: number;
 }
 
-/** The finding of a budget the drain would never get past, or undefined. `what`: the change, `drain worker-3`. */
+/** The finding of a budget the drain would never get past, or undefined. `what`: the change in words, `draining worker-3`. */
 export function budgetFinding(b: Budget, use: BudgetUse, what: string): Finding | undefined {
   if (use.evicted === 0) return undefined;
   const expected = use.pods.length;
@@ -94,6 +94,6 @@ export function budgetFinding(b: Budget, use: BudgetUse, what: string): Finding 
     namespace: b.namespace,
     object: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: b.name },
     rule: b.rule,
-    message: `the change (${what}) evicts ${evicted} of its pods (${b.rule}; ${state}): ${why}; kubectl drain would wait forever`,
+    message: `${what} evicts ${evicted} of its pods (${b.rule}; ${state}): ${why}; kubectl drain would wait forever`,
   };
 }

@@ -210,3 +210,15 @@ describe('whatIf and workloads', () => {
     expect(findings.map((f) => [f.kind, f.message])).toEqual([['replicas', `3 replicas, but at most 1 can be placed (required anti-affinity on ${HOST}; 1 nodes can run its pods): 2 stay Pending`]]);
   });
 });
+
+describe('replicas-lost says which constraint keeps the pods off the open nodes', () => {
+  const anti = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } };
+  it('after draining a node, a self anti-affine replica has nowhere to go', () => {
+    const nodes = [node('n1').v1(), node('n2').v1(), node('n3').taint('gpu', 'true', 'NoSchedule').v1()];
+    const pods = [running(replica('web-a').spec({ affinity: anti }).obj(), 'n1'), running(replica('web-b').spec({ affinity: anti }).obj(), 'n2')];
+    const lost = whatIf({ nodes, pods, rules: NO_RULES, changes: [{ kind: 'drain', node: 'n1' }] }).findings.find((f) => f.kind === 'replicas-lost');
+    expect(lost?.message).toBe(
+      "after draining n1, 1 replica of Deployment web cannot be rescheduled (required anti-affinity on kubernetes.io/hostname): 0/3 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 1 node(s) had untolerated taint {gpu: true}, 1 node(s) were unschedulable.",
+    );
+  });
+});

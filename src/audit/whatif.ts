@@ -31,6 +31,17 @@ import { evaluate, podConstraints } from '../scheduling/feasibility.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import { evaluateNow, podAwareConstraints } from '../scheduling/now.js';
 import { QuantityError } from '../scheduling/quantity.js';
+import {
+  REASON_EXISTING_ANTI_AFFINITY,
+  REASON_NODE_AFFINITY,
+  REASON_NODE_PORTS,
+  REASON_POD_AFFINITY,
+  REASON_POD_ANTI_AFFINITY,
+  REASON_SPREAD,
+  REASON_SPREAD_MISSING_LABEL,
+  REASON_UNSCHEDULABLE,
+  type ReasonCounts,
+} from '../scheduling/reasons.js';
 import type { Labels, PlacementNode } from '../scheduling/types.js';
 import { PlacementError } from '../util/errors.js';
 import { auditView, podRef, settled, type AuditReport } from './audit.js';
@@ -84,6 +95,26 @@ export function describeChange(c: Change): string {
       return `replace the nodes (${c.nodes.length})`;
     case 'rules-after':
       return `replace the rules (${c.rules.rules.length})`;
+  }
+}
+
+/** The change as the subject of a sentence: `draining worker-3`. */
+export function changeInWords(c: Change): string {
+  switch (c.kind) {
+    case 'cordon':
+      return `cordoning ${c.node}`;
+    case 'drain':
+      return `draining ${c.node}`;
+    case 'remove-node':
+      return `removing node ${c.node}`;
+    case 'taint':
+      return c.remove ? `removing taint ${taintText(c.taint)} from ${c.node}` : `tainting ${c.node} with ${taintText(c.taint)}`;
+    case 'label':
+      return c.value === undefined ? `removing label ${c.key} from ${c.node}` : `labelling ${c.node} ${c.key}=${c.value}`;
+    case 'nodes-after':
+      return 'the new node list';
+    case 'rules-after':
+      return 'the new rules';
   }
 }
 
@@ -166,10 +197,46 @@ function queueOrder(a: Displacement, b: Displacement): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
+/** Kinds whose pods are replicas. */
+const REPLICATED = ['Deployment', 'StatefulSet', 'ReplicaSet', 'ReplicationController'];
+
+/**
+ * The constraint that kept the pod off the nodes that were otherwise open, in words (`required anti-affinity on
+ * kubernetes.io/hostname`): the reason counted on the most nodes, leaving out taints and cordons (the state of the
+ * nodes, not the pod's own constraints); undefined when only those are left.
+ */
+export function blockingConstraint(pod: V1Pod, reasons: ReasonCounts): string | undefined {
+  const own = [...reasons.counts].filter(([r]) => r !== REASON_UNSCHEDULABLE && !r.startsWith('node(s) had untolerated taint'));
+  own.sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  const top = own[0]?.[0];
+  if (top === undefined) return undefined;
+  const keys = (terms: readonly { topologyKey?: string }[] | undefined) => [...new Set((terms ?? []).map((t) => t.topologyKey ?? ''))].join(', ');
+  const affinity = pod.spec?.affinity;
+  switch (top) {
+    case REASON_POD_ANTI_AFFINITY:
+      return `required anti-affinity on ${keys(affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution)}`;
+    case REASON_POD_AFFINITY:
+      return `required pod affinity on ${keys(affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution)}`;
+    case REASON_EXISTING_ANTI_AFFINITY:
+      return "other pods' required anti-affinity";
+    case REASON_SPREAD:
+    case REASON_SPREAD_MISSING_LABEL:
+      return `topology spread on ${keys((pod.spec?.topologySpreadConstraints ?? []).filter((c) => c.whenUnsatisfiable === 'DoNotSchedule'))}`;
+    case REASON_NODE_AFFINITY:
+      return 'its node selector or required node affinity';
+    case REASON_NODE_PORTS:
+      return 'its host ports';
+    default:
+      return top;
+  }
+}
+
 const SEVERITY_RANK: Readonly<Record<Severity, number>> = { fail: 0, warn: 1, info: 2 };
 
-/** What the change does, in words, for messages: `drain worker-3, taint worker-2 x=y:NoExecute`. */
+/** What the change does, in words, for the findings' `rule`: `drain worker-3, taint worker-2 x=y:NoExecute`. */
 const summary = (changes: readonly Change[]) => changes.map(describeChange).join(', ');
+/** The same as the subject of a sentence: `draining worker-3, then tainting worker-2 with x=y:NoExecute`. */
+const inWords = (changes: readonly Change[]) => changes.map(changeInWords).join(', then ');
 
 export function whatIf(inputs: WhatIfInputs): WhatIfReport {
   const beforeView = new AuditView(inputs);
@@ -181,6 +248,7 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
   const afterByName = new Map(nodes.map((n) => [n.name, n]));
   const beforeByName = new Map(beforeNodes.map((n) => [n.name, n]));
   const what = summary(inputs.changes);
+  const doing = inWords(inputs.changes);
 
   // 1. The pods the change displaces.
   const displaced: Displacement[] = [];
@@ -220,7 +288,9 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
   const found: Finding[] = [];
   const afterPods = [...staying];
   const unplaced = new Set<string>();
-  const lostBy = new Map<string, { owner: ObjectRef; namespace: string; pods: Finding[] }>();
+  const lostBy = new Map<string, { owner: ObjectRef; namespace: string; pods: Finding[]; causes: string[] }>();
+  /** Why a displaced pod could not be placed, as a constraint (for its workload's finding). */
+  const causes = new Map<Finding, string>();
   const notes = new Map<string, number>();
   for (const d of displaced) {
     const object = podRef(d.pod);
@@ -233,22 +303,26 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
     } else if (isDaemonSetPod(d.pod)) {
       f = finding('warn', `${d.why}; its DaemonSet does not recreate it on this node (it does not tolerate the taint)`, { reschedulable: false, rescheduleMessage: 'a DaemonSet pod runs only on its own node' });
     } else {
-      f = placeReplacement(d, view, rulesAfter, base, afterPods, notes);
+      const placed = placeReplacement(d, view, rulesAfter, base, afterPods, notes);
+      f = placed.finding;
+      if (placed.cause) causes.set(f, placed.cause);
     }
     found.push(f);
     if (f.reschedulable === false) {
       unplaced.add(`${d.namespace}/${object.name}`);
       if (owner) {
         const key = `${d.namespace}/${owner.kind}/${owner.name}`;
-        const entry = lostBy.get(key) ?? { owner, namespace: d.namespace, pods: [] };
+        const entry = lostBy.get(key) ?? { owner, namespace: d.namespace, pods: [], causes: [] };
         entry.pods.push(f);
+        const cause = causes.get(f);
+        if (cause && !entry.causes.includes(cause)) entry.causes.push(cause);
         lostBy.set(key, entry);
       }
     }
   }
 
   // 3. Workloads losing placeable replicas.
-  for (const { owner, namespace, pods } of lostBy.values()) {
+  for (const { owner, namespace, pods, causes: why } of lostBy.values()) {
     const severity = pods.reduce<Severity>((s, p) => (SEVERITY_RANK[p.severity] < SEVERITY_RANK[s] ? p.severity : s), 'warn');
     const n = pods.length;
     const first = pods[0] as Finding;
@@ -258,7 +332,7 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
       namespace,
       object: owner,
       rule: what,
-      message: `after the change (${what}), ${n} ${n === 1 ? 'pod' : 'pods'} of ${owner.kind} ${owner.name} cannot be placed elsewhere: ${first.rescheduleMessage ?? first.message}`,
+      message: `after ${doing}, ${n} ${REPLICATED.includes(owner.kind) ? (n === 1 ? 'replica' : 'replicas') : n === 1 ? 'pod' : 'pods'} of ${owner.kind} ${owner.name} cannot be rescheduled${why.length > 0 ? ` (${why.join('; ')})` : ''}: ${first.rescheduleMessage ?? first.message}`,
     });
   }
 
@@ -270,7 +344,7 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
       const covered = inputs.pods.filter((p) => !settled(p) && b.matches(p, podNamespace(p)));
       const evicted = displaced.filter((d) => d.kind === 'drained' && b.matches(d.pod, d.namespace));
       const lost = evicted.filter((d) => unplaced.has(`${d.namespace}/${d.pod.metadata?.name ?? ''}`)).length;
-      const f = budgetFinding(b, { pods: covered, evicted: evicted.length, lost }, what);
+      const f = budgetFinding(b, { pods: covered, evicted: evicted.length, lost }, doing);
       if (f) found.push(f);
     }
   }
@@ -299,13 +373,13 @@ function placeReplacement(
   base: Pick<Finding, 'kind' | 'namespace' | 'object' | 'owner' | 'node' | 'rule'>,
   afterPods: V1Pod[],
   notes: Map<string, number>,
-): Finding {
+): { finding: Finding; cause?: string } {
   const labels: Labels = view.labelsOf(d.namespace);
   const fresh = unbound(d.pod);
   const mutation = mutatePod(fresh, rules, d.namespace, labels);
   if (mutation.kind === 'denied') {
     afterPods.push(fresh);
-    return { ...base, severity: 'fail', message: `${d.why}; the rules refuse its replacement: ${mutation.denial}`, reschedulable: false, rescheduleMessage: mutation.denial };
+    return { finding: { ...base, severity: 'fail', message: `${d.why}; the rules refuse its replacement: ${mutation.denial}`, reschedulable: false, rescheduleMessage: mutation.denial }, cause: 'the rules refuse it' };
   }
   const pod = effectivePod(mutation.pod, d.namespace);
   try {
@@ -315,23 +389,27 @@ function placeReplacement(
       const placed: V1Pod = { ...mutation.pod, spec: { ...(mutation.pod.spec ?? { containers: [] }), nodeName: now.node }, status: { phase: 'Running' } };
       view.add(placed);
       afterPods.push(placed);
-      return { ...base, severity: 'info', message: `${d.why}; its replacement goes to ${now.node}`, reschedulable: true, rescheduleNode: now.node };
+      return { finding: { ...base, severity: 'info', message: `${d.why}; its replacement goes to ${now.node}`, reschedulable: true, rescheduleNode: now.node } };
     }
     afterPods.push(mutation.pod);
     const message = now.kind === 'no-fit' ? now.message : 'no nodes are left';
     const preempt = now.kind === 'no-fit' && now.preemptible > 0 ? ` Preempting lower-priority pods could make room on ${now.preemptible} node(s).` : '';
     const never = evaluate(c, view.index);
     const canNever = never.kind !== 'fits' && never.kind !== 'fits-transient' && !view.addable(c).fit && !view.addable(c).blocked && !view.capacityView.incomplete;
+    const cause = now.kind === 'no-fit' ? blockingConstraint(pod, now.reasons) : undefined;
     return {
-      ...base,
-      severity: canNever ? 'fail' : 'warn',
-      message: `${d.why}; ${canNever ? 'no node could ever run its replacement' : 'its replacement stays Pending'}: ${message}${preempt}`,
-      reschedulable: false,
-      rescheduleMessage: `${message}${preempt}`,
+      finding: {
+        ...base,
+        severity: canNever ? 'fail' : 'warn',
+        message: `${d.why}; ${canNever ? 'no node could ever run its replacement' : 'its replacement stays Pending'}: ${message}${preempt}`,
+        reschedulable: false,
+        rescheduleMessage: `${message}${preempt}`,
+      },
+      ...(cause ? { cause } : {}),
     };
   } catch (err) {
     if (!(err instanceof QuantityError)) throw err;
     notes.set('requests that do not parse', (notes.get('requests that do not parse') ?? 0) + 1);
-    return { ...base, severity: 'warn', message: `${d.why}; whether its replacement can be placed is not known: ${err.message}` };
+    return { finding: { ...base, severity: 'warn', message: `${d.why}; whether its replacement can be placed is not known: ${err.message}` } };
   }
 }
