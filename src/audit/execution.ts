@@ -30,6 +30,7 @@ import { podConstraints, type PodConstraints } from '../scheduling/feasibility.j
 import { hasInterPodTerms, interPodConstraints, interPodPreFilter, termMatchesPod, type AffinityTerm, type InterPodState } from '../scheduling/inter-pod-affinity.js';
 import { evaluateNow, podAwareConstraints } from '../scheduling/now.js';
 import { getLabel } from '../scheduling/labels.js';
+import { fitErrorMessage, REASON_UNSCHEDULABLE, ReasonCounts } from '../scheduling/reasons.js';
 import { spreadConstraints, spreadPreFilter } from '../scheduling/topology-spread.js';
 import { CONDITION_TAINT_KEYS, tolerates, UNSCHEDULABLE_TAINT } from '../scheduling/taints.js';
 import type { PlacementNode } from '../scheduling/types.js';
@@ -203,19 +204,27 @@ function spreadFindings(pod: V1Pod, namespace: string, c: PodConstraints, node: 
 }
 
 /**
- * Whether another node would take the pod now (its own node left out: the message counts the others), and which, or
- * why not. Call with the pod out of the pod view.
+ * Whether another node would take the pod now, and which, or why not. Call with the pod out of the pod view. Its own
+ * node is cordoned for the question (it stays a topology domain, its pods stay counted), and the scheduler's message
+ * then counts the other nodes only.
  */
 export function rescheduling(pod: V1Pod, namespace: string, view: AuditView): Pick<Finding, 'reschedulable' | 'rescheduleNode' | 'rescheduleMessage'> {
   if (isDaemonSetPod(pod)) return { reschedulable: false, rescheduleMessage: 'a DaemonSet pod runs only on its own node' };
   const fresh = effectivePod(unbound(pod), namespace);
   const c = podConstraints(fresh);
   const aware = podAwareConstraints(fresh, namespace, fresh.spec?.priority ?? 0);
-  const now = view.withoutNode(pod.spec?.nodeName ?? '', () => evaluateNow(c, aware, view.index, view.podsView));
+  const own = pod.spec?.nodeName ?? '';
+  const now = view.withNodeCordoned(own, () => evaluateNow(c, aware, view.index, view.podsView));
   if (now.kind === 'fits') return { reschedulable: true, rescheduleNode: now.node };
   if (now.kind === 'no-nodes') return { reschedulable: false, rescheduleMessage: 'no other node is known' };
+  // The own node failed as cordoned (the first filter), unless the pod tolerates the cordon: left out of the count.
+  const counted = !c.toleratesUnschedulable && view.index.get(own) !== undefined;
+  const others = new ReasonCounts();
+  for (const [reason, n] of now.reasons.counts) others.add(reason, counted && reason === REASON_UNSCHEDULABLE ? n - 1 : n);
+  const total = now.totalNodes - (counted ? 1 : 0);
+  if (total === 0) return { reschedulable: false, rescheduleMessage: 'no other node is known' };
   const preempt = now.preemptible > 0 ? ` Preempting lower-priority pods could make room on ${now.preemptible} node(s).` : '';
-  return { reschedulable: false, rescheduleMessage: `${now.message}${preempt}` };
+  return { reschedulable: false, rescheduleMessage: `${fitErrorMessage(total, others)}${preempt}` };
 }
 
 /**

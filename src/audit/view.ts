@@ -88,11 +88,15 @@ export class AuditView {
     }
   }
 
-  /** Runs `fn` with the node out of the node index (the question "would another node take it"), then puts it back. */
-  withoutNode<T>(name: string, fn: () => T): T {
+  /**
+   * Runs `fn` with the node cordoned (`spec.unschedulable`), then puts it back as it was: the question "would another
+   * node take the pod" keeps the node as a topology domain and its pods in every count, and only takes it away as a
+   * candidate (a pod that tolerates the cordon may still be given it).
+   */
+  withNodeCordoned<T>(name: string, fn: () => T): T {
     const node = this.index.get(name);
-    if (!node) return fn();
-    this.index.remove(name);
+    if (!node || node.unschedulable) return fn();
+    this.index.upsert({ ...node, unschedulable: true });
     try {
       return fn();
     } finally {
