@@ -118,6 +118,16 @@ const cases: Case[] = [
     })),
   },
   {
+    name: "whether another node takes the pod keeps the pod's own node as a topology domain (its zone empties as it leaves)",
+    nodes: [worker('n1', 'a').v1(), worker('n2', 'b').v1(), worker('n3', 'c').taint('maint', undefined, 'NoExecute').v1()],
+    pods: [
+      ['k-0', 'n1'],
+      ['k-1', 'n2'],
+      ['k-2', 'n3'],
+    ].map(([n, on]) => bound(makePod(n as string).label('app', 'k').spec({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'k' } } }] }).obj(), on as string)),
+    want: [{ kind: 'noexecute-taint', severity: 'fail', object: { apiVersion: 'v1', kind: 'Pod', name: 'k-2' }, reschedulable: false, rescheduleMessage: "0/2 nodes are available: 2 node(s) didn't match pod topology spread constraints." }],
+  },
+  {
     name: 'a ScheduleAnyway spread is never a violation',
     nodes: [worker('n1', 'a').v1(), worker('n2', 'b').v1()],
     pods: ['s-1', 's-2'].map((n) => bound(makePod(n).label('app', 's').spec({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 's' } } }] }).obj(), 'n1')),
