@@ -12,9 +12,9 @@
  * requests do not parse. Mirror pods, pods being deleted and pods of other schedulers get no finding; pods in the
  * rules' excluded namespaces get no drift finding (the rules never apply there), but every other one.
  *
- * Pure: the inputs are read, never changed (the pod view is changed and restored while a pod is judged). Cost: one
- * mutation per pod, the node and inter-pod checks on the pod's own node, and a full "would it be scheduled now"
- * only for a pod with a finding.
+ * Pure: the inputs are read, never changed (the pod view and the node index are changed and restored while a pod is
+ * judged). Cost: one mutation per pod, the node and inter-pod checks on the pod's own node, and a full "would it be
+ * scheduled now" only for a pod with a `warn` or `fail` finding.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_SCHEDULER } from '../admission/validate.js';

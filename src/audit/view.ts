@@ -4,7 +4,9 @@
  * scheduling model takes.
  *
  * A pod is judged against the others, never against itself: `without(pod, fn)` takes it out of the pod view for the
- * time of `fn` (its resources, ports, labels and anti-affinity terms no longer count) and puts it back.
+ * time of `fn` (its resources, ports, labels and anti-affinity terms no longer count) and puts it back; and
+ * `withNodeCordoned(node, fn)` asks "would another node take it" with its own node out of the candidates. Both change
+ * the view (which may be a caller's index: the webhook's caches) only for the time of a synchronous `fn`.
  */
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import { combine, judgeCapacity, NO_CAPACITY, type CapacityAnswer, type CapacityView } from '../capacity/capacity.js';
