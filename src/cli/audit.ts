@@ -183,6 +183,9 @@ export async function readAuditSources(values: Record<string, string | boolean |
   const pods = await readPods(values['pods'] as string);
   const workloads = await readWorkloads(positionals);
   const { cluster } = loaded;
+  if (values['namespaces'] === undefined && loaded.ruleSet.rules.length > 0) {
+    process.stderr.write('note: no --namespaces given: rules that match namespaces by label match no pod, so no drift is found for them\n');
+  }
   return {
     inputs: { nodes: cluster.nodes().index, pods, namespaces: (n) => cluster.namespaceLabels(n), rules: loaded.ruleSet, workloads, capacity: cluster.capacity() },
     pdbs: options.pdbsFile === undefined ? [] : await readPdbs(options.pdbsFile),
