@@ -7,7 +7,8 @@
  *
  *   npx tsx bench/phases.ts > /dev/null      # the table on stderr; forked by run.ts (`--only phases`) it reports over IPC
  *
- * Each iteration runs /mutate's and /validate's steps; the routes alternate so that neither always runs on a warm
+ * Medians per step are given (robust when other processes share the CPU), and means, which include the GC pauses
+ * that landed in a step. Each iteration runs /mutate's and /validate's steps; the routes alternate so that neither always runs on a warm
  * or a cold cache. `handleMutate` is timed whole; `mutatePod`, `diff` and `patched` are timed again on their own
  * right after it (outside the pipeline), and the placement check is the handler's time less theirs. Means include the GC pauses that landed in a step (that is what a request pays); the GC column is
  * the main thread's GC pause time over the iterations (`PerformanceObserver`), spread over them.
@@ -50,9 +51,12 @@ export const STEP_WHAT: Record<string, string> = {
 export interface PhasesResult {
   pods: number;
   iterations: number;
-  /** Mean µs per step, per route. */
+  /** Median µs per step, per route (robust to other processes on the machine). */
   mutate: Record<string, number>;
   validate: Record<string, number>;
+  /** Mean µs per step: includes the GC pauses that landed in the step. */
+  mutateMean: Record<string, number>;
+  validateMean: Record<string, number>;
   /** Main-thread GC pause µs per iteration (both routes). */
   gcUsPerIteration: number;
 }
@@ -78,7 +82,18 @@ export async function phases(podsPerNode: number, iterations: number): Promise<P
   const metrics = new Metrics();
   const text = JSON.stringify(admissionReview());
 
-  const sums = { mutate: new Float64Array(STEPS.mutate.length + 1), validate: new Float64Array(STEPS.validate.length) };
+  // Per iteration, the µs of each step (the mutate row has one more slot: handleMutate whole).
+  const scratch = { mutate: new Float64Array(STEPS.mutate.length + 1), validate: new Float64Array(STEPS.validate.length) };
+  const samples = {
+    mutate: STEPS.mutate.map(() => new Float64Array(iterations)),
+    validate: STEPS.validate.map(() => new Float64Array(iterations)),
+  };
+  const keep = (route: 'mutate' | 'validate', iteration: number) => {
+    const sc = scratch[route];
+    if (route === 'mutate') sc[3] = Math.max(0, (sc[STEPS.mutate.length] as number) - (sc[2] as number) - (sc[4] as number) - (sc[5] as number));
+    samples[route].forEach((a, j) => (a[iteration] = (sc[j] as number) * 1000));
+    sc.fill(0);
+  };
   let sink = 0;
   const record = (request: AdmissionRequest, rec: object, ms: number) => {
     log.info({ uid: request.uid, kind: request.kind.kind, namespace: request.namespace, name: 'checkout-6c9f7d8b5-*', operation: request.operation, dryRun: false, ...rec, durationMs: ms }, 'review');
@@ -144,31 +159,49 @@ export async function phases(podsPerNode: number, iterations: number): Promise<P
   };
 
   for (let i = 0; i < 2000; i++) {
+    if (i % 8 === 0) await new Promise((r) => setImmediate(r));
     mutateOnce(undefined);
     validateOnce(undefined);
   }
 
+  // Startup's garbage (nodes, rules, pods generated) is collected before the measured loop, not during it.
+  (globalThis as { gc?: () => void }).gc?.();
   let gcMs = 0;
   const gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) gcMs += e.duration;
   });
   gc.observe({ entryTypes: ['gc'] });
+  // The log line is written asynchronously (as in serve): the loop yields every few reviews so that it is flushed,
+  // as the server's event loop does between requests; otherwise the lines pile up in memory.
+  const turn = () => new Promise((r) => setImmediate(r));
   for (let i = 0; i < iterations; i++) {
+    if (i % 8 === 0) await turn();
     if (i % 2 === 0) {
-      mutateOnce(sums.mutate);
-      validateOnce(sums.validate);
+      mutateOnce(scratch.mutate);
+      validateOnce(scratch.validate);
     } else {
-      validateOnce(sums.validate);
-      mutateOnce(sums.mutate);
+      validateOnce(scratch.validate);
+      mutateOnce(scratch.mutate);
     }
+    keep('mutate', i);
+    keep('validate', i);
   }
   await new Promise((r) => setTimeout(r, 50));
   gc.disconnect();
-  const perStep = (names: readonly string[], s: Float64Array) => Object.fromEntries(names.map((n, i) => [n, ((s[i] as number) * 1000) / iterations]));
-  const m = sums.mutate;
-  m[3] = Math.max(0, (m[STEPS.mutate.length] as number) - (m[2] as number) - (m[4] as number) - (m[5] as number));
+  const median = (a: Float64Array) => a.slice().sort()[a.length >> 1] ?? Number.NaN;
+  const mean = (a: Float64Array) => a.reduce((x, y) => x + y, 0) / a.length;
+  const perStep = (names: readonly string[], rows: Float64Array[], f: (a: Float64Array) => number) =>
+    Object.fromEntries(names.map((n, j) => [n, f(rows[j] as Float64Array)]));
   if (sink === -1) process.stderr.write('');
-  return { pods: pods?.size ?? 0, iterations, mutate: perStep(STEPS.mutate, sums.mutate), validate: perStep(STEPS.validate, sums.validate), gcUsPerIteration: (gcMs * 1000) / iterations };
+  return {
+    pods: pods?.size ?? 0,
+    iterations,
+    mutate: perStep(STEPS.mutate, samples.mutate, median),
+    validate: perStep(STEPS.validate, samples.validate, median),
+    mutateMean: perStep(STEPS.mutate, samples.mutate, mean),
+    validateMean: perStep(STEPS.validate, samples.validate, mean),
+    gcUsPerIteration: (gcMs * 1000) / iterations,
+  };
 }
 
 if (process.argv[1]?.endsWith('phases.ts') || process.argv[1]?.endsWith('phases.js')) {

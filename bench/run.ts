@@ -6,8 +6,8 @@
  *
  * Markdown goes to stdout (JSON instead with --json); progress goes to stderr.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import os from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { breakdown, PHASES, type CpuProfile, type Phase } from './profile.js';
+import { STEP_WHAT, STEPS, type PhasesResult } from './phases.js';
 import { podCacheBench, podCacheMarkdown, podCacheTargets, type PodCacheResult } from './pod-cache.js';
 import { diff } from '../src/admission/response.js';
 import { mutatePod } from '../src/rules/apply.js';
@@ -56,11 +57,12 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     'server-prof': { type: 'string' },
     'pods-per-node': { type: 'string' },
+    'tsx-server': { type: 'boolean', default: false },
     connections: { type: 'string' },
   },
   allowPositionals: false,
 });
-const SECTIONS = ['engine', 'pods', 'pod-cache', 'http', 'memory'] as const;
+const SECTIONS = ['engine', 'pods', 'pod-cache', 'http', 'phases', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 if (flags.only !== undefined && !(SECTIONS as readonly string[]).includes(flags.only)) {
   process.stderr.write(`--only: expected one of ${SECTIONS.join(', ')}, got ${JSON.stringify(flags.only)}\n`);
@@ -486,16 +488,57 @@ async function podMemory(): Promise<PodsResult['memory']> {
 // ---- child processes ----------------------------------------------------------------------------------------------
 
 /** Forks a script of bench/ (by base name) with the same loader (tsx) and flags as this process. */
-function forkChild(name: string, env: Record<string, string>, extraExecArgv: readonly string[] = []): ChildProcess {
-  const file = `${name}${EXT}`;
-  const child = fork(join(HERE, file), [], {
-    execArgv: [...process.execArgv.filter((a) => !a.startsWith('--cpu-prof')), ...extraExecArgv],
+function forkChild(name: string, env: Record<string, string>, extraExecArgv: readonly string[] = [], compiledDir?: string): ChildProcess {
+  const file = compiledDir ? join(compiledDir, `${name}.js`) : join(HERE, `${name}${EXT}`);
+  // Compiled: plain node, without the loader (tsx) this process may run under.
+  const inherited = compiledDir ? [] : process.execArgv.filter((a) => !a.startsWith('--cpu-prof'));
+  const child = fork(file, [], {
+    execArgv: [...inherited, ...extraExecArgv],
     env: { ...process.env, ...env },
     // stdout (the server's review log) goes to /dev/null; stderr is shown.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   child.on('error', (err) => log(`${file}: ${err.message}`));
   return child;
+}
+
+/**
+ * The server as production runs it: `src/` and `bench/` compiled by tsc into a temporary directory (with the
+ * repository's node_modules linked), so that the figures are those of tsc's output, not of the code tsx transforms
+ * on the fly (esbuild's `keepNames` wraps every function created at run time in a `__name` call, a cost production
+ * never pays). Undefined when this process already runs compiled, or with `--tsx-server`.
+ */
+function compiledBenchDir(): { dir: string; cleanup: () => void } | undefined {
+  if (EXT !== '.ts' || flags['tsx-server']) return undefined;
+  const root = resolve(HERE, '..');
+  const out = mkdtempSync(join(os.tmpdir(), 'placement-webhook-bench-'));
+  const config = join(out, 'tsconfig.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      extends: join(root, 'tsconfig.json'),
+      compilerOptions: { noEmit: false, rootDir: root, outDir: out, sourceMap: false, declaration: false, incremental: false },
+      include: [join(root, 'src'), join(root, 'bench')],
+      exclude: [join(root, 'src/**/*.test.ts')],
+    }),
+  );
+  writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
+  symlinkSync(join(root, 'node_modules'), join(out, 'node_modules'));
+  const started = performance.now();
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', config], { stdio: 'ignore' });
+  } catch {
+    // tsc emits despite type errors (someone else's file mid-change); only a missing output is fatal.
+  }
+  const dir = join(out, 'bench');
+  try {
+    readFileSync(join(dir, 'server.js'));
+  } catch {
+    rmSync(out, { recursive: true, force: true });
+    throw new Error('tsc produced no bench/server.js (run with --tsx-server to use tsx instead)');
+  }
+  log(`compiled src/ and bench/ with tsc into ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { dir, cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }
 
 /** The next IPC message of `type`, or a rejection on exit or after `timeoutMs`. */
@@ -585,6 +628,8 @@ interface HttpRun {
 }
 
 interface HttpResult {
+  /** Whether the server ran tsc's output (as production does) rather than code transformed by tsx. */
+  compiled: boolean;
   nodes: number;
   rules: number;
   warmupS: number;
@@ -668,8 +713,9 @@ const ROUTE_CHECKS: Record<string, (r: Record<string, unknown>) => boolean> = {
 };
 
 /** One server child (`podsPerNode` pods bound to each node, 0: pod cache off), loaded at each connection count. */
-async function httpServer(podsPerNode: number, body: string): Promise<HttpRun[]> {
-  const child = forkChild('server', { BENCH_NODES: String(HTTP.nodes), BENCH_RULES: String(HTTP.rules), BENCH_PODS_PER_NODE: String(podsPerNode) });
+async function httpServer(podsPerNode: number, body: string, compiledDir: string | undefined): Promise<HttpRun[]> {
+  const env = { BENCH_NODES: String(HTTP.nodes), BENCH_RULES: String(HTTP.rules), BENCH_PODS_PER_NODE: String(podsPerNode) };
+  const child = forkChild('server', env, [], compiledDir);
   const prof = flags['server-prof'];
   try {
     const ready = await nextMessage<{ port: number; nodes: number; pods: number; rules: number; startupMs: number }>(child, 'ready', HTTP.readyTimeoutMs);
@@ -816,8 +862,14 @@ async function httpServer(podsPerNode: number, body: string): Promise<HttpRun[]>
 async function http(): Promise<HttpResult> {
   const body = JSON.stringify(admissionReview());
   const runsOut: HttpRun[] = [];
-  for (const podsPerNode of HTTP.podsPerNode) runsOut.push(...(await httpServer(podsPerNode, body)));
+  const compiled = compiledBenchDir();
+  try {
+    for (const podsPerNode of HTTP.podsPerNode) runsOut.push(...(await httpServer(podsPerNode, body, compiled?.dir)));
+  } finally {
+    compiled?.cleanup();
+  }
   return {
+    compiled: EXT !== '.ts' || compiled !== undefined,
     nodes: HTTP.nodes,
     rules: HTTP.rules,
     warmupS: HTTP.warmupS,
@@ -828,6 +880,31 @@ async function http(): Promise<HttpResult> {
     runs: runsOut,
     targetRatio: HTTP_TARGET_RATIO,
   };
+}
+
+// ---- phases of a review, in-process ------------------------------------------------------------------------------
+
+const PHASE_ITERATIONS = QUICK ? 1_000 : 10_000;
+
+/** `phases.ts` in a child (compiled, as the server), with the pod cache off and on. */
+async function reviewPhases(): Promise<{ compiled: boolean; runs: PhasesResult[] }> {
+  const compiled = compiledBenchDir();
+  const out: PhasesResult[] = [];
+  try {
+    for (const podsPerNode of HTTP.podsPerNode) {
+      const child = forkChild('phases', { BENCH_PODS_PER_NODE: String(podsPerNode), BENCH_ITERATIONS: String(PHASE_ITERATIONS) }, ['--expose-gc'], compiled?.dir);
+      try {
+        const r = (await nextMessage<{ result: PhasesResult }>(child, 'phases', HTTP.readyTimeoutMs * 2)).result;
+        log(`phases, ${r.pods} pods: /mutate ${Object.values(r.mutate).reduce((a, b) => a + b, 0).toFixed(0)} µs, /validate ${Object.values(r.validate).reduce((a, b) => a + b, 0).toFixed(0)} µs`);
+        out.push(r);
+      } finally {
+        await stopChild(child);
+      }
+    }
+  } finally {
+    compiled?.cleanup();
+  }
+  return { compiled: EXT !== '.ts' || compiled !== undefined, runs: out };
 }
 
 // ---- memory -------------------------------------------------------------------------------------------------------
@@ -878,6 +955,7 @@ interface Report {
   pods?: PodsResult;
   podCache?: PodCacheResult;
   http?: HttpResult;
+  phases?: { compiled: boolean; runs: PhasesResult[] };
   memory?: MemoryResult;
   targets: { name: string; value: number; target: string; met: boolean }[];
 }
@@ -940,7 +1018,7 @@ function markdown(r: Report): string {
   if (r.http) {
     const h = r.http;
     out.push(
-      `## HTTPS keep-alive (autocannon, ${h.durationS} s per route in ${h.rounds} alternating round(s), after ${h.warmupS} s warm-up; ${h.nodes} nodes, ${h.rules} rules; body ${h.bodyBytes} B)`,
+      `## HTTPS keep-alive (autocannon, server ${h.compiled ? 'compiled by tsc' : '**under tsx**'}, ${h.durationS} s per route in ${h.rounds} alternating round(s), after ${h.warmupS} s warm-up; ${h.nodes} nodes, ${h.rules} rules; body ${h.bodyBytes} B)`,
       '',
     );
     out.push(
@@ -972,6 +1050,19 @@ function markdown(r: Report): string {
       out.push(`| process CPU (all threads) in the window | ${cols.map(({ p }) => f(p.serverCpuUsPerRequest, 1)).join(' | ')} |`, '');
       out.push('Profiles: ' + cols.map(({ p }) => `\`${p.file}\``).join(', ') + '.', '');
     }
+  }
+
+  if (r.phases) {
+    const { runs: pr } = r.phases;
+    out.push(`## Phases of a review, in-process (median µs per step, mean of the total, over ${pr[0]?.iterations ?? 0} iterations, ${r.phases.compiled ? 'compiled by tsc' : '**under tsx**'}; no transport)`, '');
+    out.push(`| route | step | ${pr.map((x) => (x.pods > 0 ? `${x.pods} pods` : 'pod cache off')).join(' | ')} |`, `|---|---|${pr.map(() => '---:').join('|')}|`);
+    for (const route of ['mutate', 'validate'] as const) {
+      for (const step of STEPS[route]) out.push(`| /${route} | ${STEP_WHAT[step] ?? step} | ${pr.map((x) => f(x[route][step], 1)).join(' | ')} |`);
+      const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+      out.push(`| /${route} | sum of the medians | ${pr.map((x) => f(sum(x[route]), 1)).join(' | ')} |`);
+      out.push(`| /${route} | **mean total** (GC pauses included) | ${pr.map((x) => f(sum(route === 'mutate' ? x.mutateMean : x.validateMean), 1)).join(' | ')} |`);
+    }
+    out.push(`| both | main-thread GC pauses per iteration (one review of each route) | ${pr.map((x) => f(x.gcUsPerIteration, 1)).join(' | ')} |`, '');
   }
 
   if (r.memory) {
@@ -1044,12 +1135,13 @@ async function main(): Promise<void> {
   if (runs('pod-cache')) report.podCache = await podCacheBench({ pods: QUICK ? 20_000 : 150_000 });
   if (runs('memory')) report.memory = await memory();
   if (runs('http')) report.http = await http();
+  if (runs('phases')) report.phases = await reviewPhases();
   report.targets = targets(report);
   report.environment['loadAverageAtEnd'] = os.loadavg()[0];
   report.environment['totalSeconds'] = Math.round((performance.now() - started) / 100) / 10;
   log(`done in ${String(report.environment['totalSeconds'])} s`);
-  const { environment, engine: e, pods: p, podCache: pc, http: h, memory: m, targets: t } = report;
-  const ordered = { environment, engine: e, pods: p, podCache: pc, http: h, memory: m, targets: t };
+  const { environment, engine: e, pods: p, podCache: pc, http: h, phases: ph, memory: m, targets: t } = report;
+  const ordered = { environment, engine: e, pods: p, podCache: pc, http: h, phases: ph, memory: m, targets: t };
   process.stdout.write(flags.json ? `${JSON.stringify(ordered, null, 2)}\n` : `${markdown(report)}\n`);
   sink(sinkValue);
 }
