@@ -13,7 +13,7 @@
  * {@link progressReporter}).
  */
 import { parseArgs } from 'node:util';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { objectShapeErrors } from '../admission/shape.js';
@@ -109,15 +109,17 @@ function keptPod(pod: unknown): unknown {
   return { ...pod, metadata, ...(status ? { status } : {}) };
 }
 
-/** The kinds listed from a cluster: group, version, plural, kind. */
+/** The kinds listed from a cluster: group, versions (the first served is used: CronJobs are v1beta1 before 1.21), plural, kind. */
 const CLUSTER_WORKLOADS = [
-  ['apps', 'v1', 'deployments', 'Deployment'],
-  ['apps', 'v1', 'statefulsets', 'StatefulSet'],
-  ['apps', 'v1', 'replicasets', 'ReplicaSet'],
-  ['apps', 'v1', 'daemonsets', 'DaemonSet'],
-  ['batch', 'v1', 'jobs', 'Job'],
-  ['batch', 'v1', 'cronjobs', 'CronJob'],
+  ['apps', ['v1'], 'deployments', 'Deployment'],
+  ['apps', ['v1'], 'statefulsets', 'StatefulSet'],
+  ['apps', ['v1'], 'replicasets', 'ReplicaSet'],
+  ['apps', ['v1'], 'daemonsets', 'DaemonSet'],
+  ['batch', ['v1'], 'jobs', 'Job'],
+  ['batch', ['v1', 'v1beta1'], 'cronjobs', 'CronJob'],
 ] as const;
+/** PodDisruptionBudgets: policy/v1 since 1.21, v1beta1 before. */
+const PDB_VERSIONS = ['v1', 'v1beta1'] as const;
 
 async function readFromCluster(values: Record<string, string | boolean | undefined>, positionals: readonly string[], withPdbs: boolean): Promise<AuditSources> {
   const kubeconfig = values['kubeconfig'] as string;
@@ -134,27 +136,34 @@ async function readFromCluster(values: Record<string, string | boolean | undefin
   const podsState = read.cluster.pods();
   if (!podsState || podsState.incomplete) throw new UsageError(`--kubeconfig ${kubeconfig}: ${podsState?.incomplete ?? 'the pods could not be listed'}: there is nothing to audit`);
   const custom = loadKubeConfig(kubeconfig, context).makeApiClient(CustomObjectsApi);
-  const list = async (group: string, version: string, plural: string, kind: string): Promise<unknown[]> => {
+  const listVersion = async (group: string, version: string, plural: string, kind: string): Promise<unknown[]> => {
     let items: unknown[] = [];
-    try {
-      await listPages(
-        async (token) => {
-          const l: unknown = await custom.listClusterCustomObject({ group, version, plural, limit: PAGE_SIZE, ...(token ? { _continue: token } : {}) });
-          const page = isObject(l) && Array.isArray(l['items']) ? (l['items'] as unknown[]) : [];
-          // List items carry no kind: the list's kind says it.
-          return { items: page.map((o) => (isObject(o) ? { apiVersion: `${group}/${version}`, kind, ...o } : o)), next: nextToken(isObject(l) ? l['metadata'] : undefined) };
-        },
-        (item) => items.push(item),
-        () => (items = []),
-      );
-    } catch (err) {
-      process.stderr.write(`warning: the ${plural} of ${read.server} could not be listed (${apiErrorMessage(err)}); they are not judged\n`);
-    }
+    await listPages(
+      async (token) => {
+        const l: unknown = await custom.listClusterCustomObject({ group, version, plural, limit: PAGE_SIZE, ...(token ? { _continue: token } : {}) });
+        const page = isObject(l) && Array.isArray(l['items']) ? (l['items'] as unknown[]) : [];
+        // List items carry no kind: the list's kind says it.
+        return { items: page.map((o) => (isObject(o) ? { apiVersion: `${group}/${version}`, kind, ...o } : o)), next: nextToken(isObject(l) ? l['metadata'] : undefined) };
+      },
+      (item) => items.push(item),
+      () => (items = []),
+    );
     return items;
   };
+  const list = async (group: string, versions: readonly string[], plural: string, kind: string): Promise<unknown[]> => {
+    for (const [i, version] of versions.entries()) {
+      try {
+        return await listVersion(group, version, plural, kind);
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404 && i < versions.length - 1) continue;
+        process.stderr.write(`warning: the ${plural} of ${read.server} could not be listed (${apiErrorMessage(err)}); they are not judged\n`);
+      }
+    }
+    return [];
+  };
   const workloads: unknown[] = [];
-  for (const [group, version, plural, kind] of CLUSTER_WORKLOADS) workloads.push(...(await list(group, version, plural, kind)));
-  const pdbs = withPdbs ? await list('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget') : [];
+  for (const [group, versions, plural, kind] of CLUSTER_WORKLOADS) workloads.push(...(await list(group, versions, plural, kind)));
+  const pdbs = withPdbs ? await list('policy', PDB_VERSIONS, 'poddisruptionbudgets', 'PodDisruptionBudget') : [];
   return {
     inputs: {
       nodes: read.cluster.nodes().index,
