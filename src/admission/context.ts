@@ -24,6 +24,12 @@ export interface AdmissionContext {
   /** Labels of a namespace, or undefined when it is not known (then only `kubernetes.io/metadata.name` is assumed). */
   namespaceLabels(name: string): Labels | undefined;
   /**
+   * The annotations of a namespace that `settings.compat` reads (the PodNodeSelector and PodTolerationRestriction
+   * ones), or undefined when the namespace is not known. Absent: never known (the plugins apply nothing, with a
+   * warning).
+   */
+  namespaceAnnotations?(name: string): Readonly<Record<string, string>> | undefined;
+  /**
    * Makes `namespaceLabels(name)` know the namespace if it can: a namespace created a moment ago may not have reached
    * the cache yet (its first pods follow right after), so a cache miss is read from the API server. Bounded in
    * time; never throws. Absent where the namespaces are fixed (files).

@@ -67,7 +67,9 @@ export type ValidationVerdict =
   /** Bound to a node with no room left for it now. */
   | 'kubelet-rejects-now'
   /** A rule (`onConflict: reject`) refused the pod. */
-  | 'rule-denial';
+  | 'rule-denial'
+  /** A plugin of `settings.compat` (PodNodeSelector, PodTolerationRestriction) refused the final pod. */
+  | 'compat-denial';
 
 export interface Judgement {
   /** Absent when the object is allowed without remark. */

@@ -7,6 +7,7 @@ import { templateNode } from '../capacity/templates.js';
 import { affinityMatchesSome, nodeAffinityConstraints } from '../scheduling/feasibility.js';
 import type { Labels, PlacementNode } from '../scheduling/types.js';
 import { mutatePod } from '../rules/apply.js';
+import { admitCompat, type NamespaceAnnotations } from '../compat/index.js';
 import { withNameLabel } from '../rules/select.js';
 import type { AdmissionContext } from './context.js';
 import { allowed, denied, diff, patched } from './response.js';
@@ -39,16 +40,26 @@ function labelsExist(spec: V1Pod['spec'], ctx: AdmissionContext, templates: read
  * them, naming the rule after which that happened: the rule made the pod unplaceable. Never a denial — that is the
  * validating side's job, with all the facts. Only with a node list that can be trusted.
  */
-function placementLostWarning(pod: V1Pod, mutated: V1Pod, ctx: AdmissionContext, namespace: string, namespaceLabels: Labels): string | undefined {
+function placementLostWarning(pod: V1Pod, mutated: V1Pod, ctx: AdmissionContext, namespace: string, namespaceLabels: Labels, annotations: NamespaceAnnotations): string | undefined {
   const view = ctx.nodes();
   if (view.incomplete || view.index.size === 0) return undefined;
   const ruleSet = ctx.rules();
   const templates = ruleSet.validation.nodeTemplates.map(templateNode);
   if (labelsExist(mutated.spec, ctx, templates) || !labelsExist(pod.spec, ctx, templates)) return undefined;
+  // The namespace's node selector (settings.compat) is not a rule's doing: blame rules only for what they lost.
+  const compat = admitCompat(pod, namespace, annotations, ruleSet.compat);
+  if (compat.kind === 'admitted' && compat.nodeSelector && !labelsExist({ ...pod.spec, containers: pod.spec?.containers ?? [], nodeSelector: { ...compat.nodeSelector } }, ctx, templates)) return undefined;
   let culprit: { rule: string; spec: V1Pod['spec'] } | undefined;
-  mutatePod(pod, ruleSet, namespace, namespaceLabels, (rule, spec) => {
-    if (culprit === undefined && !labelsExist(spec, ctx, templates)) culprit = { rule: rule.name, spec: structuredClone(spec) };
-  });
+  mutatePod(
+    pod,
+    ruleSet,
+    namespace,
+    namespaceLabels,
+    (rule, spec) => {
+      if (culprit === undefined && !labelsExist(spec, ctx, templates)) culprit = { rule: rule.name, spec: structuredClone(spec) };
+    },
+    annotations,
+  );
   if (culprit === undefined) return undefined;
   const selector = Object.entries(culprit.spec?.nodeSelector ?? {}).map(([k, v]) => `${k}=${v}`);
   const required = culprit.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution != null;
@@ -64,7 +75,8 @@ export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): 
 
   const namespace = podNamespace(request, pod);
   const namespaceLabels = withNameLabel(namespace, ctx.namespaceLabels(namespace));
-  const mutation = mutatePod(pod, ctx.rules(), namespace, namespaceLabels);
+  const annotations = ctx.namespaceAnnotations?.(namespace);
+  const mutation = mutatePod(pod, ctx.rules(), namespace, namespaceLabels, undefined, annotations);
   switch (mutation.kind) {
     case 'skipped':
       return { response: allowed(uid), record: { decision: 'skipped', reason: mutation.skipped }, warnings: [] };
@@ -77,7 +89,7 @@ export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): 
     case 'mutated':
       break;
   }
-  const lost = mutation.appliedRules.length > 0 ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels) : undefined;
+  const lost = mutation.appliedRules.length > 0 ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels, annotations) : undefined;
   const result = lost === undefined ? mutation : { ...mutation, warnings: [...mutation.warnings, lost] };
   const operations = diff(pod, result.pod);
   return {

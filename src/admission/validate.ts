@@ -12,6 +12,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { PlacementError } from '../util/errors.js';
 import { mutatePod } from '../rules/apply.js';
+import { validateCompat } from '../compat/index.js';
 import { isDaemonSetPod, skipReason, withNameLabel } from '../rules/select.js';
 import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
 import { isObject, sameJson } from '../util/json.js';
@@ -69,22 +70,60 @@ function constraintsOf(pod: V1Pod): Result<PodConstraints> {
   }
 }
 
+/** `result` with `warnings` first (the compat checks' notes). */
+function withWarnings(result: HandlerResult, warnings: readonly string[]): HandlerResult {
+  if (warnings.length === 0) return result;
+  const all = [...warnings, ...result.warnings];
+  const shown = [...warnings.map(clip), ...(result.response.warnings ?? [])];
+  return { response: { ...result.response, warnings: shown }, record: { ...result.record, warnings: all.length }, warnings: all };
+}
+
+/** A refusal by a plugin of `settings.compat` (its words, prefixed with its name). */
+const compatDenial = (uid: string, message: string): HandlerResult => ({
+  response: denied(uid, message),
+  record: { decision: 'denied', reason: message, verdict: 'compat-denial' },
+  warnings: [],
+});
+
+/**
+ * A pod on UPDATE: only PodTolerationRestriction's whitelist is checked (`settings.compat`), when the update changes
+ * the tolerations; everything else about a pod is fixed at creation.
+ */
+function validatePodUpdate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
+  const { uid } = request;
+  const ruleSet = ctx.rules();
+  if (ruleSet.compat.podTolerationRestriction === undefined || !isObject(request.object)) return skip(uid, 'operation UPDATE');
+  const pod = request.object as V1Pod;
+  const namespace = podNamespace(request, pod);
+  const excluded = skipReason(pod, namespace, ruleSet);
+  if (excluded) return skip(uid, excluded);
+  const old = isObject(request.oldObject) ? (request.oldObject as V1Pod) : undefined;
+  const verdict = validateCompat('UPDATE', pod, old, namespace, ctx.namespaceAnnotations?.(namespace), ruleSet.compat);
+  if (verdict.refusal !== undefined) return compatDenial(uid, verdict.refusal);
+  return withWarnings(skip(uid, 'operation UPDATE'), verdict.warnings);
+}
+
 function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {
   const { uid } = request;
+  if (request.operation === 'UPDATE') return validatePodUpdate(request, ctx);
   if (request.operation !== 'CREATE') return skip(uid, `operation ${request.operation}`);
   if (!isObject(request.object)) return skip(uid, 'no object in the request');
   const pod = request.object as V1Pod;
   const namespace = podNamespace(request, pod);
   const ruleSet = ctx.rules();
-  const skipped = otherScheduler(pod.spec) ?? skipReason(pod, namespace, ruleSet);
-  if (skipped) return skip(uid, skipped);
-  if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
+  const excluded = skipReason(pod, namespace, ruleSet);
+  // The plugins of settings.compat check the final pod whatever its scheduler and the validation mode.
+  const compat = excluded ? { warnings: [] } : validateCompat('CREATE', pod, undefined, namespace, ctx.namespaceAnnotations?.(namespace), ruleSet.compat);
+  if (compat.refusal !== undefined) return compatDenial(uid, compat.refusal);
+  const skipped = otherScheduler(pod.spec) ?? excluded;
+  if (skipped) return withWarnings(skip(uid, skipped), compat.warnings);
+  if (ruleSet.validation.mode === 'off') return withWarnings(skip(uid, 'validation mode off'), compat.warnings);
   const constraints = constraintsOf(pod);
-  if (!constraints.ok) return notChecked(uid, constraints.error);
+  if (!constraints.ok) return withWarnings(notChecked(uid, constraints.error), compat.warnings);
   const c = constraints.value;
   // The Priority admission plugin has set spec.priority by now (0 without a class and without a global default).
   const priority = typeof pod.spec?.priority === 'number' ? pod.spec.priority : 0;
-  return respond(uid, judge({ pod, constraints: c, namespace, warnOnly: isDaemonSetPod(pod), prefix: '', priority }, ctx, ruleSet));
+  return withWarnings(respond(uid, judge({ pod, constraints: c, namespace, warnOnly: isDaemonSetPod(pod), prefix: '', priority }, ctx, ruleSet)), compat.warnings);
 }
 
 /**
@@ -112,7 +151,14 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   if (ruleSet.validation.mode === 'off') return skip(uid, 'validation mode off');
 
   const prefix = `${w.what}: `;
-  const mutation = mutatePod(templatePod(w.template, namespace, w.daemonSet), ruleSet, namespace, withNameLabel(namespace, ctx.namespaceLabels(namespace)));
+  const mutation = mutatePod(
+    templatePod(w.template, namespace, w.daemonSet),
+    ruleSet,
+    namespace,
+    withNameLabel(namespace, ctx.namespaceLabels(namespace)),
+    undefined,
+    ctx.namespaceAnnotations?.(namespace),
+  );
   if (mutation.kind === 'denied') {
     const j: Judgement =
       w.daemonSet || !templateChanged

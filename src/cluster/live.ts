@@ -29,6 +29,7 @@ import { Informer } from './informer.js';
 import { PodCache } from './pods.js';
 import type { RulesChecker } from './rules-checker.js';
 import { withNameLabel } from '../rules/select.js';
+import { compatAnnotations } from '../compat/index.js';
 import { stringMap, toPlacementNode } from './objects.js';
 import { RULES_CONFIGMAP_KEY } from '../rules/configmap.js';
 
@@ -84,7 +85,8 @@ function trimNode(n: V1Node): V1Node {
 }
 
 function trimNamespace(ns: V1Namespace): V1Namespace {
-  return { metadata: { ...trimMetadata(ns), labels: stringMap(ns.metadata?.labels) } };
+  const annotations = compatAnnotations(ns.metadata?.annotations);
+  return { metadata: { ...trimMetadata(ns), labels: stringMap(ns.metadata?.labels), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) } };
 }
 
 function trimConfigMap(cm: V1ConfigMap): V1ConfigMap {
@@ -101,6 +103,8 @@ function objectName(obj: unknown): string | undefined {
 export class LiveCluster implements AdmissionContext {
   private readonly index = new NodeIndex();
   private namespaces = new Map<string, Labels>();
+  /** The annotations `settings.compat` reads, by namespace; replaced with `namespaces`, never edited in place. */
+  private namespaceAnnotationMap = new Map<string, Readonly<Record<string, string>>>();
   private ruleSet: RuleSet;
   private rulesLoaded: boolean;
   private readonly coreApi: CoreV1Api;
@@ -175,14 +179,19 @@ export class LiveCluster implements AdmissionContext {
           const next = new Map(this.namespaces);
           next.set(ns.metadata?.name ?? '', { ...(ns.metadata?.labels ?? {}) });
           this.namespaces = next;
+          this.namespaceAnnotationMap = new Map(this.namespaceAnnotationMap).set(ns.metadata?.name ?? '', compatAnnotations(ns.metadata?.annotations));
         },
         remove: (ns) => {
           const next = new Map(this.namespaces);
           next.delete(ns.metadata?.name ?? '');
           this.namespaces = next;
+          const annotations = new Map(this.namespaceAnnotationMap);
+          annotations.delete(ns.metadata?.name ?? '');
+          this.namespaceAnnotationMap = annotations;
         },
         listed: (names) => {
           this.namespaces = new Map([...this.namespaces].filter(([name]) => names.has(name)));
+          this.namespaceAnnotationMap = new Map([...this.namespaceAnnotationMap].filter(([name]) => names.has(name)));
         },
         error: onError('namespaces'),
         rejected: onRejected('namespaces'),
@@ -440,6 +449,10 @@ export class LiveCluster implements AdmissionContext {
     return this.namespaces.get(name);
   }
 
+  namespaceAnnotations(name: string): Readonly<Record<string, string>> | undefined {
+    return this.namespaces.has(name) ? (this.namespaceAnnotationMap.get(name) ?? {}) : undefined;
+  }
+
   /** Every cached namespace's labels, by name (a snapshot: the map is replaced, never changed, on each event). */
   namespaceMap(): ReadonlyMap<string, Labels> {
     return this.namespaces;
@@ -457,6 +470,7 @@ export class LiveCluster implements AdmissionContext {
         const next = new Map(this.namespaces);
         next.set(name, { ...(ns.metadata?.labels ?? {}) });
         this.namespaces = next;
+        this.namespaceAnnotationMap = new Map(this.namespaceAnnotationMap).set(name, compatAnnotations(ns.metadata?.annotations));
       }
     } catch (err) {
       this.opts.logger.debug({ namespace: name, err: err instanceof Error ? err.message : String(err) }, 'namespace lookup failed');

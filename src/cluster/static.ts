@@ -15,6 +15,7 @@ import { NO_CAPACITY, type AddableCapacity, type CapacityView } from '../capacit
 import { clusterApiCapacity } from '../capacity/cluster-api.js';
 import { byWeight, nodePoolCapacity, type NodePool } from '../capacity/nodepool.js';
 import type { RuleSet } from '../rules/compile.js';
+import { compatAnnotations } from '../compat/index.js';
 import { withNameLabel } from '../rules/select.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { PodIndex } from '../scheduling/pods.js';
@@ -56,6 +57,8 @@ export interface StaticClusterExtras {
 
 export class StaticCluster implements AdmissionContext {
   private readonly namespaces: ReadonlyMap<string, Labels>;
+  /** The annotations `settings.compat` reads, by namespace. */
+  private readonly annotations: ReadonlyMap<string, Readonly<Record<string, string>>>;
   private readonly view: NodeView;
   private readonly podsState: PodsState | undefined;
   private readonly capacityView: CapacityView;
@@ -77,6 +80,7 @@ export class StaticCluster implements AdmissionContext {
       incomplete: nodes === undefined ? 'no node list was given (--nodes)' : undefined,
     };
     this.namespaces = new Map(namespaces.map((ns) => [ns.metadata?.name ?? '', { ...(ns.metadata?.labels ?? {}) }]));
+    this.annotations = new Map(namespaces.map((ns) => [ns.metadata?.name ?? '', compatAnnotations(ns.metadata?.annotations)]));
     this.podsState = extras.pods
       ? { index: extras.pods, namespaceLabels: (ns) => withNameLabel(ns, this.namespaces.get(ns)), incomplete: extras.podsIncomplete }
       : undefined;
@@ -92,6 +96,10 @@ export class StaticCluster implements AdmissionContext {
 
   namespaceLabels(name: string): Labels | undefined {
     return this.namespaces.get(name);
+  }
+
+  namespaceAnnotations(name: string): Readonly<Record<string, string>> | undefined {
+    return this.annotations.get(name);
   }
 
   nodes(): NodeView {

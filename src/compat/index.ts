@@ -13,8 +13,15 @@
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { sameJson } from '../util/json.js';
 import type { Labels } from '../scheduling/types.js';
-import { admitNodeSelector, namespaceNodeSelector, validateNodeSelector, type PodNodeSelectorConfig } from './pod-node-selector.js';
-import { admitTolerations, validateTolerations, type Operation, type PodTolerationRestrictionConfig } from './pod-toleration-restriction.js';
+import { admitNodeSelector, namespaceNodeSelector, NODE_SELECTOR_ANNOTATION, validateNodeSelector, type PodNodeSelectorConfig } from './pod-node-selector.js';
+import {
+  admitTolerations,
+  DEFAULT_TOLERATIONS_ANNOTATION,
+  TOLERATIONS_WHITELIST_ANNOTATION,
+  validateTolerations,
+  type Operation,
+  type PodTolerationRestrictionConfig,
+} from './pod-toleration-restriction.js';
 
 export type { PodNodeSelectorConfig } from './pod-node-selector.js';
 export type { PodTolerationRestrictionConfig } from './pod-toleration-restriction.js';
@@ -31,6 +38,20 @@ export interface CompatSettings {
 export const COMPAT_OFF: CompatSettings = Object.freeze({});
 
 export const compatEnabled = (c: CompatSettings): boolean => c.podNodeSelector !== undefined || c.podTolerationRestriction !== undefined;
+
+/** The namespace annotations the plugins read: the only ones the namespace caches keep. */
+export const COMPAT_ANNOTATIONS: readonly string[] = Object.freeze([NODE_SELECTOR_ANNOTATION, DEFAULT_TOLERATIONS_ANNOTATION, TOLERATIONS_WHITELIST_ANNOTATION]);
+
+/** The string values of `COMPAT_ANNOTATIONS` in `annotations` (whatever it holds: it comes from the API or a file). */
+export function compatAnnotations(annotations: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (annotations === null || typeof annotations !== 'object' || Array.isArray(annotations)) return out;
+  for (const key of COMPAT_ANNOTATIONS) {
+    const v: unknown = Object.hasOwn(annotations, key) ? (annotations as Record<string, unknown>)[key] : undefined;
+    if (typeof v === 'string') out[key] = v;
+  }
+  return out;
+}
 
 /** A namespace's annotations, or undefined when the namespace is not known. */
 export type NamespaceAnnotations = Readonly<Record<string, string>> | undefined;

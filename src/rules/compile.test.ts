@@ -28,7 +28,7 @@ describe('compileRules: structure', () => {
         'settings.excluded: unknown field',
         'rules[0].extra: unknown field',
         'rules[0].inject.nodeSelectr: unknown field',
-        'rules[0].onConflict: unsupported value "replace"; supported values: "keep", "override", "reject"',
+        'rules[0].onConflict: unsupported value "replace"; supported values: "keep", "override", "reject", "skip"',
       ],
     },
     {

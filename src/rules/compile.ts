@@ -9,7 +9,9 @@ import { compileLabelSelector } from '../scheduling/labels.js';
 import type { Placement } from './merge/index.js';
 import type { Labels } from '../scheduling/types.js';
 import { lintRules, soundness } from './lint.js';
+import { COMPAT_OFF, type CompatSettings } from '../compat/index.js';
 import {
+  type Compat,
   DEFAULT_EXCLUDED_NAMESPACES,
   RulesDocument,
   type NodeTemplate,
@@ -26,6 +28,8 @@ export interface MatchSubject {
   readonly namespace: string;
   readonly namespaceLabels: Labels;
   readonly podLabels: Labels;
+  /** The pod's annotations, for `match.podAnnotationSelector` (absent: none). */
+  readonly podAnnotations?: Labels;
 }
 
 export interface CompiledRule {
@@ -55,6 +59,8 @@ export interface RuleSet {
     readonly pending: PendingMode;
     readonly nodeTemplates: readonly NodeTemplate[];
   };
+  /** The in-tree plugins the document opts into (`settings.compat`); off when absent. */
+  readonly compat: CompatSettings;
   /** Lint warnings of the document (the rules work, but perhaps not as meant). */
   readonly warnings: readonly FieldError[];
 }
@@ -71,6 +77,7 @@ export function compileRule(rule: Rule, index: number): CompiledRule {
   const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;
   const namespaceSelector = rule.match?.namespaceSelector ? compileLabelSelector(rule.match.namespaceSelector) : undefined;
   const podSelector = rule.match?.podSelector ? compileLabelSelector(rule.match.podSelector) : undefined;
+  const podAnnotationSelector = rule.match?.podAnnotationSelector ? compileLabelSelector(rule.match.podAnnotationSelector) : undefined;
   const inject = deepFreeze(structuredClone(rule.inject));
   return {
     index,
@@ -83,7 +90,8 @@ export function compileRule(rule: Rule, index: number): CompiledRule {
     matches: (s) =>
       (namespaces?.has(s.namespace) ?? true) &&
       (namespaceSelector?.matches(s.namespaceLabels) ?? true) &&
-      (podSelector?.matches(s.podLabels) ?? true),
+      (podSelector?.matches(s.podLabels) ?? true) &&
+      (podAnnotationSelector?.matches(s.podAnnotations ?? {}) ?? true),
   };
 }
 
@@ -163,8 +171,20 @@ export function buildRuleSet(typed: RulesDocument, warnings: readonly FieldError
       pending: typed.settings?.validation?.pending ?? 'warn',
       nodeTemplates: deepFreeze(structuredClone(typed.settings?.validation?.nodeTemplates ?? [])),
     },
+    compat: compatSettings(typed.settings?.compat),
     warnings,
   };
+}
+
+/** `settings.compat` as the plugins read it: `true` is an empty configuration, `false` or absent is off. */
+function compatSettings(c: Compat | undefined): CompatSettings {
+  if (c === undefined) return COMPAT_OFF;
+  const on = <T>(v: boolean | T | undefined, empty: T): T | undefined => (v === true ? empty : v === false || v === undefined ? undefined : v);
+  const podNodeSelector = on(c.podNodeSelector, {});
+  const podTolerationRestriction = on(c.podTolerationRestriction, {});
+  return deepFreeze(
+    structuredClone({ ...(podNodeSelector ? { podNodeSelector } : {}), ...(podTolerationRestriction ? { podTolerationRestriction } : {}) }),
+  );
 }
 
 /** The rule set of a `CheckResult`, or its errors. */

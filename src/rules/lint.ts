@@ -4,7 +4,8 @@
  * with its field path. Warnings are for documents that work but probably not as meant (two rules that may both
  * apply to a pod and contradict each other).
  */
-import type { V1LabelSelector, V1PodAffinityTerm } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1PodAffinityTerm, V1Toleration } from '@kubernetes/client-node';
+import { CLUSTER_DEFAULT_KEY as POD_NODE_SELECTOR_DEFAULT_KEY, configProblems as podNodeSelectorConfigProblems, type PodNodeSelectorConfig } from '../compat/pod-node-selector.js';
 import { child, fieldError, type FieldError } from '../util/errors.js';
 import { validateLabelKey, validateLabels, validateLabelSelector } from '../scheduling/labels.js';
 import {
@@ -15,7 +16,7 @@ import {
 } from '../scheduling/node-affinity.js';
 import { parseQuantity, QuantityError } from '../scheduling/quantity.js';
 import { validateTaint, validateToleration } from '../scheduling/taints.js';
-import { DEFAULT_EXCLUDED_NAMESPACES, VOLUME_SOURCES, type Inject, type Match, type NodeTemplate, type Rule, type RulesDocument } from './schema.js';
+import { DEFAULT_EXCLUDED_NAMESPACES, VOLUME_SOURCES, type Compat, type Inject, type Match, type NodeTemplate, type Rule, type RulesDocument } from './schema.js';
 import { isObject } from '../util/json.js';
 
 export interface LintResult {
@@ -199,10 +200,43 @@ function lintMatch(match: Match | undefined, path: string, sound: Sound): FieldE
   for (const { item: ns, i } of soundItems(match.namespaces, (i) => child(child(path, 'namespaces'), i), sound)) {
     errors.push(...validateDnsLabel(ns, child(child(path, 'namespaces'), i)));
   }
-  for (const s of ['namespaceSelector', 'podSelector'] as const) {
+  for (const s of ['namespaceSelector', 'podSelector', 'podAnnotationSelector'] as const) {
     if (sound(child(path, s))) errors.push(...validateLabelSelector(match[s], child(path, s)));
   }
   return errors;
+}
+
+/**
+ * `settings.compat`: what the plugins would refuse when reading their configuration (PodTolerationRestriction's
+ * `ValidateConfiguration`) or a pod (a PodNodeSelector selector that does not parse refuses every pod it applies
+ * to), as errors; a PodNodeSelector key that is neither `clusterDefaultNodeSelector` nor a namespace name is never
+ * read (a warning).
+ */
+function lintCompat(compat: Compat, sound: Sound): LintResult {
+  const errors: FieldError[] = [];
+  const warnings: FieldError[] = [];
+  const pns = compat.podNodeSelector;
+  if (isPlainObject(pns) && sound('settings.compat.podNodeSelector')) {
+    for (const { key, error } of podNodeSelectorConfigProblems(pns as PodNodeSelectorConfig)) {
+      errors.push(fieldError.invalid(child('settings.compat.podNodeSelector', key), (pns as PodNodeSelectorConfig)[key], error));
+    }
+    for (const key of Object.keys(pns as object)) {
+      if (key !== POD_NODE_SELECTOR_DEFAULT_KEY && validateDnsLabel(key, '').length > 0) {
+        warnings.push({ type: 'Invalid', path: child('settings.compat.podNodeSelector', key), detail: `neither ${POD_NODE_SELECTOR_DEFAULT_KEY} nor a namespace name: never read` });
+      }
+    }
+  }
+  const ptr = compat.podTolerationRestriction;
+  if (isPlainObject(ptr)) {
+    for (const list of ['default', 'whitelist'] as const) {
+      const path = `settings.compat.podTolerationRestriction.${list}`;
+      const items = (ptr as Record<string, unknown>)[list];
+      for (const { item, i } of soundItems(Array.isArray(items) ? (items as V1Toleration[]) : undefined, (i) => `${path}[${i}]`, sound)) {
+        errors.push(...validateToleration(item, `${path}[${i}]`));
+      }
+    }
+  }
+  return { errors, warnings };
 }
 
 function lintNodeTemplate(t: NodeTemplate, path: string, sound: Sound): FieldError[] {
@@ -288,6 +322,11 @@ export function lintRules(doc: RulesDocument, sound: Sound = EVERYWHERE): LintRe
     templates.forEach((t, i) => {
       if (isPlainObject(t)) errors.push(...lintNodeTemplate(t, `settings.validation.nodeTemplates[${i}]`, sound));
     });
+    if (isPlainObject(settings.compat)) {
+      const compat = lintCompat(settings.compat as Compat, sound);
+      errors.push(...compat.errors);
+      warnings.push(...compat.warnings);
+    }
     const named = soundItems(templates, (i) => `settings.validation.nodeTemplates[${i}].name`, sound).filter(({ item }) => isPlainObject(item));
     errors.push(...duplicates(named, ({ item }) => item.name, (k) => `settings.validation.nodeTemplates[${(named[k] as { i: number }).i}].name`));
   }

@@ -25,7 +25,8 @@ const Strict = { additionalProperties: false } as const;
 const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 const Opt = <T extends TSchema>(t: T) => Type.Optional(t);
 
-export const ON_CONFLICT = ['keep', 'override', 'reject'] as const;
+/** `skip`: the rule applies nothing when any of its injections conflicts with the pod (PodPreset's semantics). */
+export const ON_CONFLICT = ['keep', 'override', 'reject', 'skip'] as const;
 export const VALIDATION_MODES = ['enforce', 'warn', 'off'] as const;
 /** What validation does with a pod that can run but would not be scheduled now (see the README, "Validation"). */
 export const PENDING_MODES = ['warn', 'deny', 'off'] as const;
@@ -211,6 +212,12 @@ export const Match = Type.Object(
     namespaces: Opt(Type.Array(Type.String(), { description: 'namespace names; omitted matches every namespace' })),
     namespaceSelector: Opt(LabelSelector),
     podSelector: Opt(LabelSelector),
+    podAnnotationSelector: Opt(
+      Type.Object(
+        { matchLabels: LabelSelector.properties.matchLabels, matchExpressions: LabelSelector.properties.matchExpressions },
+        { ...Strict, description: "A label selector over the pod's annotations (NotIn also matches a pod without the key)" },
+      ),
+    ),
     includeDaemonSetPods: Opt(
       Type.Boolean({ description: 'also mutate pods owned by a DaemonSet (default false)', default: false }),
     ),
@@ -257,8 +264,35 @@ export const NodeTemplate = Type.Object(
   { ...Strict, description: 'A node an autoscaler (cluster-autoscaler, Karpenter) can add' },
 );
 
+/**
+ * `settings.compat`: in-tree admission plugins honoured from their namespace annotations (docs/compat.md). Each is
+ * `true` (enabled, empty configuration), `false` (off), or the plugin's own configuration.
+ */
+export const Compat = Type.Object(
+  {
+    podNodeSelector: Opt(
+      Type.Unsafe<boolean | Record<string, string>>({
+        type: ['boolean', 'object'],
+        additionalProperties: { type: 'string' },
+        description:
+          'PodNodeSelector: true, or its podNodeSelectorPluginConfig — clusterDefaultNodeSelector and one whitelist per namespace name, each k=v,...',
+      }),
+    ),
+    podTolerationRestriction: Opt(
+      Type.Unsafe<boolean | { default?: Static<typeof Toleration>[]; whitelist?: Static<typeof Toleration>[] }>({
+        type: ['boolean', 'object'],
+        properties: { default: Type.Array(Toleration), whitelist: Type.Array(Toleration) },
+        additionalProperties: false,
+        description: 'PodTolerationRestriction: true, or its Configuration — the cluster default tolerations and whitelist',
+      }),
+    ),
+  },
+  { ...Strict, description: 'In-tree admission plugins honoured from their namespace annotations' },
+);
+
 export const Settings = Type.Object(
   {
+    compat: Opt(Compat),
     excludedNamespaces: Opt(
       Type.Array(Type.String(), { description: 'never mutated nor validated', default: [...DEFAULT_EXCLUDED_NAMESPACES] }),
     ),
@@ -304,6 +338,7 @@ export type Rule = Static<typeof Rule>;
 export type Match = Static<typeof Match>;
 export type Inject = Static<typeof Inject>;
 export type Settings = Static<typeof Settings>;
+export type Compat = Static<typeof Compat>;
 export type NodeTemplate = Static<typeof NodeTemplate>;
 export type OnConflict = (typeof ON_CONFLICT)[number];
 export type ValidationMode = (typeof VALIDATION_MODES)[number];

@@ -34,7 +34,7 @@ export function withNameLabel(namespace: string, labels: Labels | undefined): La
  * `match.includeDaemonSetPods` (a DaemonSet's pods pinned away from their node would be recreated forever).
  */
 export function matchingRules(ruleSet: RuleSet, pod: V1Pod, namespace: string, namespaceLabels: Labels): CompiledRule[] {
-  const subject = { namespace, namespaceLabels, podLabels: pod.metadata?.labels ?? {} };
+  const subject = { namespace, namespaceLabels, podLabels: pod.metadata?.labels ?? {}, podAnnotations: pod.metadata?.annotations ?? {} };
   const daemonSetPod = isDaemonSetPod(pod);
   return ruleSet.rulesFor(namespace, subject.podLabels).filter((r) => (!daemonSetPod || r.includeDaemonSetPods) && r.matches(subject));
 }
