@@ -38,7 +38,7 @@ describe('placement-webhook COMMAND --help', () => {
 describe('placement-webhook: usage errors are exit 2 with one line', () => {
   it.each([
     { name: 'no command', argv: [], want: undefined },
-    { name: 'an unknown command', argv: ['deploy'], want: 'error: unknown command "deploy"; commands: serve, check, replay, lint, certs, templates, audit, whatif; see \'placement-webhook --help\'' },
+    { name: 'an unknown command', argv: ['deploy'], want: 'error: unknown command "deploy"; commands: serve, check, replay, lint, certs, templates, audit, whatif, convert; see \'placement-webhook --help\'' },
     { name: 'an unknown flag', argv: ['check', '--verbose', 'pod.yaml'], want: "error: unknown flag --verbose; see 'placement-webhook check --help'" },
     { name: 'a flag without its value', argv: ['check', 'pod.yaml', '--rules'], want: "error: Option '--rules <value>' argument missing; see 'placement-webhook check --help'" },
   ])('$name', async ({ argv, want }) => {

@@ -21,6 +21,8 @@ Usage:
   placement-webhook certs  [--service S] [--namespace N] [--out DIR] [--kustomize-dir DIR] [--san NAME|IP]... [--days D]
   placement-webhook templates from-asg [--asg-tag KEY[=VALUE]] [--merge RULES] FILE
   placement-webhook templates from-eks-nodegroup [--merge RULES] FILE...
+  placement-webhook convert podpreset FILE...
+  placement-webhook convert namespaces [--admission-config F] FILE...
 
 serve in a cluster: --kubeconfig F | --in-cluster, --rules-configmap NS/NAME (or --rules F), --max-staleness 60s,
   --cert-reload-interval 10s, --shutdown-delay 5s, --relist-interval 10m
@@ -181,6 +183,24 @@ left out, with a comment saying so.
 
 Exit codes: 0 printed or written, 2 bad input (unreadable, not such an answer, templates or a merged document that
 would be invalid).`,
+
+  convert: `Usage: placement-webhook convert podpreset FILE...
+       placement-webhook convert namespaces [--admission-config F] FILE...
+
+What the in-tree plugins left behind, as a rules document on stdout (linted first; a comment above each rule says
+where it came from and what it does not carry; - reads stdin). See docs/compat.md.
+
+podpreset   PodPreset objects (settings.k8s.io/v1alpha1): one rule per preset — its namespace (default when it
+            names none), its selector, env, envFrom, volumes and volumeMounts, onConflict: skip, and a pod-annotation
+            match honouring podpreset.admission.kubernetes.io/exclude: "true"
+namespaces  Namespaces annotated for PodNodeSelector and PodTolerationRestriction: one rule per namespace with its
+            node selector (onConflict: reject) and default tolerations; whitelists are not rules (comments say so;
+            settings.compat keeps them)
+  --admission-config F   the kube-apiserver --admission-control-config-file: the cluster default node selector
+                         and tolerations, for namespaces without the annotations
+
+Exit codes: 0 printed, 2 bad input (unreadable, not such objects, an annotation that does not parse, a rule that
+would be invalid).`,
 } as const;
 
 export type CommandName = keyof typeof COMMAND_USAGE;
@@ -195,6 +215,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
   templates: async () => (await import('./templates.js')).templates,
   audit: async () => (await import('./audit.js')).auditCommand,
   whatif: async () => (await import('./whatif.js')).whatif,
+  convert: async () => (await import('./convert.js')).convert,
 };
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(commands, name);
