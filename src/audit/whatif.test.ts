@@ -159,6 +159,11 @@ describe('whatIf', () => {
     want.forEach((w, i) => expect(findings[i]).toMatchObject(w));
   });
 
+  it('covers every what-if finding kind in its table', () => {
+    const seen = new Set(cases.flatMap((c) => c.want.map((w) => w.kind)));
+    expect((['drained', 'evicted', 'node-removed', 'pdb', 'replicas-lost'] as const).filter((k) => !seen.has(k))).toEqual([]);
+  });
+
   it('drift whose patch the new rules change is new; the same drift before and after is not', () => {
     const rule = (value: string) => ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: value } } }]);
     const pods = [running(makePod('batch').label('tier', 'batch').obj(), 'n1')];
