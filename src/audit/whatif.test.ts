@@ -212,7 +212,7 @@ describe('whatIf and workloads', () => {
   it('a workload that can place fewer replicas after the change than before is new, though it was short before', () => {
     const nodes = [node('n1').v1(), node('n2').v1()];
     const { findings } = whatIf({ nodes, pods: [], rules: NO_RULES, workloads: [deployment], changes: [{ kind: 'taint', node: 'n2', taint: { key: 'x', effect: 'NoSchedule' } }] });
-    expect(findings.map((f) => [f.kind, f.message])).toEqual([['replicas', `3 replicas, but at most 1 can be placed (required anti-affinity on ${HOST}; 1 nodes can run its pods): 2 stay Pending`]]);
+    expect(findings.map((f) => [f.kind, f.message])).toEqual([['replicas', `3 replicas, but at most 1 can be placed (required anti-affinity on ${HOST}; 1 node can run its pods): 2 stay Pending`]]);
   });
 });
 

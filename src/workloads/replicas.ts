@@ -81,7 +81,8 @@ export function replicaBound(w: WorkloadShape, nodes: NodeIndex, pods: PodIndex 
       if (onNode.some((p) => termMatchesPod(term, p, nsLabels) && !(own && selectorMatches(own, p.labels)))) blocked.add(d);
     }
     for (const d of blocked) domains.delete(d);
-    const noun = key === HOSTNAME_KEY ? 'nodes' : `${key} domains`;
+    const one = domains.size === 1;
+    const noun = key === HOSTNAME_KEY ? (one ? 'node' : 'nodes') : `${key} ${one ? 'domain' : 'domains'}`;
     consider({
       placeable: domains.size,
       why: `required anti-affinity on ${key}; ${domains.size} ${noun} can run its pods`,
