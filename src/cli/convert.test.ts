@@ -58,12 +58,14 @@ interface CheckResult {
 async function checked(args: string[], podsFile: string): Promise<Map<string, V1Pod | undefined>> {
   const r = await cli(['check', ...args, '-o', 'json', podsFile]);
   if (r.code === 2) throw new Error(r.stderr);
-  const pods = new Map(parseObjects(readFileSync(podsFile, 'utf8'), podsFile).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p as V1Pod]));
+  const pods = new Map(
+    parseObjects(readFileSync(podsFile, 'utf8'), podsFile).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p as V1Pod]),
+  );
   return new Map(
     (JSON.parse(r.stdout) as CheckResult[]).map((c) => {
       const key = `${c.namespace}/${c.name}`;
       const pod = pods.get(key) as V1Pod;
-      return [key, c.allowed ? (fastJsonPatch.applyPatch(structuredClone(pod), c.patch, true, false).newDocument) : undefined];
+      return [key, c.allowed ? fastJsonPatch.applyPatch(structuredClone(pod), c.patch, true, false).newDocument : undefined];
     }),
   );
 }
@@ -72,7 +74,8 @@ async function checked(args: string[], podsFile: string): Promise<Map<string, V1
 function specAsSets(pod: V1Pod | undefined): unknown {
   if (!pod) return 'refused';
   const sorted = (xs: unknown[] | undefined) => (xs ?? []).map((x) => JSON.stringify(x)).sort();
-  const containers = (cs: V1Container[] | undefined) => (cs ?? []).map((c) => ({ name: c.name, env: sorted(c.env), envFrom: sorted(c.envFrom), volumeMounts: sorted(c.volumeMounts) }));
+  const containers = (cs: V1Container[] | undefined) =>
+    (cs ?? []).map((c) => ({ name: c.name, env: sorted(c.env), envFrom: sorted(c.envFrom), volumeMounts: sorted(c.volumeMounts) }));
   return { containers: containers(pod.spec?.containers), initContainers: containers(pod.spec?.initContainers), volumes: sorted(pod.spec?.volumes) };
 }
 
@@ -94,7 +97,9 @@ describe('convert podpreset', () => {
 
   it('through check, every example pod comes out as the 1.19 PodPreset plugin made it', async () => {
     const rules = write('podpreset-rules.yaml', (await cli(['convert', 'podpreset', fixture('podpresets.yaml')])).stdout);
-    const presets = parseObjects(readFileSync(fixture('podpresets.yaml'), 'utf8'), 'podpresets.yaml').map((o) => (readPodPreset(o) as { preset: PodPreset }).preset);
+    const presets = parseObjects(readFileSync(fixture('podpresets.yaml'), 'utf8'), 'podpresets.yaml').map(
+      (o) => (readPodPreset(o) as { preset: PodPreset }).preset,
+    );
     const pods = parseObjects(readFileSync(fixture('pods-podpreset.yaml'), 'utf8'), 'pods');
     const ours = await checked(['--rules', rules], fixture('pods-podpreset.yaml'));
     const cases = pods.map((p) => {
@@ -104,7 +109,13 @@ describe('convert podpreset', () => {
     });
     for (const c of cases) expect(c.ours, c.key).toStrictEqual(c.plugin);
     // The examples exercise what matters: applied, conflicting (nothing applied), identical, excluded, init containers.
-    expect(cases.filter((c) => JSON.stringify(c.plugin) !== JSON.stringify(specAsSets(pods.find((p) => `${p.metadata?.namespace}/${p.metadata?.name}` === c.key) as V1Pod))).length).toBe(6);
+    expect(
+      cases.filter(
+        (c) =>
+          JSON.stringify(c.plugin) !==
+          JSON.stringify(specAsSets(pods.find((p) => `${p.metadata?.namespace}/${p.metadata?.name}` === c.key) as V1Pod)),
+      ).length,
+    ).toBe(6);
   });
 
   it('refuses what is not a PodPreset, naming the file (exit 2)', async () => {
@@ -122,30 +133,49 @@ describe('convert namespaces', () => {
     const parsed = parseRules(r.stdout);
     expect(parsed.ok).toBe(true);
     expect(parsed.warnings).toStrictEqual([]);
-    expect(parsed.ok && parsed.ruleSet.rules.map((x) => x.name)).toStrictEqual(['namespace-web', 'namespace-batch', 'namespace-tools', 'namespace-sandbox']);
+    expect(parsed.ok && parsed.ruleSet.rules.map((x) => x.name)).toStrictEqual([
+      'namespace-web',
+      'namespace-batch',
+      'namespace-tools',
+      'namespace-sandbox',
+    ]);
     expect(r.stdout).toContain('not a rule: scheduler.alpha.kubernetes.io/tolerationsWhitelist');
     expect(r.stdout).toContain('scheduler.alpha.kubernetes.io/node-selector is "": no node selector');
   });
 
   it('through check, the example pods come out as settings.compat (the plugins) makes them', async () => {
-    const rules = write('namespace-rules.yaml', (await cli(['convert', 'namespaces', '--admission-config', fixture('admission-config.yaml'), fixture('namespaces.yaml')])).stdout);
-    const config = parseObjects(readFileSync(fixture('admission-config.yaml'), 'utf8'), 'config')[0] as unknown as { plugins: { configuration: Record<string, unknown> }[] };
+    const rules = write(
+      'namespace-rules.yaml',
+      (await cli(['convert', 'namespaces', '--admission-config', fixture('admission-config.yaml'), fixture('namespaces.yaml')])).stdout,
+    );
+    const config = parseObjects(readFileSync(fixture('admission-config.yaml'), 'utf8'), 'config')[0] as unknown as {
+      plugins: { configuration: Record<string, unknown> }[];
+    };
     const [pns, ptr] = config.plugins;
     const compat = write(
       'compat-rules.yaml',
       stringify({
         apiVersion: 'placement-webhook/v1',
         kind: 'PlacementRules',
-        settings: { compat: { podNodeSelector: pns?.configuration['podNodeSelectorPluginConfig'], podTolerationRestriction: { default: ptr?.configuration['default'] } } },
+        settings: {
+          compat: {
+            podNodeSelector: pns?.configuration['podNodeSelectorPluginConfig'],
+            podTolerationRestriction: { default: ptr?.configuration['default'] },
+          },
+        },
         rules: [],
       }),
     );
     const ns = ['--namespaces', fixture('namespaces.yaml')];
     const viaRules = await checked(['--rules', rules, ...ns], fixture('pods-namespaces.yaml'));
     const viaCompat = await checked(['--rules', compat, ...ns], fixture('pods-namespaces.yaml'));
-    const placement = (p: V1Pod | undefined) => (p ? { nodeSelector: p.spec?.nodeSelector ?? {}, tolerations: (p.spec?.tolerations ?? []).map((t) => JSON.stringify(t)).sort() } : 'refused');
+    const placement = (p: V1Pod | undefined) =>
+      p ? { nodeSelector: p.spec?.nodeSelector ?? {}, tolerations: (p.spec?.tolerations ?? []).map((t) => JSON.stringify(t)).sort() } : 'refused';
     expect([...viaRules].map(([k, p]) => [k, placement(p)])).toStrictEqual([...viaCompat].map(([k, p]) => [k, placement(p)]));
     expect(placement(viaCompat.get('web/frontend-staging'))).toBe('refused');
-    expect(placement(viaCompat.get('sandbox/experiment'))).toStrictEqual({ nodeSelector: { env: 'dev' }, tolerations: ['{"key":"shared","operator":"Exists","effect":"NoSchedule"}'] });
+    expect(placement(viaCompat.get('sandbox/experiment'))).toStrictEqual({
+      nodeSelector: { env: 'dev' },
+      tolerations: ['{"key":"shared","operator":"Exists","effect":"NoSchedule"}'],
+    });
   });
 });

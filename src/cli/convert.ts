@@ -93,18 +93,22 @@ export async function convertPodPresets(files: readonly string[]): Promise<{ con
 /** The PodNodeSelector and PodTolerationRestriction configurations of an AdmissionConfiguration file. */
 export async function readAdmissionConfig(file: string): Promise<ClusterConfigs> {
   const [doc, ...more] = parseObjects(await readText(file), fileName(file));
-  if (!doc || more.length > 0 || doc.kind !== 'AdmissionConfiguration') throw new UsageError(`${fileName(file)}: expected one AdmissionConfiguration (apiserver.config.k8s.io)`);
+  if (!doc || more.length > 0 || doc.kind !== 'AdmissionConfiguration')
+    throw new UsageError(`${fileName(file)}: expected one AdmissionConfiguration (apiserver.config.k8s.io)`);
   const plugins = Array.isArray(doc['plugins']) ? (doc['plugins'] as unknown[]) : [];
   const configOf = (name: string): Record<string, unknown> | undefined => {
     const p = plugins.find((x) => isObject(x) && x['name'] === name);
     if (!isObject(p)) return undefined;
-    if (p['path'] !== undefined) throw new UsageError(`${fileName(file)}: plugin ${name}: a configuration in another file (path) is not read; inline it under configuration`);
+    if (p['path'] !== undefined)
+      throw new UsageError(`${fileName(file)}: plugin ${name}: a configuration in another file (path) is not read; inline it under configuration`);
     return isObject(p['configuration']) ? p['configuration'] : undefined;
   };
   const pns = configOf('PodNodeSelector');
   const ptr = configOf('PodTolerationRestriction');
   const selectors = pns && isObject(pns['podNodeSelectorPluginConfig']) ? pns['podNodeSelectorPluginConfig'] : undefined;
-  const strings = selectors ? Object.fromEntries(Object.entries(selectors).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
+  const strings = selectors
+    ? Object.fromEntries(Object.entries(selectors).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    : undefined;
   return {
     ...(strings ? { podNodeSelector: strings } : {}),
     ...(ptr
@@ -119,7 +123,10 @@ export async function readAdmissionConfig(file: string): Promise<ClusterConfigs>
 }
 
 /** Annotated namespaces → rules. */
-export async function convertNamespaces(files: readonly string[], configs: ClusterConfigs): Promise<{ converted: ConvertedRule[]; header: string[]; trailing: string[] }> {
+export async function convertNamespaces(
+  files: readonly string[],
+  configs: ClusterConfigs,
+): Promise<{ converted: ConvertedRule[]; header: string[]; trailing: string[] }> {
   const taken = new Set<string>();
   const converted: ConvertedRule[] = [];
   const trailing: string[] = [];

@@ -29,7 +29,9 @@ const NAMESPACES = [
   namespace('plain'),
 ];
 
-const COMPAT: Settings = { compat: { podNodeSelector: { clusterDefaultNodeSelector: 'env=dev', web: 'env=prod,zone=a' }, podTolerationRestriction: true } };
+const COMPAT: Settings = {
+  compat: { podNodeSelector: { clusterDefaultNodeSelector: 'env=dev', web: 'env=prod,zone=a' }, podTolerationRestriction: true },
+};
 
 const cluster = (rules: Rule[] = [], settings: Settings = COMPAT) =>
   new StaticCluster(ruleSet(rules, settings), [makeNode('n1').label('env', 'prod').label('env2', 'x').v1()], NAMESPACES);
@@ -68,15 +70,28 @@ describe('settings.compat through /mutate', () => {
       nodeSelector: { env: 'prod' },
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'web', effect: 'NoSchedule' }, { ...MEMORY_PRESSURE_TOLERATION }],
     },
-    { name: 'a namespace without the annotation gets the cluster default', pod: makePod('a').ns('plain').obj(), nodeSelector: { env: 'dev' }, tolerations: undefined },
+    {
+      name: 'a namespace without the annotation gets the cluster default',
+      pod: makePod('a').ns('plain').obj(),
+      nodeSelector: { env: 'dev' },
+      tolerations: undefined,
+    },
     { name: 'an annotation set to "" opts out of the cluster default', pod: makePod('a').ns('open').obj(), nodeSelector: {}, tolerations: undefined },
-    { name: 'pods already bound to a node get the plugins\' changes too', pod: makePod('a').ns('plain').spec({ nodeName: 'n1' }).obj(), nodeSelector: { env: 'dev' }, tolerations: undefined },
+    {
+      name: "pods already bound to a node get the plugins' changes too",
+      pod: makePod('a').ns('plain').spec({ nodeName: 'n1' }).obj(),
+      nodeSelector: { env: 'dev' },
+      tolerations: undefined,
+    },
   ])('$name', ({ pod, nodeSelector, tolerations }) => {
     const got = mutated(pod, cluster());
-    expect(typeof got === 'string' ? got : { nodeSelector: got.spec?.nodeSelector ?? {}, tolerations: got.spec?.tolerations }).toStrictEqual({ nodeSelector, tolerations });
+    expect(typeof got === 'string' ? got : { nodeSelector: got.spec?.nodeSelector ?? {}, tolerations: got.spec?.tolerations }).toStrictEqual({
+      nodeSelector,
+      tolerations,
+    });
   });
 
-  it('a pod whose nodeSelector conflicts with the namespace is refused, in the plugin\'s words', () => {
+  it("a pod whose nodeSelector conflicts with the namespace is refused, in the plugin's words", () => {
     expect(mutated(makePod('a').ns('web').nodeSelector('env', 'dev').obj(), cluster())).toBe(
       'PodNodeSelector: pod node label selector conflicts with its namespace node label selector',
     );
@@ -101,21 +116,27 @@ describe('settings.compat through /mutate', () => {
   });
 
   it('is idempotent: the mutated pod mutates no further', () => {
-    const once = mutated(makePod('a').ns('web').container('app', burstable).toleration({ key: 'dedicated', operator: 'Equal', value: 'x', effect: 'NoSchedule' }).obj(), cluster());
+    const once = mutated(
+      makePod('a').ns('web').container('app', burstable).toleration({ key: 'dedicated', operator: 'Equal', value: 'x', effect: 'NoSchedule' }).obj(),
+      cluster(),
+    );
     expect(typeof once).not.toBe('string');
     expect(handleMutate(request(once as V1Pod), cluster()).response.patch).toBeUndefined();
   });
 });
 
 describe('settings.compat through /validate: the final pod', () => {
-  const validate = (pod: V1Pod, rules: Rule[] = [], operation: 'CREATE' | 'UPDATE' = 'CREATE', old?: V1Pod) => handleValidate(request(pod, operation, old), cluster(rules)).response;
+  const validate = (pod: V1Pod, rules: Rule[] = [], operation: 'CREATE' | 'UPDATE' = 'CREATE', old?: V1Pod) =>
+    handleValidate(request(pod, operation, old), cluster(rules)).response;
 
   it('a toleration a rule added outside the whitelist gets the pod refused', () => {
     const rule: Rule = { name: 'gpu', match: { namespaces: ['web'] }, inject: { tolerations: [{ key: 'gpu', operator: 'Exists' }] } };
     const pod = mutated(makePod('a').ns('web').obj(), cluster([rule])) as V1Pod;
     const r = validate(pod, [rule]);
     expect(r.allowed).toBe(false);
-    expect(r.status?.message).toBe('PodTolerationRestriction: pod tolerations (possibly merged with namespace default tolerations) conflict with its namespace whitelist');
+    expect(r.status?.message).toBe(
+      'PodTolerationRestriction: pod tolerations (possibly merged with namespace default tolerations) conflict with its namespace whitelist',
+    );
   });
 
   it("a nodeSelector pair outside the namespace's whitelist gets the pod refused, at /mutate and at /validate", () => {
@@ -152,7 +173,11 @@ describe('settings.compat through /validate: the final pod', () => {
 describe('onConflict: skip', () => {
   const preset: Rule = {
     name: 'preset',
-    inject: { env: [{ name: 'DB_PORT', value: '6379' }], volumes: [{ name: 'cache', emptyDir: {} }], volumeMounts: [{ name: 'cache', mountPath: '/cache' }] },
+    inject: {
+      env: [{ name: 'DB_PORT', value: '6379' }],
+      volumes: [{ name: 'cache', emptyDir: {} }],
+      volumeMounts: [{ name: 'cache', mountPath: '/cache' }],
+    },
     onConflict: 'skip',
   };
   const apply = (pod: V1Pod, rules: Rule[]) => mutatePod(pod, ruleSet(rules), 'default', withNameLabel('default', {}));
@@ -165,16 +190,20 @@ describe('onConflict: skip', () => {
   });
 
   it('applies nothing of the rule when one injection conflicts, and says so', () => {
-    const pod = makePod().container('app', { env: [{ name: 'DB_PORT', value: '5432' }] }).obj();
+    const pod = makePod()
+      .container('app', { env: [{ name: 'DB_PORT', value: '5432' }] })
+      .obj();
     const got = apply(pod, [preset]);
     expect(got.pod).toBe(pod);
     expect(got.appliedRules).toStrictEqual([]);
-    expect(got.warnings).toStrictEqual(['rule preset (onConflict: skip): not applied: the pod\'s env DB_PORT in container app differs']);
+    expect(got.warnings).toStrictEqual(["rule preset (onConflict: skip): not applied: the pod's env DB_PORT in container app differs"]);
   });
 
   it('a skipped rule does not keep later rules from applying', () => {
     const later: Rule = { name: 'later', inject: { nodeSelector: { a: 'b' } } };
-    const pod = makePod().container('app', { env: [{ name: 'DB_PORT', value: '5432' }] }).obj();
+    const pod = makePod()
+      .container('app', { env: [{ name: 'DB_PORT', value: '5432' }] })
+      .obj();
     const got = apply(pod, [preset, later]);
     expect(got.appliedRules).toStrictEqual(['later']);
     expect(got.pod.spec?.nodeSelector).toStrictEqual({ a: 'b' });
@@ -185,12 +214,18 @@ describe('onConflict: skip', () => {
 describe('match.podAnnotationSelector', () => {
   const rule: Rule = {
     name: 'not-excluded',
-    match: { podAnnotationSelector: { matchExpressions: [{ key: 'podpreset.admission.kubernetes.io/exclude', operator: 'NotIn', values: ['true'] }] } },
+    match: {
+      podAnnotationSelector: { matchExpressions: [{ key: 'podpreset.admission.kubernetes.io/exclude', operator: 'NotIn', values: ['true'] }] },
+    },
     inject: { nodeSelector: { a: 'b' } },
   };
   it.each([
     { name: 'a pod without the annotation matches', pod: makePod().obj(), applied: ['not-excluded'] },
-    { name: 'a pod annotated "false" matches', pod: makePod().annotation('podpreset.admission.kubernetes.io/exclude', 'false').obj(), applied: ['not-excluded'] },
+    {
+      name: 'a pod annotated "false" matches',
+      pod: makePod().annotation('podpreset.admission.kubernetes.io/exclude', 'false').obj(),
+      applied: ['not-excluded'],
+    },
     { name: 'a pod annotated "true" does not', pod: makePod().annotation('podpreset.admission.kubernetes.io/exclude', 'true').obj(), applied: [] },
   ])('$name', ({ pod, applied }) => {
     expect(mutatePod(pod, ruleSet([rule]), 'default', withNameLabel('default', {})).appliedRules).toStrictEqual(applied);

@@ -13,7 +13,13 @@
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { sameJson } from '../util/json.js';
 import type { Labels } from '../scheduling/types.js';
-import { admitNodeSelector, namespaceNodeSelector, NODE_SELECTOR_ANNOTATION, validateNodeSelector, type PodNodeSelectorConfig } from './pod-node-selector.js';
+import {
+  admitNodeSelector,
+  namespaceNodeSelector,
+  NODE_SELECTOR_ANNOTATION,
+  validateNodeSelector,
+  type PodNodeSelectorConfig,
+} from './pod-node-selector.js';
 import {
   admitTolerations,
   DEFAULT_TOLERATIONS_ANNOTATION,
@@ -40,7 +46,11 @@ export const COMPAT_OFF: CompatSettings = Object.freeze({});
 export const compatEnabled = (c: CompatSettings): boolean => c.podNodeSelector !== undefined || c.podTolerationRestriction !== undefined;
 
 /** The namespace annotations the plugins read: the only ones the namespace caches keep. */
-export const COMPAT_ANNOTATIONS: readonly string[] = Object.freeze([NODE_SELECTOR_ANNOTATION, DEFAULT_TOLERATIONS_ANNOTATION, TOLERATIONS_WHITELIST_ANNOTATION]);
+export const COMPAT_ANNOTATIONS: readonly string[] = Object.freeze([
+  NODE_SELECTOR_ANNOTATION,
+  DEFAULT_TOLERATIONS_ANNOTATION,
+  TOLERATIONS_WHITELIST_ANNOTATION,
+]);
 
 /** The string values of `COMPAT_ANNOTATIONS` in `annotations` (whatever it holds: it comes from the API or a file). */
 export function compatAnnotations(annotations: unknown): Record<string, string> {
@@ -66,13 +76,13 @@ export type CompatAdmission =
     }
   | { readonly kind: 'refused'; readonly message: string };
 
-const unknownNamespace = (namespace: string) =>
-  `placement-webhook: namespace ${namespace} is not known: its PodNodeSelector/PodTolerationRestriction annotations were not applied`;
+const unknownNamespace = (namespace: string, what: 'applied' | 'checked') =>
+  `placement-webhook: namespace ${namespace} is not known: its PodNodeSelector/PodTolerationRestriction annotations were not ${what}`;
 
 /** The plugins' mutation of `pod` (CREATE; on UPDATE the webhook does not mutate). */
 export function admitCompat(pod: V1Pod, namespace: string, annotations: NamespaceAnnotations, settings: CompatSettings): CompatAdmission {
   if (!compatEnabled(settings)) return { kind: 'admitted', warnings: [] };
-  if (annotations === undefined) return { kind: 'admitted', warnings: [unknownNamespace(namespace)] };
+  if (annotations === undefined) return { kind: 'admitted', warnings: [unknownNamespace(namespace, 'applied')] };
   let nodeSelector: Labels | undefined;
   if (settings.podNodeSelector !== undefined) {
     const selector = namespaceNodeSelector(annotations, settings.podNodeSelector);
@@ -119,13 +129,13 @@ export function validateCompat(
     const config = settings.podTolerationRestriction;
     if (config === undefined) return { warnings: [] };
     if (oldPod !== undefined && sameJson(pod.spec?.tolerations ?? [], oldPod.spec?.tolerations ?? [])) return { warnings: [] };
-    if (annotations === undefined) return { warnings: [unknownNamespace(namespace).replace('were not applied', 'were not checked')] };
+    if (annotations === undefined) return { warnings: [unknownNamespace(namespace, 'checked')] };
     const admitted = admitTolerations({ operation, pod, namespaceAnnotations: annotations, config });
     if (admitted.kind === 'refused') return { refusal: `${POD_TOLERATION_RESTRICTION}: ${admitted.message}`, warnings: [] };
     const check = validateTolerations(admitted.tolerations, annotations, config);
     return check === undefined ? { warnings: [] } : { refusal: `${POD_TOLERATION_RESTRICTION}: ${check}`, warnings: [] };
   }
-  if (annotations === undefined) return { warnings: [unknownNamespace(namespace).replace('were not applied', 'were not checked')] };
+  if (annotations === undefined) return { warnings: [unknownNamespace(namespace, 'checked')] };
   if (settings.podNodeSelector !== undefined) {
     const selector = namespaceNodeSelector(annotations, settings.podNodeSelector);
     if (!selector.ok) return { refusal: `${POD_NODE_SELECTOR}: ${selector.error}`, warnings: [] };

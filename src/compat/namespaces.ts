@@ -15,7 +15,12 @@
  */
 import type { Rule } from '../rules/schema.js';
 import { NODE_SELECTOR_ANNOTATION, namespaceNodeSelector, type PodNodeSelectorConfig } from './pod-node-selector.js';
-import { DEFAULT_TOLERATIONS_ANNOTATION, parseTolerationsAnnotation, TOLERATIONS_WHITELIST_ANNOTATION, type PodTolerationRestrictionConfig } from './pod-toleration-restriction.js';
+import {
+  DEFAULT_TOLERATIONS_ANNOTATION,
+  parseTolerationsAnnotation,
+  TOLERATIONS_WHITELIST_ANNOTATION,
+  type PodTolerationRestrictionConfig,
+} from './pod-toleration-restriction.js';
 import { ruleName } from './podpreset.js';
 
 export interface NamespaceConversion {
@@ -34,7 +39,12 @@ export interface ClusterConfigs {
 }
 
 /** One namespace's rule. `taken` holds the rule names used so far (names are unique in a document). */
-export function namespaceRule(name: string, annotations: Readonly<Record<string, string>>, configs: ClusterConfigs, taken: Set<string>): NamespaceConversion {
+export function namespaceRule(
+  name: string,
+  annotations: Readonly<Record<string, string>>,
+  configs: ClusterConfigs,
+  taken: Set<string>,
+): NamespaceConversion {
   const notes: string[] = [];
   const errors: string[] = [];
   const inject: Rule['inject'] = {};
@@ -44,11 +54,14 @@ export function namespaceRule(name: string, annotations: Readonly<Record<string,
     if (!selector.ok) errors.push(selector.error);
     else if (Object.keys(selector.value).length > 0) {
       inject.nodeSelector = { ...selector.value };
-      notes.push(hasSelector ? `nodeSelector from ${NODE_SELECTOR_ANNOTATION}` : 'nodeSelector from the cluster default (clusterDefaultNodeSelector)');
+      notes.push(
+        hasSelector ? `nodeSelector from ${NODE_SELECTOR_ANNOTATION}` : 'nodeSelector from the cluster default (clusterDefaultNodeSelector)',
+      );
     } else if (hasSelector) notes.push(`${NODE_SELECTOR_ANNOTATION} is "": no node selector (the cluster default does not apply)`);
   }
   const whitelist = configs.podNodeSelector?.[name];
-  if (whitelist !== undefined && whitelist !== '') notes.push(`not a rule: the node selector whitelist ${JSON.stringify(whitelist)} (keep settings.compat.podNodeSelector for it)`);
+  if (whitelist !== undefined && whitelist !== '')
+    notes.push(`not a rule: the node selector whitelist ${JSON.stringify(whitelist)} (keep settings.compat.podNodeSelector for it)`);
 
   const defaults = parseTolerationsAnnotation(annotations, DEFAULT_TOLERATIONS_ANNOTATION);
   if (!defaults.ok) errors.push(defaults.error);

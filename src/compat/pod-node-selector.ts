@@ -76,8 +76,7 @@ export function namespaceNodeSelector(annotations: Readonly<Record<string, strin
 }
 
 export type NodeSelectorAdmission =
-  | { readonly kind: 'admitted'; readonly nodeSelector: Labels; readonly changed: boolean }
-  | { readonly kind: 'refused'; readonly message: string };
+  { readonly kind: 'admitted'; readonly nodeSelector: Labels; readonly changed: boolean } | { readonly kind: 'refused'; readonly message: string };
 
 /**
  * `Admit`: refuses a pod whose `nodeSelector` conflicts with the namespace's selector, else adds the namespace's

@@ -266,10 +266,15 @@ export function admitTolerations(input: TolerationInputs): TolerationAdmission {
 }
 
 /** The whitelist that applies (the namespace's when annotated, else the cluster's) and its scope, for the message. */
-export function whitelistFor(annotations: Readonly<Record<string, string>>, config: PodTolerationRestrictionConfig): Parsed<{ list: readonly V1Toleration[]; scope: 'namespace' | 'cluster' }> {
+export function whitelistFor(
+  annotations: Readonly<Record<string, string>>,
+  config: PodTolerationRestrictionConfig,
+): Parsed<{ list: readonly V1Toleration[]; scope: 'namespace' | 'cluster' }> {
   const ns = parseTolerationsAnnotation(annotations, TOLERATIONS_WHITELIST_ANNOTATION);
   if (!ns.ok) return ns;
-  return ns.value !== undefined ? { ok: true, value: { list: ns.value, scope: 'namespace' } } : { ok: true, value: { list: config.whitelist ?? [], scope: 'cluster' } };
+  return ns.value !== undefined
+    ? { ok: true, value: { list: ns.value, scope: 'namespace' } }
+    : { ok: true, value: { list: config.whitelist ?? [], scope: 'cluster' } };
 }
 
 /** `Validate`: why the final tolerations are refused, or undefined. */

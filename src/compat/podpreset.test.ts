@@ -25,7 +25,18 @@ const containerOf = (pod: V1Pod, i = 0) => pod.spec?.containers[i];
 describe('applyPodPresets (the 1.19 plugin)', () => {
   it('adds env, envFrom and volume mounts to every container and init container, volumes to the pod', () => {
     const pod = makePod().container('a').container('b').initContainer('i').obj();
-    const got = applyPodPresets(pod, [preset('p', { env: [{ name: 'X', value: '1' }], envFrom: [{ configMapRef: { name: 'cm' } }], volumeMounts: [{ name: 'v', mountPath: '/v' }], volumes: [{ name: 'v', emptyDir: {} }] })], 'default');
+    const got = applyPodPresets(
+      pod,
+      [
+        preset('p', {
+          env: [{ name: 'X', value: '1' }],
+          envFrom: [{ configMapRef: { name: 'cm' } }],
+          volumeMounts: [{ name: 'v', mountPath: '/v' }],
+          volumes: [{ name: 'v', emptyDir: {} }],
+        }),
+      ],
+      'default',
+    );
     expect(got.applied).toStrictEqual(['p']);
     for (const c of [...(got.pod.spec?.containers ?? []), ...(got.pod.spec?.initContainers ?? [])]) {
       expect(c.env).toStrictEqual([{ name: 'X', value: '1' }]);
@@ -37,11 +48,18 @@ describe('applyPodPresets (the 1.19 plugin)', () => {
 
   it.each([
     { name: 'an env var of the same name and another value', container: { env: [{ name: 'X', value: '2' }] }, volumes: undefined },
-    { name: 'a volume mount of the same name at another path', container: { volumeMounts: [{ name: 'v', mountPath: '/elsewhere' }] }, volumes: undefined },
+    {
+      name: 'a volume mount of the same name at another path',
+      container: { volumeMounts: [{ name: 'v', mountPath: '/elsewhere' }] },
+      volumes: undefined,
+    },
     { name: 'another volume mounted at the same path', container: { volumeMounts: [{ name: 'w', mountPath: '/v' }] }, volumes: undefined },
     { name: 'a volume of the same name with another source', container: {}, volumes: [{ name: 'v', hostPath: { path: '/x' } }] },
   ])('a conflict — $name — leaves the pod unchanged, every preset included', ({ container, volumes }) => {
-    const pod = makePod().container('a', container).spec(volumes ? { volumes } : {}).obj();
+    const pod = makePod()
+      .container('a', container)
+      .spec(volumes ? { volumes } : {})
+      .obj();
     const presets = [
       preset('p', { env: [{ name: 'X', value: '1' }], volumeMounts: [{ name: 'v', mountPath: '/v' }], volumes: [{ name: 'v', emptyDir: {} }] }),
       preset('other', { env: [{ name: 'Y', value: '1' }] }),
@@ -52,19 +70,41 @@ describe('applyPodPresets (the 1.19 plugin)', () => {
 
   it('two presets that conflict with each other leave the pod unchanged', () => {
     const pod = makePod().obj();
-    const got = applyPodPresets(pod, [preset('a', { env: [{ name: 'X', value: '1' }] }), preset('b', { env: [{ name: 'X', value: '2' }] })], 'default');
+    const got = applyPodPresets(
+      pod,
+      [preset('a', { env: [{ name: 'X', value: '1' }] }), preset('b', { env: [{ name: 'X', value: '2' }] })],
+      'default',
+    );
     expect(got.conflict).toBe(true);
     expect(got.pod).toBe(pod);
   });
 
   it('an identical entry is not added again, and is no conflict', () => {
-    const pod = makePod().container('a', { env: [{ name: 'X', value: '1' }] }).obj();
-    const got = applyPodPresets(pod, [preset('p', { env: [{ name: 'X', value: '1' }, { name: 'Y', value: '2' }] })], 'default');
-    expect(containerOf(got.pod)?.env).toStrictEqual([{ name: 'X', value: '1' }, { name: 'Y', value: '2' }]);
+    const pod = makePod()
+      .container('a', { env: [{ name: 'X', value: '1' }] })
+      .obj();
+    const got = applyPodPresets(
+      pod,
+      [
+        preset('p', {
+          env: [
+            { name: 'X', value: '1' },
+            { name: 'Y', value: '2' },
+          ],
+        }),
+      ],
+      'default',
+    );
+    expect(containerOf(got.pod)?.env).toStrictEqual([
+      { name: 'X', value: '1' },
+      { name: 'Y', value: '2' },
+    ]);
   });
 
   it('envFrom is appended even when the pod already reads the same source (no conflict check)', () => {
-    const pod = makePod().container('a', { envFrom: [{ configMapRef: { name: 'cm' } }] }).obj();
+    const pod = makePod()
+      .container('a', { envFrom: [{ configMapRef: { name: 'cm' } }] })
+      .obj();
     const got = applyPodPresets(pod, [preset('p', { envFrom: [{ configMapRef: { name: 'cm' } }] })], 'default');
     expect(containerOf(got.pod)?.envFrom).toStrictEqual([{ configMapRef: { name: 'cm' } }, { configMapRef: { name: 'cm' } }]);
   });
@@ -75,7 +115,9 @@ describe('applyPodPresets (the 1.19 plugin)', () => {
     { name: 'labels the selector does not match', pod: makePod().label('role', 'backend').obj() },
     { name: 'another namespace', pod: makePod().ns('other').obj() },
   ])('$name: nothing', ({ pod }) => {
-    const presets = [preset('p', { selector: { matchExpressions: [{ key: 'role', operator: 'NotIn', values: ['backend'] }] }, env: [{ name: 'X', value: '1' }] })];
+    const presets = [
+      preset('p', { selector: { matchExpressions: [{ key: 'role', operator: 'NotIn', values: ['backend'] }] }, env: [{ name: 'X', value: '1' }] }),
+    ];
     expect(applyPodPresets(pod, presets, pod.metadata?.namespace ?? 'default').applied).toStrictEqual([]);
   });
 
@@ -87,13 +129,25 @@ describe('applyPodPresets (the 1.19 plugin)', () => {
 
 describe('readPodPreset', () => {
   it('reads a preset, default namespace assumed when none is named', () => {
-    const got = readPodPreset({ apiVersion: 'settings.k8s.io/v1alpha1', kind: 'PodPreset', metadata: { name: 'p' }, spec: { selector: { matchLabels: { a: 'b' } }, env: [{ name: 'X', value: '1' }] } });
-    expect(got).toStrictEqual({ ok: true, preset: { ...preset('p', { selector: { matchLabels: { a: 'b' } }, env: [{ name: 'X', value: '1' }] }), namespaceAssumed: true } });
+    const got = readPodPreset({
+      apiVersion: 'settings.k8s.io/v1alpha1',
+      kind: 'PodPreset',
+      metadata: { name: 'p' },
+      spec: { selector: { matchLabels: { a: 'b' } }, env: [{ name: 'X', value: '1' }] },
+    });
+    expect(got).toStrictEqual({
+      ok: true,
+      preset: { ...preset('p', { selector: { matchLabels: { a: 'b' } }, env: [{ name: 'X', value: '1' }] }), namespaceAssumed: true },
+    });
   });
 
   it.each([
     { name: 'another kind', o: { kind: 'ConfigMap', metadata: { name: 'x' } }, want: 'kind "ConfigMap" is not PodPreset' },
-    { name: 'another group', o: { apiVersion: 'v1', kind: 'PodPreset', metadata: { name: 'x' } }, want: 'apiVersion "v1" is not settings.k8s.io/v1alpha1' },
+    {
+      name: 'another group',
+      o: { apiVersion: 'v1', kind: 'PodPreset', metadata: { name: 'x' } },
+      want: 'apiVersion "v1" is not settings.k8s.io/v1alpha1',
+    },
     { name: 'no name', o: { kind: 'PodPreset', metadata: {} }, want: 'metadata.name: required value' },
     { name: 'env that is not a list', o: { kind: 'PodPreset', metadata: { name: 'x' }, spec: { env: { name: 'X' } } }, want: 'spec.env: not a list' },
   ])('refuses $name', ({ o, want }) => {
@@ -121,7 +175,10 @@ describe('ruleName', () => {
 
 describe('presetRule', () => {
   it('one preset, one rule: its namespace and selector, DaemonSet pods included, onConflict skip, the exclude annotation honoured', () => {
-    const rule = presetRule(preset('p', { selector: { matchLabels: { role: 'frontend' } }, env: [{ name: 'X', value: '1' }] }, 'shop'), 'podpreset-shop-p');
+    const rule = presetRule(
+      preset('p', { selector: { matchLabels: { role: 'frontend' } }, env: [{ name: 'X', value: '1' }] }, 'shop'),
+      'podpreset-shop-p',
+    );
     expect(rule).toStrictEqual({
       name: 'podpreset-shop-p',
       description: 'PodPreset shop/p',

@@ -57,7 +57,8 @@ export function readPodPreset(o: unknown): ReadResult {
   if (typeof name !== 'string' || name === '') return { ok: false, error: 'metadata.name: required value' };
   const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? metadata['namespace'] : undefined;
   const spec = isObject(o['spec']) ? o['spec'] : {};
-  if (spec['selector'] !== undefined && spec['selector'] !== null && !isObject(spec['selector'])) return { ok: false, error: 'spec.selector: not a label selector' };
+  if (spec['selector'] !== undefined && spec['selector'] !== null && !isObject(spec['selector']))
+    return { ok: false, error: 'spec.selector: not a label selector' };
   for (const field of ['env', 'envFrom', 'volumes', 'volumeMounts']) {
     if (spec[field] != null && !Array.isArray(spec[field])) return { ok: false, error: `spec.${field}: not a list` };
   }
@@ -67,7 +68,7 @@ export function readPodPreset(o: unknown): ReadResult {
       name,
       namespace: namespace ?? 'default',
       namespaceAssumed: namespace === undefined,
-      selector: (isObject(spec['selector']) ? spec['selector'] : {}),
+      selector: isObject(spec['selector']) ? spec['selector'] : {},
       env: list(spec['env']),
       envFrom: list(spec['envFrom']),
       volumes: list(spec['volumes']),
@@ -158,7 +159,11 @@ export function applyPodPresets(pod: V1Pod, presets: readonly PodPreset[], names
   const env = matching.flatMap((p) => p.env);
   const envFrom = matching.flatMap((p) => p.envFrom);
   const mounts = matching.flatMap((p) => p.volumeMounts);
-  const volumes = mergeByKeys(spec.volumes ?? [], matching.flatMap((p) => p.volumes), [byName]);
+  const volumes = mergeByKeys(
+    spec.volumes ?? [],
+    matching.flatMap((p) => p.volumes),
+    [byName],
+  );
   if (volumes === 'conflict') return { ...unchanged, conflict: true };
   const containers: V1Container[] = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
   for (const c of containers) {

@@ -65,11 +65,20 @@ describe('settings.compat against the real PodNodeSelector and PodTolerationRest
 
   async function createNamespaces(cp: ControlPlane) {
     for (const [name, annotations] of Object.entries(NAMESPACES)) {
-      await ok(cp, ['create', '-f', '-'], j({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, annotations, labels: { 'kubernetes.io/metadata.name': name } } }));
+      await ok(
+        cp,
+        ['create', '-f', '-'],
+        j({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, annotations, labels: { 'kubernetes.io/metadata.name': name } } }),
+      );
     }
   }
 
-  const podObject = (ns: string, c: PodCase, suffix = '') => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `${c.name}${suffix}`, namespace: ns }, spec: c.spec });
+  const podObject = (ns: string, c: PodCase, suffix = '') => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `${c.name}${suffix}`, namespace: ns },
+    spec: c.spec,
+  });
 
   async function create(cp: ControlPlane, ns: string, c: PodCase, dryRun: boolean, suffix = ''): Promise<Outcome> {
     const r = await cp.api('POST', `/api/v1/namespaces/${ns}/pods${dryRun ? '?dryRun=All' : ''}`, podObject(ns, c, suffix));
@@ -77,7 +86,12 @@ describe('settings.compat against the real PodNodeSelector and PodTolerationRest
   }
 
   async function addToleration(cp: ControlPlane, ns: string, name: string, t: Toleration): Promise<Outcome> {
-    const r = await cp.api('PATCH', `/api/v1/namespaces/${ns}/pods/${name}`, [{ op: 'add', path: '/spec/tolerations/-', value: t }], 'application/json-patch+json');
+    const r = await cp.api(
+      'PATCH',
+      `/api/v1/namespaces/${ns}/pods/${name}`,
+      [{ op: 'add', path: '/spec/tolerations/-', value: t }],
+      'application/json-patch+json',
+    );
     return outcome(r.status, r.body, r.text);
   }
 
@@ -105,7 +119,10 @@ describe('settings.compat against the real PodNodeSelector and PodTolerationRest
         kind: 'AdmissionConfiguration',
         plugins: [
           { name: 'PodNodeSelector', configuration: { podNodeSelectorPluginConfig: NODE_SELECTOR_CONFIG } },
-          { name: 'PodTolerationRestriction', configuration: { apiVersion: 'podtolerationrestriction.admission.k8s.io/v1alpha1', kind: 'Configuration', ...TOLERATION_CONFIG } },
+          {
+            name: 'PodTolerationRestriction',
+            configuration: { apiVersion: 'podtolerationrestriction.admission.k8s.io/v1alpha1', kind: 'Configuration', ...TOLERATION_CONFIG },
+          },
         ],
       }),
     );
@@ -120,7 +137,12 @@ describe('settings.compat against the real PodNodeSelector and PodTolerationRest
     }
     const [cm] = baseManifest('rules-configmap.yaml') as { data: Record<string, string> }[];
     if (!cm) throw new Error('no rules ConfigMap in webhook-config/base');
-    const rules = { apiVersion: 'placement-webhook/v1', kind: 'PlacementRules', settings: { compat: { podNodeSelector: NODE_SELECTOR_CONFIG, podTolerationRestriction: TOLERATION_CONFIG } }, rules: [] };
+    const rules = {
+      apiVersion: 'placement-webhook/v1',
+      kind: 'PlacementRules',
+      settings: { compat: { podNodeSelector: NODE_SELECTOR_CONFIG, podTolerationRestriction: TOLERATION_CONFIG } },
+      rules: [],
+    };
     await ok(ours, ['apply', '-f', '-'], j({ ...cm, data: { 'rules.yaml': stringify(rules) } }));
     await createNamespaces(ours);
     const certs = await makeCerts(path.join(dir, 'certs'));
@@ -183,12 +205,18 @@ describe('settings.compat against the real PodNodeSelector and PodTolerationRest
     const add = { key: 'anything', operator: 'Exists' };
     const [a0, b0] = await Promise.all([create(plugins, 'ns-wildcard', c, false, '-drop'), create(ours, 'ns-wildcard', c, false, '-drop')]);
     expect(b0).toStrictEqual(a0);
-    const [a, b] = await Promise.all([addToleration(plugins, 'ns-wildcard', 'burstable-drop', add), addToleration(ours, 'ns-wildcard', 'burstable-drop', add)]);
+    const [a, b] = await Promise.all([
+      addToleration(plugins, 'ns-wildcard', 'burstable-drop', add),
+      addToleration(ours, 'ns-wildcard', 'burstable-drop', add),
+    ]);
     expect({ refused: a.refused, tolerations: a.tolerations }).toStrictEqual({ refused: false, tolerations: a0.tolerations });
-    expect({ refused: b.refused, tolerations: b.tolerations }).toStrictEqual({ refused: false, tolerations: [...a0.tolerations, canonical(add)].sort() });
+    expect({ refused: b.refused, tolerations: b.tolerations }).toStrictEqual({
+      refused: false,
+      tolerations: [...a0.tolerations, canonical(add)].sort(),
+    });
   });
 
-  it('refusals carry the plugins\' words', () => {
+  it("refusals carry the plugins' words", () => {
     expect(wordings).toStrictEqual([]);
   });
 });

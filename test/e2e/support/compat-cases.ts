@@ -36,7 +36,12 @@ export const NAMESPACES: Record<string, Record<string, string>> = {
   'ns-whitelisted': { [NS_SELECTOR]: 'env=dev' },
   'ns-tolerations': {
     [NS_DEFAULTS]: j([{ key: 'team', operator: 'Equal', value: 'a', effect: 'NoSchedule' }]),
-    [NS_WHITELIST]: j([{ key: 'team', operator: 'Exists' }, { key: 'ok', operator: 'Exists' }, { operator: 'Exists', effect: 'NoExecute' }, MEMORY_PRESSURE]),
+    [NS_WHITELIST]: j([
+      { key: 'team', operator: 'Exists' },
+      { key: 'ok', operator: 'Exists' },
+      { operator: 'Exists', effect: 'NoExecute' },
+      MEMORY_PRESSURE,
+    ]),
   },
   'ns-wildcard': { [NS_DEFAULTS]: j([{ operator: 'Exists' }]), [NS_WHITELIST]: '' },
   'ns-superset': { [NS_DEFAULTS]: j([{ key: 'dedicated', operator: 'Exists' }]), [NS_WHITELIST]: '' },
@@ -63,11 +68,22 @@ export const PODS: PodCase[] = [
   { name: 'selector-zone', spec: { nodeSelector: { zone: 'a' }, containers: [container()] } },
   { name: 'selector-gpu', spec: { nodeSelector: { gpu: 'true' }, containers: [container()] } },
   { name: 'tol-team-b', spec: { tolerations: [{ key: 'team', operator: 'Equal', value: 'b', effect: 'NoSchedule' }], containers: [container()] } },
-  { name: 'tol-dedicated', spec: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'x', effect: 'NoSchedule' }], containers: [container(BURSTABLE)] } },
+  {
+    name: 'tol-dedicated',
+    spec: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'x', effect: 'NoSchedule' }], containers: [container(BURSTABLE)] },
+  },
   { name: 'tol-forbidden', spec: { tolerations: [{ key: 'forbidden', operator: 'Exists' }], containers: [container()] } },
-  { name: 'tol-ok', spec: { tolerations: [{ key: 'ok', operator: 'Exists' }, { key: 'allowed', operator: 'Exists' }], containers: [container()] } },
+  {
+    name: 'tol-ok',
+    spec: {
+      tolerations: [
+        { key: 'ok', operator: 'Exists' },
+        { key: 'allowed', operator: 'Exists' },
+      ],
+      containers: [container()],
+    },
+  },
   { name: 'tol-memory-pressure', spec: { tolerations: [{ ...MEMORY_PRESSURE }], containers: [container(BURSTABLE)] } },
   { name: 'tol-everything', spec: { tolerations: [{ operator: 'Exists' }], containers: [container()] } },
   { name: 'tol-omitted-operator', spec: { tolerations: [{ key: 'team', value: 'a', effect: 'NoSchedule' }], containers: [container()] } },
 ];
-
