@@ -76,7 +76,7 @@ describe('settings.compat against the real PodNodeSelector and PodTolerationRest
   const podObject = (ns: string, c: PodCase, suffix = '') => ({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `${c.name}${suffix}`, namespace: ns },
+    metadata: { name: `${c.name}${suffix}`, namespace: ns, ...(c.ownerReferences ? { ownerReferences: c.ownerReferences } : {}) },
     spec: c.spec,
   });
 

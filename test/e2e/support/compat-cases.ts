@@ -52,6 +52,7 @@ export const NAMESPACES: Record<string, Record<string, string>> = {
 export interface PodCase {
   name: string;
   spec: Record<string, unknown>;
+  ownerReferences?: Record<string, unknown>[];
 }
 
 export const container = (resources?: object) => ({ name: 'main', image: 'registry.k8s.io/pause:3.2', ...(resources ? { resources } : {}) });
@@ -86,4 +87,11 @@ export const PODS: PodCase[] = [
   { name: 'tol-memory-pressure', spec: { tolerations: [{ ...MEMORY_PRESSURE }], containers: [container(BURSTABLE)] } },
   { name: 'tol-everything', spec: { tolerations: [{ operator: 'Exists' }], containers: [container()] } },
   { name: 'tol-omitted-operator', spec: { tolerations: [{ key: 'team', value: 'a', effect: 'NoSchedule' }], containers: [container()] } },
+  // The plugins spare no pod: one already bound to a node, one owned by a DaemonSet.
+  { name: 'bound', spec: { nodeName: 'node-x', containers: [container(BURSTABLE)] } },
+  {
+    name: 'daemonset-pod',
+    spec: { containers: [container()] },
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: '0d5c2d8e-6f8a-4d0e-9b3a-2f1f3c9b7a11', controller: true }],
+  },
 ];
