@@ -11,7 +11,7 @@
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import { combine, judgeCapacity, NO_CAPACITY, type CapacityAnswer, type CapacityView } from '../capacity/capacity.js';
 import { templateCapacities } from '../capacity/templates.js';
-import { toPlacementNode } from '../cluster/objects.js';
+import { toPlacementNode } from '../scheduling/placement-node.js';
 import type { RuleSet } from '../rules/compile.js';
 import { withNameLabel } from '../rules/select.js';
 import type { PodConstraints } from '../scheduling/feasibility.js';

@@ -13,7 +13,7 @@
 import type { V1Namespace, V1Node } from '@kubernetes/client-node';
 import { child, formatFieldError, type FieldError } from '../util/errors.js';
 import { jsonLimitsError } from '../admission/shape.js';
-import { toPlacementNode } from '../cluster/objects.js';
+import { toPlacementNode } from '../scheduling/placement-node.js';
 import { QuantityError } from '../scheduling/quantity.js';
 import { TAINT_EFFECTS } from '../scheduling/taints.js';
 import { nodeAllocatable } from '../scheduling/resources.js';

@@ -1,6 +1,6 @@
 /**
  * `placement-webhook convert`: the output lints clean, and through `check` it gives the pods the original mechanism
- * gave — the 1.19 PodPreset plugin (its semantics in compat/podpreset.ts) for PodPresets; the plugins themselves, as
+ * gave — the 1.19 PodPreset plugin (its semantics in convert/podpreset.ts) for PodPresets; the plugins themselves, as
  * `settings.compat` runs them (proven against kube-apiserver 1.20 by test/e2e/compat.e2e.test.ts), for namespaces.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { parseObjects } from '../cluster/objects.js';
-import { applyPodPresets, readPodPreset, type PodPreset } from '../compat/podpreset.js';
+import { applyPodPresets, readPodPreset, type PodPreset } from '../convert/podpreset.js';
 import { parseRules } from '../rules/compile.js';
 import { run } from './run.js';
 

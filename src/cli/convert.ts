@@ -4,13 +4,13 @@
  * document, printed with a comment above each rule saying where it came from and what it does not carry. The
  * document is linted before it is printed: one that would not lint is an error (exit 2), never output.
  *
- * The conversions themselves are pure: `compat/podpreset.ts`, `compat/namespaces.ts`.
+ * The conversions themselves are pure: `convert/podpreset.ts`, `convert/namespaces.ts`.
  */
 import { parseArgs } from 'node:util';
 import { Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parseObjects } from '../cluster/objects.js';
-import { namespaceRule, type ClusterConfigs, type NamespaceConversion } from '../compat/namespaces.js';
-import { presetRule, readPodPreset, ruleName, type PodPreset } from '../compat/podpreset.js';
+import { namespaceRule, type ClusterConfigs, type NamespaceConversion } from '../convert/namespaces.js';
+import { presetRule, readPodPreset, ruleName, type PodPreset } from '../convert/podpreset.js';
 import { compileRules } from '../rules/compile.js';
 import { API_VERSION, KIND, type Rule, type RulesDocument } from '../rules/schema.js';
 import { formatFieldError } from '../util/errors.js';

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import type { V1Taint } from '@kubernetes/client-node';
 import { whatIf, type Change } from '../audit/whatif.js';
 import { hasProblems } from '../audit/findings.js';
-import { toPlacementNode } from '../cluster/objects.js';
+import { toPlacementNode } from '../scheduling/placement-node.js';
 import { loadRules } from '../rules/compile.js';
 import { validateLabelKey, validateLabelValue } from '../scheduling/labels.js';
 import { TAINT_EFFECTS } from '../scheduling/taints.js';

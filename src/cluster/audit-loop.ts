@@ -34,7 +34,7 @@ import type { CapacityView } from '../capacity/capacity.js';
 import type { RuleSet } from '../rules/compile.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
-import type { Metrics } from '../server/metrics.js';
+import type { AuditMetrics } from './metrics.js';
 import { isObject } from '../util/json.js';
 import { WORKLOAD_KINDS } from '../workloads/workloads.js';
 import { podFindings } from '../audit/audit.js';
@@ -146,7 +146,7 @@ export interface AuditLoopOptions {
   /** Whether this replica may write now (holds the Lease). */
   readonly isLeader: () => boolean;
   readonly logger: Logger;
-  readonly metrics?: Metrics;
+  readonly metrics?: AuditMetrics;
   /** After a skipped run, the next is tried this soon (default `SKIPPED_RETRY_MS`, or the interval if shorter). */
   readonly skippedRetryMs?: number;
 }
@@ -495,7 +495,7 @@ export interface ClusterAuditOptions {
   readonly namespace: string;
   readonly identity: string;
   readonly logger: Logger;
-  readonly metrics?: Metrics;
+  readonly metrics?: AuditMetrics;
   /** Lease timings (client-go's defaults otherwise). */
   readonly lease?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
 }

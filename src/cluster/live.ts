@@ -30,7 +30,8 @@ import { PodCache } from './pods.js';
 import type { RulesChecker } from './rules-checker.js';
 import { withNameLabel } from '../rules/select.js';
 import { compatAnnotations } from '../compat/index.js';
-import { stringMap, toPlacementNode } from './objects.js';
+import { toPlacementNode } from '../scheduling/placement-node.js';
+import { stringMap } from '../util/json.js';
 import { RULES_CONFIGMAP_KEY } from '../rules/configmap.js';
 
 /** Longest /readyz reason (an invalid document may have hundreds of errors; the log has them all). */

@@ -14,3 +14,12 @@ export interface ClusterMetrics {
   readonly cacheStale: Gauge<'cache'>;
   readonly cacheDisconnected: Gauge<'cache'>;
 }
+
+/** The metrics of the in-cluster audit (`audit-loop.ts`), also held by the server's registry. */
+export interface AuditMetrics {
+  readonly auditFindings: Gauge<'kind' | 'severity'>;
+  readonly auditRuns: Counter<'result'>;
+  readonly auditLastSuccess: Gauge;
+  readonly auditDuration: Gauge<'phase'>;
+  readonly auditLeader: Gauge;
+}

@@ -4,7 +4,6 @@
  */
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import { InvalidDocumentError, type FieldError } from '../util/errors.js';
-import type { PlacementNode } from '../scheduling/types.js';
 import { loadYaml, OBJECTS_LIMITS } from '../util/yaml.js';
 import { isObject } from '../util/json.js';
 
@@ -53,38 +52,3 @@ function ofKind<T>(objects: readonly KubeObject[], kind: string, source: string)
 export const parseNodes = (text: string, source: string) => ofKind<V1Node>(parseObjects(text, source), 'Node', source);
 export const parseNamespaces = (text: string, source: string) => ofKind<V1Namespace>(parseObjects(text, source), 'Namespace', source);
 export const parsePods = (text: string, source: string) => ofKind<V1Pod>(parseObjects(text, source), 'Pod', source);
-
-/** The string-valued entries of a map (labels, annotations); anything else is not a map of strings and yields {}. */
-export function stringMap(value: unknown): Record<string, string> {
-  if (!isObject(value)) return {};
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
-
-/**
- * What placement keeps of a Node (see `PlacementNode`). Read defensively: whatever the API server (or a file) holds,
- * the result has the shape placement relies on — labels of strings, taints with a string key and effect,
- * quantities as strings.
- */
-export function toPlacementNode(node: V1Node): PlacementNode {
-  const metadata: unknown = node.metadata;
-  const spec: unknown = node.spec;
-  const status: unknown = node.status;
-  const name = isObject(metadata) && typeof metadata['name'] === 'string' ? metadata['name'] : '';
-  const taints = isObject(spec) && Array.isArray(spec['taints']) ? (spec['taints'] as unknown[]) : [];
-  const allocatable = isObject(status) && isObject(status['allocatable']) ? status['allocatable'] : {};
-  return {
-    name,
-    labels: stringMap(isObject(metadata) ? metadata['labels'] : undefined),
-    taints: taints
-      .filter((t): t is Record<string, unknown> => isObject(t) && typeof t['key'] === 'string' && typeof t['effect'] === 'string')
-      .map((t) => ({ key: t['key'] as string, effect: t['effect'] as string, ...(typeof t['value'] === 'string' ? { value: t['value'] } : {}) })),
-    unschedulable: isObject(spec) && spec['unschedulable'] === true,
-    allocatable: Object.fromEntries(
-      Object.entries(allocatable)
-        .filter(([, v]) => typeof v === 'string' || typeof v === 'number')
-        .map(([k, v]) => [k, String(v)]),
-    ),
-  };
-}

@@ -22,7 +22,7 @@ import type { PodIndex } from '../scheduling/pods.js';
 import { QuantityError } from '../scheduling/quantity.js';
 import { nodeAllocatable } from '../scheduling/resources.js';
 import type { Labels, PlacementNode } from '../scheduling/types.js';
-import { toPlacementNode } from './objects.js';
+import { toPlacementNode } from '../scheduling/placement-node.js';
 
 /**
  * The node without the allocatable entries that are not quantities: they count as 0 (absent), as the node index

@@ -32,3 +32,11 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** The string-valued entries of a map (labels, annotations); anything else is not a map of strings and yields {}. */
+export function stringMap(value: unknown): Record<string, string> {
+  if (!isObject(value)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+  return out;
+}

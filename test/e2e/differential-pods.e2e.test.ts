@@ -41,7 +41,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Container, V1ContainerPort, V1LabelSelector, V1Node, V1Pod, V1PodAffinityTerm, V1TopologySpreadConstraint } from '@kubernetes/client-node';
-import { toPlacementNode } from '../../src/cluster/objects.js';
+import { toPlacementNode } from '../../src/scheduling/placement-node.js';
 import { evaluate, podConstraints, type Verdict } from '../../src/scheduling/feasibility.js';
 import { NodeIndex } from '../../src/scheduling/node-index.js';
 import { evaluateNow, podAwareConstraints, type NowVerdict } from '../../src/scheduling/now.js';

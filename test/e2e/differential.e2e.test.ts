@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { toPlacementNode } from '../../src/cluster/objects.js';
+import { toPlacementNode } from '../../src/scheduling/placement-node.js';
 import { evaluate, podConstraints } from '../../src/scheduling/feasibility.js';
 import { NodeIndex } from '../../src/scheduling/node-index.js';
 import { startControlPlane, type ControlPlane } from './support/controlplane.js';

@@ -14,13 +14,13 @@
  * Each rule matches DaemonSet pods too (`includeDaemonSetPods: true`): the plugins spared no pod.
  */
 import type { Rule } from '../rules/schema.js';
-import { NODE_SELECTOR_ANNOTATION, namespaceNodeSelector, type PodNodeSelectorConfig } from './pod-node-selector.js';
+import { NODE_SELECTOR_ANNOTATION, namespaceNodeSelector, type PodNodeSelectorConfig } from '../compat/pod-node-selector.js';
 import {
   DEFAULT_TOLERATIONS_ANNOTATION,
   parseTolerationsAnnotation,
   TOLERATIONS_WHITELIST_ANNOTATION,
   type PodTolerationRestrictionConfig,
-} from './pod-toleration-restriction.js';
+} from '../compat/pod-toleration-restriction.js';
 import { ruleName } from './podpreset.js';
 
 export interface NamespaceConversion {
