@@ -99,8 +99,10 @@ class TransportError extends Error {
 function admissionRoute(app: FastifyInstance, path: string, handler: Handler, opts: AppOptions): void {
   const { ctx, metrics, rulesChecker } = opts;
   const endpoint = path.slice(1);
-  /** What the handler needs read first: handlers are synchronous, the reads are not. */
-  /** Undefined when there is nothing to read (the common case: no promise, no extra turn). */
+  /**
+   * What the handler needs read first (handlers are synchronous, the reads are not); undefined when there is nothing
+   * to read, the common case: no promise and no extra turn then.
+   */
   const prepare = (request: AdmissionRequest): Promise<Prepared> | undefined => {
     // A scale names its workload only: read it first (bounded in time; the handler fails open without it).
     if (request.subResource === 'scale' && ctx.scaled) return ctx.scaled(request).then((scaled) => ({ scaled }));
@@ -146,7 +148,7 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, op
       const prepared = reading === undefined ? undefined : await reading;
       const { response, record } = handler(request, ctx, prepared);
       const ms = durationMs();
-      reviewLog.info(Object.assign(fields, record, { durationMs: ms }), 'review');
+      reviewLog.info({ ...fields, ...record, durationMs: ms }, 'review');
       metrics?.reviews.inc({ endpoint, decision: record.decision, kind: metricKind(request.kind) });
       metrics?.reviewDuration.observe({ endpoint }, ms / 1000);
       return review(response);
