@@ -7,6 +7,7 @@ import { templateNode } from '../capacity/templates.js';
 import { affinityMatchesSome, nodeAffinityConstraints } from '../scheduling/feasibility.js';
 import type { Labels, PlacementNode } from '../scheduling/types.js';
 import { mutatePod } from '../rules/apply.js';
+import type { RuleSet } from '../rules/compile.js';
 import { admitCompat, type NamespaceAnnotations } from '../compat/index.js';
 import { withNameLabel } from '../rules/select.js';
 import type { AdmissionContext } from './context.js';
@@ -40,11 +41,33 @@ function labelsExist(spec: V1Pod['spec'], ctx: AdmissionContext, templates: read
  * them, naming the rule after which that happened: the rule made the pod unplaceable. Never a denial — that is the
  * validating side's job, with all the facts. Only with a node list that can be trusted.
  */
+/** The rule set's node templates as nodes, made once per rule set (a review only reads them). */
+const templateNodes = new WeakMap<RuleSet, readonly PlacementNode[]>();
+function templatesOf(ruleSet: RuleSet): readonly PlacementNode[] {
+  let nodes = templateNodes.get(ruleSet);
+  if (nodes === undefined) {
+    nodes = ruleSet.validation.nodeTemplates.map(templateNode);
+    templateNodes.set(ruleSet, nodes);
+  }
+  return nodes;
+}
+
+/**
+ * Whether one of the applied rules asks for node labels (a nodeSelector or node affinity): only such a rule can leave
+ * the pod asking for labels no node has. (A rule that is not found is assumed to.)
+ */
+function narrowsNodes(applied: readonly string[], ruleSet: RuleSet): boolean {
+  return applied.some((name) => {
+    const rule = ruleSet.rules[ruleSet.order.get(name) ?? -1];
+    return rule === undefined || rule.placement.nodeSelector !== undefined || rule.placement.affinity?.nodeAffinity != null;
+  });
+}
+
 function placementLostWarning(pod: V1Pod, mutated: V1Pod, ctx: AdmissionContext, namespace: string, namespaceLabels: Labels, annotations: NamespaceAnnotations): string | undefined {
   const view = ctx.nodes();
   if (view.incomplete || view.index.size === 0) return undefined;
   const ruleSet = ctx.rules();
-  const templates = ruleSet.validation.nodeTemplates.map(templateNode);
+  const templates = templatesOf(ruleSet);
   if (labelsExist(mutated.spec, ctx, templates) || !labelsExist(pod.spec, ctx, templates)) return undefined;
   // The namespace's node selector (settings.compat) is not a rule's doing: blame rules only for what they lost.
   const compat = admitCompat(pod, namespace, annotations, ruleSet.compat);
@@ -89,7 +112,7 @@ export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): 
     case 'mutated':
       break;
   }
-  const lost = mutation.appliedRules.length > 0 ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels, annotations) : undefined;
+  const lost = narrowsNodes(mutation.appliedRules, ctx.rules()) ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels, annotations) : undefined;
   const result = lost === undefined ? mutation : { ...mutation, warnings: [...mutation.warnings, lost] };
   const operations = diff(pod, result.pod);
   return {
