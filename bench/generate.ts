@@ -257,7 +257,11 @@ const OTHER_NAMESPACES = Array.from({ length: 200 }, (_, k) => `team-${k}`);
 
 export function generateNamespaces(): V1Namespace[] {
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: POD_NAMESPACE, labels: { ...POD_NAMESPACE_LABELS, 'kubernetes.io/metadata.name': POD_NAMESPACE } } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: POD_NAMESPACE, labels: { ...POD_NAMESPACE_LABELS, 'kubernetes.io/metadata.name': POD_NAMESPACE } },
+    },
     ...OTHER_NAMESPACES.map<V1Namespace>((name, k) => ({
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -349,7 +353,9 @@ function otherRule(rand: () => number, i: number): RuleDoc {
   let match: RuleDoc;
   switch (shape) {
     case 0:
-      match = { namespaces: Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, j) => OTHER_NAMESPACES[(team + j * 17) % OTHER_NAMESPACES.length]) };
+      match = {
+        namespaces: Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, j) => OTHER_NAMESPACES[(team + j * 17) % OTHER_NAMESPACES.length]),
+      };
       break;
     case 1:
       match = { namespaceSelector: { matchLabels: { team: `team-${team}` } }, podSelector: { matchLabels: { app } } };
@@ -380,7 +386,7 @@ function otherRule(rand: () => number, i: number): RuleDoc {
   if (what === 0 || what === 1) inject['nodeSelector'] = { [LABEL_LIFECYCLE]: pick(rand, ['OnDemand', 'Ec2Spot']) };
   if (what === 1 || what === 2) {
     const dedicated = pick(rand, ['payments', 'batch', 'gpu', 'ingress', 'infra']);
-    inject['nodeSelector'] = { ...((inject['nodeSelector']) ?? {}), dedicated };
+    inject['nodeSelector'] = { ...(inject['nodeSelector'] ?? {}), dedicated };
     inject['tolerations'] = [{ key: 'dedicated', operator: 'Equal', value: dedicated, effect: 'NoSchedule' }];
   }
   if (what === 3) {
@@ -389,7 +395,12 @@ function otherRule(rand: () => number, i: number): RuleDoc {
         requiredDuringSchedulingIgnoredDuringExecution: {
           nodeSelectorTerms: [
             { matchExpressions: [{ key: LABEL_ZONE, operator: 'In', values: [pick(rand, ZONES), pick(rand, ZONES)] }] },
-            { matchExpressions: [{ key: LABEL_INSTANCE_TYPE, operator: 'NotIn', values: [pick(rand, INSTANCE_TYPES).name] }, { key: LABEL_LIFECYCLE, operator: 'Exists' }] },
+            {
+              matchExpressions: [
+                { key: LABEL_INSTANCE_TYPE, operator: 'NotIn', values: [pick(rand, INSTANCE_TYPES).name] },
+                { key: LABEL_LIFECYCLE, operator: 'Exists' },
+              ],
+            },
           ],
         },
       },
@@ -401,10 +412,15 @@ function otherRule(rand: () => number, i: number): RuleDoc {
         requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: LABEL_HOSTNAME }],
       },
     };
-    inject['topologySpreadConstraints'] = [{ maxSkew: 2, topologyKey: LABEL_ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app } } }];
+    inject['topologySpreadConstraints'] = [
+      { maxSkew: 2, topologyKey: LABEL_ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app } } },
+    ];
   }
   if (what === 5) {
-    inject['env'] = [{ name: 'TEAM', value: `team-${team}` }, { name: 'TRACE_SAMPLING', value: '0.1' }];
+    inject['env'] = [
+      { name: 'TEAM', value: `team-${team}` },
+      { name: 'TRACE_SAMPLING', value: '0.1' },
+    ];
     inject['tolerations'] = [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }];
   }
   // No other rule rejects: lint refuses a document where a rule may override what a reject rule sets for the same
@@ -454,7 +470,13 @@ export function admissionPod(): V1Pod {
       { name: 'LOG_LEVEL', value: 'info' },
     ],
     resources: { requests: { cpu, memory }, limits: { memory } },
-    readinessProbe: { httpGet: { path: '/ready', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 },
+    readinessProbe: {
+      httpGet: { path: '/ready', port: 8080, scheme: 'HTTP' },
+      periodSeconds: 5,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 3,
+    },
     terminationMessagePath: '/dev/termination-log',
     terminationMessagePolicy: 'File',
     volumeMounts: mounts,
@@ -468,7 +490,14 @@ export function admissionPod(): V1Pod {
       labels: { app: 'checkout', tier: 'web', track: 'stable', 'pod-template-hash': '6c9f7d8b5' },
       annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090' },
       ownerReferences: [
-        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-6c9f7d8b5', uid: '0c5b3a4e-2f1d-4e8a-9b7c-6d5e4f3a2b1c', controller: true, blockOwnerDeletion: true },
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: 'checkout-6c9f7d8b5',
+          uid: '0c5b3a4e-2f1d-4e8a-9b7c-6d5e4f3a2b1c',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
       ],
     },
     spec: {
@@ -532,7 +561,11 @@ export function admissionReview(): Record<string, unknown> {
       requestResource: { group: '', version: 'v1', resource: 'pods' },
       namespace: POD_NAMESPACE,
       operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: 'b9e3a9e2-1c1f-4d59-a2a4-1f0e5f7f0c11', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
+      userInfo: {
+        username: 'system:serviceaccount:kube-system:replicaset-controller',
+        uid: 'b9e3a9e2-1c1f-4d59-a2a4-1f0e5f7f0c11',
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+      },
       object: admissionPod(),
       oldObject: null,
       dryRun: false,

@@ -70,7 +70,9 @@ export async function phases(podsPerNode: number, iterations: number): Promise<P
     pods = new PodIndex();
     const reader = new PodReader();
     for (let from = 0; from < nodes.length; from += 50) {
-      const page = JSON.parse(JSON.stringify(generateBoundPods(nodes.slice(from, from + 50), podsPerNode, from + 1, from * podsPerNode))) as unknown[];
+      const page = JSON.parse(
+        JSON.stringify(generateBoundPods(nodes.slice(from, from + 50), podsPerNode, from + 1, from * podsPerNode)),
+      ) as unknown[];
       for (const p of page) {
         const placed = reader.read(p);
         if (placed) pods.upsert(placed);
@@ -78,7 +80,7 @@ export async function phases(podsPerNode: number, iterations: number): Promise<P
     }
   }
   const ctx = new StaticCluster(compiled.ruleSet, nodes.map(toV1Node), generateNamespaces(), pods ? { pods } : {});
-  const log = (createLogger('info')).child({}, { redact: { paths: [] } });
+  const log = createLogger('info').child({}, { redact: { paths: [] } });
   const metrics = new Metrics();
   const text = JSON.stringify(admissionReview());
 
@@ -96,7 +98,19 @@ export async function phases(podsPerNode: number, iterations: number): Promise<P
   };
   let sink = 0;
   const record = (request: AdmissionRequest, rec: object, ms: number) => {
-    log.info({ uid: request.uid, kind: request.kind.kind, namespace: request.namespace, name: 'checkout-6c9f7d8b5-*', operation: request.operation, dryRun: false, ...rec, durationMs: ms }, 'review');
+    log.info(
+      {
+        uid: request.uid,
+        kind: request.kind.kind,
+        namespace: request.namespace,
+        name: 'checkout-6c9f7d8b5-*',
+        operation: request.operation,
+        dryRun: false,
+        ...rec,
+        durationMs: ms,
+      },
+      'review',
+    );
   };
   // Slots: the pipeline's steps, then handleMutate whole; rules, diff and response are timed again on their own
   // (outside the pipeline) so that the placement check is handleMutate less those three.

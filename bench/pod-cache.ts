@@ -54,7 +54,28 @@ const progress = (role: string, msg: string) => process.stderr.write(`[bench] po
  * 150,000 pods are 6,000 workloads, hence 6,000 label sets.
  */
 const REPLICAS = [1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 80, 26] as const;
-const TEAMS = ['checkout', 'payments', 'search', 'catalog', 'identity', 'ads', 'growth', 'ml', 'data', 'platform', 'media', 'messaging', 'fraud', 'pricing', 'shipping', 'support', 'reviews', 'loyalty', 'maps', 'infra'];
+const TEAMS = [
+  'checkout',
+  'payments',
+  'search',
+  'catalog',
+  'identity',
+  'ads',
+  'growth',
+  'ml',
+  'data',
+  'platform',
+  'media',
+  'messaging',
+  'fraud',
+  'pricing',
+  'shipping',
+  'support',
+  'reviews',
+  'loyalty',
+  'maps',
+  'infra',
+];
 const STAGES = ['prod', 'staging', 'canary'];
 const SIZES = [
   { cpu: '50m', memory: '64Mi' },
@@ -84,7 +105,10 @@ function word(seed: number, salt: number, length: number): string {
 }
 function hex(seed: number, salt: number, length: number): string {
   let s = '';
-  for (let k = 0; s.length < length; k++) s += mix(seed, salt * 131 + k).toString(16).padStart(8, '0');
+  for (let k = 0; s.length < length; k++)
+    s += mix(seed, salt * 131 + k)
+      .toString(16)
+      .padStart(8, '0');
   return s.slice(0, length);
 }
 
@@ -171,7 +195,8 @@ interface Change {
   readonly sentinel?: number;
 }
 
-const at = (minute: number, second = 0) => `2026-10-${String(1 + (minute % 28)).padStart(2, '0')}T${String(minute % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}Z`;
+const at = (minute: number, second = 0) =>
+  `2026-10-${String(1 + (minute % 28)).padStart(2, '0')}T${String(minute % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}Z`;
 
 /**
  * Pod `i` as an API server sends it: one container (and a sidecar on a tenth of the workloads), env values and
@@ -200,7 +225,12 @@ function podObject(c: Cluster, i: number, change: Change = {}): Record<string, u
   const hostIP = `10.${20 + (node >> 16)}.${(node >> 8) & 255}.${node & 255}`;
   const image = `registry.example.com/${team}/${app}:${wl.version}`;
   const sidecar = w % 10 === 0;
-  const probe = (path: string, period: number) => ({ httpGet: { path, port: 'http', scheme: 'HTTP' }, timeoutSeconds: 2, periodSeconds: period, failureThreshold: 3 });
+  const probe = (path: string, period: number) => ({
+    httpGet: { path, port: 'http', scheme: 'HTTP' },
+    timeoutSeconds: 2,
+    periodSeconds: period,
+    failureThreshold: 3,
+  });
   const containers: Record<string, unknown>[] = [
     {
       name: 'app',
@@ -277,14 +307,36 @@ function podObject(c: Cluster, i: number, change: Change = {}): Record<string, u
     priority: w % 10 === 0 ? 100_000 : 0,
   };
   if (w % 50 === 3) {
-    spec['affinity'] = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: 'kubernetes.io/hostname' }] } };
+    spec['affinity'] = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: 'kubernetes.io/hostname' }],
+      },
+    };
   } else if (w % 5 === 1) {
-    spec['topologySpreadConstraints'] = [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app, 'pod-template-hash': hash } } }];
+    spec['topologySpreadConstraints'] = [
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { app, 'pod-template-hash': hash } },
+      },
+    ];
   }
   const containerStatus = (cname: string, cimage: string, salt: number) => ({
     name: cname,
     state: { running: { startedAt: started } },
-    lastState: restarts === 0 ? {} : { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: created, finishedAt: started, containerID: `containerd://${hex(i, salt + 50, 64)}` } },
+    lastState:
+      restarts === 0
+        ? {}
+        : {
+            terminated: {
+              exitCode: 137,
+              reason: 'OOMKilled',
+              startedAt: created,
+              finishedAt: started,
+              containerID: `containerd://${hex(i, salt + 50, 64)}`,
+            },
+          },
     ready: true,
     restartCount: restarts,
     image: cimage,
@@ -307,7 +359,16 @@ function podObject(c: Cluster, i: number, change: Change = {}): Record<string, u
         'prometheus.io/scrape': 'true',
         'prometheus.io/port': '9090',
       },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${app}-${hash}`, uid: `${hex(w, 11, 8)}-${hex(w, 12, 4)}-4aaa-8bbb-${hex(w, 13, 12)}`, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: `${app}-${hash}`,
+          uid: `${hex(w, 11, 8)}-${hex(w, 12, 4)}-4aaa-8bbb-${hex(w, 13, 12)}`,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
       managedFields: [
         {
           manager: 'kube-controller-manager',
@@ -319,11 +380,29 @@ function podObject(c: Cluster, i: number, change: Change = {}): Record<string, u
             'f:metadata': {
               'f:annotations': { '.': {}, 'f:kubectl.kubernetes.io/restartedAt': {}, 'f:prometheus.io/port': {}, 'f:prometheus.io/scrape': {} },
               'f:generateName': {},
-              'f:labels': { '.': {}, 'f:app': {}, 'f:app.kubernetes.io/name': {}, 'f:app.kubernetes.io/part-of': {}, 'f:pod-template-hash': {}, 'f:team': {}, 'f:version': {} },
+              'f:labels': {
+                '.': {},
+                'f:app': {},
+                'f:app.kubernetes.io/name': {},
+                'f:app.kubernetes.io/part-of': {},
+                'f:pod-template-hash': {},
+                'f:team': {},
+                'f:version': {},
+              },
               'f:ownerReferences': { '.': {}, [`k:{"uid":"${hex(w, 11, 8)}"}`]: {} },
             },
             'f:spec': {
-              'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:env': {}, 'f:image': {}, 'f:livenessProbe': {}, 'f:ports': {}, 'f:readinessProbe': {}, 'f:resources': {} } },
+              'f:containers': {
+                'k:{"name":"app"}': {
+                  '.': {},
+                  'f:env': {},
+                  'f:image': {},
+                  'f:livenessProbe': {},
+                  'f:ports': {},
+                  'f:readinessProbe': {},
+                  'f:resources': {},
+                },
+              },
               'f:dnsPolicy': {},
               'f:volumes': {},
             },
@@ -335,7 +414,18 @@ function podObject(c: Cluster, i: number, change: Change = {}): Record<string, u
           apiVersion: 'v1',
           time: started,
           fieldsType: 'FieldsV1',
-          fieldsV1: { 'f:status': { 'f:conditions': {}, 'f:containerStatuses': {}, 'f:hostIP': {}, 'f:hostIPs': {}, 'f:phase': {}, 'f:podIP': {}, 'f:podIPs': {}, 'f:startTime': {} } },
+          fieldsV1: {
+            'f:status': {
+              'f:conditions': {},
+              'f:containerStatuses': {},
+              'f:hostIP': {},
+              'f:hostIPs': {},
+              'f:phase': {},
+              'f:podIP': {},
+              'f:podIPs': {},
+              'f:startTime': {},
+            },
+          },
           subresource: 'status',
         },
       ],
@@ -354,7 +444,10 @@ function podObject(c: Cluster, i: number, change: Change = {}): Record<string, u
       podIP,
       podIPs: [{ ip: podIP }],
       startTime: at(w, i + 1),
-      containerStatuses: [containerStatus('app', image, 20), ...(sidecar ? [containerStatus('log-shipper', 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.2', 21)] : [])],
+      containerStatuses: [
+        containerStatus('app', image, 20),
+        ...(sidecar ? [containerStatus('log-shipper', 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.2', 21)] : []),
+      ],
       qosClass: 'Burstable',
     },
   };
@@ -822,7 +915,15 @@ async function watchOpen(server: ChildProcess, target: Target): Promise<void> {
 
 let nextRound = 1;
 
-async function eventRound(server: ChildProcess, cache: PodCache, target: Target, c: Cluster, kind: RoundKind, from: number, n: number): Promise<EventRound> {
+async function eventRound(
+  server: ChildProcess,
+  cache: PodCache,
+  target: Target,
+  c: Cluster,
+  kind: RoundKind,
+  from: number,
+  n: number,
+): Promise<EventRound> {
   const round = nextRound++;
   await ask(server, { type: 'prepare', target, kind, round, from, n }, 'prepared');
   const sentinel = workloadOf(c, c.pods - 1);
@@ -906,7 +1007,10 @@ async function measure(): Promise<void> {
     const stats = await withTimeout(main.listed, LIST_TIMEOUT_MS, 'the list');
     const serverCpu1 = (await ask<Message & { cpuMs: number }>(server, { type: 'usage' }, 'usage')).cpuMs;
     const loopStats = listEnd.loop as LoopStats;
-    progress('measure', `listed ${stats.pods} pods in ${(listEnd.wallMs / 1000).toFixed(1)} s; longest gap ${loopStats.gapMaxMs.toFixed(1)} ms wall, ${loopStats.cpuPerGapMaxMs?.toFixed(1) ?? '–'} ms CPU`);
+    progress(
+      'measure',
+      `listed ${stats.pods} pods in ${(listEnd.wallMs / 1000).toFixed(1)} s; longest gap ${loopStats.gapMaxMs.toFixed(1)} ms wall, ${loopStats.cpuPerGapMaxMs?.toFixed(1) ?? '–'} ms CPU`,
+    );
 
     // (d) memory, right after the list (before events add label sets).
     const after = await settle();
@@ -922,7 +1026,10 @@ async function measure(): Promise<void> {
       ['status', n],
     ] as const) {
       const r = await eventRound(server, main.cache, 'main', c, kind, from, n);
-      progress('measure', `${r.events} ${kind} events: ${r.perSecond.toFixed(0)}/s (server sent them in ${r.serverSendMs.toFixed(0)} ms)${r.mismatched > 0 ? `, ${r.mismatched} not applied` : ''}`);
+      progress(
+        'measure',
+        `${r.events} ${kind} events: ${r.perSecond.toFixed(0)}/s (server sent them in ${r.serverSendMs.toFixed(0)} ms)${r.mismatched > 0 ? `, ${r.mismatched} not applied` : ''}`,
+      );
       rounds.push(r);
     }
     await main.cache.stop();
@@ -995,7 +1102,8 @@ export async function podCacheBench(opts: PodCacheBenchOptions = {}): Promise<Po
   }
 }
 
-const f = (x: number | undefined, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const f = (x: number | undefined, digits = 1) =>
+  x === undefined || Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mark = (met: boolean) => (met ? 'met' : '**MISSED**');
 
 /** The figures as markdown (a section of run.ts's report, or this file's output). */
@@ -1013,23 +1121,33 @@ export function podCacheMarkdown(r: PodCacheResult): string {
     '',
   );
   out.push('| figure | value | target | |', '|---|---:|---|---|');
-  out.push(`| list: longest event-loop block, this thread's CPU time per 1 ms-timer gap (ms) | ${f(loop.cpuPerGapMaxMs)} | ≤ ${TARGET_BLOCK_MS}${l.longestBlockBasis === 'cpu' ? '' : ' (judged on wall time: no schedstat)'} | ${mark(l.met)} |`);
+  out.push(
+    `| list: longest event-loop block, this thread's CPU time per 1 ms-timer gap (ms) | ${f(loop.cpuPerGapMaxMs)} | ≤ ${TARGET_BLOCK_MS}${l.longestBlockBasis === 'cpu' ? '' : ' (judged on wall time: no schedstat)'} | ${mark(l.met)} |`,
+  );
   out.push(`| list: longest gap, wall clock (ms) / its CPU time (ms) | ${f(loop.gapMaxMs)} / ${f(loop.gapMaxCpuMs)} | | |`);
   out.push(`| list: monitorEventLoopDelay max / p99 (ms) | ${f(loop.eldMaxMs)} / ${f(loop.eldP99Ms)} | | |`);
-  out.push(`| list: gap p99, wall / CPU (ms); gaps over ${TARGET_BLOCK_MS} ms, wall / CPU | ${f(loop.gapP99Ms)} / ${f(loop.cpuPerGapP99Ms)}; ${loop.gapsOver50Ms} / ${loop.cpuGapsOver50Ms ?? '–'} of ${f(loop.ticks, 0)} | | |`);
+  out.push(
+    `| list: gap p99, wall / CPU (ms); gaps over ${TARGET_BLOCK_MS} ms, wall / CPU | ${f(loop.gapP99Ms)} / ${f(loop.cpuPerGapP99Ms)}; ${loop.gapsOver50Ms} / ${loop.cpuGapsOver50Ms ?? '–'} of ${f(loop.ticks, 0)} | | |`,
+  );
   out.push(`| list: longest slice as the cache measures it (ms) | ${f(l.stats.longestBlockMs)} | | |`);
   out.push(`| list: garbage collections, longest pause / total (ms) | ${loop.gcCount}, ${f(loop.gcMaxMs)} / ${f(loop.gcTotalMs, 0)} | | |`);
   out.push(`| list: total time (s), ${l.stats.pages} pages | ${f(l.wallMs / 1000)} | | |`);
   out.push(`| list: CPU per pod, this thread / the whole process (µs) | ${f(l.threadCpuUsPerPod)} / ${f(l.processCpuUsPerPod)} | | |`);
   out.push(`| list: the server's CPU per pod (µs) | ${f(l.serverCpuUsPerPod)} | | |`);
   for (const e of r.events) {
-    out.push(`| watch: ${f(e.events, 0)} events, ${e.what}, applied per second | ${f(e.perSecond, 0)} | ≥ ${f(TARGET_EVENTS_PER_S, 0)} | ${mark(e.met)} |`);
+    out.push(
+      `| watch: ${f(e.events, 0)} events, ${e.what}, applied per second | ${f(e.perSecond, 0)} | ≥ ${f(TARGET_EVENTS_PER_S, 0)} | ${mark(e.met)} |`,
+    );
     out.push(
       `| watch (${e.kind}): CPU per event, this thread / process (µs); server sending (ms wall / CPU); longest loop turn (ms CPU); longest GC pause (ms)${e.mismatched > 0 ? `; **${e.mismatched} pods not as sent**` : ''} | ${f(e.threadCpuUsPerEvent)} / ${f(e.processCpuUsPerEvent)}; ${f(e.serverSendMs, 0)} / ${f(e.serverCpuMs, 0)}; ${f(e.loop.cpuPerGapMaxMs)}; ${f(e.loop.gcMaxMs)} | | |`,
     );
   }
-  out.push(`| memory after the list: RSS per pod, or heap + external when larger (B) | ${f(m.judgedBytesPerPod, 0)} | ≤ ${TARGET_RSS_PER_POD} | ${mark(m.met)} |`);
-  out.push(`| memory after the list: RSS / heap / external per pod (B); baseline RSS / heap (MiB)${m.gcExposed ? '' : ' — **gc not exposed**'} | ${f(m.rssBytesPerPod, 0)} / ${f(m.heapBytesPerPod, 0)} / ${f(m.externalBytesPerPod, 0)}; ${f(m.baselineRssMiB)} / ${f(m.baselineHeapMiB)} | | |`);
+  out.push(
+    `| memory after the list: RSS per pod, or heap + external when larger (B) | ${f(m.judgedBytesPerPod, 0)} | ≤ ${TARGET_RSS_PER_POD} | ${mark(m.met)} |`,
+  );
+  out.push(
+    `| memory after the list: RSS / heap / external per pod (B); baseline RSS / heap (MiB)${m.gcExposed ? '' : ' — **gc not exposed**'} | ${f(m.rssBytesPerPod, 0)} / ${f(m.heapBytesPerPod, 0)} / ${f(m.externalBytesPerPod, 0)}; ${f(m.baselineRssMiB)} / ${f(m.baselineHeapMiB)} | | |`,
+  );
   out.push('');
   return out.join('\n');
 }
@@ -1037,9 +1155,24 @@ export function podCacheMarkdown(r: PodCacheResult): string {
 /** The targets, in the shape of run.ts's report targets. */
 export function podCacheTargets(r: PodCacheResult): { name: string; value: number; target: string; met: boolean }[] {
   return [
-    { name: `pod cache list of ${r.pods} pods: longest event-loop block (ms, ${r.list.longestBlockBasis === 'cpu' ? 'thread CPU' : 'wall'})`, value: r.list.longestBlockMs, target: `≤ ${TARGET_BLOCK_MS}`, met: r.list.met },
-    ...r.events.map((e) => ({ name: `pod cache watch events applied per second (${e.kind})`, value: e.perSecond, target: `≥ ${TARGET_EVENTS_PER_S}`, met: e.met })),
-    { name: 'pod cache RSS per pod after the list (B; heap + external when larger)', value: r.memory.judgedBytesPerPod, target: `≤ ${TARGET_RSS_PER_POD}`, met: r.memory.met },
+    {
+      name: `pod cache list of ${r.pods} pods: longest event-loop block (ms, ${r.list.longestBlockBasis === 'cpu' ? 'thread CPU' : 'wall'})`,
+      value: r.list.longestBlockMs,
+      target: `≤ ${TARGET_BLOCK_MS}`,
+      met: r.list.met,
+    },
+    ...r.events.map((e) => ({
+      name: `pod cache watch events applied per second (${e.kind})`,
+      value: e.perSecond,
+      target: `≥ ${TARGET_EVENTS_PER_S}`,
+      met: e.met,
+    })),
+    {
+      name: 'pod cache RSS per pod after the list (B; heap + external when larger)',
+      value: r.memory.judgedBytesPerPod,
+      target: `≤ ${TARGET_RSS_PER_POD}`,
+      met: r.memory.met,
+    },
   ];
 }
 

@@ -19,7 +19,7 @@ const SIZES = [
   { cpu: '50m', memory: '64Mi' },
 ] as const;
 
-const hash = (n: number) => (n * 2654435761 >>> 0).toString(16).padStart(8, '0').slice(0, 10);
+const hash = (n: number) => ((n * 2654435761) >>> 0).toString(16).padStart(8, '0').slice(0, 10);
 
 /** One pod of workload `w`, replica `r`, bound to `nodeName`, as the API server returns it (trimmed of status). */
 export function boundPod(w: number, r: number, nodeName: string): V1Pod {
@@ -47,7 +47,13 @@ export function boundPod(w: number, r: number, nodeName: string): V1Pod {
         },
       ],
       ...(antiAffine
-        ? { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: LABEL_HOSTNAME }] } } }
+        ? {
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: LABEL_HOSTNAME }],
+              },
+            },
+          }
         : {}),
     },
     status: { phase: 'Running' },
@@ -80,13 +86,23 @@ export function antiAffineSpreadPod(): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `${app}-new`, namespace: NAMESPACES[w % NAMESPACES.length] as string, labels: { app, 'pod-template-hash': hash(w), team: TEAMS[w % TEAMS.length] as string } },
+    metadata: {
+      name: `${app}-new`,
+      namespace: NAMESPACES[w % NAMESPACES.length] as string,
+      labels: { app, 'pod-template-hash': hash(w), team: TEAMS[w % TEAMS.length] as string },
+    },
     spec: {
       priority: 0,
       containers: [{ name: 'main', image: 'x', resources: { requests: { cpu: '250m', memory: '256Mi' } } }],
       tolerations: [{ key: 'spot', operator: 'Equal', value: 'true', effect: 'NoSchedule' }],
-      affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: LABEL_HOSTNAME }] } },
-      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: LABEL_ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app } } }],
+      affinity: {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: LABEL_HOSTNAME }],
+        },
+      },
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: LABEL_ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app } } },
+      ],
     },
   };
 }

@@ -129,7 +129,8 @@ export function breakdown(profile: CpuProfile): Breakdown {
     let leaf = '';
     let phase: Phase = 'other';
     for (let cur = byId.get(id); cur; cur = cur.parent === undefined ? undefined : byId.get(cur.parent)) {
-      if (leaf === '' && cur.callFrame.url !== '') leaf = `${cur.callFrame.functionName || '(anonymous)'} ${cur.callFrame.url.replace(/^.*\/node_modules\//, '')}:${cur.callFrame.lineNumber + 1}`;
+      if (leaf === '' && cur.callFrame.url !== '')
+        leaf = `${cur.callFrame.functionName || '(anonymous)'} ${cur.callFrame.url.replace(/^.*\/node_modules\//, '')}:${cur.callFrame.lineNumber + 1}`;
       const p = phaseOf(cur.callFrame);
       if (p) {
         phase = p;
@@ -174,7 +175,9 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//,
   process.stdout.write(`busy ${(b.busyUs / 1e3).toFixed(0)} ms, idle ${(b.idleUs / 1e3).toFixed(0)} ms\n`);
   for (const [p, what] of PHASES) {
     const us = b.byPhase[p];
-    process.stdout.write(`${((us / b.busyUs) * 100).toFixed(1).padStart(5)} %  ${Number.isNaN(requests) ? '' : `${(us / requests).toFixed(1).padStart(6)} µs  `}${what}\n`);
+    process.stdout.write(
+      `${((us / b.busyUs) * 100).toFixed(1).padStart(5)} %  ${Number.isNaN(requests) ? '' : `${(us / requests).toFixed(1).padStart(6)} µs  `}${what}\n`,
+    );
   }
   for (const o of b.otherTop) process.stdout.write(`   other: ${(o.us / 1e3).toFixed(1)} ms ${o.frame}\n`);
 }

@@ -48,7 +48,9 @@ async function main(): Promise<void> {
     pods = new PodIndex();
     const reader = new PodReader();
     for (let from = 0; from < nodes.length; from += 50) {
-      const page = JSON.parse(JSON.stringify(generateBoundPods(nodes.slice(from, from + 50), podsPerNode, from + 1, from * podsPerNode))) as unknown[];
+      const page = JSON.parse(
+        JSON.stringify(generateBoundPods(nodes.slice(from, from + 50), podsPerNode, from + 1, from * podsPerNode)),
+      ) as unknown[];
       for (const p of page) {
         const placed = reader.read(p);
         if (placed) pods.upsert(placed);

@@ -19,7 +19,9 @@ function sources(dir: string): string[] {
 
 describe('code layout', () => {
   it('every folder of src/ is in the README order', () => {
-    const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(folders.filter((f) => !ORDER.includes(f))).toEqual([]);
     const readme = readFileSync(join(SRC, '..', 'README.md'), 'utf8');
     const listed = [...readme.matchAll(/^\| `src\/([a-z-]+)\/` \|/gm)].map((m) => m[1]);

@@ -125,7 +125,10 @@ export function judge(s: Subject, ctx: AdmissionContext, ruleSet: RuleSet): Judg
       return judgeNow(
         s,
         {
-          warnings: [`${s.prefix}fits only nodes with condition taint ${verdict.taint.key}`, `  it may wait until they recover (e.g. node ${verdict.node})`],
+          warnings: [
+            `${s.prefix}fits only nodes with condition taint ${verdict.taint.key}`,
+            `  it may wait until they recover (e.g. node ${verdict.node})`,
+          ],
           verdict: 'fits-transient',
         },
         view.index,
@@ -168,7 +171,12 @@ function judgeNoFit(s: Subject, message: string, ctx: AdmissionContext, ruleSet:
   }
   const capacity = ctx.capacity?.();
   if (capacity?.incomplete) {
-    return { warnings: [`${prefix}no current node fits; not denied: ${capacity.incomplete}`, ...messageAsWarnings('  ', message)], verdict: 'unknown', message, ...notNow };
+    return {
+      warnings: [`${prefix}no current node fits; not denied: ${capacity.incomplete}`, ...messageAsWarnings('  ', message)],
+      verdict: 'unknown',
+      message,
+      ...notNow,
+    };
   }
   // Why addable capacity does not serve it either: every NodePool, in Karpenter's words (its own event lists them
   // all; a label a pool does not declare is the usual surprise), templates and groups only when they carry its
@@ -177,7 +185,8 @@ function judgeNoFit(s: Subject, message: string, ctx: AdmissionContext, ruleSet:
     .filter((m) => m.capacity.kind === 'NodePool' || m.capacity.admitsLabels(c))
     .slice(0, MAX_MISFITS)
     .map((m) => (m.capacity.kind === 'NodePool' ? m.reason : `${capacityName(m.capacity)}: ${m.reason}`));
-  if (ruleSet.validation.mode === 'enforce' && !s.warnOnly && !s.staticWarnOnly) return { denial: `${prefix}${message}`, warnings: why, verdict: 'no-fit', message, ...notNow };
+  if (ruleSet.validation.mode === 'enforce' && !s.warnOnly && !s.staticWarnOnly)
+    return { denial: `${prefix}${message}`, warnings: why, verdict: 'no-fit', message, ...notNow };
   return { warnings: [...messageAsWarnings(prefix, message), ...why], verdict: 'no-fit', message, ...notNow };
 }
 
@@ -191,13 +200,12 @@ function judgeNow(s: Subject, canRun: Judgement, nodes: NodeIndex, ctx: Admissio
   if (ruleSet.validation.pending === 'off' || s.askNow === false) return canRun;
   const pods = ctx.pods?.();
   if (pods === undefined) return canRun;
-  if (pods.incomplete) return { ...canRun, warnings: [...canRun.warnings, `placement-webhook: not checked whether it would be scheduled now: ${pods.incomplete}`] };
+  if (pods.incomplete)
+    return { ...canRun, warnings: [...canRun.warnings, `placement-webhook: not checked whether it would be scheduled now: ${pods.incomplete}`] };
   const now = evaluateNow(s.constraints, podAwareConstraints(s.pod, s.namespace, s.priority), nodes, pods);
   if (now.kind !== 'no-fit') return { ...canRun, schedulableNow: true };
   const preemption =
-    now.preemptible > 0
-      ? [`  unless the scheduler preempts lower-priority pods: ${now.preemptible} node(s) could take it then`]
-      : [];
+    now.preemptible > 0 ? [`  unless the scheduler preempts lower-priority pods: ${now.preemptible} node(s) could take it then`] : [];
   const lines = [...messageAsWarnings(`${s.prefix}will stay Pending: `, now.message), ...preemption, ...waitingFor(addable(s, ctx, ruleSet).fit)];
   const base = { verdict: 'pending', message: now.message, schedulableNow: false, pendingMessage: now.message } as const;
   const refuse = ruleSet.validation.pending === 'deny' && ruleSet.validation.mode === 'enforce' && !s.warnOnly && now.preemptible === 0;
@@ -217,7 +225,10 @@ function judgeBound(s: Subject, nodeName: string, index: NodeIndex, ctx: Admissi
   if (node === undefined) {
     if (index.size === 0) return { warnings: ['placement-webhook: node feasibility not checked: no nodes are known yet'], verdict: 'no-nodes' };
     return {
-      warnings: [`${prefix}bound to node ${nodeName}, which does not exist: no kubelet will run it,`, '  and the pod garbage collector deletes pods bound to a missing node after about 40 s'],
+      warnings: [
+        `${prefix}bound to node ${nodeName}, which does not exist: no kubelet will run it,`,
+        '  and the pod garbage collector deletes pods bound to a missing node after about 40 s',
+      ],
       verdict: 'node-not-found',
     };
   }
@@ -225,20 +236,27 @@ function judgeBound(s: Subject, nodeName: string, index: NodeIndex, ctx: Admissi
   const enforce = ruleSet.validation.mode === 'enforce' && !s.warnOnly;
   if (verdict.kind === 'rejects') {
     const message = `the kubelet on ${nodeName} would reject this pod: ${kubeletFailureReason(verdict.failure)}`;
-    if (enforce && !s.staticWarnOnly) return { denial: `${prefix}${message}`, warnings: [], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
+    if (enforce && !s.staticWarnOnly)
+      return { denial: `${prefix}${message}`, warnings: [], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
     return { warnings: [`${prefix}${message}`], verdict: 'kubelet-rejects', message, schedulableNow: false, pendingMessage: message };
   }
   const admitted: Judgement =
     verdict.kind === 'admits'
       ? { warnings: [], verdict: 'fits' }
-      : { warnings: [`${prefix}node ${nodeName} has condition taint ${verdict.taint.key}: the pod may wait or be evicted until it recovers`], verdict: 'fits-transient' };
+      : {
+          warnings: [`${prefix}node ${nodeName} has condition taint ${verdict.taint.key}: the pod may wait or be evicted until it recovers`],
+          verdict: 'fits-transient',
+        };
   const pods = ruleSet.validation.pending === 'off' ? undefined : ctx.pods?.();
   if (pods === undefined || pods.incomplete) return admitted;
   const usage = pods.index.onNode(nodeName);
   const short = insufficientFree(s.constraints.requests, safeAllocatable(node), usage?.requested, usage?.pods.length ?? 0);
   if (short.length === 0) return { ...admitted, schedulableNow: true };
   const what = short
-    .map((r) => `${insufficientReason(r.resourceName)}${r.resourceName === 'pods' ? '' : ` (the pod requests ${formatAmount(r.resourceName, r.requested)}, ${formatAmount(r.resourceName, r.capacity < 0n ? 0n : r.capacity)} is free)`}`)
+    .map(
+      (r) =>
+        `${insufficientReason(r.resourceName)}${r.resourceName === 'pods' ? '' : ` (the pod requests ${formatAmount(r.resourceName, r.requested)}, ${formatAmount(r.resourceName, r.capacity < 0n ? 0n : r.capacity)} is free)`}`,
+    )
     .join(', ');
   const message = `the kubelet on ${nodeName} would reject this pod now: ${what}`;
   const base = { verdict: 'kubelet-rejects-now', message, schedulableNow: false, pendingMessage: message } as const;
@@ -269,7 +287,10 @@ export interface WorkloadJudgement {
 }
 
 const at = (o: unknown, ...path: string[]): unknown =>
-  path.reduce<unknown>((cur, k) => (cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[k] : undefined), o);
+  path.reduce<unknown>(
+    (cur, k) => (cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[k] : undefined),
+    o,
+  );
 
 /**
  * Answers about the replicas as a set (see `workloads/replicas.ts`): more replicas than can ever be placed together,

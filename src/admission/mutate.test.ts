@@ -34,7 +34,10 @@ const request = (pod: V1Pod): AdmissionRequest => ({
 
 const consumer = () => makePod('c').label('app', 'consumer');
 const cluster = (rules: Rule[] = [SPOT_CONSUMERS], settings?: Settings) =>
-  new StaticCluster(ruleSet(rules, settings), NODES().map((n) => n.v1()));
+  new StaticCluster(
+    ruleSet(rules, settings),
+    NODES().map((n) => n.v1()),
+  );
 
 describe('the mutating side says when a rule leaves the pod asking for labels no node has', () => {
   it.each<{ name: string; pod: V1Pod; ctx: AdmissionContext; warning: string | undefined }>([
@@ -47,7 +50,9 @@ describe('the mutating side says when a rule leaves the pod asking for labels no
     {
       name: 'the same pod when a node template has both labels: no warning (an autoscaler can add one)',
       pod: consumer().nodeSelector(NODEGROUP, 'on-demand-ng').obj(),
-      ctx: cluster([SPOT_CONSUMERS], { validation: { nodeTemplates: [{ name: 'mixed', labels: { [NODEGROUP]: 'on-demand-ng', lifecycle: 'Ec2Spot' } }] } }),
+      ctx: cluster([SPOT_CONSUMERS], {
+        validation: { nodeTemplates: [{ name: 'mixed', labels: { [NODEGROUP]: 'on-demand-ng', lifecycle: 'Ec2Spot' } }] },
+      }),
       warning: undefined,
     },
     {
@@ -67,14 +72,30 @@ describe('the mutating side says when a rule leaves the pod asking for labels no
       pod: consumer().nodeSelector(NODEGROUP, 'spot-ng').obj(),
       ctx: cluster([
         { name: 'spot', match: { podSelector: { matchLabels: { app: 'consumer' } } }, inject: { nodeSelector: { lifecycle: 'Ec2Spot' } } },
-        { name: 'zone-a', inject: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }] } } } } },
+        {
+          name: 'zone-a',
+          inject: {
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }],
+                },
+              },
+            },
+          },
+        },
       ]),
-      warning: 'rule zone-a: no node matches the resulting node selector and required node affinity (eks.amazonaws.com/nodegroup=spot-ng, lifecycle=Ec2Spot)',
+      warning:
+        'rule zone-a: no node matches the resulting node selector and required node affinity (eks.amazonaws.com/nodegroup=spot-ng, lifecycle=Ec2Spot)',
     },
     {
       name: 'a node list that cannot be trusted: no warning',
       pod: consumer().nodeSelector(NODEGROUP, 'on-demand-ng').obj(),
-      ctx: { rules: () => ruleSet([SPOT_CONSUMERS]), namespaceLabels: () => undefined, nodes: () => ({ index: new NodeIndex(NODES().map((n) => n.obj())), incomplete: 'stale' }) },
+      ctx: {
+        rules: () => ruleSet([SPOT_CONSUMERS]),
+        namespaceLabels: () => undefined,
+        nodes: () => ({ index: new NodeIndex(NODES().map((n) => n.obj())), incomplete: 'stale' }),
+      },
       warning: undefined,
     },
   ])('$name', ({ pod, ctx, warning }) => {

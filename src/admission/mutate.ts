@@ -63,7 +63,14 @@ function narrowsNodes(applied: readonly string[], ruleSet: RuleSet): boolean {
   });
 }
 
-function placementLostWarning(pod: V1Pod, mutated: V1Pod, ctx: AdmissionContext, namespace: string, namespaceLabels: Labels, annotations: NamespaceAnnotations): string | undefined {
+function placementLostWarning(
+  pod: V1Pod,
+  mutated: V1Pod,
+  ctx: AdmissionContext,
+  namespace: string,
+  namespaceLabels: Labels,
+  annotations: NamespaceAnnotations,
+): string | undefined {
   const view = ctx.nodes();
   if (view.incomplete || view.index.size === 0) return undefined;
   const ruleSet = ctx.rules();
@@ -71,7 +78,12 @@ function placementLostWarning(pod: V1Pod, mutated: V1Pod, ctx: AdmissionContext,
   if (labelsExist(mutated.spec, ctx, templates) || !labelsExist(pod.spec, ctx, templates)) return undefined;
   // The namespace's node selector (settings.compat) is not a rule's doing: blame rules only for what they lost.
   const compat = admitCompat(pod, namespace, annotations, ruleSet.compat);
-  if (compat.kind === 'admitted' && compat.nodeSelector && !labelsExist({ ...pod.spec, containers: pod.spec?.containers ?? [], nodeSelector: { ...compat.nodeSelector } }, ctx, templates)) return undefined;
+  if (
+    compat.kind === 'admitted' &&
+    compat.nodeSelector &&
+    !labelsExist({ ...pod.spec, containers: pod.spec?.containers ?? [], nodeSelector: { ...compat.nodeSelector } }, ctx, templates)
+  )
+    return undefined;
   let culprit: { rule: string; spec: V1Pod['spec'] } | undefined;
   mutatePod(
     pod,
@@ -112,7 +124,9 @@ export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): 
     case 'mutated':
       break;
   }
-  const lost = narrowsNodes(mutation.appliedRules, ctx.rules()) ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels, annotations) : undefined;
+  const lost = narrowsNodes(mutation.appliedRules, ctx.rules())
+    ? placementLostWarning(pod, mutation.pod, ctx, namespace, namespaceLabels, annotations)
+    : undefined;
   const result = lost === undefined ? mutation : { ...mutation, warnings: [...mutation.warnings, lost] };
   const operations = diff(pod, result.pod);
   return {

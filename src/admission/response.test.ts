@@ -17,14 +17,21 @@ const json = fc.letrec((tie) => ({
 function mutateFrom(v: unknown, pick: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
   if (v === null || typeof v !== 'object') return fc.oneof(fc.constant(v), pick);
   if (Array.isArray(v)) {
-    return fc.oneof(fc.constant(v), pick, fc.tuple(...v.map((x) => mutateFrom(x, pick)), fc.array(pick, { maxLength: 2 })).map((xs) => [...xs.slice(0, -1), ...(xs.at(-1) as unknown[])]));
+    return fc.oneof(
+      fc.constant(v),
+      pick,
+      fc.tuple(...v.map((x) => mutateFrom(x, pick)), fc.array(pick, { maxLength: 2 })).map((xs) => [...xs.slice(0, -1), ...(xs.at(-1) as unknown[])]),
+    );
   }
   const entries = Object.entries(v);
   return fc.oneof(
     fc.constant(v),
     pick,
     fc
-      .tuple(fc.tuple(...entries.map(([, x]) => fc.option(mutateFrom(x, pick), { nil: undefined }))), fc.dictionary(fc.constantFrom('a', 'z', 'y/1'), pick, { maxKeys: 2 }))
+      .tuple(
+        fc.tuple(...entries.map(([, x]) => fc.option(mutateFrom(x, pick), { nil: undefined }))),
+        fc.dictionary(fc.constantFrom('a', 'z', 'y/1'), pick, { maxKeys: 2 }),
+      )
       .map(([kept, added]) => {
         const out: Record<string, unknown> = {};
         entries.forEach(([k], i) => {
@@ -35,9 +42,9 @@ function mutateFrom(v: unknown, pick: fc.Arbitrary<unknown>): fc.Arbitrary<unkno
   );
 }
 
-const pair = fc.dictionary(fc.constantFrom('metadata', 'spec', 'status', 'a/b'), json, { maxKeys: 4 }).chain((o) =>
-  mutateFrom(o, json).map((m) => [o, m] as const),
-);
+const pair = fc
+  .dictionary(fc.constantFrom('metadata', 'spec', 'status', 'a/b'), json, { maxKeys: 4 })
+  .chain((o) => mutateFrom(o, json).map((m) => [o, m] as const));
 
 describe('diff', () => {
   it('gives the operations of fast-json-patch compare, in the same order, and they turn the original into the mutated', () => {
@@ -49,7 +56,9 @@ describe('diff', () => {
         const after = JSON.parse(JSON.stringify(m)) as object;
         // The oracle: compare over the whole documents (the top-level members they share give no operation).
         expect(JSON.stringify(ops)).toBe(JSON.stringify(fastJsonPatch.compare(before, after)));
-        expect(fastJsonPatch.applyPatch(before, JSON.parse(JSON.stringify(ops)) as fastJsonPatch.Operation[], true, false).newDocument).toStrictEqual(after);
+        expect(fastJsonPatch.applyPatch(before, JSON.parse(JSON.stringify(ops)) as fastJsonPatch.Operation[], true, false).newDocument).toStrictEqual(
+          after,
+        );
       }),
       { numRuns: 2000 },
     );

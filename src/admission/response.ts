@@ -109,7 +109,8 @@ function generate(mirror: object, obj: object, ops: Operation[], path: string): 
     const oldVal = m[key];
     if (hasOwn(target, key) && !(o[key] === undefined && oldVal !== undefined && !objIsArray)) {
       const newVal = o[key];
-      if (isTree(oldVal) && isTree(newVal) && Array.isArray(oldVal) === Array.isArray(newVal)) generate(oldVal, newVal, ops, `${path}/${escapeKey(key)}`);
+      if (isTree(oldVal) && isTree(newVal) && Array.isArray(oldVal) === Array.isArray(newVal))
+        generate(oldVal, newVal, ops, `${path}/${escapeKey(key)}`);
       else if (oldVal !== newVal) ops.push({ op: 'replace', path: `${path}/${escapeKey(key)}`, value: valueOf(newVal) });
     } else if (mirrorIsArray === objIsArray) {
       ops.push({ op: 'remove', path: `${path}/${escapeKey(key)}` });
@@ -152,10 +153,7 @@ export function diff(original: unknown, mutated: unknown): Operation[] {
 /** Allowed, with the patch from `original` to `mutated` when they differ. */
 export function patched(uid: string, operations: readonly Operation[], warnings: readonly string[] = []): AdmissionResponse {
   if (operations.length === 0) return allowed(uid, warnings);
-  return withWarnings(
-    { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(operations)).toString('base64') },
-    warnings,
-  );
+  return withWarnings({ uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(operations)).toString('base64') }, warnings);
 }
 
 export function review(response: AdmissionResponse): AdmissionReviewResponse {

@@ -30,8 +30,7 @@ const NODES = (): NodeBuilder[] => [
 ];
 
 /** What every infeasible pod below (`nodeSelector zone=c` without a toleration) gets from the scheduler. */
-const NO_FIT =
-  "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.";
+const NO_FIT = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.";
 const NO_FIT_LINES = [
   '0/3 nodes are available:',
   '  1 node(s) had untolerated taint {dedicated: gpu}',
@@ -43,7 +42,11 @@ const mode = (m: NonNullable<NonNullable<Settings['validation']>['mode']>, setti
   ruleSet([], { ...settings, validation: { ...settings.validation, mode: m } });
 
 const cluster = (rules: RuleSet = ENFORCE, nodes: NodeBuilder[] = NODES(), namespaces: V1Namespace[] = []) =>
-  new StaticCluster(rules, nodes.map((n) => n.v1()), namespaces);
+  new StaticCluster(
+    rules,
+    nodes.map((n) => n.v1()),
+    namespaces,
+  );
 
 /** A context whose node view is marked incomplete (an informer that lost its watch) while it still holds nodes. */
 const staleCluster = (reason: string, rules: RuleSet = ENFORCE, nodes: NodeBuilder[] = NODES()): AdmissionContext => ({
@@ -79,14 +82,42 @@ const template = (pod: PodBuilder): V1PodTemplateSpec => {
 
 type WorkloadKind = 'Deployment' | 'StatefulSet' | 'ReplicaSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'ReplicationController';
 
-const WORKLOADS: Record<WorkloadKind, { group: string; version: string; resource: string; spec: (t: V1PodTemplateSpec, replicas?: number) => object }> = {
-  Deployment: { group: 'apps', version: 'v1', resource: 'deployments', spec: (t, replicas = 2) => ({ replicas, selector: { matchLabels: { app: 'web' } }, template: t }) },
-  StatefulSet: { group: 'apps', version: 'v1', resource: 'statefulsets', spec: (t, replicas = 2) => ({ replicas, serviceName: 'web', selector: { matchLabels: { app: 'web' } }, template: t }) },
-  ReplicaSet: { group: 'apps', version: 'v1', resource: 'replicasets', spec: (t, replicas = 2) => ({ replicas, selector: { matchLabels: { app: 'web' } }, template: t }) },
+const WORKLOADS: Record<
+  WorkloadKind,
+  { group: string; version: string; resource: string; spec: (t: V1PodTemplateSpec, replicas?: number) => object }
+> = {
+  Deployment: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    spec: (t, replicas = 2) => ({ replicas, selector: { matchLabels: { app: 'web' } }, template: t }),
+  },
+  StatefulSet: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'statefulsets',
+    spec: (t, replicas = 2) => ({ replicas, serviceName: 'web', selector: { matchLabels: { app: 'web' } }, template: t }),
+  },
+  ReplicaSet: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'replicasets',
+    spec: (t, replicas = 2) => ({ replicas, selector: { matchLabels: { app: 'web' } }, template: t }),
+  },
   DaemonSet: { group: 'apps', version: 'v1', resource: 'daemonsets', spec: (t) => ({ selector: { matchLabels: { app: 'web' } }, template: t }) },
   Job: { group: 'batch', version: 'v1', resource: 'jobs', spec: (t) => ({ template: t }) },
-  CronJob: { group: 'batch', version: 'v1', resource: 'cronjobs', spec: (t) => ({ schedule: '*/5 * * * *', jobTemplate: { spec: { template: t } } }) },
-  ReplicationController: { group: '', version: 'v1', resource: 'replicationcontrollers', spec: (t, replicas = 2) => ({ replicas, selector: { app: 'web' }, template: t }) },
+  CronJob: {
+    group: 'batch',
+    version: 'v1',
+    resource: 'cronjobs',
+    spec: (t) => ({ schedule: '*/5 * * * *', jobTemplate: { spec: { template: t } } }),
+  },
+  ReplicationController: {
+    group: '',
+    version: 'v1',
+    resource: 'replicationcontrollers',
+    spec: (t, replicas = 2) => ({ replicas, selector: { app: 'web' }, template: t }),
+  },
 };
 
 interface WorkloadOptions {
@@ -120,7 +151,11 @@ function workloadRequest(kind: WorkloadKind, t: V1PodTemplateSpec, o: WorkloadOp
   };
 }
 
-function configMapRequest(data: Record<string, string> | undefined, labels: Record<string, string> = { 'placement-webhook/rules': 'true' }, operation: AdmissionRequest['operation'] = 'UPDATE'): AdmissionRequest {
+function configMapRequest(
+  data: Record<string, string> | undefined,
+  labels: Record<string, string> = { 'placement-webhook/rules': 'true' },
+  operation: AdmissionRequest['operation'] = 'UPDATE',
+): AdmissionRequest {
   return {
     uid: UID,
     kind: { group: '', version: 'v1', kind: 'ConfigMap' },
@@ -128,7 +163,12 @@ function configMapRequest(data: Record<string, string> | undefined, labels: Reco
     name: 'placement-rules',
     namespace: 'placement-webhook',
     operation,
-    object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'placement-rules', namespace: 'placement-webhook', labels }, ...(data ? { data } : {}) },
+    object: {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'placement-rules', namespace: 'placement-webhook', labels },
+      ...(data ? { data } : {}),
+    },
   };
 }
 
@@ -223,20 +263,33 @@ describe('pods', () => {
     expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits-transient' });
   });
 
-  it.each(['node.kubernetes.io/unreachable', 'node.kubernetes.io/memory-pressure', 'node.kubernetes.io/disk-pressure', 'node.kubernetes.io/pid-pressure', 'node.kubernetes.io/network-unavailable'])(
-    'a pod that fits only on nodes tainted %s is allowed, never denied',
-    (key) => {
-      const r = validate(podRequest(makePod().obj()), cluster(ENFORCE, [node('n1').taint(key, undefined, 'NoSchedule')]));
-      expect(r.response.allowed).toBe(true);
-      expect(r.response.warnings).toEqual([`fits only nodes with condition taint ${key}`, '  it may wait until they recover (e.g. node n1)']);
-    },
-  );
+  it.each([
+    'node.kubernetes.io/unreachable',
+    'node.kubernetes.io/memory-pressure',
+    'node.kubernetes.io/disk-pressure',
+    'node.kubernetes.io/pid-pressure',
+    'node.kubernetes.io/network-unavailable',
+  ])('a pod that fits only on nodes tainted %s is allowed, never denied', (key) => {
+    const r = validate(podRequest(makePod().obj()), cluster(ENFORCE, [node('n1').taint(key, undefined, 'NoSchedule')]));
+    expect(r.response.allowed).toBe(true);
+    expect(r.response.warnings).toEqual([`fits only nodes with condition taint ${key}`, '  it may wait until they recover (e.g. node n1)']);
+  });
 
   describe('node templates', () => {
-    const gpuPool: NodeTemplate = { name: 'gpu-pool', labels: { zone: 'c', accelerator: 't4' }, allocatable: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': 1 } };
-    const withTemplates = (templates: NodeTemplate[], m: 'enforce' | 'warn' = 'enforce') => ruleSet([], { validation: { mode: m, nodeTemplates: templates } });
-    const gpuPod = () => makePod('train').ns('ml').nodeSelector('accelerator', 't4').container('train', { resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } });
-    const GPU_NO_FIT = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.";
+    const gpuPool: NodeTemplate = {
+      name: 'gpu-pool',
+      labels: { zone: 'c', accelerator: 't4' },
+      allocatable: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': 1 },
+    };
+    const withTemplates = (templates: NodeTemplate[], m: 'enforce' | 'warn' = 'enforce') =>
+      ruleSet([], { validation: { mode: m, nodeTemplates: templates } });
+    const gpuPod = () =>
+      makePod('train')
+        .ns('ml')
+        .nodeSelector('accelerator', 't4')
+        .container('train', { resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } });
+    const GPU_NO_FIT =
+      "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.";
 
     it('no live node fits but a template does: allowed with a warning naming the template', () => {
       const r = validate(podRequest(gpuPod().obj()), cluster(withTemplates([gpuPool])));
@@ -246,14 +299,28 @@ describe('pods', () => {
 
     it('a template names no pods: it accepts 110', () => {
       const noPods = { name: 'big', allocatable: { cpu: '64' } };
-      const r = validate(podRequest(makePod().container('app', { resources: { requests: { cpu: '32' } } }).obj()), cluster(withTemplates([noPods])));
+      const r = validate(
+        podRequest(
+          makePod()
+            .container('app', { resources: { requests: { cpu: '32' } } })
+            .obj(),
+        ),
+        cluster(withTemplates([noPods])),
+      );
       expect(r.response.allowed).toBe(true);
       expect(r.response.warnings).toEqual(['no current node fits; nodes of template big would (an autoscaler must add one)']);
     });
 
     it('a template that accepts no pods does not fit', () => {
       const zeroPods = { name: 'broken', allocatable: { cpu: '64', pods: '0' } };
-      const r = validate(podRequest(makePod().container('app', { resources: { requests: { cpu: '32' } } }).obj()), cluster(withTemplates([zeroPods])));
+      const r = validate(
+        podRequest(
+          makePod()
+            .container('app', { resources: { requests: { cpu: '32' } } })
+            .obj(),
+        ),
+        cluster(withTemplates([zeroPods])),
+      );
       expect(r.response).toEqual({
         ...deniedWith('0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.'),
         warnings: ['node template broken: Too many pods'],
@@ -278,15 +345,32 @@ describe('pods', () => {
 
     it('unknown is not zero: a template that states no resources does not refuse a pod with requests, and says what went unchecked', () => {
       const bare: NodeTemplate = { name: 'bare', labels: { accelerator: 't4' } };
-      const r = validate(podRequest(gpuPod().container('more', { resources: { requests: { cpu: '2', memory: '4Gi' } } }).obj()), cluster(withTemplates([bare])));
+      const r = validate(
+        podRequest(
+          gpuPod()
+            .container('more', { resources: { requests: { cpu: '2', memory: '4Gi' } } })
+            .obj(),
+        ),
+        cluster(withTemplates([bare])),
+      );
       expect(r.response).toEqual(
-        allowedWarning('no current node fits; nodes of template bare would (an autoscaler must add one)', '  cpu, memory, nvidia.com/gpu not checked: the template does not state it'),
+        allowedWarning(
+          'no current node fits; nodes of template bare would (an autoscaler must add one)',
+          '  cpu, memory, nvidia.com/gpu not checked: the template does not state it',
+        ),
       );
     });
 
     it('a stated resource still constrains: a template with too little cpu does not fit', () => {
       const small: NodeTemplate = { name: 'small', labels: { accelerator: 't4' }, allocatable: { cpu: '1' } };
-      const r = validate(podRequest(gpuPod().container('more', { resources: { requests: { cpu: '2' } } }).obj()), cluster(withTemplates([small])));
+      const r = validate(
+        podRequest(
+          gpuPod()
+            .container('more', { resources: { requests: { cpu: '2' } } })
+            .obj(),
+        ),
+        cluster(withTemplates([small])),
+      );
       expect(r.response.allowed).toBe(false);
       expect(r.response.warnings).toEqual(['node template small: Insufficient cpu']);
     });
@@ -361,7 +445,11 @@ describe('pods', () => {
       { name: 'CONNECT', request: podRequest(infeasible().obj(), { operation: 'CONNECT' }), reason: 'operation CONNECT' },
       { name: 'a subresource', request: podRequest(infeasible().obj(), { subResource: 'binding' }), reason: 'subresource binding' },
       { name: 'no object', request: podRequest(infeasible().obj(), { object: null }), reason: 'no object in the request' },
-      { name: 'kube-system, excluded by default', request: podRequest(infeasible().ns('kube-system').obj()), reason: 'namespace kube-system is excluded' },
+      {
+        name: 'kube-system, excluded by default',
+        request: podRequest(infeasible().ns('kube-system').obj()),
+        reason: 'namespace kube-system is excluded',
+      },
       {
         name: 'a namespace the settings exclude',
         request: podRequest(infeasible().ns('batch').obj()),
@@ -385,11 +473,15 @@ describe('pods', () => {
     });
 
     it('a pod whose requests cannot be read is allowed with a warning', () => {
-      const pod = infeasible().container('app', { resources: { requests: { cpu: 'lots' } } }).obj();
+      const pod = infeasible()
+        .container('app', { resources: { requests: { cpu: 'lots' } } })
+        .obj();
       const r = validate(podRequest(pod), cluster());
       expect(r.response.allowed).toBe(true);
       expect(r.response.warnings).toHaveLength(1);
-      expect(r.response.warnings?.[0]).toMatch(/^placement-webhook: not checked: spec\.containers\[0\]\.resources\.requests\.cpu: invalid value "lots"/);
+      expect(r.response.warnings?.[0]).toMatch(
+        /^placement-webhook: not checked: spec\.containers\[0\]\.resources\.requests\.cpu: invalid value "lots"/,
+      );
     });
 
     it('a kind that is not validated is allowed', () => {
@@ -427,22 +519,37 @@ describe('workloads', () => {
     expect(r.response).toEqual(deniedWith(`${kind} web: ${NO_FIT}`));
   });
 
-  it.each(CHECKED.filter((k) => !['Job', 'CronJob'].includes(k)))('%s UPDATE that only changes the replicas is never refused as "can never run": warnings only', (kind) => {
-    const r = validate(workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 1, replicas: 5 }), cluster());
-    expect(r.response.allowed).toBe(true);
-    expect(r.response.warnings?.[0]).toBe(`${kind} web: 0/3 nodes are available:`);
-  });
+  it.each(CHECKED.filter((k) => !['Job', 'CronJob'].includes(k)))(
+    '%s UPDATE that only changes the replicas is never refused as "can never run": warnings only',
+    (kind) => {
+      const r = validate(
+        workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 1, replicas: 5 }),
+        cluster(),
+      );
+      expect(r.response.allowed).toBe(true);
+      expect(r.response.warnings?.[0]).toBe(`${kind} web: 0/3 nodes are available:`);
+    },
+  );
 
   it.each(CHECKED)('%s UPDATE that changes neither template, replicas nor strategy is skipped', (kind) => {
-    const r = validate(workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 5, replicas: 5 }), cluster());
+    const r = validate(
+      workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 5, replicas: 5 }),
+      cluster(),
+    );
     expect(r.response).toEqual(allowedPlain);
     expect(r.record).toEqual({ decision: 'skipped', reason: 'pod template, replicas and strategy unchanged' });
   });
 
-  it.each(CHECKED.filter((k) => !['Job', 'CronJob'].includes(k)))('%s scaled up from zero replicas is judged, though its template is unchanged', (kind) => {
-    const r = validate(workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 0, replicas: 3 }), cluster());
-    expect(r.response).toEqual(deniedWith(`${kind} web: ${NO_FIT}`));
-  });
+  it.each(CHECKED.filter((k) => !['Job', 'CronJob'].includes(k)))(
+    '%s scaled up from zero replicas is judged, though its template is unchanged',
+    (kind) => {
+      const r = validate(
+        workloadRequest(kind, template(infeasible()), { operation: 'UPDATE', old: template(infeasible()), oldReplicas: 0, replicas: 3 }),
+        cluster(),
+      );
+      expect(r.response).toEqual(deniedWith(`${kind} web: ${NO_FIT}`));
+    },
+  );
 
   it('an UPDATE whose old object had no template is judged', () => {
     const request = workloadRequest('Deployment', template(infeasible()), { operation: 'UPDATE' });
@@ -482,7 +589,10 @@ describe('workloads', () => {
     const nodes = [node('n1').label('zone', 'a').taint('node.kubernetes.io/unreachable', undefined, 'NoExecute')];
     const r = validate(workloadRequest('StatefulSet', template(feasible())), cluster(ENFORCE, nodes));
     expect(r.response).toEqual(
-      allowedWarning('StatefulSet web: fits only nodes with condition taint node.kubernetes.io/unreachable', '  it may wait until they recover (e.g. node n1)'),
+      allowedWarning(
+        'StatefulSet web: fits only nodes with condition taint node.kubernetes.io/unreachable',
+        '  it may wait until they recover (e.g. node n1)',
+      ),
     );
     expect(r.record).toMatchObject({ decision: 'allowed', verdict: 'fits-transient' });
   });
@@ -492,11 +602,14 @@ describe('workloads', () => {
     expect(validate(workloadRequest('Job', template(infeasible())), staleCluster('stale')).response.allowed).toBe(true);
   });
 
-  it.each<{ operation: AdmissionRequest['operation'] }>([{ operation: 'DELETE' }, { operation: 'CONNECT' }])('$operation is skipped', ({ operation }) => {
-    const r = validate(workloadRequest('Deployment', template(infeasible()), { operation }), cluster());
-    expect(r.response).toEqual(allowedPlain);
-    expect(r.record).toEqual({ decision: 'skipped', reason: `operation ${operation}` });
-  });
+  it.each<{ operation: AdmissionRequest['operation'] }>([{ operation: 'DELETE' }, { operation: 'CONNECT' }])(
+    '$operation is skipped',
+    ({ operation }) => {
+      const r = validate(workloadRequest('Deployment', template(infeasible()), { operation }), cluster());
+      expect(r.response).toEqual(allowedPlain);
+      expect(r.record).toEqual({ decision: 'skipped', reason: `operation ${operation}` });
+    },
+  );
 
   it('a workload without a template is skipped', () => {
     const request = workloadRequest('Deployment', template(infeasible()));
@@ -535,7 +648,10 @@ describe('workloads', () => {
     });
 
     it('UPDATE that changes the template: the same warnings', () => {
-      const r = validate(workloadRequest('DaemonSet', template(infeasible()), { name: 'agents', operation: 'UPDATE', old: template(feasible()) }), cluster());
+      const r = validate(
+        workloadRequest('DaemonSet', template(infeasible()), { name: 'agents', operation: 'UPDATE', old: template(feasible()) }),
+        cluster(),
+      );
       expect(r.response.allowed).toBe(true);
       expect(r.response.warnings?.[0]).toBe(`DaemonSet agents: ${NO_FIT_LINES[0]}`);
     });
@@ -575,7 +691,10 @@ describe('workloads', () => {
       const namespaces: V1Namespace[] = [{ metadata: { name: 'shop', labels: { cost: 'low' } } }];
       const r = validate(workloadRequest('Deployment', template(makePod())), cluster(ruleSet([rule]), spotNodes(), namespaces));
       expect(r.response).toEqual(deniedWith(`Deployment web: ${SPOT_NO_FIT}`));
-      const elsewhere = validate(workloadRequest('Deployment', template(makePod()), { namespace: 'other' }), cluster(ruleSet([rule]), spotNodes(), namespaces));
+      const elsewhere = validate(
+        workloadRequest('Deployment', template(makePod()), { namespace: 'other' }),
+        cluster(ruleSet([rule]), spotNodes(), namespaces),
+      );
       expect(elsewhere.response).toEqual(allowedPlain);
     });
 
@@ -584,7 +703,9 @@ describe('workloads', () => {
       const r = validate(workloadRequest('Deployment', template(web().nodeSelector('lifecycle', 'on-demand'))), cluster(rules, spotNodes()));
       // The wording of the conflict itself belongs to the rules module; here it only has to be passed on whole.
       expect(r.response).toMatchObject({ uid: UID, allowed: false, status: { code: 403, reason: 'Forbidden' } });
-      expect(r.response.status?.message).toMatch(/^Deployment web: its pods would be rejected: rule web-on-spot \(onConflict: reject\): .*on-demand.*spot$/);
+      expect(r.response.status?.message).toMatch(
+        /^Deployment web: its pods would be rejected: rule web-on-spot \(onConflict: reject\): .*on-demand.*spot$/,
+      );
       expect(r.response.warnings).toBeUndefined();
       expect(r.record).toMatchObject({ decision: 'denied', verdict: 'rule-denial' });
     });
@@ -597,7 +718,10 @@ describe('workloads', () => {
 
     it('a DaemonSet is only warned about a rule conflict', () => {
       const rules = ruleSet([toSpot({ onConflict: 'reject', match: { podSelector: { matchLabels: { app: 'web' } }, includeDaemonSetPods: true } })]);
-      const r = validate(workloadRequest('DaemonSet', template(web().nodeSelector('lifecycle', 'on-demand')), { name: 'agents' }), cluster(rules, spotNodes()));
+      const r = validate(
+        workloadRequest('DaemonSet', template(web().nodeSelector('lifecycle', 'on-demand')), { name: 'agents' }),
+        cluster(rules, spotNodes()),
+      );
       expect(r.response.allowed).toBe(true);
       expect(r.response.warnings).toHaveLength(1);
       expect(r.response.warnings?.[0]).toMatch(/^DaemonSet agents: its pods will be rejected: rule web-on-spot \(onConflict: reject\): /);
@@ -629,7 +753,9 @@ describe('the rules ConfigMap', () => {
 
   it('a valid document with lint warnings is allowed with them', () => {
     const r = validate(configMapRequest({ 'rules.yaml': doc('  - name: marker\n    inject: {}\n') }), cluster());
-    expect(r.response).toEqual(allowedWarning('rules.yaml: rules[0].inject: injects nothing: the rule only records itself in the applied-rules annotation'));
+    expect(r.response).toEqual(
+      allowedWarning('rules.yaml: rules[0].inject: injects nothing: the rule only records itself in the applied-rules annotation'),
+    );
   });
 
   it('an invalid document is denied with every lint error and its field path', () => {
@@ -655,7 +781,11 @@ describe('the rules ConfigMap', () => {
         field: 'data[rules.yaml].rules[0].name',
         message: `invalid value "Bad_Name": a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`,
       },
-      { reason: 'FieldValueForbidden', field: 'data[rules.yaml].rules[1].inject.tolerations[0].value', message: "must be empty when `operator` is 'Exists'" },
+      {
+        reason: 'FieldValueForbidden',
+        field: 'data[rules.yaml].rules[1].inject.tolerations[0].value',
+        message: "must be empty when `operator` is 'Exists'",
+      },
       { reason: 'FieldValueDuplicate', field: 'data[rules.yaml].rules[2].name', message: 'duplicate value "spot"' },
     ];
     // kubectl prints "The ConfigMap "placement-rules" is invalid:" and one line per cause.
@@ -679,7 +809,11 @@ describe('the rules ConfigMap', () => {
 
   it.each([
     { name: 'an alias bomb', text: billionLaughs(), want: /data\[rules\.yaml\]: YAML aliases expand the document to more than \d+ nodes/ },
-    { name: 'collections nested 5,000 deep', text: deeplyNested(5000), want: /data\[rules\.yaml\]: YAML line 3, column 107: nested more than 100 levels deep/ },
+    {
+      name: 'collections nested 5,000 deep',
+      text: deeplyNested(5000),
+      want: /data\[rules\.yaml\]: YAML line 3, column 107: nested more than 100 levels deep/,
+    },
   ])('$name is denied as invalid (422) with the reason, not a 500', ({ text, want }) => {
     const r = validate(configMapRequest({ 'rules.yaml': text }), cluster());
     expect(r.response.allowed).toBe(false);
@@ -693,7 +827,12 @@ describe('the rules ConfigMap', () => {
   });
 
   it('a validation response cuts each warning to the API line length; the result keeps them whole', () => {
-    const r = validate(configMapRequest({ 'rules.yaml': 'apiVersion: placement-webhook/v1\nkind: PlacementRules\nsettings: {excludedNamespaces: [team-a]}\nrules: []\n' }), cluster());
+    const r = validate(
+      configMapRequest({
+        'rules.yaml': 'apiVersion: placement-webhook/v1\nkind: PlacementRules\nsettings: {excludedNamespaces: [team-a]}\nrules: []\n',
+      }),
+      cluster(),
+    );
     expect(r.response.warnings?.every((w) => w.length <= MAX_WARNING_LENGTH)).toBe(true);
     expect(r.warnings.some((w) => w.length > MAX_WARNING_LENGTH)).toBe(true);
   });
@@ -757,7 +896,11 @@ describe('every response', () => {
     { name: 'a denied Deployment', request: workloadRequest('Deployment', template(infeasible())), ctx: cluster() },
     { name: 'a warned DaemonSet', request: workloadRequest('DaemonSet', template(infeasible())), ctx: cluster() },
     { name: 'a denied rules ConfigMap', request: configMapRequest({}), ctx: cluster() },
-    { name: 'an allowed rules ConfigMap', request: configMapRequest({ 'rules.yaml': 'apiVersion: placement-webhook/v1\nkind: PlacementRules\nrules: []\n' }), ctx: cluster() },
+    {
+      name: 'an allowed rules ConfigMap',
+      request: configMapRequest({ 'rules.yaml': 'apiVersion: placement-webhook/v1\nkind: PlacementRules\nrules: []\n' }),
+      ctx: cluster(),
+    },
   ])('carries the request uid and no patch: $name', ({ request, ctx }) => {
     for (const uid of [UID, 'another-uid']) {
       const r = validate({ ...request, uid }, ctx);
@@ -781,7 +924,6 @@ describe('messageAsWarnings', () => {
     expect(long).toHaveLength(1);
     expect(long[0]).toHaveLength(303);
   });
-
 });
 
 // ---- would it be scheduled now -------------------------------------------------------------------------------------
@@ -792,7 +934,13 @@ describe('would the scheduler bind it now (the pod cache)', () => {
     makePod('web-9')
       .ns('shop')
       .label('app', 'web')
-      .spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } } });
+      .spec({
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }],
+          },
+        },
+      });
   const replica = (name: string, nodeName: string, priority = 0) => makePod(name).ns('shop').label('app', 'web').spec({ nodeName, priority }).obj();
   /** The fixture's nodes, each holding one web replica; the GPU node is tainted, so two plain nodes are candidates. */
   const withPods = (rules: RuleSet, pods: V1Pod[], incomplete?: string): AdmissionContext => {
@@ -803,7 +951,12 @@ describe('would the scheduler bind it now (the pod cache)', () => {
       const r = reader.read(p);
       if (r) index.upsert(r);
     }
-    return { rules: () => rules, namespaceLabels: (n) => base.namespaceLabels(n), nodes: () => base.nodes(), pods: () => ({ index, namespaceLabels: () => ({}), incomplete }) };
+    return {
+      rules: () => rules,
+      namespaceLabels: (n) => base.namespaceLabels(n),
+      nodes: () => base.nodes(),
+      pods: () => ({ index, namespaceLabels: () => ({}), incomplete }),
+    };
   };
   const FULL = [replica('web-1', 'n1'), replica('web-2', 'n2'), replica('web-3', 'gpu-1')];
   const PENDING = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match pod anti-affinity rules.";
@@ -833,7 +986,9 @@ describe('would the scheduler bind it now (the pod cache)', () => {
   it('pending: deny only warns in mode warn, and never while the pod cache is not synced', () => {
     expect(validate(podRequest(webAnti().obj()), withPods(pending('deny', 'warn'), FULL)).response.allowed).toBe(true);
     const stale = validate(podRequest(webAnti().obj()), withPods(pending('deny'), FULL, 'the pod list has not been received yet'));
-    expect(stale.response).toEqual(allowedWarning('placement-webhook: not checked whether it would be scheduled now: the pod list has not been received yet'));
+    expect(stale.response).toEqual(
+      allowedWarning('placement-webhook: not checked whether it would be scheduled now: the pod list has not been received yet'),
+    );
   });
 
   it('pending: off answers only "can it ever run"', () => {
@@ -854,8 +1009,16 @@ describe('would the scheduler bind it now (the pod cache)', () => {
   });
 
   it('a pod bound to a node whose pods leave too little room: the kubelet would reject it now', () => {
-    const big = makePod('big').ns('shop').container('c', { resources: { requests: { cpu: '3' } } }).spec({ nodeName: 'n1' }).obj();
-    const busy = makePod('busy').ns('shop').container('c', { resources: { requests: { cpu: '2' } } }).spec({ nodeName: 'n1' }).obj();
+    const big = makePod('big')
+      .ns('shop')
+      .container('c', { resources: { requests: { cpu: '3' } } })
+      .spec({ nodeName: 'n1' })
+      .obj();
+    const busy = makePod('busy')
+      .ns('shop')
+      .container('c', { resources: { requests: { cpu: '2' } } })
+      .spec({ nodeName: 'n1' })
+      .obj();
     const r = validate(podRequest(big), withPods(pending('warn'), [busy]));
     expect(r.response.allowed).toBe(true);
     expect(r.response.warnings).toEqual(['the kubelet on n1 would reject this pod now: Insufficient cpu (the pod requests 3, 2 is free)']);
@@ -871,7 +1034,13 @@ describe('whole workloads', () => {
   const selfAnti = () =>
     makePod('web')
       .label('app', 'web')
-      .spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } } });
+      .spec({
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }],
+          },
+        },
+      });
   const withPods = (rules: RuleSet, nodes: NodeBuilder[], pods: V1Pod[] = []): AdmissionContext => {
     const base = cluster(rules, nodes);
     const index = new PodIndex();
@@ -929,11 +1098,22 @@ describe('whole workloads', () => {
   it.each([
     { name: 'maxUnavailable 1', strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }, replicas: 3, nodes: 3 },
     { name: 'the default 25% of 4 replicas (maxUnavailable 1)', strategy: undefined, replicas: 4, nodes: 4 },
-    { name: 'both zero (read as unavailable 1)', strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 0 } }, replicas: 3, nodes: 3 },
+    {
+      name: 'both zero (read as unavailable 1)',
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 0 } },
+      replicas: 3,
+      nodes: 3,
+    },
     { name: 'Recreate', strategy: { type: 'Recreate' }, replicas: 3, nodes: 3 },
     { name: 'fewer replicas than nodes', strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } }, replicas: 2, nodes: 3 },
   ])('a rollout that can progress is not warned about: $name', ({ strategy, replicas, nodes }) => {
-    const r = validate(deploy(replicas, strategy), withPods(WARN, Array.from({ length: nodes }, (_, i) => node(`w${i}`))));
+    const r = validate(
+      deploy(replicas, strategy),
+      withPods(
+        WARN,
+        Array.from({ length: nodes }, (_, i) => node(`w${i}`)),
+      ),
+    );
     expect(r.warnings).toEqual([]);
   });
 
@@ -956,21 +1136,33 @@ describe('whole workloads', () => {
   });
 
   it('an eligible node without the topology key bounds nothing: anti-affinity never conflicts there', () => {
-    const r = validate(deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } }), withPods(WARN, [...three(), makeNode('no-hostname-label').allocatable({ cpu: '4', memory: '16Gi', pods: '110' })]));
+    const r = validate(
+      deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } }),
+      withPods(WARN, [...three(), makeNode('no-hostname-label').allocatable({ cpu: '4', memory: '16Gi', pods: '110' })]),
+    );
     expect(r.warnings).toEqual([]);
     expect(r.record.placeableReplicas).toBeUndefined();
   });
 
   it('a StatefulSet with OrderedReady: the pods after the first unplaceable ordinal are never created', () => {
     const r = validate(workloadRequest('StatefulSet', template(selfAnti()), { replicas: 5 }), withPods(WARN, three()));
-    expect(r.warnings).toContain('  its pods are created one by one (podManagementPolicy OrderedReady): web-3 will stay Pending, and those after it are never created');
+    expect(r.warnings).toContain(
+      '  its pods are created one by one (podManagementPolicy OrderedReady): web-3 will stay Pending, and those after it are never created',
+    );
   });
 
   it('a spread with minDomains over fewer domains holds at most maxSkew per domain', () => {
     const pod = makePod('web')
       .label('app', 'web')
-      .spec({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', minDomains: 3, labelSelector: { matchLabels: { app: 'web' } } }] });
-    const r = validate(workloadRequest('Deployment', template(pod), { replicas: 4 }), withPods(WARN, [node('a').label('zone', 'a'), node('b').label('zone', 'b')]));
+      .spec({
+        topologySpreadConstraints: [
+          { maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', minDomains: 3, labelSelector: { matchLabels: { app: 'web' } } },
+        ],
+      });
+    const r = validate(
+      workloadRequest('Deployment', template(pod), { replicas: 4 }),
+      withPods(WARN, [node('a').label('zone', 'a'), node('b').label('zone', 'b')]),
+    );
     expect(r.warnings).toContain('  topology spread on zone with minDomains 3 over 2 domain(s), maxSkew 1');
     expect(r.warnings).toContain('Deployment web: 4 replicas, but at most 2 can be placed: 2 will stay Pending');
   });
@@ -992,7 +1184,10 @@ describe('whole workloads', () => {
     it('scaling from 3 to 5 gets the workload answer, read from the workload', () => {
       const r = handleValidate(scaleRequest(3, 5), withPods(WARN, three()), { scaled: current() });
       expect(r.response.allowed).toBe(true);
-      expect(r.warnings).toEqual(['Deployment web: 5 replicas, but at most 3 can be placed: 2 will stay Pending', '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods']);
+      expect(r.warnings).toEqual([
+        'Deployment web: 5 replicas, but at most 3 can be placed: 2 will stay Pending',
+        '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods',
+      ]);
     });
 
     it('pending: deny refuses the scale', () => {
@@ -1001,14 +1196,15 @@ describe('whole workloads', () => {
 
     describe('with a replica on each of the 3 nodes', () => {
       const replicas = () => ['w1', 'w2', 'w3'].map((n, i) => makePod(`web-${i}`).ns('shop').label('app', 'web').spec({ nodeName: n }).obj());
-      const NEXT_PENDING = [
-        'Deployment web: will stay Pending: 0/3 nodes are available:',
-        "  3 node(s) didn't match pod anti-affinity rules",
-      ];
+      const NEXT_PENDING = ['Deployment web: will stay Pending: 0/3 nodes are available:', "  3 node(s) didn't match pod anti-affinity rules"];
 
       it('scaling up: the next replica would stay Pending now, and 2 of 5 always will', () => {
         const r = handleValidate(scaleRequest(3, 5), withPods(WARN, three(), replicas()), { scaled: current() });
-        expect(r.warnings).toEqual([...NEXT_PENDING, 'Deployment web: 5 replicas, but at most 3 can be placed: 2 will stay Pending', '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods']);
+        expect(r.warnings).toEqual([
+          ...NEXT_PENDING,
+          'Deployment web: 5 replicas, but at most 3 can be placed: 2 will stay Pending',
+          '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods',
+        ]);
         expect(r.record).toMatchObject({ schedulableNow: false, replicas: 5, placeableReplicas: 3 });
       });
 
@@ -1016,7 +1212,10 @@ describe('whole workloads', () => {
         const five = deploy(5, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } }).object;
         const r = handleValidate(scaleRequest(5, 4), withPods(DENY, three(), replicas()), { scaled: five });
         expect(r.response.allowed).toBe(true);
-        expect(r.warnings).toEqual(['Deployment web: 4 replicas, but at most 3 can be placed: 1 will stay Pending', '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods']);
+        expect(r.warnings).toEqual([
+          'Deployment web: 4 replicas, but at most 3 can be placed: 1 will stay Pending',
+          '  required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods',
+        ]);
         expect(r.record.schedulableNow).toBeUndefined();
       });
 
@@ -1024,7 +1223,9 @@ describe('whole workloads', () => {
         const strategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } };
         const oldTemplate = template(selfAnti());
         const request = deploy(3, strategy, { operation: 'UPDATE', old: oldTemplate, oldReplicas: 3 });
-        ((request.object as { spec: { template: V1PodTemplateSpec } }).spec.template.spec as { containers: { image?: string }[] }).containers[0]!.image = 'registry.example/web:2';
+        (
+          (request.object as { spec: { template: V1PodTemplateSpec } }).spec.template.spec as { containers: { image?: string }[] }
+        ).containers[0]!.image = 'registry.example/web:2';
         (request.oldObject as { spec: Record<string, unknown> }).spec['strategy'] = strategy;
         const r = validate(request, withPods(DENY, three(), replicas()));
         expect(r.response.allowed).toBe(true);
@@ -1056,7 +1257,9 @@ describe('whole workloads', () => {
 
   it('a ReplicaSet owned by a Deployment is not judged (its Deployment is)', () => {
     const request = workloadRequest('ReplicaSet', template(infeasible()));
-    (request.object as { metadata: Record<string, unknown> }).metadata['ownerReferences'] = [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u', controller: true }];
+    (request.object as { metadata: Record<string, unknown> }).metadata['ownerReferences'] = [
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u', controller: true },
+    ];
     const r = validate(request, cluster());
     expect(r.response).toEqual(allowedPlain);
     expect(r.record.reason).toBe('owned by a Deployment, which is judged instead');

@@ -113,7 +113,9 @@ function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerR
   const ruleSet = ctx.rules();
   const excluded = skipReason(pod, namespace, ruleSet);
   // The plugins of settings.compat check the final pod whatever its scheduler and the validation mode.
-  const compat = excluded ? { warnings: [] } : validateCompat('CREATE', pod, undefined, namespace, ctx.namespaceAnnotations?.(namespace), ruleSet.compat);
+  const compat = excluded
+    ? { warnings: [] }
+    : validateCompat('CREATE', pod, undefined, namespace, ctx.namespaceAnnotations?.(namespace), ruleSet.compat);
   if (compat.refusal !== undefined) return compatDenial(uid, compat.refusal);
   const skipped = otherScheduler(pod.spec) ?? excluded;
   if (skipped) return withWarnings(skip(uid, skipped), compat.warnings);
@@ -123,7 +125,10 @@ function validatePod(request: AdmissionRequest, ctx: AdmissionContext): HandlerR
   const c = constraints.value;
   // The Priority admission plugin has set spec.priority by now (0 without a class and without a global default).
   const priority = typeof pod.spec?.priority === 'number' ? pod.spec.priority : 0;
-  return withWarnings(respond(uid, judge({ pod, constraints: c, namespace, warnOnly: isDaemonSetPod(pod), prefix: '', priority }, ctx, ruleSet)), compat.warnings);
+  return withWarnings(
+    respond(uid, judge({ pod, constraints: c, namespace, warnOnly: isDaemonSetPod(pod), prefix: '', priority }, ctx, ruleSet)),
+    compat.warnings,
+  );
 }
 
 /**
@@ -170,18 +175,38 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
   if (!constraints.ok) return notChecked(uid, constraints.error);
   const c = constraints.value;
   // A template carries a class name at most: its pods' priority is that class's, where the classes are known.
-  const priority = typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : ctx.priorityOf?.(mutation.pod.spec?.priorityClassName);
+  const priority =
+    typeof mutation.pod.spec?.priority === 'number' ? mutation.pod.spec.priority : ctx.priorityOf?.(mutation.pod.spec?.priorityClassName);
   const replicas = w.replicas ?? 1;
   const oldReplicas = w.oldReplicas ?? 1;
   // The next pod is a new one beside the workload's pods only when it creates pods they do not replace.
   const addsPods = !updating || w.oldReplicas === 0 || replicas > oldReplicas;
-  const subject = { pod: mutation.pod, constraints: c, namespace, warnOnly: w.daemonSet, staticWarnOnly: !templateChanged, prefix, priority, askNow: addsPods };
+  const subject = {
+    pod: mutation.pod,
+    constraints: c,
+    namespace,
+    warnOnly: w.daemonSet,
+    staticWarnOnly: !templateChanged,
+    prefix,
+    priority,
+    askNow: addsPods,
+  };
   const one = judge(subject, ctx, ruleSet);
   // What can never run is the whole answer; a refusal for now is told with the workload's own answers.
   if (one.denial && one.verdict !== 'pending') return respond(uid, one);
   const name = w.what.slice(w.kind.length + 1);
   const all = judgeWorkload(
-    { ...subject, what: w.what, kind: w.kind, name, replicas, selector: w.selector, strategy: w.strategy, podManagementPolicy: w.podManagementPolicy, scalingDown: updating && replicas < oldReplicas },
+    {
+      ...subject,
+      what: w.what,
+      kind: w.kind,
+      name,
+      replicas,
+      selector: w.selector,
+      strategy: w.strategy,
+      podManagementPolicy: w.podManagementPolicy,
+      scalingDown: updating && replicas < oldReplicas,
+    },
     ctx,
     ruleSet,
   );
@@ -201,7 +226,8 @@ function validateWorkload(request: AdmissionRequest, w: Workload, ctx: Admission
 function validateScale(request: AdmissionRequest, ctx: AdmissionContext, scaled: unknown): HandlerResult {
   const { uid } = request;
   const kind = workloadKind(request.resource.group, kindOfResource(request.resource.resource));
-  if (!kind || scaled === undefined) return skip(uid, `scale of ${request.resource.resource}: the ${scaled === undefined ? 'workload could not be read' : 'kind is not judged'}`);
+  if (!kind || scaled === undefined)
+    return skip(uid, `scale of ${request.resource.resource}: the ${scaled === undefined ? 'workload could not be read' : 'kind is not judged'}`);
   const replicas = (request.object as { spec?: { replicas?: unknown } } | undefined)?.spec?.replicas;
   const oldReplicas = (request.oldObject as { spec?: { replicas?: unknown } } | undefined)?.spec?.replicas;
   const object = structuredClone(scaled) as { spec?: Record<string, unknown> };

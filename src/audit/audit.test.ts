@@ -12,9 +12,16 @@ const HOST = 'kubernetes.io/hostname';
 const ZONE = 'topology.kubernetes.io/zone';
 
 const worker = (name: string, zone = 'a') => makeNode(name).label(HOST, name).label(ZONE, zone).allocatable({ cpu: '4', memory: '8Gi', pods: '110' });
-const bound = (pod: V1Pod, node: string): V1Pod => ({ ...pod, spec: { ...pod.spec, containers: pod.spec?.containers ?? [], nodeName: node }, status: { phase: 'Running' } });
+const bound = (pod: V1Pod, node: string): V1Pod => ({
+  ...pod,
+  spec: { ...pod.spec, containers: pod.spec?.containers ?? [], nodeName: node },
+  status: { phase: 'Running' },
+});
 const antiAffine = (app: string, key = HOST): V1PodAffinityTerm => ({ labelSelector: { matchLabels: { app } }, topologyKey: key });
-const web = (name: string) => makePod(name).label('app', 'web').spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('web')] } } });
+const web = (name: string) =>
+  makePod(name)
+    .label('app', 'web')
+    .spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('web')] } } });
 
 interface Case {
   name: string;
@@ -32,13 +39,38 @@ const cases: Case[] = [
     name: 'a pod whose node lost the label its nodeSelector asks for fails, and says which node would take it',
     nodes: [worker('n1').label('disk', 'hdd').v1(), worker('n2').label('disk', 'ssd').v1()],
     pods: [bound(makePod('db').nodeSelector('disk', 'ssd').obj(), 'n1')],
-    want: [{ kind: 'node-affinity', severity: 'fail', rule: 'nodeSelector', node: 'n1', reschedulable: true, rescheduleNode: 'n2', message: "node n1 no longer matches the pod's nodeSelector disk=ssd (it has disk=hdd)" }],
+    want: [
+      {
+        kind: 'node-affinity',
+        severity: 'fail',
+        rule: 'nodeSelector',
+        node: 'n1',
+        reschedulable: true,
+        rescheduleNode: 'n2',
+        message: "node n1 no longer matches the pod's nodeSelector disk=ssd (it has disk=hdd)",
+      },
+    ],
   },
   {
     name: 'a pod whose required node affinity no node satisfies any more cannot be rescheduled',
     nodes: [worker('n1').v1(), worker('n2').v1()],
-    pods: [bound(makePod('gpu').requiredTerms([{ matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }]).obj(), 'n1')],
-    want: [{ kind: 'node-affinity', severity: 'fail', rule: 'requiredDuringScheduling node affinity', reschedulable: false, rescheduleMessage: "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector." }],
+    pods: [
+      bound(
+        makePod('gpu')
+          .requiredTerms([{ matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }])
+          .obj(),
+        'n1',
+      ),
+    ],
+    want: [
+      {
+        kind: 'node-affinity',
+        severity: 'fail',
+        rule: 'requiredDuringScheduling node affinity',
+        reschedulable: false,
+        rescheduleMessage: "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+      },
+    ],
   },
   {
     name: 'an untolerated NoExecute taint fails: the pod is about to be evicted',
@@ -50,7 +82,14 @@ const cases: Case[] = [
     name: 'a NoExecute taint tolerated for a time only warns with the time',
     nodes: [worker('n1').taint('maintenance', undefined, 'NoExecute').v1()],
     pods: [bound(makePod('web').toleration({ key: 'maintenance', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 600 }).obj(), 'n1')],
-    want: [{ kind: 'noexecute-taint', severity: 'warn', message: 'node n1 has taint maintenance:NoExecute: it tolerates it for 600 s only: evicted that long after the taint was added', reschedulable: false }],
+    want: [
+      {
+        kind: 'noexecute-taint',
+        severity: 'warn',
+        message: 'node n1 has taint maintenance:NoExecute: it tolerates it for 600 s only: evicted that long after the taint was added',
+        reschedulable: false,
+      },
+    ],
   },
   {
     name: 'a condition NoExecute taint only warns: the node may recover',
@@ -78,8 +117,20 @@ const cases: Case[] = [
     nodes: [worker('n1').v1(), worker('n2').v1()],
     pods: [bound(web('web-1').obj(), 'n1'), bound(web('web-2').obj(), 'n1')],
     want: [
-      { kind: 'pod-anti-affinity', severity: 'warn', object: { apiVersion: 'v1', kind: 'Pod', name: 'web-1' }, message: `the pod shares ${HOST}=n1 with 1 pod(s) its required anti-affinity excludes (web-2)`, reschedulable: true, rescheduleNode: 'n2' },
-      { kind: 'pod-anti-affinity', severity: 'warn', object: { apiVersion: 'v1', kind: 'Pod', name: 'web-2' }, message: `the pod shares ${HOST}=n1 with 1 pod(s) its required anti-affinity excludes (web-1)` },
+      {
+        kind: 'pod-anti-affinity',
+        severity: 'warn',
+        object: { apiVersion: 'v1', kind: 'Pod', name: 'web-1' },
+        message: `the pod shares ${HOST}=n1 with 1 pod(s) its required anti-affinity excludes (web-2)`,
+        reschedulable: true,
+        rescheduleNode: 'n2',
+      },
+      {
+        kind: 'pod-anti-affinity',
+        severity: 'warn',
+        object: { apiVersion: 'v1', kind: 'Pod', name: 'web-2' },
+        message: `the pod shares ${HOST}=n1 with 1 pod(s) its required anti-affinity excludes (web-1)`,
+      },
     ],
   },
   {
@@ -92,22 +143,66 @@ const cases: Case[] = [
     name: 'required pod affinity whose partner left the zone warns',
     nodes: [worker('n1', 'a').v1(), worker('n2', 'b').v1()],
     pods: [
-      bound(makePod('cache').label('app', 'cache').spec({ affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: ZONE }] } } }).obj(), 'n1'),
+      bound(
+        makePod('cache')
+          .label('app', 'cache')
+          .spec({
+            affinity: {
+              podAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: ZONE }],
+              },
+            },
+          })
+          .obj(),
+        'n1',
+      ),
       bound(makePod('web-1').label('app', 'web').obj(), 'n2'),
     ],
-    want: [{ kind: 'pod-affinity', severity: 'warn', message: `no pod the pod's required pod affinity asks for runs in ${ZONE}=a any more`, reschedulable: true, rescheduleNode: 'n2' }],
+    want: [
+      {
+        kind: 'pod-affinity',
+        severity: 'warn',
+        message: `no pod the pod's required pod affinity asks for runs in ${ZONE}=a any more`,
+        reschedulable: true,
+        rescheduleNode: 'n2',
+      },
+    ],
   },
   {
     name: 'the first of a self-affine group is satisfied by itself',
     nodes: [worker('n1', 'a').v1()],
-    pods: [bound(makePod('solo').label('app', 'web').spec({ affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: ZONE }] } } }).obj(), 'n1')],
+    pods: [
+      bound(
+        makePod('solo')
+          .label('app', 'web')
+          .spec({
+            affinity: {
+              podAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: ZONE }],
+              },
+            },
+          })
+          .obj(),
+        'n1',
+      ),
+    ],
     want: [],
   },
   {
     name: 'a DoNotSchedule spread above maxSkew warns for each pod of the overloaded domain',
     nodes: [worker('n1', 'a').v1(), worker('n2', 'b').v1()],
     pods: ['s-1', 's-2', 's-3'].map((n) =>
-      bound(makePod(n).label('app', 's').spec({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 's' } } }] }).obj(), 'n1'),
+      bound(
+        makePod(n)
+          .label('app', 's')
+          .spec({
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 's' } } },
+            ],
+          })
+          .obj(),
+        'n1',
+      ),
     ),
     want: ['s-1', 's-2', 's-3'].map((name) => ({
       kind: 'topology-spread' as const,
@@ -124,13 +219,45 @@ const cases: Case[] = [
       ['k-0', 'n1'],
       ['k-1', 'n2'],
       ['k-2', 'n3'],
-    ].map(([n, on]) => bound(makePod(n as string).label('app', 'k').spec({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'k' } } }] }).obj(), on as string)),
-    want: [{ kind: 'noexecute-taint', severity: 'fail', object: { apiVersion: 'v1', kind: 'Pod', name: 'k-2' }, reschedulable: false, rescheduleMessage: "0/2 nodes are available: 2 node(s) didn't match pod topology spread constraints." }],
+    ].map(([n, on]) =>
+      bound(
+        makePod(n as string)
+          .label('app', 'k')
+          .spec({
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'k' } } },
+            ],
+          })
+          .obj(),
+        on as string,
+      ),
+    ),
+    want: [
+      {
+        kind: 'noexecute-taint',
+        severity: 'fail',
+        object: { apiVersion: 'v1', kind: 'Pod', name: 'k-2' },
+        reschedulable: false,
+        rescheduleMessage: "0/2 nodes are available: 2 node(s) didn't match pod topology spread constraints.",
+      },
+    ],
   },
   {
     name: 'a ScheduleAnyway spread is never a violation',
     nodes: [worker('n1', 'a').v1(), worker('n2', 'b').v1()],
-    pods: ['s-1', 's-2'].map((n) => bound(makePod(n).label('app', 's').spec({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 's' } } }] }).obj(), 'n1')),
+    pods: ['s-1', 's-2'].map((n) =>
+      bound(
+        makePod(n)
+          .label('app', 's')
+          .spec({
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 's' } } },
+            ],
+          })
+          .obj(),
+        'n1',
+      ),
+    ),
     want: [],
   },
   {
@@ -162,8 +289,30 @@ const cases: Case[] = [
     name: 'a pod whose value came from an earlier version of a rule (onConflict: keep) drifts, without a patch',
     nodes: [worker('n1').label('pool', 'a').v1()],
     rules: ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } }]),
-    pods: [bound(makePod('job-h1-x').label('tier', 'batch').label('pod-template-hash', 'h1').ownedBy('ReplicaSet', 'job-h1').nodeSelector('pool', 'a').annotation('placement-webhook/applied-rules', 'pool').obj(), 'n1')],
-    workloads: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'job', namespace: 'default' }, spec: { replicas: 1, selector: { matchLabels: { tier: 'batch' } }, template: { metadata: { labels: { tier: 'batch' } }, spec: { containers: [{ name: 'a', image: 'x' }] } } } }],
+    pods: [
+      bound(
+        makePod('job-h1-x')
+          .label('tier', 'batch')
+          .label('pod-template-hash', 'h1')
+          .ownedBy('ReplicaSet', 'job-h1')
+          .nodeSelector('pool', 'a')
+          .annotation('placement-webhook/applied-rules', 'pool')
+          .obj(),
+        'n1',
+      ),
+    ],
+    workloads: [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'job', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { tier: 'batch' } },
+          template: { metadata: { labels: { tier: 'batch' } }, spec: { containers: [{ name: 'a', image: 'x' }] } },
+        },
+      },
+    ],
     want: [
       {
         kind: 'drift',
@@ -179,10 +328,39 @@ const cases: Case[] = [
     nodes: [worker('n1').label('pool', 'a').v1()],
     rules: ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } }]),
     pods: [
-      bound(makePod('job-h1-x').label('tier', 'batch').label('pod-template-hash', 'h1').ownedBy('ReplicaSet', 'job-h1').nodeSelector('pool', 'a').annotation('placement-webhook/applied-rules', 'pool').obj(), 'n1'),
-      bound(makePod('other-h2-y').label('tier', 'batch').label('pod-template-hash', 'h2').ownedBy('ReplicaSet', 'other-h2').nodeSelector('pool', 'a').annotation('placement-webhook/applied-rules', 'pool').obj(), 'n1'),
+      bound(
+        makePod('job-h1-x')
+          .label('tier', 'batch')
+          .label('pod-template-hash', 'h1')
+          .ownedBy('ReplicaSet', 'job-h1')
+          .nodeSelector('pool', 'a')
+          .annotation('placement-webhook/applied-rules', 'pool')
+          .obj(),
+        'n1',
+      ),
+      bound(
+        makePod('other-h2-y')
+          .label('tier', 'batch')
+          .label('pod-template-hash', 'h2')
+          .ownedBy('ReplicaSet', 'other-h2')
+          .nodeSelector('pool', 'a')
+          .annotation('placement-webhook/applied-rules', 'pool')
+          .obj(),
+        'n1',
+      ),
     ],
-    workloads: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'job', namespace: 'default' }, spec: { replicas: 1, selector: { matchLabels: { tier: 'batch' } }, template: { metadata: { labels: { tier: 'batch' } }, spec: { nodeSelector: { pool: 'a' }, containers: [{ name: 'a', image: 'x' }] } } } }],
+    workloads: [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'job', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { tier: 'batch' } },
+          template: { metadata: { labels: { tier: 'batch' } }, spec: { nodeSelector: { pool: 'a' }, containers: [{ name: 'a', image: 'x' }] } },
+        },
+      },
+    ],
     want: [],
   },
   {
@@ -195,7 +373,9 @@ const cases: Case[] = [
   {
     name: 'a rule onConflict: reject that would refuse the pod now fails',
     nodes: [worker('n1').label('pool', 'a').v1()],
-    rules: ruleSet([{ name: 'pool-b', onConflict: 'reject', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } }]),
+    rules: ruleSet([
+      { name: 'pool-b', onConflict: 'reject', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'b' } } },
+    ]),
     pods: [bound(makePod('job').label('tier', 'batch').nodeSelector('pool', 'a').obj(), 'n1')],
     want: [{ kind: 'rule-denial', severity: 'fail', rule: 'pool-b' }],
   },
@@ -209,45 +389,99 @@ const cases: Case[] = [
   {
     name: 'a Pending pod no node could ever run fails with the scheduler message',
     nodes: [worker('n1').v1()],
-    pods: [makePod('big').container('app', { resources: { requests: { cpu: '64' } } }).obj()],
+    pods: [
+      makePod('big')
+        .container('app', { resources: { requests: { cpu: '64' } } })
+        .obj(),
+    ],
     want: [{ kind: 'pending-never', severity: 'fail', rule: 'scheduling', message: 'can never run: 0/1 nodes are available: 1 Insufficient cpu.' }],
   },
   {
     name: 'a Pending pod that fits a node template is Pending now, not never',
     nodes: [worker('n1').v1()],
     rules: ruleSet([], { validation: { nodeTemplates: [{ name: 'big', allocatable: { cpu: '96', memory: '384Gi', pods: '110' } }] } }),
-    pods: [makePod('big').container('app', { resources: { requests: { cpu: '64' } } }).obj()],
+    pods: [
+      makePod('big')
+        .container('app', { resources: { requests: { cpu: '64' } } })
+        .obj(),
+    ],
     want: [{ kind: 'pending-now', severity: 'warn' }],
   },
   {
     name: 'a Pending pod no node fits is Pending now, not never, while the addable capacity is not fully known',
     nodes: [worker('n1').v1()],
     capacity: { sources: [], incomplete: 'the NodePools could not be listed' },
-    pods: [makePod('big').container('app', { resources: { requests: { cpu: '64' } } }).obj()],
-    want: [{ kind: 'pending-now', severity: 'warn', message: 'no current node fits, and it is not known whether an autoscaler could add one (the NodePools could not be listed): 0/1 nodes are available: 1 Insufficient cpu.' }],
+    pods: [
+      makePod('big')
+        .container('app', { resources: { requests: { cpu: '64' } } })
+        .obj(),
+    ],
+    want: [
+      {
+        kind: 'pending-now',
+        severity: 'warn',
+        message:
+          'no current node fits, and it is not known whether an autoscaler could add one (the NodePools could not be listed): 0/1 nodes are available: 1 Insufficient cpu.',
+      },
+    ],
   },
   {
     name: 'anti-affinity in a wide domain (a zone of many nodes) is found as in a narrow one',
     nodes: Array.from({ length: 70 }, (_, i) => worker(`z${i}`, i < 69 ? 'a' : 'b').v1()),
     pods: [
-      bound(makePod('db-1').label('app', 'db').spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('db', ZONE)] } } }).obj(), 'z0'),
-      bound(makePod('db-2').label('app', 'db').spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('db', ZONE)] } } }).obj(), 'z68'),
+      bound(
+        makePod('db-1')
+          .label('app', 'db')
+          .spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('db', ZONE)] } } })
+          .obj(),
+        'z0',
+      ),
+      bound(
+        makePod('db-2')
+          .label('app', 'db')
+          .spec({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [antiAffine('db', ZONE)] } } })
+          .obj(),
+        'z68',
+      ),
     ],
     want: [
-      { kind: 'pod-anti-affinity', object: { apiVersion: 'v1', kind: 'Pod', name: 'db-1' }, message: `the pod shares ${ZONE}=a with 1 pod(s) its required anti-affinity excludes (db-2)`, rescheduleNode: 'z69' },
-      { kind: 'pod-anti-affinity', object: { apiVersion: 'v1', kind: 'Pod', name: 'db-2' }, message: `the pod shares ${ZONE}=a with 1 pod(s) its required anti-affinity excludes (db-1)` },
+      {
+        kind: 'pod-anti-affinity',
+        object: { apiVersion: 'v1', kind: 'Pod', name: 'db-1' },
+        message: `the pod shares ${ZONE}=a with 1 pod(s) its required anti-affinity excludes (db-2)`,
+        rescheduleNode: 'z69',
+      },
+      {
+        kind: 'pod-anti-affinity',
+        object: { apiVersion: 'v1', kind: 'Pod', name: 'db-2' },
+        message: `the pod shares ${ZONE}=a with 1 pod(s) its required anti-affinity excludes (db-1)`,
+      },
     ],
   },
   {
     name: 'a Pending pod blocked by anti-affinity now is Pending now',
     nodes: [worker('n1').v1()],
     pods: [bound(web('web-1').obj(), 'n1'), web('web-2').obj()],
-    want: [{ kind: 'pending-now', severity: 'warn', message: "not schedulable now: 0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules." }],
+    want: [
+      {
+        kind: 'pending-now',
+        severity: 'warn',
+        message: "not schedulable now: 0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules.",
+      },
+    ],
   },
   {
     name: 'a Pending pod the model would bind now, a gated pod and a finished one have no finding',
     nodes: [worker('n1').v1()],
-    pods: [makePod('fresh').obj(), { ...makePod('gated').spec({ schedulingGates: [{ name: 'x' }] }).obj() }, { ...bound(makePod('done').nodeSelector('x', 'y').obj(), 'n1'), status: { phase: 'Succeeded' } }],
+    pods: [
+      makePod('fresh').obj(),
+      {
+        ...makePod('gated')
+          .spec({ schedulingGates: [{ name: 'x' }] })
+          .obj(),
+      },
+      { ...bound(makePod('done').nodeSelector('x', 'y').obj(), 'n1'), status: { phase: 'Succeeded' } },
+    ],
     want: [],
   },
   {
@@ -268,7 +502,12 @@ const cases: Case[] = [
       },
     ],
     want: [
-      { kind: 'replicas', severity: 'warn', object: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, rule: `required anti-affinity on ${HOST}` },
+      {
+        kind: 'replicas',
+        severity: 'warn',
+        object: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        rule: `required anti-affinity on ${HOST}`,
+      },
       { kind: 'rollout-stuck', severity: 'warn', rule: 'strategy.rollingUpdate' },
     ],
   },
@@ -295,7 +534,14 @@ describe('audit', () => {
 
   it('never changes its inputs, and judges a pod without itself in the pod view (it frees its own node)', () => {
     const full = worker('n1').allocatable({ cpu: '1' }).label('disk', 'hdd').v1();
-    const pod = bound(makePod('db').nodeSelector('disk', 'hdd').toleration({ key: 'x', operator: 'Exists' }).container('app', { resources: { requests: { cpu: '1' } } }).obj(), 'n1');
+    const pod = bound(
+      makePod('db')
+        .nodeSelector('disk', 'hdd')
+        .toleration({ key: 'x', operator: 'Exists' })
+        .container('app', { resources: { requests: { cpu: '1' } } })
+        .obj(),
+      'n1',
+    );
     const tainted = { ...full, spec: { taints: [{ key: 'x', effect: 'NoSchedule' }] } };
     const before = structuredClone(pod);
     const { findings } = audit({ nodes: [tainted], pods: [pod], rules: NO_RULES });
@@ -309,7 +555,11 @@ describe('audit', () => {
       pods: [bound(makePod('a').ns('b-ns').obj(), 'n1'), bound(makePod('b').ns('a-ns').nodeSelector('x', 'y').obj(), 'n1')],
       rules: NO_RULES,
     });
-    expect(findings.map((f) => `${f.namespace}:${f.severity}:${f.kind}`)).toEqual(['a-ns:fail:node-affinity', 'a-ns:info:noschedule-taint', 'b-ns:info:noschedule-taint']);
+    expect(findings.map((f) => `${f.namespace}:${f.severity}:${f.kind}`)).toEqual([
+      'a-ns:fail:node-affinity',
+      'a-ns:info:noschedule-taint',
+      'b-ns:info:noschedule-taint',
+    ]);
     expect([...findings].sort(compareFindings)).toEqual(findings);
     expect(hasProblems(findings)).toBe(true);
     expect(hasProblems(findings.filter((f) => f.severity === 'info'))).toBe(false);
@@ -322,9 +572,27 @@ describe('eviction (the taint eviction controller)', () => {
     { name: 'no NoExecute taint: stays', taints: [t('a', 'NoSchedule')], tolerations: [], want: undefined },
     { name: 'untolerated: now', taints: [t('a')], tolerations: [], want: { kind: 'now', taint: t('a') } },
     { name: 'tolerated forever: stays', taints: [t('a')], tolerations: [{ key: 'a', operator: 'Exists' }], want: undefined },
-    { name: 'the least tolerationSeconds wins', taints: [t('a'), t('b')], tolerations: [{ key: 'a', operator: 'Exists', tolerationSeconds: 60 }, { key: 'b', operator: 'Exists', tolerationSeconds: 30 }], want: { kind: 'after', seconds: 30, taint: t('b') } },
-    { name: 'a negative tolerationSeconds means now-ish (0)', taints: [t('a')], tolerations: [{ key: 'a', operator: 'Exists', tolerationSeconds: -5 }], want: { kind: 'after', seconds: 0, taint: t('a') } },
-    { name: "each taint's first tolerating toleration is the one used", taints: [t('a')], tolerations: [{ operator: 'Exists' }, { key: 'a', operator: 'Exists', tolerationSeconds: 10 }], want: undefined },
+    {
+      name: 'the least tolerationSeconds wins',
+      taints: [t('a'), t('b')],
+      tolerations: [
+        { key: 'a', operator: 'Exists', tolerationSeconds: 60 },
+        { key: 'b', operator: 'Exists', tolerationSeconds: 30 },
+      ],
+      want: { kind: 'after', seconds: 30, taint: t('b') },
+    },
+    {
+      name: 'a negative tolerationSeconds means now-ish (0)',
+      taints: [t('a')],
+      tolerations: [{ key: 'a', operator: 'Exists', tolerationSeconds: -5 }],
+      want: { kind: 'after', seconds: 0, taint: t('a') },
+    },
+    {
+      name: "each taint's first tolerating toleration is the one used",
+      taints: [t('a')],
+      tolerations: [{ operator: 'Exists' }, { key: 'a', operator: 'Exists', tolerationSeconds: 10 }],
+      want: undefined,
+    },
   ])('$name', ({ taints, tolerations, want }) => {
     expect(eviction(taints, tolerations)).toEqual(want);
   });

@@ -107,10 +107,17 @@ export function driftFinding(
   if (mutation.kind === 'skipped') return undefined;
   if (mutation.kind === 'denied') {
     const rule = /^rule (\S+)/.exec(mutation.denial)?.[1] ?? '';
-    return { kind: 'rule-denial', severity: 'fail', ...base, rule, message: `the rules would refuse this pod if it were created now: ${mutation.denial}${fix}` };
+    return {
+      kind: 'rule-denial',
+      severity: 'fail',
+      ...base,
+      rule,
+      message: `the rules would refuse this pod if it were created now: ${mutation.denial}${fix}`,
+    };
   }
   const patch = diff(fresh, mutation.pod);
-  if (!patch.some((op) => !isAnnotationOp(op))) return staleFinding(pod, mutation.warnings, base, owner, template && { pod: template, ruleSet, namespace, labels });
+  if (!patch.some((op) => !isAnnotationOp(op)))
+    return staleFinding(pod, mutation.warnings, base, owner, template && { pod: template, ruleSet, namespace, labels });
   const fields = [...new Set(patch.filter((op) => !isAnnotationOp(op)).map((op) => fieldOf(op.path)))];
   const rules = changingRules(fresh, ruleSet, namespace, labels);
   const named = rules.length === 1 ? `rule ${rules[0]}` : `rules ${rules.join(', ')}`;

@@ -27,7 +27,14 @@
  */
 import type { V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import { podConstraints, type PodConstraints } from '../scheduling/feasibility.js';
-import { hasInterPodTerms, interPodConstraints, interPodPreFilter, termMatchesPod, type AffinityTerm, type InterPodState } from '../scheduling/inter-pod-affinity.js';
+import {
+  hasInterPodTerms,
+  interPodConstraints,
+  interPodPreFilter,
+  termMatchesPod,
+  type AffinityTerm,
+  type InterPodState,
+} from '../scheduling/inter-pod-affinity.js';
 import { evaluateNow, podAwareConstraints } from '../scheduling/now.js';
 import { getLabel } from '../scheduling/labels.js';
 import { fitErrorMessage, REASON_UNSCHEDULABLE, ReasonCounts } from '../scheduling/reasons.js';
@@ -57,8 +64,7 @@ const isCondition = (t: V1Taint) => CONDITION_TAINT_KEYS.includes(t.key);
 
 /** What the taint eviction controller does with the pod on this node: nothing, evict now, or evict after a time. */
 export type Eviction =
-  | { readonly kind: 'now'; readonly taint: V1Taint }
-  | { readonly kind: 'after'; readonly seconds: number; readonly taint: V1Taint };
+  { readonly kind: 'now'; readonly taint: V1Taint } | { readonly kind: 'after'; readonly seconds: number; readonly taint: V1Taint };
 
 /** `processPodOnNode` for the node's NoExecute taints (see the header); undefined: the pod stays. */
 export function eviction(taints: readonly V1Taint[], tolerations: readonly V1Toleration[]): Eviction | undefined {
@@ -85,7 +91,12 @@ function nodeAffinityFinding(c: PodConstraints, pod: V1Pod, node: PlacementNode)
   if (selector) {
     const [k, v] = selector;
     const has = Object.hasOwn(node.labels, k) ? `has ${k}=${node.labels[k]}` : `has no label ${k}`;
-    return { kind: 'node-affinity', severity: 'fail', rule: 'nodeSelector', message: `node ${node.name} no longer matches the pod's nodeSelector ${k}=${v} (it ${has})${ds}` };
+    return {
+      kind: 'node-affinity',
+      severity: 'fail',
+      rule: 'nodeSelector',
+      message: `node ${node.name} no longer matches the pod's nodeSelector ${k}=${v} (it ${has})${ds}`,
+    };
   }
   return {
     kind: 'node-affinity',
@@ -102,15 +113,28 @@ function taintFindings(c: PodConstraints, node: PlacementNode): Partial_[] {
     const t = ev.taint;
     const condition = isCondition(t);
     const severity: Severity = ev.kind === 'now' && !condition ? 'fail' : 'warn';
-    const when = ev.kind === 'now' ? 'the taint eviction controller evicts it' : `it tolerates it for ${ev.seconds} s only: evicted that long after the taint was added`;
+    const when =
+      ev.kind === 'now'
+        ? 'the taint eviction controller evicts it'
+        : `it tolerates it for ${ev.seconds} s only: evicted that long after the taint was added`;
     const transient = condition ? ' unless the node recovers first (a condition taint)' : '';
-    out.push({ kind: 'noexecute-taint', severity, rule: `NoExecute taint ${taintText(t)}`, message: `node ${node.name} has taint ${taintText(t)}: ${when}${transient}` });
+    out.push({
+      kind: 'noexecute-taint',
+      severity,
+      rule: `NoExecute taint ${taintText(t)}`,
+      message: `node ${node.name} has taint ${taintText(t)}: ${when}${transient}`,
+    });
   }
   const noSchedule = [...(node.unschedulable ? [UNSCHEDULABLE_TAINT] : []), ...node.taints.filter((t) => t.effect === 'NoSchedule')];
   for (const t of noSchedule) {
     if (c.tolerations.some((x) => tolerates(x, t))) continue;
     const what = t === UNSCHEDULABLE_TAINT ? `is cordoned (unschedulable)` : `has taint ${taintText(t)}`;
-    out.push({ kind: 'noschedule-taint', severity: 'info', rule: `NoSchedule taint ${taintText(t)}`, message: `node ${node.name} ${what}, which the pod does not tolerate: it keeps running, but would not be scheduled there now` });
+    out.push({
+      kind: 'noschedule-taint',
+      severity: 'info',
+      rule: `NoSchedule taint ${taintText(t)}`,
+      message: `node ${node.name} ${what}, which the pod does not tolerate: it keeps running, but would not be scheduled there now`,
+    });
   }
   return out;
 }
@@ -121,7 +145,7 @@ function matchingInDomain(term: AffinityTerm, value: string, namespace: string, 
   const domain = view.index.withLabel(term.topologyKey, value);
   // The domain's nodes, a word of the posting at a time (one node for a hostname key).
   for (let w = 0; domain && w < view.index.words; w++) {
-    for (let bits = domain.word(w); bits !== 0; ) {
+    for (let bits = domain.word(w); bits !== 0;) {
       const bit = bits & -bits;
       bits ^= bit;
       const n = view.index.node((w << 5) + 31 - Math.clz32(bit));
@@ -134,7 +158,8 @@ function matchingInDomain(term: AffinityTerm, value: string, namespace: string, 
   return { names: all.slice(0, MAX_NAMED), count: all.length };
 }
 
-const podList = (m: { names: string[]; count: number }) => `${m.names.join(', ')}${m.count > m.names.length ? `, and ${m.count - m.names.length} more` : ''}`;
+const podList = (m: { names: string[]; count: number }) =>
+  `${m.names.join(', ')}${m.count > m.names.length ? `, and ${m.count - m.names.length} more` : ''}`;
 
 function interPodFindings(pod: V1Pod, namespace: string, node: PlacementNode, view: AuditView): Partial_[] {
   const ip = interPodConstraints(pod, namespace);
@@ -159,10 +184,20 @@ function interPodFindings(pod: V1Pod, namespace: string, node: PlacementNode, vi
   }
   if (ip.affinity.length > 0) {
     const missing = ip.affinity.find((t) => getLabel(node.labels, t.topologyKey) === undefined);
-    const empty = ip.affinity.find((t) => (state().affinityCounts.get(t.topologyKey)?.get(getLabel(node.labels, t.topologyKey) ?? '') ?? 0) === 0);
+    const empty = ip.affinity.find(
+      (t) =>
+        (state()
+          .affinityCounts.get(t.topologyKey)
+          ?.get(getLabel(node.labels, t.topologyKey) ?? '') ?? 0) === 0,
+    );
     const selfFirst = state().affinityCounts.size === 0 && state().selfMatchesAll;
     if (missing) {
-      out.push({ kind: 'pod-affinity', severity: 'warn', rule: `requiredDuringScheduling pod affinity on ${missing.topologyKey}`, message: `node ${node.name} has no label ${missing.topologyKey}, which the pod's required pod affinity needs` });
+      out.push({
+        kind: 'pod-affinity',
+        severity: 'warn',
+        rule: `requiredDuringScheduling pod affinity on ${missing.topologyKey}`,
+        message: `node ${node.name} has no label ${missing.topologyKey}, which the pod's required pod affinity needs`,
+      });
     } else if (empty && !selfFirst) {
       const v = getLabel(node.labels, empty.topologyKey) ?? '';
       out.push({
@@ -186,7 +221,12 @@ function spreadFindings(pod: V1Pod, namespace: string, c: PodConstraints, node: 
     const rule = `topologySpreadConstraints on ${sc.topologyKey} (DoNotSchedule)`;
     const value = getLabel(node.labels, sc.topologyKey);
     if (value === undefined) {
-      out.push({ kind: 'topology-spread', severity: 'warn', rule, message: `node ${node.name} has no label ${sc.topologyKey}, which the pod's topology spread constraint needs` });
+      out.push({
+        kind: 'topology-spread',
+        severity: 'warn',
+        rule,
+        message: `node ${node.name} has no label ${sc.topologyKey}, which the pod's topology spread constraint needs`,
+      });
       return;
     }
     const d = state.domains[i];
@@ -208,7 +248,11 @@ function spreadFindings(pod: V1Pod, namespace: string, c: PodConstraints, node: 
  * node is cordoned for the question (it stays a topology domain, its pods stay counted), and the scheduler's message
  * then counts the other nodes only.
  */
-export function rescheduling(pod: V1Pod, namespace: string, view: AuditView): Pick<Finding, 'reschedulable' | 'rescheduleNode' | 'rescheduleMessage'> {
+export function rescheduling(
+  pod: V1Pod,
+  namespace: string,
+  view: AuditView,
+): Pick<Finding, 'reschedulable' | 'rescheduleNode' | 'rescheduleMessage'> {
   if (isDaemonSetPod(pod)) return { reschedulable: false, rescheduleMessage: 'a DaemonSet pod runs only on its own node' };
   const fresh = effectivePod(unbound(pod), namespace);
   const c = podConstraints(fresh);
@@ -230,7 +274,14 @@ export function rescheduling(pod: V1Pod, namespace: string, view: AuditView): Pi
 /**
  * The execution findings of one bound pod, each with whether it could be rescheduled now (unless they are all `info`). `object`/`owner` name it in the findings. Throws a `QuantityError` for requests that do not parse.
  */
-export function executionFindings(pod: V1Pod, namespace: string, node: PlacementNode, view: AuditView, object: ObjectRef, owner: ObjectRef | undefined): Finding[] {
+export function executionFindings(
+  pod: V1Pod,
+  namespace: string,
+  node: PlacementNode,
+  view: AuditView,
+  object: ObjectRef,
+  owner: ObjectRef | undefined,
+): Finding[] {
   const effective = effectivePod(pod, namespace);
   const c = podConstraints(effective);
   return view.without(pod, () => {

@@ -28,7 +28,10 @@ export class Owners {
     for (const w of workloads) {
       if (!isObject(w) || !isObject(w['metadata'])) continue;
       const m = w['metadata'];
-      this.byKey.set(Owners.key(typeof m['namespace'] === 'string' && m['namespace'] !== '' ? m['namespace'] : 'default', String(w['kind']), String(m['name'])), w);
+      this.byKey.set(
+        Owners.key(typeof m['namespace'] === 'string' && m['namespace'] !== '' ? m['namespace'] : 'default', String(w['kind']), String(m['name'])),
+        w,
+      );
     }
   }
 

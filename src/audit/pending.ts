@@ -27,12 +27,24 @@ export function pendingFinding(pod: V1Pod, namespace: string, view: AuditView, o
   if (never.kind === 'no-nodes') return undefined;
   if (never.kind === 'no-fit') {
     const answer = view.addable(c);
-    if (answer.fit) return { kind: 'pending-now', severity: 'warn', ...base, message: `no current node fits; ${canAdd(answer.fit.capacity)}: ${never.message}` };
+    if (answer.fit)
+      return { kind: 'pending-now', severity: 'warn', ...base, message: `no current node fits; ${canAdd(answer.fit.capacity)}: ${never.message}` };
     if (answer.blocked) {
-      return { kind: 'pending-now', severity: 'warn', ...base, message: `no current node fits; ${capacityName(answer.blocked.capacity)} would, but ${answer.blocked.why}: ${never.message}` };
+      return {
+        kind: 'pending-now',
+        severity: 'warn',
+        ...base,
+        message: `no current node fits; ${capacityName(answer.blocked.capacity)} would, but ${answer.blocked.why}: ${never.message}`,
+      };
     }
     const incomplete = view.capacityView.incomplete;
-    if (incomplete) return { kind: 'pending-now', severity: 'warn', ...base, message: `no current node fits, and it is not known whether an autoscaler could add one (${incomplete}): ${never.message}` };
+    if (incomplete)
+      return {
+        kind: 'pending-now',
+        severity: 'warn',
+        ...base,
+        message: `no current node fits, and it is not known whether an autoscaler could add one (${incomplete}): ${never.message}`,
+      };
     return { kind: 'pending-never', severity: 'fail', ...base, message: `can never run: ${never.message}` };
   }
   const now = evaluateNow(c, podAwareConstraints(pod, namespace, pod.spec?.priority ?? 0), view.index, view.podsView);

@@ -57,7 +57,12 @@ export class AuditView {
     const ns = inputs.namespaces;
     if (typeof ns === 'function') this.namespaceOf = ns;
     else {
-      const map: ReadonlyMap<string, Labels> = ns === undefined ? new Map<string, Labels>() : ns instanceof Map ? ns : new Map((ns as readonly V1Namespace[]).map((n) => [n.metadata?.name ?? '', { ...(n.metadata?.labels ?? {}) }]));
+      const map: ReadonlyMap<string, Labels> =
+        ns === undefined
+          ? new Map<string, Labels>()
+          : ns instanceof Map
+            ? ns
+            : new Map((ns as readonly V1Namespace[]).map((n) => [n.metadata?.name ?? '', { ...(n.metadata?.labels ?? {}) }]));
       this.namespaceOf = (name) => map.get(name);
     }
     this.capacityView = inputs.capacity ?? NO_CAPACITY;

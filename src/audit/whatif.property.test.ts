@@ -14,12 +14,26 @@ import { UnknownNodeError, whatIf, type Change } from './whatif.js';
 const NODES = 4;
 const key = fc.constantFrom('zone', 'disk', 'pool');
 const val = fc.constantFrom('a', 'b');
-const taint: fc.Arbitrary<V1Taint> = fc.record({ key: fc.constantFrom('spot', 'dedicated', 'node.kubernetes.io/not-ready'), value: fc.constantFrom('true', 'x'), effect: fc.constantFrom('NoSchedule', 'NoExecute') });
+const taint: fc.Arbitrary<V1Taint> = fc.record({
+  key: fc.constantFrom('spot', 'dedicated', 'node.kubernetes.io/not-ready'),
+  value: fc.constantFrom('true', 'x'),
+  effect: fc.constantFrom('NoSchedule', 'NoExecute'),
+});
 
 const node = (i: number): fc.Arbitrary<PlacementNode> =>
   fc
-    .record({ labels: fc.dictionary(key, val, { maxKeys: 3 }), taints: fc.uniqueArray(taint, { maxLength: 2, selector: (t) => `${t.key}:${t.effect}` }), unschedulable: fc.boolean() })
-    .map((r) => ({ name: `n${i}`, labels: { ...r.labels, 'kubernetes.io/hostname': `n${i}` }, taints: r.taints, unschedulable: r.unschedulable, allocatable: { cpu: '2', memory: '4Gi', pods: '110' } }));
+    .record({
+      labels: fc.dictionary(key, val, { maxKeys: 3 }),
+      taints: fc.uniqueArray(taint, { maxLength: 2, selector: (t) => `${t.key}:${t.effect}` }),
+      unschedulable: fc.boolean(),
+    })
+    .map((r) => ({
+      name: `n${i}`,
+      labels: { ...r.labels, 'kubernetes.io/hostname': `n${i}` },
+      taints: r.taints,
+      unschedulable: r.unschedulable,
+      allocatable: { cpu: '2', memory: '4Gi', pods: '110' },
+    }));
 
 const pod = (i: number): fc.Arbitrary<V1Pod> =>
   fc
@@ -46,7 +60,15 @@ const pod = (i: number): fc.Arbitrary<V1Pod> =>
         containers: [{ name: 'a', image: 'x', resources: { requests: { cpu: r.cpu } } }],
         ...(r.selector ? { nodeSelector: { [r.selector[0]]: r.selector[1] } } : {}),
         ...(r.tolerate ? { tolerations: [{ key: 'spot', operator: 'Exists' }] } : {}),
-        ...(r.anti ? { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: r.app } }, topologyKey: 'zone' }] } } } : {}),
+        ...(r.anti
+          ? {
+              affinity: {
+                podAntiAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: r.app } }, topologyKey: 'zone' }],
+                },
+              },
+            }
+          : {}),
       },
       status: { phase: r.node !== undefined ? 'Running' : 'Pending' },
     }));
@@ -57,7 +79,13 @@ const cluster = fc.record({
 });
 
 const rules = ruleSet([{ name: 'db-disk', match: { podSelector: { matchLabels: { app: 'db' } } }, inject: { nodeSelector: { disk: 'a' } } }]);
-const asV1 = (n: PlacementNode) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name, labels: n.labels }, spec: { taints: [...n.taints], unschedulable: n.unschedulable }, status: { allocatable: n.allocatable } });
+const asV1 = (n: PlacementNode) => ({
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: { name: n.name, labels: n.labels },
+  spec: { taints: [...n.taints], unschedulable: n.unschedulable },
+  status: { allocatable: n.allocatable },
+});
 
 /** Changes that leave every node as it is. */
 const noOps = (nodes: readonly PlacementNode[]): Change[] => [

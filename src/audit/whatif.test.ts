@@ -16,8 +16,17 @@ const running = (pod: V1Pod, on: string, created = '2026-12-01T00:00:00Z'): V1Po
   status: { phase: 'Running' },
 });
 const replica = (name: string, cpu = '500m') =>
-  makePod(name).label('app', 'web').label('pod-template-hash', 'h1').ownedBy('ReplicaSet', 'web-h1').container('app', { image: 'x', resources: { requests: { cpu } } });
-const pdb = (spec: Record<string, unknown>) => ({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'web' } }, ...spec } });
+  makePod(name)
+    .label('app', 'web')
+    .label('pod-template-hash', 'h1')
+    .ownedBy('ReplicaSet', 'web-h1')
+    .container('app', { image: 'x', resources: { requests: { cpu } } });
+const pdb = (spec: Record<string, unknown>) => ({
+  apiVersion: 'policy/v1',
+  kind: 'PodDisruptionBudget',
+  metadata: { name: 'web', namespace: 'default' },
+  spec: { selector: { matchLabels: { app: 'web' } }, ...spec },
+});
 
 interface Case {
   name: string;
@@ -38,21 +47,37 @@ const cases: Case[] = [
     changes: [{ kind: 'drain', node: 'n1' }],
     want: [
       { kind: 'replicas-lost', severity: 'warn', object: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } },
-      { kind: 'drained', severity: 'warn', object: webRef('web-b'), reschedulable: false, rescheduleMessage: '0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable.' },
+      {
+        kind: 'drained',
+        severity: 'warn',
+        object: webRef('web-b'),
+        reschedulable: false,
+        rescheduleMessage: '0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable.',
+      },
       { kind: 'drained', severity: 'info', object: webRef('web-a'), node: 'n1', reschedulable: true, rescheduleNode: 'n2', rule: 'drain n1' },
     ],
   },
   {
     name: 'the queue places higher priority first',
     nodes: [node('n1').v1(), node('n2').v1()],
-    pods: [running(replica('old', '3').obj(), 'n1', '2026-11-01T00:00:00Z'), running(replica('urgent', '3').spec({ priority: 1000 }).obj(), 'n1', '2026-12-01T00:00:00Z')],
+    pods: [
+      running(replica('old', '3').obj(), 'n1', '2026-11-01T00:00:00Z'),
+      running(replica('urgent', '3').spec({ priority: 1000 }).obj(), 'n1', '2026-12-01T00:00:00Z'),
+    ],
     changes: [{ kind: 'drain', node: 'n1' }],
-    want: [{ kind: 'replicas-lost' }, { kind: 'drained', object: webRef('old'), reschedulable: false }, { kind: 'drained', object: webRef('urgent'), reschedulable: true }],
+    want: [
+      { kind: 'replicas-lost' },
+      { kind: 'drained', object: webRef('old'), reschedulable: false },
+      { kind: 'drained', object: webRef('urgent'), reschedulable: true },
+    ],
   },
   {
     name: 'a drain leaves DaemonSet and mirror pods where they are',
     nodes: [node('n1').v1(), node('n2').v1()],
-    pods: [running(makePod('agent').ownedBy('DaemonSet', 'agent').obj(), 'n1'), running(makePod('etcd').annotation(MIRROR_POD_ANNOTATION, 'x').obj(), 'n1')],
+    pods: [
+      running(makePod('agent').ownedBy('DaemonSet', 'agent').obj(), 'n1'),
+      running(makePod('etcd').annotation(MIRROR_POD_ANNOTATION, 'x').obj(), 'n1'),
+    ],
     changes: [{ kind: 'drain', node: 'n1' }],
     want: [],
   },
@@ -69,7 +94,10 @@ const cases: Case[] = [
     pods: [running(replica('web-a').obj(), 'n1'), running(replica('web-b').obj(), 'n2')],
     changes: [{ kind: 'drain', node: 'n1' }],
     pdbs: [pdb({ minAvailable: 2 })],
-    want: [{ kind: 'pdb', severity: 'fail', rule: 'minAvailable 2', object: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: 'web' } }, { kind: 'drained', severity: 'info' }],
+    want: [
+      { kind: 'pdb', severity: 'fail', rule: 'minAvailable 2', object: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: 'web' } },
+      { kind: 'drained', severity: 'info' },
+    ],
   },
   {
     name: 'a budget with room for the drain, whose pods all move, is no finding',
@@ -97,8 +125,18 @@ const cases: Case[] = [
     ],
     changes: [{ kind: 'taint', node: 'n1', taint: { key: 'maint', effect: 'NoExecute' } }],
     want: [
-      { kind: 'evicted', severity: 'info', object: webRef('patient'), message: 'taint maint:NoExecute on n1 evicts it after 60 s (its tolerationSeconds); its replacement goes to n1' },
-      { kind: 'evicted', severity: 'info', object: webRef('plain'), message: 'taint maint:NoExecute on n1 evicts it now; its replacement goes to n2' },
+      {
+        kind: 'evicted',
+        severity: 'info',
+        object: webRef('patient'),
+        message: 'taint maint:NoExecute on n1 evicts it after 60 s (its tolerationSeconds); its replacement goes to n1',
+      },
+      {
+        kind: 'evicted',
+        severity: 'info',
+        object: webRef('plain'),
+        message: 'taint maint:NoExecute on n1 evicts it now; its replacement goes to n2',
+      },
     ],
   },
   {
@@ -106,7 +144,10 @@ const cases: Case[] = [
     nodes: [node('n1').v1()],
     pods: [running(makePod('agent').ownedBy('DaemonSet', 'agent').obj(), 'n1')],
     changes: [{ kind: 'taint', node: 'n1', taint: { key: 'maint', effect: 'NoExecute' } }],
-    want: [{ kind: 'replicas-lost', object: { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent' } }, { kind: 'evicted', severity: 'warn', reschedulable: false }],
+    want: [
+      { kind: 'replicas-lost', object: { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent' } },
+      { kind: 'evicted', severity: 'warn', reschedulable: false },
+    ],
   },
   {
     name: 'an eviction the cluster already faces is not caused by the change',
@@ -127,7 +168,10 @@ const cases: Case[] = [
     nodes: [node('n1').label('disk', 'ssd').v1(), node('n2').v1()],
     pods: [running(replica('db').nodeSelector('disk', 'ssd').obj(), 'n1')],
     changes: [{ kind: 'remove-node', node: 'n1' }],
-    want: [{ kind: 'replicas-lost', severity: 'fail' }, { kind: 'node-removed', severity: 'fail', reschedulable: false }],
+    want: [
+      { kind: 'replicas-lost', severity: 'fail' },
+      { kind: 'node-removed', severity: 'fail', reschedulable: false },
+    ],
   },
   {
     name: 'a relabelled node: the new violation is reported, what was wrong before is not repeated',
@@ -140,7 +184,12 @@ const cases: Case[] = [
     name: 'new rules: the pods they would now mutate, and only those',
     nodes: [node('n1').label('pool', 'a').v1()],
     pods: [running(makePod('batch').label('tier', 'batch').obj(), 'n1'), running(makePod('web').label('tier', 'web').obj(), 'n1')],
-    changes: [{ kind: 'rules-after', rules: ruleSet([{ name: 'batch-pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'a' } } }]) }],
+    changes: [
+      {
+        kind: 'rules-after',
+        rules: ruleSet([{ name: 'batch-pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: 'a' } } }]),
+      },
+    ],
     want: [{ kind: 'drift', object: { apiVersion: 'v1', kind: 'Pod', name: 'batch' }, rule: 'batch-pool' }],
   },
   {
@@ -165,24 +214,39 @@ describe('whatIf', () => {
   });
 
   it('drift whose patch the new rules change is new; the same drift before and after is not', () => {
-    const rule = (value: string) => ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: value } } }]);
+    const rule = (value: string) =>
+      ruleSet([{ name: 'pool', match: { podSelector: { matchLabels: { tier: 'batch' } } }, inject: { nodeSelector: { pool: value } } }]);
     const pods = [running(makePod('batch').label('tier', 'batch').obj(), 'n1')];
     const nodes = [node('n1').v1()];
     expect(whatIf({ nodes, pods, rules: rule('a'), changes: [{ kind: 'rules-after', rules: rule('a') }] }).findings).toEqual([]);
-    expect(whatIf({ nodes, pods, rules: rule('a'), changes: [{ kind: 'rules-after', rules: rule('b') }] }).findings.map((f) => f.kind)).toEqual(['drift']);
+    expect(whatIf({ nodes, pods, rules: rule('a'), changes: [{ kind: 'rules-after', rules: rule('b') }] }).findings.map((f) => f.kind)).toEqual([
+      'drift',
+    ]);
   });
 
   it('refuses a change to a node the cluster does not have, or a taint it does not carry', () => {
     const nodes = [node('n1').v1()];
-    expect(() => whatIf({ nodes, pods: [], rules: NO_RULES, changes: [{ kind: 'drain', node: 'n9' }] })).toThrow(new UnknownNodeError('drain n9: no node "n9"'));
-    expect(() => whatIf({ nodes, pods: [], rules: NO_RULES, changes: [{ kind: 'taint', node: 'n1', taint: { key: 'x', effect: '' }, remove: true }] })).toThrow(UnknownNodeError);
+    expect(() => whatIf({ nodes, pods: [], rules: NO_RULES, changes: [{ kind: 'drain', node: 'n9' }] })).toThrow(
+      new UnknownNodeError('drain n9: no node "n9"'),
+    );
+    expect(() =>
+      whatIf({ nodes, pods: [], rules: NO_RULES, changes: [{ kind: 'taint', node: 'n1', taint: { key: 'x', effect: '' }, remove: true }] }),
+    ).toThrow(UnknownNodeError);
   });
 
   it('never changes its inputs', () => {
     const nodes = [node('n1').v1(), node('n2').v1()];
     const pods = [running(replica('web-a').obj(), 'n1')];
     const copy = structuredClone({ nodes, pods });
-    whatIf({ nodes, pods, rules: NO_RULES, changes: [{ kind: 'drain', node: 'n1' }, { kind: 'label', node: 'n2', key: 'x', value: 'y' }] });
+    whatIf({
+      nodes,
+      pods,
+      rules: NO_RULES,
+      changes: [
+        { kind: 'drain', node: 'n1' },
+        { kind: 'label', node: 'n2', key: 'x', value: 'y' },
+      ],
+    });
     expect({ nodes, pods }).toEqual(copy);
   });
 
@@ -205,19 +269,39 @@ describe('whatIf and workloads', () => {
     spec: {
       replicas: 3,
       selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'a', image: 'x' }], affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } } } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: {
+          containers: [{ name: 'a', image: 'x' }],
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }],
+            },
+          },
+        },
+      },
     },
   };
 
   it('a workload that can place fewer replicas after the change than before is new, though it was short before', () => {
     const nodes = [node('n1').v1(), node('n2').v1()];
-    const { findings } = whatIf({ nodes, pods: [], rules: NO_RULES, workloads: [deployment], changes: [{ kind: 'taint', node: 'n2', taint: { key: 'x', effect: 'NoSchedule' } }] });
-    expect(findings.map((f) => [f.kind, f.message])).toEqual([['replicas', `3 replicas, but at most 1 can be placed (required anti-affinity on ${HOST}; 1 node can run its pods): 2 stay Pending`]]);
+    const { findings } = whatIf({
+      nodes,
+      pods: [],
+      rules: NO_RULES,
+      workloads: [deployment],
+      changes: [{ kind: 'taint', node: 'n2', taint: { key: 'x', effect: 'NoSchedule' } }],
+    });
+    expect(findings.map((f) => [f.kind, f.message])).toEqual([
+      ['replicas', `3 replicas, but at most 1 can be placed (required anti-affinity on ${HOST}; 1 node can run its pods): 2 stay Pending`],
+    ]);
   });
 });
 
 describe('replicas-lost says which constraint keeps the pods off the open nodes', () => {
-  const anti = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] } };
+  const anti = {
+    podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: HOST }] },
+  };
   it('after draining a node, a self anti-affine replica has nowhere to go', () => {
     const nodes = [node('n1').v1(), node('n2').v1(), node('n3').taint('gpu', 'true', 'NoSchedule').v1()];
     const pods = [running(replica('web-a').spec({ affinity: anti }).obj(), 'n1'), running(replica('web-b').spec({ affinity: anti }).obj(), 'n2')];

@@ -244,7 +244,8 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
   const before = auditView(beforeView, inputs.pods, workloads);
   const beforeNodes = [...beforeView.index.nodes()];
   const { nodes, drained } = nodesAfter(beforeNodes, inputs.changes);
-  const rulesAfter = [...inputs.changes].reverse().find((c): c is Extract<Change, { kind: 'rules-after' }> => c.kind === 'rules-after')?.rules ?? inputs.rules;
+  const rulesAfter =
+    [...inputs.changes].reverse().find((c): c is Extract<Change, { kind: 'rules-after' }> => c.kind === 'rules-after')?.rules ?? inputs.rules;
   const afterByName = new Map(nodes.map((n) => [n.name, n]));
   const beforeByName = new Map(beforeNodes.map((n) => [n.name, n]));
   const what = summary(inputs.changes);
@@ -296,12 +297,23 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
     const object = podRef(d.pod);
     const owner = owners.ownerOf(d.pod, d.namespace);
     const base = { kind: d.kind, namespace: d.namespace, object, ...(owner ? { owner } : {}), node: d.from, rule: what };
-    const finding = (severity: Severity, message: string, rest: Pick<Finding, 'reschedulable' | 'rescheduleNode' | 'rescheduleMessage'>): Finding => ({ ...base, severity, message, ...rest });
+    const finding = (
+      severity: Severity,
+      message: string,
+      rest: Pick<Finding, 'reschedulable' | 'rescheduleNode' | 'rescheduleMessage'>,
+    ): Finding => ({ ...base, severity, message, ...rest });
     let f: Finding;
     if (!owner) {
-      f = finding('warn', `${d.why}; no controller owns it: it is deleted and nothing recreates it${d.kind === 'drained' ? ' (kubectl drain refuses it without --force)' : ''}`, { reschedulable: false, rescheduleMessage: 'not managed by a controller' });
+      f = finding(
+        'warn',
+        `${d.why}; no controller owns it: it is deleted and nothing recreates it${d.kind === 'drained' ? ' (kubectl drain refuses it without --force)' : ''}`,
+        { reschedulable: false, rescheduleMessage: 'not managed by a controller' },
+      );
     } else if (isDaemonSetPod(d.pod)) {
-      f = finding('warn', `${d.why}; its DaemonSet does not recreate it on this node (it does not tolerate the taint)`, { reschedulable: false, rescheduleMessage: 'a DaemonSet pod runs only on its own node' });
+      f = finding('warn', `${d.why}; its DaemonSet does not recreate it on this node (it does not tolerate the taint)`, {
+        reschedulable: false,
+        rescheduleMessage: 'a DaemonSet pod runs only on its own node',
+      });
     } else {
       const placed = placeReplacement(d, view, rulesAfter, base, afterPods, notes);
       f = placed.finding;
@@ -352,7 +364,8 @@ export function whatIf(inputs: WhatIfInputs): WhatIfReport {
   // 5. What the audit finds after the change and not before (the displaced pods' own are said above).
   const after: AuditReport = auditView(view, afterPods, workloads);
   const known = new Set(before.findings.map(findingKey));
-  const isDisplaced = (f: Finding) => f.object.kind === 'Pod' && displaced.some((d) => d.namespace === f.namespace && d.pod.metadata?.name === f.object.name);
+  const isDisplaced = (f: Finding) =>
+    f.object.kind === 'Pod' && displaced.some((d) => d.namespace === f.namespace && d.pod.metadata?.name === f.object.name);
   for (const f of after.findings) if (!known.has(findingKey(f)) && !isDisplaced(f)) found.push(f);
 
   return {
@@ -379,23 +392,46 @@ function placeReplacement(
   const mutation = mutatePod(fresh, rules, d.namespace, labels);
   if (mutation.kind === 'denied') {
     afterPods.push(fresh);
-    return { finding: { ...base, severity: 'fail', message: `${d.why}; the rules refuse its replacement: ${mutation.denial}`, reschedulable: false, rescheduleMessage: mutation.denial }, cause: 'the rules refuse it' };
+    return {
+      finding: {
+        ...base,
+        severity: 'fail',
+        message: `${d.why}; the rules refuse its replacement: ${mutation.denial}`,
+        reschedulable: false,
+        rescheduleMessage: mutation.denial,
+      },
+      cause: 'the rules refuse it',
+    };
   }
   const pod = effectivePod(mutation.pod, d.namespace);
   try {
     const c = podConstraints(pod);
     const now = evaluateNow(c, podAwareConstraints(pod, d.namespace, pod.spec?.priority ?? 0), view.index, view.podsView);
     if (now.kind === 'fits') {
-      const placed: V1Pod = { ...mutation.pod, spec: { ...(mutation.pod.spec ?? { containers: [] }), nodeName: now.node }, status: { phase: 'Running' } };
+      const placed: V1Pod = {
+        ...mutation.pod,
+        spec: { ...(mutation.pod.spec ?? { containers: [] }), nodeName: now.node },
+        status: { phase: 'Running' },
+      };
       view.add(placed);
       afterPods.push(placed);
-      return { finding: { ...base, severity: 'info', message: `${d.why}; its replacement goes to ${now.node}`, reschedulable: true, rescheduleNode: now.node } };
+      return {
+        finding: {
+          ...base,
+          severity: 'info',
+          message: `${d.why}; its replacement goes to ${now.node}`,
+          reschedulable: true,
+          rescheduleNode: now.node,
+        },
+      };
     }
     afterPods.push(mutation.pod);
     const message = now.kind === 'no-fit' ? now.message : 'no nodes are left';
-    const preempt = now.kind === 'no-fit' && now.preemptible > 0 ? ` Preempting lower-priority pods could make room on ${now.preemptible} node(s).` : '';
+    const preempt =
+      now.kind === 'no-fit' && now.preemptible > 0 ? ` Preempting lower-priority pods could make room on ${now.preemptible} node(s).` : '';
     const never = evaluate(c, view.index);
-    const canNever = never.kind !== 'fits' && never.kind !== 'fits-transient' && !view.addable(c).fit && !view.addable(c).blocked && !view.capacityView.incomplete;
+    const canNever =
+      never.kind !== 'fits' && never.kind !== 'fits-transient' && !view.addable(c).fit && !view.addable(c).blocked && !view.capacityView.incomplete;
     const cause = now.kind === 'no-fit' ? blockingConstraint(pod, now.reasons) : undefined;
     return {
       finding: {

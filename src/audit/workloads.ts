@@ -44,7 +44,13 @@ export function workloadFindings(object: unknown, view: AuditView): Finding[] {
   const constraints = podConstraints(pod);
   const replicas = w.replicas ?? 1;
   const canAdd = view.addable(constraints).fit !== undefined;
-  const bound = replicaBound({ pod, constraints, namespace, selector: w.selector, replicas }, view.index, view.podIndex, view.podsView.namespaceLabels, canAdd);
+  const bound = replicaBound(
+    { pod, constraints, namespace, selector: w.selector, replicas },
+    view.index,
+    view.podIndex,
+    view.podsView.namespaceLabels,
+    canAdd,
+  );
   if (!bound) return [];
   const out: Finding[] = [];
   if (!bound.liftedByCapacity && replicas > bound.placeable) {

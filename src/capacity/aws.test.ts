@@ -46,10 +46,7 @@ describe('templates from Auto Scaling groups', () => {
           ],
           allocatable: { 'nvidia.com/gpu': '1', cpu: '4' },
         },
-        unstated: [
-          'memory: no node-template/resources tag (instance sizes are not in the input)',
-          'kubernetes.io/arch: no node-template/label tag',
-        ],
+        unstated: ['memory: no node-template/resources tag (instance sizes are not in the input)', 'kubernetes.io/arch: no node-template/label tag'],
       },
     ]);
   });

@@ -86,7 +86,9 @@ export function fromAutoScalingGroups(json: unknown, tag: string = DEFAULT_ASG_T
       return;
     }
     const labels: Record<string, string> = { 'kubernetes.io/os': 'linux' };
-    const zones = Array.isArray(g['AvailabilityZones']) ? (g['AvailabilityZones'] as unknown[]).filter((z): z is string => typeof z === 'string') : [];
+    const zones = Array.isArray(g['AvailabilityZones'])
+      ? (g['AvailabilityZones'] as unknown[]).filter((z): z is string => typeof z === 'string')
+      : [];
     if (zones[0]) labels['topology.kubernetes.io/region'] = zones[0].slice(0, -1);
     if (zones.length === 1 && zones[0]) labels['topology.kubernetes.io/zone'] = zones[0];
     const types = instanceTypes(g);
@@ -108,7 +110,12 @@ export function fromAutoScalingGroups(json: unknown, tag: string = DEFAULT_ASG_T
     conversions.push({
       kind: 'template',
       source,
-      template: { name, labels, ...(taints.length > 0 ? { taints: taints as NodeTemplate['taints'] } : {}), ...(Object.keys(allocatable).length > 0 ? { allocatable } : {}) },
+      template: {
+        name,
+        labels,
+        ...(taints.length > 0 ? { taints: taints as NodeTemplate['taints'] } : {}),
+        ...(Object.keys(allocatable).length > 0 ? { allocatable } : {}),
+      },
       unstated: [
         ...(unstated.length > 0 ? [`${unstated.join(', ')}: no node-template/resources tag (instance sizes are not in the input)`] : []),
         ...(labels['kubernetes.io/arch'] === undefined ? ['kubernetes.io/arch: no node-template/label tag'] : []),

@@ -15,14 +15,54 @@ const judge = (cap: AddableCapacity | undefined, pod: PodBuilder): CapacityVerdi
 
 describe('node templates: unknown is not zero', () => {
   it.each<{ name: string; t: NodeTemplate; pod: PodBuilder; want: CapacityVerdict }>([
-    { name: 'a template without resources does not refuse a pod with requests; they are unchecked', t: { name: 'spot' }, pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })), want: { fits: true, unchecked: ['cpu', 'memory'] } },
-    { name: 'a stated resource constrains', t: { name: 'small', allocatable: { cpu: '1' } }, pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })), want: { fits: false, reason: 'Insufficient cpu' } },
-    { name: 'stated and unstated together: the stated fits, the other is unchecked', t: { name: 't', allocatable: { cpu: '4' } }, pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })), want: { fits: true, unchecked: ['memory'] } },
-    { name: 'an extended resource the template does not state is unchecked, not missing', t: { name: 't' }, pod: makePod().container('a', requests({ 'nvidia.com/gpu': '1' })), want: { fits: true, unchecked: ['nvidia.com/gpu'] } },
-    { name: 'pods is 110 unless stated', t: { name: 't', allocatable: { pods: '0' } }, pod: makePod(), want: { fits: false, reason: 'Too many pods' } },
-    { name: 'taints still must be tolerated', t: { name: 'gpu', taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' as const }] }, pod: makePod(), want: { fits: false, reason: 'node(s) had untolerated taint {gpu: true}' } },
-    { name: 'labels still must match', t: { name: 'spot', labels: { lifecycle: 'Ec2Spot' } }, pod: makePod().nodeSelector('lifecycle', 'OnDemand'), want: { fits: false, reason: "node(s) didn't match Pod's node affinity/selector" } },
-    { name: 'a bound pod never lands on a new node', t: { name: 't' }, pod: makePod().spec({ nodeName: 'n1' }), want: { fits: false, reason: 'the pod is bound to node n1' } },
+    {
+      name: 'a template without resources does not refuse a pod with requests; they are unchecked',
+      t: { name: 'spot' },
+      pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })),
+      want: { fits: true, unchecked: ['cpu', 'memory'] },
+    },
+    {
+      name: 'a stated resource constrains',
+      t: { name: 'small', allocatable: { cpu: '1' } },
+      pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })),
+      want: { fits: false, reason: 'Insufficient cpu' },
+    },
+    {
+      name: 'stated and unstated together: the stated fits, the other is unchecked',
+      t: { name: 't', allocatable: { cpu: '4' } },
+      pod: makePod().container('a', requests({ cpu: '2', memory: '4Gi' })),
+      want: { fits: true, unchecked: ['memory'] },
+    },
+    {
+      name: 'an extended resource the template does not state is unchecked, not missing',
+      t: { name: 't' },
+      pod: makePod().container('a', requests({ 'nvidia.com/gpu': '1' })),
+      want: { fits: true, unchecked: ['nvidia.com/gpu'] },
+    },
+    {
+      name: 'pods is 110 unless stated',
+      t: { name: 't', allocatable: { pods: '0' } },
+      pod: makePod(),
+      want: { fits: false, reason: 'Too many pods' },
+    },
+    {
+      name: 'taints still must be tolerated',
+      t: { name: 'gpu', taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' as const }] },
+      pod: makePod(),
+      want: { fits: false, reason: 'node(s) had untolerated taint {gpu: true}' },
+    },
+    {
+      name: 'labels still must match',
+      t: { name: 'spot', labels: { lifecycle: 'Ec2Spot' } },
+      pod: makePod().nodeSelector('lifecycle', 'OnDemand'),
+      want: { fits: false, reason: "node(s) didn't match Pod's node affinity/selector" },
+    },
+    {
+      name: 'a bound pod never lands on a new node',
+      t: { name: 't' },
+      pod: makePod().spec({ nodeName: 'n1' }),
+      want: { fits: false, reason: 'the pod is bound to node n1' },
+    },
   ])('$name', ({ t, pod, want }) => expect(judge(templateCapacity(t), pod)).toEqual(want));
 });
 
@@ -58,14 +98,30 @@ const spotPod = () => makePod().toleration(spotToleration);
 
 describe('Karpenter NodePools', () => {
   it.each([
-    { name: 'a pod that tolerates the pool taint and asks nothing fits, its resources unchecked', pod: spotPod().container('a', requests({ cpu: '2' })), want: { fits: true, unchecked: ['cpu'] } },
+    {
+      name: 'a pod that tolerates the pool taint and asks nothing fits, its resources unchecked',
+      pod: spotPod().container('a', requests({ cpu: '2' })),
+      want: { fits: true, unchecked: ['cpu'] },
+    },
     { name: 'startupTaints need not be tolerated', pod: spotPod(), want: { fits: true, unchecked: [] } },
-    { name: 'the pool taint must be tolerated', pod: makePod(), want: { fits: false, reason: 'incompatible with nodepool "spot", did not tolerate spot=true:NoSchedule' } },
-    { name: 'a zone among the pool zones fits', pod: spotPod().nodeSelector('topology.kubernetes.io/zone', 'eu-west-1a'), want: { fits: true, unchecked: [] } },
+    {
+      name: 'the pool taint must be tolerated',
+      pod: makePod(),
+      want: { fits: false, reason: 'incompatible with nodepool "spot", did not tolerate spot=true:NoSchedule' },
+    },
+    {
+      name: 'a zone among the pool zones fits',
+      pod: spotPod().nodeSelector('topology.kubernetes.io/zone', 'eu-west-1a'),
+      want: { fits: true, unchecked: [] },
+    },
     {
       name: 'a zone outside them does not',
       pod: spotPod().nodeSelector('topology.kubernetes.io/zone', 'eu-west-1c'),
-      want: { fits: false, reason: 'incompatible with nodepool "spot", incompatible requirements, key topology.kubernetes.io/zone, topology.kubernetes.io/zone In [eu-west-1c] not in topology.kubernetes.io/zone In [eu-west-1a eu-west-1b]' },
+      want: {
+        fits: false,
+        reason:
+          'incompatible with nodepool "spot", incompatible requirements, key topology.kubernetes.io/zone, topology.kubernetes.io/zone In [eu-west-1c] not in topology.kubernetes.io/zone In [eu-west-1a eu-west-1b]',
+      },
     },
     { name: 'a template label is a requirement', pod: spotPod().nodeSelector('team', 'data'), want: { fits: true, unchecked: [] } },
     {
@@ -73,11 +129,19 @@ describe('Karpenter NodePools', () => {
       pod: spotPod().nodeSelector('lifecycle', 'Ec2Spot'),
       want: { fits: false, reason: 'incompatible with nodepool "spot", incompatible requirements, label "lifecycle" does not have known values' },
     },
-    { name: 'a well-known label the pool does not mention may be any value the provider offers', pod: spotPod().nodeSelector('kubernetes.io/arch', 'arm64'), want: { fits: true, unchecked: [] } },
+    {
+      name: 'a well-known label the pool does not mention may be any value the provider offers',
+      pod: spotPod().nodeSelector('kubernetes.io/arch', 'arm64'),
+      want: { fits: true, unchecked: [] },
+    },
     {
       name: 'its own name is a requirement (karpenter.sh/nodepool)',
       pod: spotPod().nodeSelector('karpenter.sh/nodepool', 'other'),
-      want: { fits: false, reason: 'incompatible with nodepool "spot", incompatible requirements, key karpenter.sh/nodepool, karpenter.sh/nodepool In [other] not in karpenter.sh/nodepool In [spot]' },
+      want: {
+        fits: false,
+        reason:
+          'incompatible with nodepool "spot", incompatible requirements, key karpenter.sh/nodepool, karpenter.sh/nodepool In [other] not in karpenter.sh/nodepool In [spot]',
+      },
     },
     {
       name: 'a pod selecting a hostname can only go to an existing node',
@@ -100,7 +164,10 @@ describe('Karpenter NodePools', () => {
     {
       name: 'more cpu than the limits leave does not fit',
       pod: spotPod().container('a', requests({ cpu: '61' })),
-      want: { fits: false, reason: 'all available instance types exceed limits for nodepool: "spot" (the pod requests more cpu than its limits leave)' },
+      want: {
+        fits: false,
+        reason: 'all available instance types exceed limits for nodepool: "spot" (the pod requests more cpu than its limits leave)',
+      },
     },
     { name: 'exactly what the limits leave fits', pod: spotPod().container('a', requests({ cpu: '60' })), want: { fits: true, unchecked: ['cpu'] } },
   ])('$name', ({ pod, want }) => expect(judge(nodePoolCapacity(read(pool())), pod)).toEqual(want));
@@ -114,7 +181,10 @@ describe('Karpenter NodePools', () => {
   });
 
   it('a limit on a resource only some instance types have blocks only the pods that need it', () => {
-    const gpu = read({ ...pool({ limits: { 'nvidia.com/gpu': '4' } }), status: { resources: { 'nvidia.com/gpu': '4' }, conditions: [{ type: 'Ready', status: 'True' }] } });
+    const gpu = read({
+      ...pool({ limits: { 'nvidia.com/gpu': '4' } }),
+      status: { resources: { 'nvidia.com/gpu': '4' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    });
     expect(nodePoolCapacity(gpu)?.exhausted).toBeUndefined();
     expect(judge(nodePoolCapacity(gpu), spotPod().container('a', requests({ 'nvidia.com/gpu': '1' }))).fits).toBe(false);
     expect(judge(nodePoolCapacity(gpu), spotPod()).fits).toBe(true);
@@ -141,7 +211,13 @@ describe('Karpenter NodePools', () => {
   });
 
   it('pools are tried by weight, then by name later in the alphabet first', () => {
-    const names = [read({ ...pool(), metadata: { name: 'a' } }), read({ ...pool({ weight: 10 }), metadata: { name: 'b' } }), read({ ...pool(), metadata: { name: 'c' } })].sort(byWeight).map((p) => p.name);
+    const names = [
+      read({ ...pool(), metadata: { name: 'a' } }),
+      read({ ...pool({ weight: 10 }), metadata: { name: 'b' } }),
+      read({ ...pool(), metadata: { name: 'c' } }),
+    ]
+      .sort(byWeight)
+      .map((p) => p.name);
     expect(names).toEqual(['b', 'c', 'a']);
   });
 });
@@ -172,18 +248,35 @@ describe('Cluster API groups scaled from zero', () => {
     );
     expect(cap?.kind).toBe('MachineDeployment');
     expect(cap?.name).toBe('infra/md-gpu');
-    const gpuPod = makePod().nodeSelector('pool', 'gpu').toleration({ key: 'nvidia.com/gpu', operator: 'Exists' }).container('a', requests({ cpu: '4', 'nvidia.com/gpu': '2' }));
+    const gpuPod = makePod()
+      .nodeSelector('pool', 'gpu')
+      .toleration({ key: 'nvidia.com/gpu', operator: 'Exists' })
+      .container('a', requests({ cpu: '4', 'nvidia.com/gpu': '2' }));
     expect(judge(cap, gpuPod)).toEqual({ fits: true, unchecked: [] });
     expect(judge(cap, makePod().nodeSelector('pool', 'gpu')).fits).toBe(false);
     expect(judge(cap, gpuPod.container('b', requests({ 'nvidia.com/gpu': '1' })))).toEqual({ fits: false, reason: 'Insufficient nvidia.com/gpu' });
-    expect(judge(cap, makePod().toleration({ key: 'nvidia.com/gpu', operator: 'Exists' }).nodeSelector('kubernetes.io/arch', 'amd64')).fits).toBe(true);
+    expect(judge(cap, makePod().toleration({ key: 'nvidia.com/gpu', operator: 'Exists' }).nodeSelector('kubernetes.io/arch', 'amd64')).fits).toBe(
+      true,
+    );
   });
 
   it.each([
-    { name: 'no max size: not autoscaled', obj: machineDeployment({ ...SCALABLE, 'cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size': '0' }) },
-    { name: 'min above max: not autoscaled', obj: machineDeployment({ ...SCALABLE, 'cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size': '6' }) },
-    { name: 'no memory: cannot scale from zero', obj: machineDeployment({ ...SCALABLE, 'capacity.cluster-autoscaler.kubernetes.io/memory': undefined as unknown as string }) },
-    { name: 'a MachineSet of a MachineDeployment is not a group', obj: machineDeployment(SCALABLE, 0, 'MachineSet', { ownerReferences: [{ kind: 'MachineDeployment', name: 'md' }] }) },
+    {
+      name: 'no max size: not autoscaled',
+      obj: machineDeployment({ ...SCALABLE, 'cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size': '0' }),
+    },
+    {
+      name: 'min above max: not autoscaled',
+      obj: machineDeployment({ ...SCALABLE, 'cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size': '6' }),
+    },
+    {
+      name: 'no memory: cannot scale from zero',
+      obj: machineDeployment({ ...SCALABLE, 'capacity.cluster-autoscaler.kubernetes.io/memory': undefined as unknown as string }),
+    },
+    {
+      name: 'a MachineSet of a MachineDeployment is not a group',
+      obj: machineDeployment(SCALABLE, 0, 'MachineSet', { ownerReferences: [{ kind: 'MachineDeployment', name: 'md' }] }),
+    },
   ])('$name', ({ obj }) => {
     const annotations = obj.metadata.annotations as Record<string, string | undefined>;
     for (const k of Object.keys(annotations)) if (annotations[k] === undefined) delete annotations[k];
@@ -202,7 +295,13 @@ describe('Cluster API groups scaled from zero', () => {
   ])('labels annotation $value', ({ value, want }) => expect(parseLabelsAnnotation(value)).toEqual(want));
 
   it.each([
-    { value: 'k=v:NoSchedule,k2:NoExecute', want: [{ key: 'k', value: 'v', effect: 'NoSchedule' }, { key: 'k2', effect: 'NoExecute' }] },
+    {
+      value: 'k=v:NoSchedule,k2:NoExecute',
+      want: [
+        { key: 'k', value: 'v', effect: 'NoSchedule' },
+        { key: 'k2', effect: 'NoExecute' },
+      ],
+    },
     { value: 'k=v:NO_SCHEDULE', want: [] },
     { value: 'bad key=v:NoSchedule,k=a:b:NoSchedule', want: [] },
   ])('taints annotation $value', ({ value, want }) => expect(parseTaintsAnnotation(value)).toEqual(want));

@@ -14,8 +14,7 @@ export type CapacityKind = 'node template' | 'NodePool' | 'MachineDeployment' | 
 
 export type CapacityVerdict =
   /** A node added from it would run the pod, as far as it is described; `unchecked` names what it does not say. */
-  | { readonly fits: true; readonly unchecked: readonly string[] }
-  | { readonly fits: false; readonly reason: string };
+  { readonly fits: true; readonly unchecked: readonly string[] } | { readonly fits: false; readonly reason: string };
 
 export interface AddableCapacity {
   readonly kind: CapacityKind;

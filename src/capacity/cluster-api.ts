@@ -74,7 +74,9 @@ export function clusterApiCapacity(obj: unknown): AddableCapacity | undefined {
   const owners = at(obj, 'metadata', 'ownerReferences');
   if (kind === 'MachineSet' && Array.isArray(owners) && owners.some((o) => at(o, 'kind') === 'MachineDeployment')) return undefined;
   const raw = at(obj, 'metadata', 'annotations');
-  const annotations: Record<string, string> = Object.fromEntries(Object.entries(isObject(raw) ? raw : {}).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+  const annotations: Record<string, string> = Object.fromEntries(
+    Object.entries(isObject(raw) ? raw : {}).filter(([, v]) => typeof v === 'string'),
+  ) as Record<string, string>;
   const min = integer(annotations[MIN_SIZE]) ?? 0;
   const max = integer(annotations[MAX_SIZE]) ?? 0;
   if (max <= 0 || min < 0 || max < min) return undefined;

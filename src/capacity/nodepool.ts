@@ -81,7 +81,8 @@ function taints(v: unknown): V1Taint[] {
 export function parseNodePool(obj: unknown): { pool: NodePool; errors: readonly FieldError[] } | { pool: undefined; errors: readonly FieldError[] } {
   const errors: FieldError[] = [];
   const name = at(obj, 'metadata', 'name');
-  if (typeof name !== 'string' || name === '') return { pool: undefined, errors: [{ type: 'Required', path: 'metadata.name', detail: 'required value' }] };
+  if (typeof name !== 'string' || name === '')
+    return { pool: undefined, errors: [{ type: 'Required', path: 'metadata.name', detail: 'required value' }] };
   const spec = at(obj, 'spec', 'template', 'spec');
   const reqs: Requirement[] = [];
   list(at(spec, 'requirements')).forEach((r, i) => {
@@ -94,9 +95,18 @@ export function parseNodePool(obj: unknown): { pool: NodePool; errors: readonly 
         ? requirement(key, operator, strings(at(r, 'values')), typeof minValues === 'number' ? minValues : undefined)
         : undefined;
     if (parsed) reqs.push(parsed);
-    else errors.push({ type: 'Invalid', path, detail: `cannot be read as a requirement (key ${JSON.stringify(key)}, operator ${JSON.stringify(operator)})` });
+    else
+      errors.push({
+        type: 'Invalid',
+        path,
+        detail: `cannot be read as a requirement (key ${JSON.stringify(key)}, operator ${JSON.stringify(operator)})`,
+      });
   });
-  const labels = Object.fromEntries(Object.entries(isObject(at(obj, 'spec', 'template', 'metadata', 'labels')) ? (at(obj, 'spec', 'template', 'metadata', 'labels') as object) : {}).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+  const labels = Object.fromEntries(
+    Object.entries(
+      isObject(at(obj, 'spec', 'template', 'metadata', 'labels')) ? (at(obj, 'spec', 'template', 'metadata', 'labels') as object) : {},
+    ).filter(([, v]) => typeof v === 'string'),
+  ) as Record<string, string>;
   const limits = resourceList(at(obj, 'spec', 'limits'), 'spec.limits', errors);
   const usage = resourceList(at(obj, 'status', 'resources'), 'status.resources', errors);
   if (errors.length > 0) return { pool: undefined, errors };
@@ -112,7 +122,11 @@ export function parseNodePool(obj: unknown): { pool: NodePool; errors: readonly 
       weight: typeof weight === 'number' ? weight : 0,
       deleting: typeof at(obj, 'metadata', 'deletionTimestamp') === 'string',
       ready: typeof readyStatus === 'string' ? readyStatus : undefined,
-      requirements: conjoin(reqs, labelRequirements({ ...labels, [NODEPOOL_LABEL]: name }), labelRequirements({ [HOSTNAME_LABEL]: HOSTNAME_PLACEHOLDER })),
+      requirements: conjoin(
+        reqs,
+        labelRequirements({ ...labels, [NODEPOOL_LABEL]: name }),
+        labelRequirements({ [HOSTNAME_LABEL]: HOSTNAME_PLACEHOLDER }),
+      ),
       taints: taints(at(spec, 'taints')),
       remaining,
     },
@@ -136,7 +150,10 @@ function judgePool(pool: NodePool, c: PodConstraints): CapacityVerdict {
   for (const [resource, requested] of c.requests) {
     const room = pool.remaining.get(resource);
     if (room !== undefined && requested > 0n && !fitsRoom(resource, requested, room)) {
-      return { fits: false, reason: `all available instance types exceed limits for nodepool: ${JSON.stringify(pool.name)} (the pod requests more ${resource} than its limits leave)` };
+      return {
+        fits: false,
+        reason: `all available instance types exceed limits for nodepool: ${JSON.stringify(pool.name)} (the pod requests more ${resource} than its limits leave)`,
+      };
     }
   }
   const taint = findUntoleratedTaint(pool.taints, c.tolerations);

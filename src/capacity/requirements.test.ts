@@ -113,11 +113,19 @@ describe('incompatibility: could a node of the pool satisfy the pod', () => {
     { name: 'Exists on an undefined custom label is unknown too', pod: [r('gpu', 'Exists')], want: 'label "gpu" does not have known values' },
     { name: 'NotIn on an undefined custom label needs nothing', pod: [r('gpu', 'NotIn', ['x'])], want: undefined },
     { name: 'DoesNotExist on an undefined custom label needs nothing', pod: [r('gpu', 'DoesNotExist')], want: undefined },
-    { name: 'a well-known label the pool does not define may take any value the provider offers', pod: [r('kubernetes.io/arch', 'In', ['arm64'])], want: undefined },
+    {
+      name: 'a well-known label the pool does not define may take any value the provider offers',
+      pod: [r('kubernetes.io/arch', 'In', ['arm64'])],
+      want: undefined,
+    },
     { name: 'an AWS well-known label too', pod: [r('karpenter.k8s.aws/instance-family', 'In', ['m5'])], want: undefined },
     { name: 'a deprecated beta key is read as the stable one', pod: [r('failure-domain.beta.kubernetes.io/zone', 'In', ['b'])], want: undefined },
     { name: 'NotIn against NotIn: both only exclude', pod: [r('tier', 'DoesNotExist')], want: undefined },
-    { name: 'a capacity type the pool does not offer', pod: [r('karpenter.sh/capacity-type', 'In', ['on-demand'])], want: 'key karpenter.sh/capacity-type, karpenter.sh/capacity-type In [on-demand] not in karpenter.sh/capacity-type In [spot]' },
+    {
+      name: 'a capacity type the pool does not offer',
+      pod: [r('karpenter.sh/capacity-type', 'In', ['on-demand'])],
+      want: 'key karpenter.sh/capacity-type, karpenter.sh/capacity-type In [on-demand] not in karpenter.sh/capacity-type In [spot]',
+    },
     {
       name: 'narrowing below the pool minValues is incompatible',
       pod: [r('node.kubernetes.io/instance-type', 'In', ['m5.large'])],
@@ -136,7 +144,8 @@ describe('incompatibility: could a node of the pool satisfy the pod', () => {
 });
 
 describe('podAlternatives: what a pod asks of a node that does not exist yet', () => {
-  const alternatives = (pod: ReturnType<typeof makePod>) => podAlternatives(nodeAffinityConstraints(pod.obj().spec)).map((m) => [...m.values()].map(describeRequirement));
+  const alternatives = (pod: ReturnType<typeof makePod>) =>
+    podAlternatives(nodeAffinityConstraints(pod.obj().spec)).map((m) => [...m.values()].map(describeRequirement));
   it.each([
     { name: 'no constraint: one alternative with nothing in it', pod: makePod(), want: [[]] },
     { name: 'a nodeSelector', pod: makePod().nodeSelector('lifecycle', 'Ec2Spot'), want: [['lifecycle In [Ec2Spot]']] },
@@ -144,8 +153,14 @@ describe('podAlternatives: what a pod asks of a node that does not exist yet', (
       name: 'nodeSelector AND each of two ORed terms',
       pod: makePod()
         .nodeSelector('lifecycle', 'Ec2Spot')
-        .requiredTerms([{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }, { matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['3'] }] }]),
-      want: [['lifecycle In [Ec2Spot]', 'zone In [a]'], ['lifecycle In [Ec2Spot]', 'gen Exists >=4']],
+        .requiredTerms([
+          { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] },
+          { matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['3'] }] },
+        ]),
+      want: [
+        ['lifecycle In [Ec2Spot]', 'zone In [a]'],
+        ['lifecycle In [Ec2Spot]', 'gen Exists >=4'],
+      ],
     },
     {
       name: 'a term naming an existing node by matchFields In is no alternative; NotIn is harmless',
@@ -156,6 +171,10 @@ describe('podAlternatives: what a pod asks of a node that does not exist yet', (
       want: [[]],
     },
     { name: 'an empty term is no alternative', pod: makePod().requiredTerms([{}]), want: [] },
-    { name: 'a term that does not parse is no alternative', pod: makePod().requiredTerms([{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['x'] }] }]), want: [] },
+    {
+      name: 'a term that does not parse is no alternative',
+      pod: makePod().requiredTerms([{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['x'] }] }]),
+      want: [],
+    },
   ])('$name', ({ pod, want }) => expect(alternatives(pod)).toEqual(want));
 });

@@ -223,7 +223,9 @@ export function incompatibility(node: Requirements, pod: Requirements, wellKnown
     }
     const both = intersect(existing, incoming);
     if (existing.minValues !== undefined && !both.complement && both.values.size < existing.minValues) {
-      problems.push(`key ${key}, ${describeRequirement(incoming)} leaves ${both.values.size} of the ${existing.minValues} values the pool needs (minValues)`);
+      problems.push(
+        `key ${key}, ${describeRequirement(incoming)} leaves ${both.values.size} of the ${existing.minValues} values the pool needs (minValues)`,
+      );
     }
   }
   return problems.length > 0 ? problems.join('; ') : undefined;

@@ -31,7 +31,13 @@ const RULES = stringify({
 const obj = (o: Record<string, unknown>) => o as KubernetesObject;
 const pod = (name: string, node: string, extra: Record<string, unknown> = {}, labels: Record<string, string> = {}) =>
   obj({
-    metadata: { name, namespace: 'shop', labels: { app: name.split('-')[0] as string, 'pod-template-hash': 'h1', ...labels }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name.split('-')[0] as string}-h1`, uid: 'u', controller: true }], managedFields: [{ manager: 'kubectl' }] },
+    metadata: {
+      name,
+      namespace: 'shop',
+      labels: { app: name.split('-')[0] as string, 'pod-template-hash': 'h1', ...labels },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name.split('-')[0] as string}-h1`, uid: 'u', controller: true }],
+      managedFields: [{ manager: 'kubectl' }],
+    },
     spec: { nodeName: node, containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '500m' } } }], ...extra },
     status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
   });
@@ -55,8 +61,20 @@ beforeAll(async () => {
       'current-context': 'fake',
     }),
   );
-  fake.upsert(NODES, obj({ metadata: { name: 'n1', labels: { 'kubernetes.io/hostname': 'n1', disk: 'hdd' } }, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } } }));
-  fake.upsert(NODES, obj({ metadata: { name: 'n2', labels: { 'kubernetes.io/hostname': 'n2', disk: 'ssd' } }, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } } }));
+  fake.upsert(
+    NODES,
+    obj({
+      metadata: { name: 'n1', labels: { 'kubernetes.io/hostname': 'n1', disk: 'hdd' } },
+      status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } },
+    }),
+  );
+  fake.upsert(
+    NODES,
+    obj({
+      metadata: { name: 'n2', labels: { 'kubernetes.io/hostname': 'n2', disk: 'ssd' } },
+      status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } },
+    }),
+  );
   fake.upsert(NAMESPACES, obj({ metadata: { name: 'shop' } }));
   fake.upsert(CONFIGMAPS, obj({ metadata: { name: 'rules' }, data: { 'rules.yaml': RULES } }));
   fake.upsert(PODS, pod('db-1', 'n1', { nodeSelector: { disk: 'ssd' } }));
@@ -74,9 +92,32 @@ beforeAll(async () => {
   ] as const) {
     const path = fake.serve({ group, version: 'v1', plural, kind });
     if (kind === 'Deployment') {
-      fake.upsert(path, obj({ metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'x' }], affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }] } } } } } }));
+      fake.upsert(
+        path,
+        obj({
+          metadata: { name: 'web', namespace: 'shop' },
+          spec: {
+            replicas: 3,
+            selector: { matchLabels: { app: 'web' } },
+            template: {
+              metadata: { labels: { app: 'web' } },
+              spec: {
+                containers: [{ name: 'c', image: 'x' }],
+                affinity: {
+                  podAntiAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: [
+                      { labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' },
+                    ],
+                  },
+                },
+              },
+            },
+          },
+        }),
+      );
     }
-    if (kind === 'PodDisruptionBudget') fake.upsert(path, obj({ metadata: { name: 'web', namespace: 'shop' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } }));
+    if (kind === 'PodDisruptionBudget')
+      fake.upsert(path, obj({ metadata: { name: 'web', namespace: 'shop' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } }));
   }
 });
 afterAll(async () => {
@@ -89,7 +130,12 @@ describe('audit --kubeconfig', { timeout: 30_000 }, () => {
     const code = await run(['audit', '--kubeconfig', kubeconfig, '--rules-configmap', 'placement-webhook/rules', '-o', 'json']);
     expect(code).toBe(1);
     const { findings } = JSON.parse(out.join('')) as { findings: Finding[] };
-    expect(findings.map((f) => `${f.kind} ${f.object.kind}/${f.object.name}`)).toEqual(['node-affinity Pod/db-1', 'drift Pod/report-1', 'replicas Deployment/web', 'rollout-stuck Deployment/web']);
+    expect(findings.map((f) => `${f.kind} ${f.object.kind}/${f.object.name}`)).toEqual([
+      'node-affinity Pod/db-1',
+      'drift Pod/report-1',
+      'replicas Deployment/web',
+      'rollout-stuck Deployment/web',
+    ]);
     expect(findings[0]).toMatchObject({ owner: { kind: 'Deployment', name: 'db' }, reschedulable: true, rescheduleNode: 'n2' });
     expect(err.join('')).toBe('');
   });
@@ -104,7 +150,11 @@ describe('whatif --kubeconfig', { timeout: 30_000 }, () => {
   it("reads the cluster's PodDisruptionBudgets for a drain (one that allows no disruption stops it)", async () => {
     expect(await run(['whatif', '--kubeconfig', kubeconfig, '--drain', 'n1', '-o', 'json'])).toBe(1);
     const { findings } = JSON.parse(out.join('')) as { findings: Finding[] };
-    expect(findings.find((f) => f.kind === 'pdb')).toMatchObject({ object: { kind: 'PodDisruptionBudget', name: 'web' }, rule: 'minAvailable 2', severity: 'fail' });
+    expect(findings.find((f) => f.kind === 'pdb')).toMatchObject({
+      object: { kind: 'PodDisruptionBudget', name: 'web' },
+      rule: 'minAvailable 2',
+      severity: 'fail',
+    });
     expect(findings.find((f) => f.object.name === 'web-1')).toMatchObject({ kind: 'drained', reschedulable: true, rescheduleNode: 'n2' });
   });
 });

@@ -27,16 +27,36 @@ const base = ['--rules', `${DEMO}/rules.yaml`, '--nodes', `${DEMO}/nodes.yaml`];
 
 describe('audit (command line)', { timeout: 30_000 }, () => {
   it.each([
-    { name: 'without --pods', args: [...base], want: 'error: --nodes and --pods are required (or --kubeconfig): there is nothing to audit without them' },
-    { name: 'with --context but no --kubeconfig', args: [...base, '--pods', `${DEMO}/pods.yaml`, '--context', 'x'], want: 'error: --context needs --kubeconfig' },
-    { name: 'with an unknown output format', args: [...base, '--pods', `${DEMO}/pods.yaml`, '-o', 'xml'], want: 'error: -o: unsupported value "xml"' },
+    {
+      name: 'without --pods',
+      args: [...base],
+      want: 'error: --nodes and --pods are required (or --kubeconfig): there is nothing to audit without them',
+    },
+    {
+      name: 'with --context but no --kubeconfig',
+      args: [...base, '--pods', `${DEMO}/pods.yaml`, '--context', 'x'],
+      want: 'error: --context needs --kubeconfig',
+    },
+    {
+      name: 'with an unknown output format',
+      args: [...base, '--pods', `${DEMO}/pods.yaml`, '-o', 'xml'],
+      want: 'error: -o: unsupported value "xml"',
+    },
     {
       name: 'with a pod of the wrong shape',
       args: [...base, '--pods', file('bad-pods.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [], tolerations: 3}\n')],
       want: 'error: ',
     },
-    { name: 'with a Pod among the workloads', args: [...base, '--pods', `${DEMO}/pods.yaml`, file('pod.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n')], want: 'pods go in --pods' },
-    { name: 'with files and --kubeconfig', args: ['--kubeconfig', file('kc', ''), '--nodes', `${DEMO}/nodes.yaml`], want: "error: --nodes is for files; with --kubeconfig the cluster's own are read" },
+    {
+      name: 'with a Pod among the workloads',
+      args: [...base, '--pods', `${DEMO}/pods.yaml`, file('pod.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n')],
+      want: 'pods go in --pods',
+    },
+    {
+      name: 'with files and --kubeconfig',
+      args: ['--kubeconfig', file('kc', ''), '--nodes', `${DEMO}/nodes.yaml`],
+      want: "error: --nodes is for files; with --kubeconfig the cluster's own are read",
+    },
   ])('exits 2 $name, saying why', async ({ args, want }) => {
     expect(await run(['audit', ...args])).toBe(2);
     expect(err.join('')).toContain(want);
@@ -44,13 +64,19 @@ describe('audit (command line)', { timeout: 30_000 }, () => {
   });
 
   it('exits 0 on a clean cluster, and says so', async () => {
-    const pods = file('clean.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: demo}\nspec: {nodeName: worker-2, containers: [{name: a, image: x}]}\nstatus: {phase: Running}\n');
+    const pods = file(
+      'clean.yaml',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: demo}\nspec: {nodeName: worker-2, containers: [{name: a, image: x}]}\nstatus: {phase: Running}\n',
+    );
     expect(await run(['audit', ...base, '--pods', pods])).toBe(0);
     expect(out.join('')).toBe('no findings (1 pods, 0 workloads, 6 nodes)\n');
   });
 
   it('exits 0 when every finding is informational', async () => {
-    const pods = file('info.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: demo}\nspec: {nodeName: worker-1, containers: [{name: a, image: x}]}\nstatus: {phase: Running}\n');
+    const pods = file(
+      'info.yaml',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: demo}\nspec: {nodeName: worker-1, containers: [{name: a, image: x}]}\nstatus: {phase: Running}\n',
+    );
     expect(await run(['audit', ...base, '--pods', pods, '-o', 'yaml'])).toBe(0);
     expect(out.join('')).toContain('kind: noschedule-taint');
   });

@@ -52,7 +52,8 @@ export interface AuditSources {
   readonly source: string;
 }
 
-const label = (file: string, o: KubeObject) => `${file}: ${o.kind ?? 'object'} ${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? '(unnamed)'}`;
+const label = (file: string, o: KubeObject) =>
+  `${file}: ${o.kind ?? 'object'} ${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? '(unnamed)'}`;
 
 /** The pods of `--pods`, each checked as the webhook checks a pod's shape; every problem refuses the file. */
 async function readPods(file: string): Promise<V1Pod[]> {
@@ -95,7 +96,13 @@ export async function readPdbs(file: string): Promise<KubeObject[]> {
   const name = fileName(file);
   const objects = parseObjects(await readText(file), name);
   const problems = objects
-    .map((o, i) => (o.kind !== 'PodDisruptionBudget' ? `${name}: objects[${i}].kind: expected PodDisruptionBudget, got ${o.kind === undefined ? 'none' : JSON.stringify(o.kind)}` : !o.metadata?.name ? `${name}: objects[${i}].metadata.name: required value` : undefined))
+    .map((o, i) =>
+      o.kind !== 'PodDisruptionBudget'
+        ? `${name}: objects[${i}].kind: expected PodDisruptionBudget, got ${o.kind === undefined ? 'none' : JSON.stringify(o.kind)}`
+        : !o.metadata?.name
+          ? `${name}: objects[${i}].metadata.name: required value`
+          : undefined,
+    )
     .filter((p): p is string => p !== undefined);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return objects;
@@ -121,7 +128,11 @@ const CLUSTER_WORKLOADS = [
 /** PodDisruptionBudgets: policy/v1 since 1.21, v1beta1 before. */
 const PDB_VERSIONS = ['v1', 'v1beta1'] as const;
 
-async function readFromCluster(values: Record<string, string | boolean | undefined>, positionals: readonly string[], withPdbs: boolean): Promise<AuditSources> {
+async function readFromCluster(
+  values: Record<string, string | boolean | undefined>,
+  positionals: readonly string[],
+  withPdbs: boolean,
+): Promise<AuditSources> {
   const kubeconfig = values['kubeconfig'] as string;
   for (const flag of ['nodes', 'namespaces', 'pods', 'nodepools'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} is for files; with --kubeconfig the cluster's own are read`);
@@ -134,7 +145,8 @@ async function readFromCluster(values: Record<string, string | boolean | undefin
   const read = await readCluster({ kubeconfig, context, rules, rulesConfigMap, keepPods: keptPod });
   for (const w of read.warnings) process.stderr.write(`${w}\n`);
   const podsState = read.cluster.pods();
-  if (!podsState || podsState.incomplete) throw new UsageError(`--kubeconfig ${kubeconfig}: ${podsState?.incomplete ?? 'the pods could not be listed'}: there is nothing to audit`);
+  if (!podsState || podsState.incomplete)
+    throw new UsageError(`--kubeconfig ${kubeconfig}: ${podsState?.incomplete ?? 'the pods could not be listed'}: there is nothing to audit`);
   const custom = loadKubeConfig(kubeconfig, context).makeApiClient(CustomObjectsApi);
   const listVersion = async (group: string, version: string, plural: string, kind: string): Promise<unknown[]> => {
     let items: unknown[] = [];
@@ -143,7 +155,10 @@ async function readFromCluster(values: Record<string, string | boolean | undefin
         const l: unknown = await custom.listClusterCustomObject({ group, version, plural, limit: PAGE_SIZE, ...(token ? { _continue: token } : {}) });
         const page = isObject(l) && Array.isArray(l['items']) ? (l['items'] as unknown[]) : [];
         // List items carry no kind: the list's kind says it.
-        return { items: page.map((o) => (isObject(o) ? { apiVersion: `${group}/${version}`, kind, ...o } : o)), next: nextToken(isObject(l) ? l['metadata'] : undefined) };
+        return {
+          items: page.map((o) => (isObject(o) ? { apiVersion: `${group}/${version}`, kind, ...o } : o)),
+          next: nextToken(isObject(l) ? l['metadata'] : undefined),
+        };
       },
       (item) => items.push(item),
       () => (items = []),
@@ -179,15 +194,23 @@ async function readFromCluster(values: Record<string, string | boolean | undefin
 }
 
 /** The inputs of `audit` and `whatif`, from files or a cluster. `pdbsFile`: whatif's `--pdbs`. */
-export async function readAuditSources(values: Record<string, string | boolean | undefined>, positionals: readonly string[], options: { withPdbs?: boolean; pdbsFile?: string } = {}): Promise<AuditSources> {
+export async function readAuditSources(
+  values: Record<string, string | boolean | undefined>,
+  positionals: readonly string[],
+  options: { withPdbs?: boolean; pdbsFile?: string } = {},
+): Promise<AuditSources> {
   if (values['kubeconfig'] !== undefined) {
     const sources = await readFromCluster(values, positionals, options.withPdbs === true && options.pdbsFile === undefined);
     return options.pdbsFile === undefined ? sources : { ...sources, pdbs: await readPdbs(options.pdbsFile) };
   }
   if (values['context'] !== undefined) throw new UsageError('--context needs --kubeconfig');
   if (values['rules-configmap'] !== undefined) throw new UsageError('--rules-configmap needs --kubeconfig: the ConfigMap is read from that cluster');
-  if (values['nodes'] === undefined || values['pods'] === undefined) throw new UsageError('--nodes and --pods are required (or --kubeconfig): there is nothing to audit without them');
-  const given = { rules: values['rules'], nodes: values['nodes'], namespaces: values['namespaces'], nodepools: values['nodepools'] } as Record<string, string | undefined>;
+  if (values['nodes'] === undefined || values['pods'] === undefined)
+    throw new UsageError('--nodes and --pods are required (or --kubeconfig): there is nothing to audit without them');
+  const given = { rules: values['rules'], nodes: values['nodes'], namespaces: values['namespaces'], nodepools: values['nodepools'] } as Record<
+    string,
+    string | undefined
+  >;
   const loaded = await loadInputs(given, 'empty');
   const pods = await readPods(values['pods'] as string);
   const workloads = await readWorkloads(positionals);
@@ -196,7 +219,14 @@ export async function readAuditSources(values: Record<string, string | boolean |
     process.stderr.write('note: no --namespaces given: rules that match namespaces by label match no pod, so no drift is found for them\n');
   }
   return {
-    inputs: { nodes: cluster.nodes().index, pods, namespaces: (n) => cluster.namespaceLabels(n), rules: loaded.ruleSet, workloads, capacity: cluster.capacity() },
+    inputs: {
+      nodes: cluster.nodes().index,
+      pods,
+      namespaces: (n) => cluster.namespaceLabels(n),
+      rules: loaded.ruleSet,
+      workloads,
+      capacity: cluster.capacity(),
+    },
     pdbs: options.pdbsFile === undefined ? [] : await readPdbs(options.pdbsFile),
     source: 'files',
   };
@@ -233,7 +263,8 @@ export function findingLines(f: Finding): string[] {
   const node = f.node ? ` on ${f.node}` : '';
   const lines = [`${f.object.kind} ${f.object.name}${owner}${node}: ${f.kind} [${f.rule}]`, `  ${f.message}`];
   if (f.reschedulable === true) lines.push(`  could be rescheduled now: yes (e.g. on ${f.rescheduleNode ?? '?'})`);
-  if (f.reschedulable === false && !(f.rescheduleMessage && f.message.includes(f.rescheduleMessage))) lines.push(`  could be rescheduled now: no: ${f.rescheduleMessage ?? ''}`);
+  if (f.reschedulable === false && !(f.rescheduleMessage && f.message.includes(f.rescheduleMessage)))
+    lines.push(`  could be rescheduled now: no: ${f.rescheduleMessage ?? ''}`);
   if (f.patch && f.patch.length > 0) {
     lines.push('  patch:');
     for (const op of f.patch) lines.push(`    ${op.op} ${op.path}${'value' in op ? ` ${JSON.stringify(op.value)}` : ''}`);
@@ -280,8 +311,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const report = audit(inputs, onProgress ? { onProgress } : {});
   for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
   const what = `${inputs.pods.length} pods, ${inputs.workloads.length} workloads, ${nodeCount(inputs)} nodes`;
-  const summary = report.findings.length === 0 ? `no findings (${what})` : `${report.findings.length} ${report.findings.length === 1 ? 'finding' : 'findings'}: ${counts(report.findings)} (${what})`;
+  const summary =
+    report.findings.length === 0
+      ? `no findings (${what})`
+      : `${report.findings.length} ${report.findings.length === 1 ? 'finding' : 'findings'}: ${counts(report.findings)} (${what})`;
   writeReport(output, { findings: report.findings, notes: report.notes }, formatFindings(report.findings, summary));
   return hasProblems(report.findings) ? 1 : 0;
 }
-

@@ -21,18 +21,46 @@ const certs = (...flags: string[]) => run(['certs', '--out', join(dir, 'out'), '
 
 describe('placement-webhook certs: bad input is exit 2 with one line, and nothing written', () => {
   it.each([
-    { name: 'a --san that is neither a DNS name nor an IP address', flags: ['--san', 'not_valid!'], want: '--san: invalid value "not_valid!": not an IP address, nor a DNS name' },
-    { name: 'a --san in upper case (DNS names are checked as Kubernetes checks host names)', flags: ['--san', 'Webhook.example.com'], want: '--san: invalid value "Webhook.example.com"' },
+    {
+      name: 'a --san that is neither a DNS name nor an IP address',
+      flags: ['--san', 'not_valid!'],
+      want: '--san: invalid value "not_valid!": not an IP address, nor a DNS name',
+    },
+    {
+      name: 'a --san in upper case (DNS names are checked as Kubernetes checks host names)',
+      flags: ['--san', 'Webhook.example.com'],
+      want: '--san: invalid value "Webhook.example.com"',
+    },
     { name: 'a --san with a wildcard other than in front', flags: ['--san', 'a.*.example.com'], want: '--san: invalid value "a.*.example.com"' },
     { name: 'a --san that is only a wildcard', flags: ['--san', '*'], want: '--san: invalid value "*"' },
     { name: 'a --san with an empty label', flags: ['--san', 'a..example.com'], want: '--san: invalid value "a..example.com"' },
-    { name: 'a --san with a label longer than 63 characters', flags: ['--san', `${'a'.repeat(64)}.example.com`], want: 'each label of a DNS name must be no more than 63 characters' },
-    { name: 'a --san that is an IPv6 address with a zone', flags: ['--san', 'fe80::1%eth0'], want: 'an IPv6 address with a zone cannot be certified' },
+    {
+      name: 'a --san with a label longer than 63 characters',
+      flags: ['--san', `${'a'.repeat(64)}.example.com`],
+      want: 'each label of a DNS name must be no more than 63 characters',
+    },
+    {
+      name: 'a --san that is an IPv6 address with a zone',
+      flags: ['--san', 'fe80::1%eth0'],
+      want: 'an IPv6 address with a zone cannot be certified',
+    },
     { name: 'a --san that is an IPv4 address with leading zeros', flags: ['--san', '010.0.0.1'], want: '--san: invalid value "010.0.0.1"' },
-    { name: 'a --service in upper case', flags: ['--service', 'UPPER'], want: '--service: invalid value "UPPER": a Service name (DNS-1035 label) must consist of lower case' },
-    { name: 'a --service that starts with a digit (a Service name is a DNS-1035 label)', flags: ['--service', '1webhook'], want: '--service: invalid value "1webhook"' },
+    {
+      name: 'a --service in upper case',
+      flags: ['--service', 'UPPER'],
+      want: '--service: invalid value "UPPER": a Service name (DNS-1035 label) must consist of lower case',
+    },
+    {
+      name: 'a --service that starts with a digit (a Service name is a DNS-1035 label)',
+      flags: ['--service', '1webhook'],
+      want: '--service: invalid value "1webhook"',
+    },
     { name: 'a --service longer than 63 characters', flags: ['--service', 'a'.repeat(64)], want: 'must be no more than 63 characters' },
-    { name: 'a --namespace with an underscore', flags: ['--namespace', 'my_ns'], want: '--namespace: invalid value "my_ns": a namespace name (DNS-1123 label)' },
+    {
+      name: 'a --namespace with an underscore',
+      flags: ['--namespace', 'my_ns'],
+      want: '--namespace: invalid value "my_ns": a namespace name (DNS-1123 label)',
+    },
     { name: 'a --namespace ending with a dash', flags: ['--namespace', 'ns-'], want: '--namespace: invalid value "ns-"' },
     { name: '--days 0', flags: ['--days', '0'], want: '--days: invalid value "0": must be a whole number of days from 1 to 36500' },
     { name: '--days in exponent notation', flags: ['--days', '1e3'], want: '--days: invalid value "1e3"' },
@@ -66,14 +94,18 @@ describe('placement-webhook certs: bad input is exit 2 with one line, and nothin
     expect(err.join('')).toMatch(new RegExp(`^error: cannot write ${join(dir, 'out', 'ca.crt')}: EISDIR: [^\\n]*\\n$`));
   });
 
-  it.skipIf(!existsSync('/proc/self'))('--out under /proc fails at once (Node\'s recursive mkdir spins there forever)', async () => {
-    const started = Date.now();
-    expect(await run(['certs', '--out', '/proc/placement-webhook-test/certs', '--kustomize-dir', join(dir, 'k')])).toBe(2);
-    expect(err.join('')).toBe(
-      'error: --out: cannot create directory /proc/placement-webhook-test/certs: /proc/placement-webhook-test: ENOENT: no such file or directory (its parent directory cannot hold new entries)\n',
-    );
-    expect(Date.now() - started).toBeLessThan(2000);
-  }, 10_000);
+  it.skipIf(!existsSync('/proc/self'))(
+    "--out under /proc fails at once (Node's recursive mkdir spins there forever)",
+    async () => {
+      const started = Date.now();
+      expect(await run(['certs', '--out', '/proc/placement-webhook-test/certs', '--kustomize-dir', join(dir, 'k')])).toBe(2);
+      expect(err.join('')).toBe(
+        'error: --out: cannot create directory /proc/placement-webhook-test/certs: /proc/placement-webhook-test: ENOENT: no such file or directory (its parent directory cannot hold new entries)\n',
+      );
+      expect(Date.now() - started).toBeLessThan(2000);
+    },
+    10_000,
+  );
 });
 
 describe('placement-webhook certs: what it writes', () => {

@@ -19,16 +19,26 @@ const FILLER_PODS = 1200;
 
 const { out, err } = captureOutput();
 const stdout = () => out.join('');
-const stderrLines = () => err.join('').split('\n').filter((l) => l !== '');
+const stderrLines = () =>
+  err
+    .join('')
+    .split('\n')
+    .filter((l) => l !== '');
 const json = () => JSON.parse(stdout()) as Record<string, unknown>[];
 
 const node = (name: string, zone: string): KubernetesObject =>
-  ({ metadata: { name, labels: { 'kubernetes.io/hostname': name, 'topology.kubernetes.io/zone': zone, lifecycle: 'OnDemand' } }, status: { allocatable: { cpu: '4', memory: '16Gi', pods: '2000' } } }) as KubernetesObject;
+  ({
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, 'topology.kubernetes.io/zone': zone, lifecycle: 'OnDemand' } },
+    status: { allocatable: { cpu: '4', memory: '16Gi', pods: '2000' } },
+  }) as KubernetesObject;
 
 const pod = (namespace: string, name: string, nodeName: string | undefined, cpu: string | undefined, phase = 'Running'): KubernetesObject =>
   ({
     metadata: { name, namespace, labels: { app: name.replace(/-\d+$/, '') } },
-    spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'c', image: 'registry.example.com/c:1', ...(cpu ? { resources: { requests: { cpu } } } : {}) }] },
+    spec: {
+      ...(nodeName ? { nodeName } : {}),
+      containers: [{ name: 'c', image: 'registry.example.com/c:1', ...(cpu ? { resources: { requests: { cpu } } } : {}) }],
+    },
     status: { phase },
   }) as KubernetesObject;
 
@@ -36,7 +46,13 @@ const pod = (namespace: string, name: string, nodeName: string | undefined, cpu:
 const RULES = stringify({
   apiVersion: 'placement-webhook/v1',
   kind: 'PlacementRules',
-  rules: [{ name: 'on-demand-web', match: { namespaces: ['shop'], podSelector: { matchLabels: { app: 'web' } } }, inject: { nodeSelector: { lifecycle: 'OnDemand' } } }],
+  rules: [
+    {
+      name: 'on-demand-web',
+      match: { namespaces: ['shop'], podSelector: { matchLabels: { app: 'web' } } },
+      inject: { nodeSelector: { lifecycle: 'OnDemand' } },
+    },
+  ],
 });
 
 let fake: FakeApiServer;
@@ -72,8 +88,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'check-cluster-test-'));
   kubeconfig = writeKubeconfig('kubeconfig', 'fake');
   twoContexts = writeKubeconfig('kubeconfig-two-contexts', 'nowhere');
-  for (const [name, zone] of [['n1', 'eu-west-1a'], ['n2', 'eu-west-1b'], ['n3', 'eu-west-1c']] as const) fake.upsert(NODES, node(name, zone));
-  for (const name of ['shop', 'other', 'placement-webhook']) fake.upsert(NAMESPACES, { metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+  for (const [name, zone] of [
+    ['n1', 'eu-west-1a'],
+    ['n2', 'eu-west-1b'],
+    ['n3', 'eu-west-1c'],
+  ] as const)
+    fake.upsert(NODES, node(name, zone));
+  for (const name of ['shop', 'other', 'placement-webhook'])
+    fake.upsert(NAMESPACES, { metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
   fake.upsert(CONFIGMAPS, { metadata: { name: 'rules' }, data: { 'rules.yaml': RULES } } as KubernetesObject);
   // As pods-busy.yaml: n1 and n2 full, 3 cpu free on n3; a finished pod (the list does not even ask for it).
   fake.upsert(PODS, pod('other', 'batch-1', 'n1', '4'));
@@ -81,7 +103,10 @@ beforeAll(async () => {
   fake.upsert(PODS, pod('other', 'small', 'n3', '1'));
   fake.upsert(PODS, pod('other', 'finished', 'n3', '4', 'Succeeded'));
   fake.upsert(PODS, pod('other', 'waiting', undefined, '4', 'Pending'));
-  fake.load(PODS, Array.from({ length: FILLER_PODS }, (_, i) => pod('other', `filler-${i}`, `n${(i % 3) + 1}`, undefined)));
+  fake.load(
+    PODS,
+    Array.from({ length: FILLER_PODS }, (_, i) => pod('other', `filler-${i}`, `n${(i % 3) + 1}`, undefined)),
+  );
   // Karpenter still on v1beta1: v1 answers 404.
   const nodePools = fake.serve({ group: 'karpenter.sh', version: 'v1beta1', plural: 'nodepools', kind: 'NodePool' });
   fake.upsert(nodePools, {
@@ -121,10 +146,29 @@ describe('placement-webhook check --kubeconfig: the cluster read once, nothing i
     const pages = fake.requests(PODS).lists;
     expect(await run(['check', '--kubeconfig', kubeconfig, '--rules-configmap', 'placement-webhook/rules', '-o', 'json', ...FILES])).toBe(0);
     const [web, four, spot, batch] = json();
-    expect(web).toMatchObject({ kind: 'Deployment', appliedRules: ['on-demand-web'], verdict: 'fits', schedulableNow: true, replicas: 5, placeableReplicas: 3, placeableReplicasEstimate: true });
+    expect(web).toMatchObject({
+      kind: 'Deployment',
+      appliedRules: ['on-demand-web'],
+      verdict: 'fits',
+      schedulableNow: true,
+      replicas: 5,
+      placeableReplicas: 3,
+      placeableReplicasEstimate: true,
+    });
     expect(four).toMatchObject({ verdict: 'pending', schedulableNow: false, pendingMessage: '0/3 nodes are available: 3 Insufficient cpu.' });
-    expect(spot).toMatchObject({ allowed: true, verdict: 'fits-nodepool', warnings: ['no current node fits; NodePool spot can provision one (Karpenter adds it)', '  cpu checked only against its limits (instance sizes are not known in the cluster)'] });
-    expect(batch).toMatchObject({ allowed: true, verdict: 'fits-template', warnings: ['no current node fits; MachineDeployment infra/md-batch can add one (cluster-autoscaler scales it up)'] });
+    expect(spot).toMatchObject({
+      allowed: true,
+      verdict: 'fits-nodepool',
+      warnings: [
+        'no current node fits; NodePool spot can provision one (Karpenter adds it)',
+        '  cpu checked only against its limits (instance sizes are not known in the cluster)',
+      ],
+    });
+    expect(batch).toMatchObject({
+      allowed: true,
+      verdict: 'fits-template',
+      warnings: ['no current node fits; MachineDeployment infra/md-batch can add one (cluster-autoscaler scales it up)'],
+    });
     // 1,203 pods the scheduler counts, 500 a page: three pages, each read into the index as it arrived.
     expect(fake.requests(PODS).lists - pages).toBe(3);
     expect(stderrLines()).toEqual([]);
@@ -176,11 +220,31 @@ describe('placement-webhook check --kubeconfig: the cluster read once, nothing i
 
 describe('placement-webhook check --kubeconfig: what leaves nothing to judge by is exit 2, one line', () => {
   it.each([
-    { name: 'a kubeconfig that does not exist', args: () => ['--kubeconfig', join(dir, 'missing')], want: () => `error: --kubeconfig ${join(dir, 'missing')}: cannot load the cluster configuration: ENOENT: no such file or directory` },
-    { name: 'a context the kubeconfig does not have', args: () => ['--kubeconfig', kubeconfig, '--context', 'prod'], want: () => `error: --context: no context "prod" in ${kubeconfig}; its contexts: "fake", "nowhere"` },
-    { name: 'a rules ConfigMap that does not exist', args: () => ['--kubeconfig', kubeconfig, '--rules-configmap', 'placement-webhook/missing'], want: () => `error: --rules-configmap placement-webhook/missing: not found in ${fake.url}` },
-    { name: 'a rules ConfigMap named without its namespace', args: () => ['--kubeconfig', kubeconfig, '--rules-configmap', 'rules'], want: () => 'error: --rules-configmap: expected NAMESPACE/NAME, got "rules"' },
-    { name: '--pods with --kubeconfig', args: () => ['--kubeconfig', kubeconfig, '--pods', fixture('pods-busy.yaml')], want: () => "error: --pods is for files; with --kubeconfig the cluster's own are read" },
+    {
+      name: 'a kubeconfig that does not exist',
+      args: () => ['--kubeconfig', join(dir, 'missing')],
+      want: () => `error: --kubeconfig ${join(dir, 'missing')}: cannot load the cluster configuration: ENOENT: no such file or directory`,
+    },
+    {
+      name: 'a context the kubeconfig does not have',
+      args: () => ['--kubeconfig', kubeconfig, '--context', 'prod'],
+      want: () => `error: --context: no context "prod" in ${kubeconfig}; its contexts: "fake", "nowhere"`,
+    },
+    {
+      name: 'a rules ConfigMap that does not exist',
+      args: () => ['--kubeconfig', kubeconfig, '--rules-configmap', 'placement-webhook/missing'],
+      want: () => `error: --rules-configmap placement-webhook/missing: not found in ${fake.url}`,
+    },
+    {
+      name: 'a rules ConfigMap named without its namespace',
+      args: () => ['--kubeconfig', kubeconfig, '--rules-configmap', 'rules'],
+      want: () => 'error: --rules-configmap: expected NAMESPACE/NAME, got "rules"',
+    },
+    {
+      name: '--pods with --kubeconfig',
+      args: () => ['--kubeconfig', kubeconfig, '--pods', fixture('pods-busy.yaml')],
+      want: () => "error: --pods is for files; with --kubeconfig the cluster's own are read",
+    },
   ])(
     '$name',
     async ({ args, want }) => {

@@ -6,7 +6,11 @@ const fixture = (name: string) => new URL(`../../test/fixtures/cli/${name}`, imp
 
 const { out, err } = captureOutput();
 const stdout = () => out.join('');
-const stderrLines = () => err.join('').split('\n').filter((l) => l !== '');
+const stderrLines = () =>
+  err
+    .join('')
+    .split('\n')
+    .filter((l) => l !== '');
 const json = () => JSON.parse(stdout()) as Record<string, unknown>[];
 
 /** Three nodes of 4 cpu, no rules. */
@@ -59,7 +63,9 @@ describe('placement-webhook check --pods: would the scheduler bind it now', () =
 
   it('a pod of --pods bound to a node --nodes does not have is warned about', async () => {
     expect(await run(['check', ...THREE, '--pods', fixture('pods-unknown-node.yaml'), fixture('pod.yaml')])).toBe(0);
-    expect(stderrLines()).toEqual([`${fixture('pods-unknown-node.yaml')}: warning: 1 pod(s) are bound to nodes not in --nodes (node "gone-1"); no filter counts them`]);
+    expect(stderrLines()).toEqual([
+      `${fixture('pods-unknown-node.yaml')}: warning: 1 pod(s) are bound to nodes not in --nodes (node "gone-1"); no filter counts them`,
+    ]);
   });
 });
 
@@ -105,7 +111,15 @@ describe('placement-webhook check: how many replicas can be placed now', () => {
       name: 'a Deployment no node can run: none can be placed',
       args: [...THREE, fixture('infeasible.yaml')],
       line: 'replicas: 2, placeable now: 0 (an estimate',
-      want: { kind: 'Deployment', allowed: false, verdict: 'no-fit', schedulableNow: false, replicas: 2, placeableReplicas: 0, placeableReplicasEstimate: true },
+      want: {
+        kind: 'Deployment',
+        allowed: false,
+        verdict: 'no-fit',
+        schedulableNow: false,
+        replicas: 2,
+        placeableReplicas: 0,
+        placeableReplicasEstimate: true,
+      },
     },
   ])('$name', async ({ args, line, want }) => {
     await run(['check', ...args]);
@@ -118,7 +132,9 @@ describe('placement-webhook check: how many replicas can be placed now', () => {
   });
 
   it('the hypothetical replicas are removed afterwards: the same Deployment twice gets the same answer', async () => {
-    expect(await run(['check', ...THREE, ...BUSY, '-o', 'json', fixture('deployment-web.yaml'), fixture('deployment-web.yaml'), fixture('pod.yaml')])).toBe(0);
+    expect(
+      await run(['check', ...THREE, ...BUSY, '-o', 'json', fixture('deployment-web.yaml'), fixture('deployment-web.yaml'), fixture('pod.yaml')]),
+    ).toBe(0);
     const [first, second, pod] = json();
     expect(first?.['placeableReplicas']).toBe(3);
     expect(second?.['placeableReplicas']).toBe(3);
@@ -137,7 +153,11 @@ describe('placement-webhook check --nodepools, and Cluster API node groups in --
       name: 'a pod only a NodePool fits is allowed, and the text names the pool',
       args: [...THREE, '--nodepools', fixture('nodepools.yaml'), fixture('pod-spot-capacity.yaml')],
       code: 0,
-      want: ['Pod shop/spot-worker: allowed', '  verdict: fits-nodepool\n', '  warning: no current node fits; NodePool spot can provision one (Karpenter adds it)\n'],
+      want: [
+        'Pod shop/spot-worker: allowed',
+        '  verdict: fits-nodepool\n',
+        '  warning: no current node fits; NodePool spot can provision one (Karpenter adds it)\n',
+      ],
     },
     {
       name: 'without --nodepools the same pod is denied',
@@ -161,7 +181,10 @@ describe('placement-webhook check --nodepools, and Cluster API node groups in --
       name: 'a MachineDeployment in --nodes that cluster-autoscaler scales from zero serves a pod no node fits',
       args: ['--rules', fixture('rules-none.yaml'), '--nodes', fixture('nodes-and-machine-groups.yaml'), fixture('pod-batch-pool.yaml')],
       code: 0,
-      want: ['  verdict: fits-template\n', '  warning: no current node fits; MachineDeployment infra/md-batch can add one (cluster-autoscaler scales it up)\n'],
+      want: [
+        '  verdict: fits-template\n',
+        '  warning: no current node fits; MachineDeployment infra/md-batch can add one (cluster-autoscaler scales it up)\n',
+      ],
     },
   ])('$name', async ({ args, code, want }) => {
     expect(await run(['check', ...args])).toBe(code);
@@ -217,11 +240,27 @@ describe('placement-webhook check: bad --pods, --nodepools, --nodes and cluster 
       want: [`${fixture('pods-with-a-node.yaml')}: objects[0].kind: expected Pod, got "Node"`],
     },
     { name: 'a --pods file that cannot be read', args: [...THREE, '--pods', '/nonexistent/pods.yaml'], want: ['cannot read /nonexistent/pods.yaml'] },
-    { name: '--pods without --rules', args: ['--pods', fixture('pods-busy.yaml')], want: ['--rules FILE is required when --nodes, --namespaces, --pods or --nodepools is given'] },
+    {
+      name: '--pods without --rules',
+      args: ['--pods', fixture('pods-busy.yaml')],
+      want: ['--rules FILE is required when --nodes, --namespaces, --pods or --nodepools is given'],
+    },
     { name: '--context without --kubeconfig', args: [...THREE, '--context', 'prod'], want: ['--context needs --kubeconfig'] },
-    { name: '--rules-configmap without --kubeconfig', args: ['--rules-configmap', 'ns/rules'], want: ['--rules-configmap needs --kubeconfig: the ConfigMap is read from that cluster'] },
-    { name: '--kubeconfig with --nodes', args: ['--kubeconfig', '/nonexistent/kubeconfig', '--nodes', fixture('nodes-three-zones.yaml')], want: ["--nodes is for files; with --kubeconfig the cluster's own are read"] },
-    { name: '--kubeconfig with both --rules and --rules-configmap', args: ['--kubeconfig', '/nonexistent/kubeconfig', '--rules', fixture('rules-none.yaml'), '--rules-configmap', 'ns/rules'], want: ['--rules and --rules-configmap: give one of them'] },
+    {
+      name: '--rules-configmap without --kubeconfig',
+      args: ['--rules-configmap', 'ns/rules'],
+      want: ['--rules-configmap needs --kubeconfig: the ConfigMap is read from that cluster'],
+    },
+    {
+      name: '--kubeconfig with --nodes',
+      args: ['--kubeconfig', '/nonexistent/kubeconfig', '--nodes', fixture('nodes-three-zones.yaml')],
+      want: ["--nodes is for files; with --kubeconfig the cluster's own are read"],
+    },
+    {
+      name: '--kubeconfig with both --rules and --rules-configmap',
+      args: ['--kubeconfig', '/nonexistent/kubeconfig', '--rules', fixture('rules-none.yaml'), '--rules-configmap', 'ns/rules'],
+      want: ['--rules and --rules-configmap: give one of them'],
+    },
   ])('$name', async ({ args, want }) => {
     expect(await run(['check', ...args, fixture('pod.yaml')])).toBe(2);
     expect(stdout()).toBe('');

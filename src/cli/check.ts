@@ -104,7 +104,6 @@ function ordered(r: CheckResult): CheckResult {
   };
 }
 
-
 /** An object of a file, as `check` names it in messages. */
 interface Subject {
   readonly object: KubeObject;
@@ -157,7 +156,8 @@ function mostSpecific(errors: readonly FieldError[]): FieldError[] {
     if (!byPath.has(path)) byPath.set(path, { ...e, path });
   }
   const paths = [...byPath.keys()];
-  const encloses = (outer: string, inner: string) => inner !== outer && (outer === '' || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`));
+  const encloses = (outer: string, inner: string) =>
+    inner !== outer && (outer === '' || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`));
   return [...byPath.values()].filter((e) => !paths.some((p) => encloses(e.path, p)));
 }
 
@@ -235,7 +235,11 @@ function nowView(cluster: StaticCluster) {
  * Would the scheduler bind it now: the handler's answer, or (when the rules' `pending: off` left the question
  * unasked) the scheduler model's, for a pod that can run and is not bound to a node.
  */
-function schedulableNow(record: ReviewRecord, s: NowSubject | undefined, cluster: StaticCluster): Pick<CheckResult, 'schedulableNow' | 'pendingMessage'> {
+function schedulableNow(
+  record: ReviewRecord,
+  s: NowSubject | undefined,
+  cluster: StaticCluster,
+): Pick<CheckResult, 'schedulableNow' | 'pendingMessage'> {
   if (record.schedulableNow !== undefined) {
     return { schedulableNow: record.schedulableNow, ...(record.pendingMessage !== undefined ? { pendingMessage: record.pendingMessage } : {}) };
   }
@@ -285,7 +289,12 @@ export function simulateReplicas(s: NowSubject, replicas: number, cluster: Stati
  * handler found in the pod's own constraints (self anti-affinity, a minDomains spread) when that is lower or equal
  * (then the figure is exact, not an estimate).
  */
-function replicaAnswer(record: ReviewRecord, replicas: number, s: NowSubject | undefined, ctx: CheckContext): Pick<CheckResult, 'replicas' | 'placeableReplicas' | 'placeableReplicasEstimate'> {
+function replicaAnswer(
+  record: ReviewRecord,
+  replicas: number,
+  s: NowSubject | undefined,
+  ctx: CheckContext,
+): Pick<CheckResult, 'replicas' | 'placeableReplicas' | 'placeableReplicasEstimate'> {
   const simulated = s ? simulateReplicas(s, replicas, ctx.cluster, ctx.podReader) : undefined;
   const bound = record.placeableReplicas;
   if (simulated === undefined) return bound === undefined ? { replicas } : { replicas, placeableReplicas: bound };
@@ -324,12 +333,19 @@ function checkSubject(s: Subject, index: number, ctx: CheckContext): CheckResult
     if (!w) throw new Error(`${s.label}: not a workload`); // subject() accepts only workload kinds besides Pod
     const validation = handleValidate(req, cluster);
     const simulated = w.template
-      ? mutatePod(templatePod(w.template, s.namespace, w.daemonSet), cluster.rules(), s.namespace, withNameLabel(s.namespace, cluster.namespaceLabels(s.namespace)))
+      ? mutatePod(
+          templatePod(w.template, s.namespace, w.daemonSet),
+          cluster.rules(),
+          s.namespace,
+          withNameLabel(s.namespace, cluster.namespaceLabels(s.namespace)),
+        )
       : undefined;
     const verdict = judged(validation, simulated?.pod, cluster);
     const judgedPod = verdict.skipped === undefined && verdict.verdict !== 'rule-denial' && simulated && !simulated.denial;
     // A template carries a class name at most: its pods' priority is not known here.
-    const now = judgedPod ? nowSubject(simulated.pod, s.namespace, typeof simulated.pod.spec?.priority === 'number' ? simulated.pod.spec.priority : undefined) : undefined;
+    const now = judgedPod
+      ? nowSubject(simulated.pod, s.namespace, typeof simulated.pod.spec?.priority === 'number' ? simulated.pod.spec.priority : undefined)
+      : undefined;
     const replicated = judgedPod && !w.daemonSet && w.replicas !== undefined;
     return ordered({
       ...base,
@@ -395,7 +411,12 @@ export async function checkFiles(files: readonly string[], cluster: StaticCluste
   return subjects.map((s, i) => checkSubject(s, i, { cluster, podReader }));
 }
 
-const indent = (text: string, by: string) => text.trimEnd().split('\n').map((l) => `${by}${l}`).join('\n');
+const indent = (text: string, by: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `${by}${l}`)
+    .join('\n');
 
 /**
  * `r` as text. `podsNote` qualifies the "schedulable now" answer (`as if the nodes were empty: no --pods given`).
@@ -414,8 +435,9 @@ export function formatText(r: CheckResult, podsNote?: string): string {
   if (r.replicas !== undefined) {
     const capped = r.placeableReplicas === MAX_SIMULATED_REPLICAS && r.replicas > MAX_SIMULATED_REPLICAS;
     const placeable =
-      r.placeableReplicas === undefined ? 'not known'
-      : `${capped ? 'at least ' : ''}${r.placeableReplicas}${r.placeableReplicasEstimate ? ` (an estimate: replicas placed one at a time${capped ? `, at most ${MAX_SIMULATED_REPLICAS}` : ''})` : ''}`;
+      r.placeableReplicas === undefined
+        ? 'not known'
+        : `${capped ? 'at least ' : ''}${r.placeableReplicas}${r.placeableReplicasEstimate ? ` (an estimate: replicas placed one at a time${capped ? `, at most ${MAX_SIMULATED_REPLICAS}` : ''})` : ''}`;
     lines.push(`  replicas: ${r.replicas}, placeable now: ${placeable}`);
   }
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
@@ -439,7 +461,8 @@ async function checkContext(values: Record<string, string | undefined>): Promise
   const kubeconfig = values['kubeconfig'];
   if (kubeconfig === undefined) {
     if (values['context'] !== undefined) throw new UsageError('--context needs --kubeconfig');
-    if (values['rules-configmap'] !== undefined) throw new UsageError('--rules-configmap needs --kubeconfig: the ConfigMap is read from that cluster');
+    if (values['rules-configmap'] !== undefined)
+      throw new UsageError('--rules-configmap needs --kubeconfig: the ConfigMap is read from that cluster');
     const inputs = await loadInputs(values, 'empty');
     if (inputs.usingExamples) process.stderr.write('note: no --rules given; using the examples in examples/\n');
     return { cluster: inputs.cluster, podReader: inputs.podReader, podsNote: inputs.podsGiven ? undefined : NO_PODS_NOTE };
@@ -447,7 +470,8 @@ async function checkContext(values: Record<string, string | undefined>): Promise
   for (const flag of ['nodes', 'namespaces', 'pods', 'nodepools'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} is for files; with --kubeconfig the cluster's own are read`);
   }
-  if (values['rules'] !== undefined && values['rules-configmap'] !== undefined) throw new UsageError('--rules and --rules-configmap: give one of them');
+  if (values['rules'] !== undefined && values['rules-configmap'] !== undefined)
+    throw new UsageError('--rules and --rules-configmap: give one of them');
   const read = await readCluster({ kubeconfig, context: values['context'], rules: values['rules'], rulesConfigMap: values['rules-configmap'] });
   for (const w of read.warnings) process.stderr.write(`${w}\n`);
   return { cluster: read.cluster, podReader: read.podReader, podsNote: undefined };
@@ -476,7 +500,8 @@ export async function check(argv: string[]): Promise<number> {
   const ctx = await checkContext(values);
 
   const results = await checkFiles(positionals, ctx.cluster, ctx.podReader);
-  if (output !== 'text' && ctx.podsNote && results.some((r) => r.schedulableNow !== undefined)) process.stderr.write(`note: schedulableNow and placeableReplicas are answered ${ctx.podsNote}\n`);
+  if (output !== 'text' && ctx.podsNote && results.some((r) => r.schedulableNow !== undefined))
+    process.stderr.write(`note: schedulableNow and placeableReplicas are answered ${ctx.podsNote}\n`);
   if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else if (output === 'yaml') process.stdout.write(stringify(results));
   else process.stdout.write(`${results.map((r) => formatText(r, ctx.podsNote)).join('\n\n')}\n`);

@@ -10,7 +10,11 @@ const example = (name: string) => new URL(`../../examples/${name}`, import.meta.
 const fixture = (name: string) => new URL(`../../test/fixtures/${name}`, import.meta.url).pathname;
 
 const { out, err } = captureOutput();
-const stderrLines = () => err.join('').split('\n').filter((l) => l !== '');
+const stderrLines = () =>
+  err
+    .join('')
+    .split('\n')
+    .filter((l) => l !== '');
 
 const examples = ['--rules', EXAMPLES.rules, '--nodes', EXAMPLES.nodes, '--namespaces', EXAMPLES.namespaces];
 
@@ -124,9 +128,13 @@ describe('placement-webhook check: bad input is exit 2, one line per problem nam
   it('the same from the installed command: exit code 2 and no stack trace', async () => {
     const { spawnSync } = await import('node:child_process');
     const main = new URL('./main.ts', import.meta.url).pathname;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', main, 'check', ...examples, fixture('cli/pod-null-toleration.yaml')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', main, 'check', ...examples, fixture('cli/pod-null-toleration.yaml')], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([`error: ${fixture('cli/pod-null-toleration.yaml')}: Pod default/web: spec.tolerations[0]: must be an object, got null`]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `error: ${fixture('cli/pod-null-toleration.yaml')}: Pod default/web: spec.tolerations[0]: must be an object, got null`,
+    ]);
   }, 30_000);
 });
 
@@ -155,7 +163,8 @@ describe('placement-webhook check: what it prints', () => {
   it('warnings are printed whole, although the API server gets them cut at 120 characters', async () => {
     const args = ['--rules', fixture('cli/rules-warn.yaml'), '--nodes', fixture('cli/nodes-long-taint.yaml'), fixture('cli/pod.yaml')];
     expect(await check(args)).toBe(0);
-    const reason = '1 node(s) had untolerated taint {dedicated.teams.example.com/payments-settlement-and-reconciliation-batch: nightly-settlement-window}';
+    const reason =
+      '1 node(s) had untolerated taint {dedicated.teams.example.com/payments-settlement-and-reconciliation-batch: nightly-settlement-window}';
     expect(reason.length).toBeGreaterThan(120);
     expect(out.join('')).toContain(`warning:   ${reason}\n`);
   });
@@ -173,11 +182,19 @@ describe('placement-webhook check: what it prints', () => {
 
   it("-o json fields are the README's, in its order", async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const documented = /`-o json` prints an array of `\{([^}]+)\}`/.exec(readme)?.[1]?.split(',').map((f) => f.trim());
+    const documented = /`-o json` prints an array of `\{([^}]+)\}`/
+      .exec(readme)?.[1]
+      ?.split(',')
+      .map((f) => f.trim());
     expect(documented).toBeDefined();
     const fields = (documented ?? []).map((f) => f.replace(/\?$/, ''));
     const required = (documented ?? []).filter((f) => !f.endsWith('?'));
-    const files = [example('pods/consumer.yaml'), fixture('cli/infeasible.yaml'), fixture('cli/pod-without-spec.yaml'), fixture('cli/pod-bound.yaml')];
+    const files = [
+      example('pods/consumer.yaml'),
+      fixture('cli/infeasible.yaml'),
+      fixture('cli/pod-without-spec.yaml'),
+      fixture('cli/pod-bound.yaml'),
+    ];
     await check([...examples, '-o', 'json', ...files]);
     const results = json();
     const seen = new Set<string>();

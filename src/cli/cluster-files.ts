@@ -63,7 +63,8 @@ function nodeShapeErrors(node: Record<string, unknown>): FieldError[] {
           errors.push(mustBe(path, 'an object', t));
           return;
         }
-        if (typeof t['key'] !== 'string' || t['key'] === '') errors.push({ type: 'Required', path: `${path}.key`, detail: 'required value: a non-empty string' });
+        if (typeof t['key'] !== 'string' || t['key'] === '')
+          errors.push({ type: 'Required', path: `${path}.key`, detail: 'required value: a non-empty string' });
         const value = t['value'];
         if (value !== undefined && value !== null && typeof value !== 'string') errors.push(mustBe(`${path}.value`, 'a string', value));
         const effect = t['effect'];

@@ -60,9 +60,14 @@ export interface ClusterRead {
   readonly warnings: readonly string[];
   /** The full pods, with `keepPods` (empty without it, or when the pod list failed). */
   readonly pods: readonly unknown[];
-  readonly counts: { readonly nodes: number; readonly namespaces: number; readonly pods: number; readonly nodePools: number; readonly machineGroups: number };
+  readonly counts: {
+    readonly nodes: number;
+    readonly namespaces: number;
+    readonly pods: number;
+    readonly nodePools: number;
+    readonly machineGroups: number;
+  };
 }
-
 
 /** `HTTP 403: nodes is forbidden: ...`, or the system's words for a connection that failed; one line. */
 export function apiErrorMessage(err: unknown): string {
@@ -93,7 +98,11 @@ interface Page<T> {
  * Every page of a list, each handed to `each` as it arrives. A `410` on a continue token (the snapshot is gone)
  * calls `restart` and lists again from the start.
  */
-export async function listPages<T>(fetch: (token: string | undefined) => Promise<Page<T>>, each: (item: T) => void, restart: () => void): Promise<void> {
+export async function listPages<T>(
+  fetch: (token: string | undefined) => Promise<Page<T>>,
+  each: (item: T) => void,
+  restart: () => void,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     let token: string | undefined;
     try {
@@ -133,7 +142,9 @@ export function loadKubeConfig(file: string, context: string | undefined): KubeC
   if (context !== undefined) {
     if (!kc.getContextObject(context)) {
       const known = kc.getContexts().map((c) => JSON.stringify(c.name));
-      throw new UsageError(`--context: no context ${JSON.stringify(context)} in ${file}; its contexts: ${known.length > 0 ? known.join(', ') : 'none'}`);
+      throw new UsageError(
+        `--context: no context ${JSON.stringify(context)} in ${file}; its contexts: ${known.length > 0 ? known.join(', ') : 'none'}`,
+      );
     }
     kc.setCurrentContext(context);
   }
@@ -149,9 +160,11 @@ function noRules(): RuleSet {
 
 async function readRules(core: CoreV1Api, o: ClusterReadOptions, server: string): Promise<{ ruleSet: RuleSet; warning?: string }> {
   if (o.rules) return { ruleSet: loadRules(await readText(o.rules), o.rules) };
-  if (!o.rulesConfigMap) return { ruleSet: noRules(), warning: `note: no --rules or --rules-configmap given: judging ${server} without placement rules` };
+  if (!o.rulesConfigMap)
+    return { ruleSet: noRules(), warning: `note: no --rules or --rules-configmap given: judging ${server} without placement rules` };
   const [namespace, name, ...rest] = o.rulesConfigMap.split('/');
-  if (!namespace || !name || rest.length > 0) throw new UsageError(`--rules-configmap: expected NAMESPACE/NAME, got ${JSON.stringify(o.rulesConfigMap)}`);
+  if (!namespace || !name || rest.length > 0)
+    throw new UsageError(`--rules-configmap: expected NAMESPACE/NAME, got ${JSON.stringify(o.rulesConfigMap)}`);
   let list;
   try {
     list = await core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${name}` });
@@ -179,7 +192,11 @@ export async function readCluster(o: ClusterReadOptions): Promise<ClusterRead> {
   const required = async <T>(what: string, fetch: (token: string | undefined) => Promise<Page<T>>): Promise<T[]> => {
     let items: T[] = [];
     try {
-      await listPages(fetch, (item) => items.push(item), () => (items = []));
+      await listPages(
+        fetch,
+        (item) => items.push(item),
+        () => (items = []),
+      );
     } catch (err) {
       throw new UsageError(`--kubeconfig ${o.kubeconfig}: cannot list ${what} of ${server}: ${apiErrorMessage(err)}`);
     }
@@ -227,7 +244,10 @@ export async function readCluster(o: ClusterReadOptions): Promise<ClusterRead> {
     await listPages(
       async (token) => {
         const l: unknown = await custom.listClusterCustomObject({ group, version, plural, limit, ...(token ? { _continue: token } : {}) });
-        return { items: isObject(l) && Array.isArray(l['items']) ? (l['items'] as unknown[]) : [], next: nextToken(isObject(l) ? l['metadata'] : undefined) };
+        return {
+          items: isObject(l) && Array.isArray(l['items']) ? (l['items'] as unknown[]) : [],
+          next: nextToken(isObject(l) ? l['metadata'] : undefined),
+        };
       },
       (item) => items.push(item),
       () => (items = []),
@@ -250,7 +270,9 @@ export async function readCluster(o: ClusterReadOptions): Promise<ClusterRead> {
       if (pool) nodePools.push(pool);
       else {
         const name = isObject(obj) && isObject(obj['metadata']) ? obj['metadata']['name'] : undefined;
-        capacityProblems.push(`NodePool ${typeof name === 'string' ? name : '(unnamed)'} cannot be read (${errors.map(formatFieldError).join('; ')})`);
+        capacityProblems.push(
+          `NodePool ${typeof name === 'string' ? name : '(unnamed)'} cannot be read (${errors.map(formatFieldError).join('; ')})`,
+        );
       }
     }
     break;
@@ -270,7 +292,8 @@ export async function readCluster(o: ClusterReadOptions): Promise<ClusterRead> {
       try {
         machineGroups.push(...(await listCustom(CLUSTER_API_GROUP, clusterApiVersion, plural)));
       } catch (err) {
-        if (statusCode(err) !== 404) capacityProblems.push(`the ${plural} (${CLUSTER_API_GROUP}/${clusterApiVersion}) could not be listed (${apiErrorMessage(err)})`);
+        if (statusCode(err) !== 404)
+          capacityProblems.push(`the ${plural} (${CLUSTER_API_GROUP}/${clusterApiVersion}) could not be listed (${apiErrorMessage(err)})`);
       }
     }
   }

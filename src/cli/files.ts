@@ -36,8 +36,7 @@ async function statOrUndefined(path: string) {
  */
 export async function makeDirectory(dir: string, what: string): Promise<void> {
   const target = resolve(dir);
-  const fail = (path: string, why: string) =>
-    new UsageError(`${what}: cannot create directory ${dir}: ${path === target ? '' : `${path}: `}${why}`);
+  const fail = (path: string, why: string) => new UsageError(`${what}: cannot create directory ${dir}: ${path === target ? '' : `${path}: `}${why}`);
   const chain: string[] = [];
   for (let cur = target; ; cur = dirname(cur)) {
     chain.push(cur);
@@ -61,9 +60,11 @@ export async function makeDirectory(dir: string, what: string): Promise<void> {
       // The parent is a directory (just checked), so ENOENT means it cannot hold new entries (procfs, sysfs).
       const dangling = code === 'EEXIST' && (await lstat(path).catch(() => undefined))?.isSymbolicLink();
       const why =
-        code === 'ENOENT' ? `${systemMessage(err)} (its parent directory cannot hold new entries)`
-        : dangling ? 'a symbolic link to something that does not exist'
-        : systemMessage(err);
+        code === 'ENOENT'
+          ? `${systemMessage(err)} (its parent directory cannot hold new entries)`
+          : dangling
+            ? 'a symbolic link to something that does not exist'
+            : systemMessage(err);
       throw fail(path, why);
     }
   }

@@ -144,7 +144,10 @@ export function unknownNodeWarnings(pods: PodIndex, nodes: readonly V1Node[]): s
   for (const p of pods.all()) if (!known.has(p.nodeName)) missing.set(p.nodeName, (missing.get(p.nodeName) ?? 0) + 1);
   if (missing.size === 0) return [];
   const count = [...missing.values()].reduce((a, b) => a + b, 0);
-  const names = [...missing.keys()].slice(0, 3).map((n) => JSON.stringify(n)).join(', ');
+  const names = [...missing.keys()]
+    .slice(0, 3)
+    .map((n) => JSON.stringify(n))
+    .join(', ');
   return [`${count} pod(s) are bound to nodes not in --nodes (node ${names}${missing.size > 3 ? ', ...' : ''}); no filter counts them`];
 }
 
@@ -176,16 +179,22 @@ export function readNodesFile(text: string, source: string): NodesFile {
       if (o.apiVersion !== undefined && group !== CLUSTER_API_GROUP) {
         errors.push({ type: 'Invalid', path: `${at}.apiVersion`, detail: `expected ${CLUSTER_API_GROUP}/..., got ${JSON.stringify(o.apiVersion)}` });
       } else machineGroups.push(o);
-    } else errors.push({ type: 'Invalid', path: `${at}.kind`, detail: `expected Node, ${CLUSTER_API_KINDS.join(' or ')}, got ${JSON.stringify(o.kind)}` });
+    } else
+      errors.push({ type: 'Invalid', path: `${at}.kind`, detail: `expected Node, ${CLUSTER_API_KINDS.join(' or ')}, got ${JSON.stringify(o.kind)}` });
   });
   if (errors.length > 0) throw new InvalidDocumentError(source, errors);
   for (const g of machineGroups) {
     if (clusterApiCapacity(g) !== undefined) continue;
-    const owned = g.kind === 'MachineSet' && Array.isArray(g.metadata?.['ownerReferences']) && (g.metadata['ownerReferences'] as unknown[]).some((r) => isObject(r) && r['kind'] === 'MachineDeployment');
+    const owned =
+      g.kind === 'MachineSet' &&
+      Array.isArray(g.metadata?.['ownerReferences']) &&
+      (g.metadata['ownerReferences'] as unknown[]).some((r) => isObject(r) && r['kind'] === 'MachineDeployment');
     const why = owned
       ? 'it belongs to a MachineDeployment, which is the node group'
       : 'cluster-autoscaler does not scale it from zero (that needs the cluster-api-autoscaler-node-group-max-size annotation above 0 and the capacity cpu and memory annotations)';
-    process.stderr.write(`${source}: warning: ${g.kind} ${g.metadata?.namespace ? `${g.metadata.namespace}/` : ''}${g.metadata?.name ?? ''}: not used as capacity an autoscaler can add: ${why}\n`);
+    process.stderr.write(
+      `${source}: warning: ${g.kind} ${g.metadata?.namespace ? `${g.metadata.namespace}/` : ''}${g.metadata?.name ?? ''}: not used as capacity an autoscaler can add: ${why}\n`,
+    );
   }
   return { nodes, machineGroups };
 }
@@ -209,7 +218,9 @@ export function readNodePoolsFile(text: string, source: string): NodePool[] {
       return;
     }
     if (o.apiVersion !== undefined && !NODEPOOL_API_VERSIONS.includes(o.apiVersion)) {
-      problems.push(`${label}: apiVersion: unsupported value ${JSON.stringify(o.apiVersion)}; supported values: ${NODEPOOL_API_VERSIONS.map((v) => JSON.stringify(v)).join(', ')}`);
+      problems.push(
+        `${label}: apiVersion: unsupported value ${JSON.stringify(o.apiVersion)}; supported values: ${NODEPOOL_API_VERSIONS.map((v) => JSON.stringify(v)).join(', ')}`,
+      );
       return;
     }
     const { pool, errors } = parseNodePool(o);
@@ -219,7 +230,10 @@ export function readNodePoolsFile(text: string, source: string): NodePool[] {
       problems.push(...errors.map((e) => `${label}: ${line(e)}; the NodePool cannot be read`));
       return;
     }
-    if (!isObject(o['status'])) process.stderr.write(`${label}: warning: no status: it counts as not Ready, and its limits as unused (kubectl get nodepools -o yaml has the status)\n`);
+    if (!isObject(o['status']))
+      process.stderr.write(
+        `${label}: warning: no status: it counts as not Ready, and its limits as unused (kubectl get nodepools -o yaml has the status)\n`,
+      );
     if (pool.deleting) process.stderr.write(`${label}: warning: being deleted: Karpenter ignores it\n`);
     pools.push(pool);
   });

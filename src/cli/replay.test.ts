@@ -19,7 +19,13 @@ describe('placement-webhook replay --nodepools and --pods: the routes with addab
       name: 'with --nodepools, a pod only a NodePool fits is allowed with a warning naming the pool',
       args: [...THREE, '--nodepools', fixture('nodepools.yaml'), fixture('review-spot-pod.json')],
       code: 0,
-      want: { allowed: true, warnings: ['no current node fits; NodePool spot can provision one (Karpenter adds it)', '  cpu checked only against its limits (instance sizes are not known in the cluster)'] },
+      want: {
+        allowed: true,
+        warnings: [
+          'no current node fits; NodePool spot can provision one (Karpenter adds it)',
+          '  cpu checked only against its limits (instance sizes are not known in the cluster)',
+        ],
+      },
     },
     {
       name: 'without --nodepools the same pod is denied',

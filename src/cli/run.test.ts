@@ -25,7 +25,7 @@ describe('placement-webhook COMMAND --help', () => {
 
   it('after --, -h is a file name, not a flag', async () => {
     expect(await run(['lint', '--', '-h'])).toBe(2);
-    expect(err.join('')).toBe('error: cannot read -h: ENOENT: no such file or directory, open \'-h\'\n');
+    expect(err.join('')).toBe("error: cannot read -h: ENOENT: no such file or directory, open '-h'\n");
   }, 30_000); // the first run of lint loads the rules schema
 
   it('help COMMAND is the same as COMMAND --help; help alone is the overview', async () => {
@@ -38,9 +38,21 @@ describe('placement-webhook COMMAND --help', () => {
 describe('placement-webhook: usage errors are exit 2 with one line', () => {
   it.each([
     { name: 'no command', argv: [], want: undefined },
-    { name: 'an unknown command', argv: ['deploy'], want: 'error: unknown command "deploy"; commands: serve, check, replay, lint, certs, templates, audit, whatif, convert; see \'placement-webhook --help\'' },
-    { name: 'an unknown flag', argv: ['check', '--verbose', 'pod.yaml'], want: "error: unknown flag --verbose; see 'placement-webhook check --help'" },
-    { name: 'a flag without its value', argv: ['check', 'pod.yaml', '--rules'], want: "error: Option '--rules <value>' argument missing; see 'placement-webhook check --help'" },
+    {
+      name: 'an unknown command',
+      argv: ['deploy'],
+      want: 'error: unknown command "deploy"; commands: serve, check, replay, lint, certs, templates, audit, whatif, convert; see \'placement-webhook --help\'',
+    },
+    {
+      name: 'an unknown flag',
+      argv: ['check', '--verbose', 'pod.yaml'],
+      want: "error: unknown flag --verbose; see 'placement-webhook check --help'",
+    },
+    {
+      name: 'a flag without its value',
+      argv: ['check', 'pod.yaml', '--rules'],
+      want: "error: Option '--rules <value>' argument missing; see 'placement-webhook check --help'",
+    },
   ])('$name', async ({ argv, want }) => {
     expect(await run(argv)).toBe(2);
     if (want === undefined) expect(err.join('')).toBe(`${USAGE}\n`);
@@ -52,6 +64,9 @@ describe('placement-webhook: usage errors are exit 2 with one line', () => {
       { type: 'Invalid', path: 'rules[0].name', detail: 'invalid value "A"' },
       { type: 'Invalid', path: '', detail: 'YAML line 3, column 1: bad indentation' },
     ]);
-    expect(errorLines(e)).toEqual(['error: rules.yaml: rules[0].name: invalid value "A"', 'error: rules.yaml: YAML line 3, column 1: bad indentation']);
+    expect(errorLines(e)).toEqual([
+      'error: rules.yaml: rules[0].name: invalid value "A"',
+      'error: rules.yaml: YAML line 3, column 1: bad indentation',
+    ]);
   });
 });

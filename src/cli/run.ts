@@ -255,7 +255,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (!isCommand(name)) {
-    process.stderr.write(`error: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(commands).join(', ')}; see 'placement-webhook --help'\n`);
+    process.stderr.write(
+      `error: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(commands).join(', ')}; see 'placement-webhook --help'\n`,
+    );
     return 2;
   }
   if (wantsHelp(rest)) {
@@ -263,7 +265,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
-    return await (await commands[name]())(rest);
+    return await (
+      await commands[name]()
+    )(rest);
   } catch (err) {
     if (err instanceof PlacementError) {
       process.stderr.write(`${errorLines(err).join('\n')}\n`);

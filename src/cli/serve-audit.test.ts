@@ -16,10 +16,22 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('placement-webhook serve --audit-interval: bad values are exit 2 with one line', () => {
   it.each([
-    { name: 'not a duration', flags: ['--rules-configmap', 'ns/rules', '--audit-interval', 'hourly'], want: 'error: --audit-interval: invalid duration "hourly"; use e.g. 60s, 2m, 500ms' },
-    { name: 'below one second', flags: ['--rules-configmap', 'ns/rules', '--audit-interval', '500ms'], want: 'error: --audit-interval: at least 1s, got "500ms"' },
+    {
+      name: 'not a duration',
+      flags: ['--rules-configmap', 'ns/rules', '--audit-interval', 'hourly'],
+      want: 'error: --audit-interval: invalid duration "hourly"; use e.g. 60s, 2m, 500ms',
+    },
+    {
+      name: 'below one second',
+      flags: ['--rules-configmap', 'ns/rules', '--audit-interval', '500ms'],
+      want: 'error: --audit-interval: at least 1s, got "500ms"',
+    },
     { name: 'zero', flags: ['--rules-configmap', 'ns/rules', '--audit-interval=0'], want: 'error: --audit-interval: at least 1s, got "0"' },
-    { name: 'in local mode', flags: ['--rules', fixture('rules-none.yaml'), '--audit-interval', '5m'], want: 'error: --audit-interval: for cluster mode (--kubeconfig, --in-cluster or --rules-configmap)' },
+    {
+      name: 'in local mode',
+      flags: ['--rules', fixture('rules-none.yaml'), '--audit-interval', '5m'],
+      want: 'error: --audit-interval: for cluster mode (--kubeconfig, --in-cluster or --rules-configmap)',
+    },
   ])('$name', async ({ flags, want }) => {
     expect(await run(['serve', ...flags])).toBe(2);
     const lines = err.join('').trimEnd().split('\n');

@@ -29,9 +29,25 @@ import { systemMessage } from './files.js';
 import { loadInputs, PACKAGE_ROOT, readText, UsageError } from './inputs.js';
 
 const FLAGS = [
-  'rules', 'nodes', 'namespaces', 'pods', 'nodepools', 'host', 'port', 'tls-cert', 'tls-key', 'log-level',
-  'kubeconfig', 'rules-configmap', 'max-staleness', 'cert-reload-interval', 'shutdown-delay', 'relist-interval',
-  'watch-pods', 'watch-autoscalers', 'audit-interval',
+  'rules',
+  'nodes',
+  'namespaces',
+  'pods',
+  'nodepools',
+  'host',
+  'port',
+  'tls-cert',
+  'tls-key',
+  'log-level',
+  'kubeconfig',
+  'rules-configmap',
+  'max-staleness',
+  'cert-reload-interval',
+  'shutdown-delay',
+  'relist-interval',
+  'watch-pods',
+  'watch-autoscalers',
+  'audit-interval',
 ] as const;
 /** On/off flags of cluster mode that default to on: `--watch-pods` alone means true, `--watch-pods=false` turns it off. */
 const SWITCHES = ['watch-pods', 'watch-autoscalers'] as const;
@@ -157,7 +173,8 @@ async function clusterSource(s: Record<Flag, string | undefined>, logger: Logger
   let rulesConfigMap: { namespace: string; name: string } | undefined;
   if (s['rules-configmap']) {
     const [namespace, name, ...rest] = s['rules-configmap'].split('/');
-    if (!namespace || !name || rest.length > 0) throw new UsageError(`--rules-configmap: expected NAMESPACE/NAME, got ${JSON.stringify(s['rules-configmap'])}`);
+    if (!namespace || !name || rest.length > 0)
+      throw new UsageError(`--rules-configmap: expected NAMESPACE/NAME, got ${JSON.stringify(s['rules-configmap'])}`);
     rulesConfigMap = { namespace, name };
   }
   const fixedRules = s.rules ? loadRules(await readText(s.rules), s.rules) : undefined;
@@ -230,8 +247,10 @@ export async function serve(argv: string[]): Promise<number> {
   if ((s['tls-cert'] === undefined) !== (s['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const clusterMode = s['kubeconfig'] !== undefined || s['in-cluster'] === 'true' || s['rules-configmap'] !== undefined;
   const local = (['nodes', 'namespaces', 'pods', 'nodepools'] as const).filter((f) => s[f]);
-  if (clusterMode && local.length > 0) throw new UsageError(`${local.map((f) => `--${f}`).join(', ')}: for local mode; in cluster mode they come from the API server`);
-  if (!clusterMode && s['audit-interval'] !== undefined) throw new UsageError('--audit-interval: for cluster mode (--kubeconfig, --in-cluster or --rules-configmap)');
+  if (clusterMode && local.length > 0)
+    throw new UsageError(`${local.map((f) => `--${f}`).join(', ')}: for local mode; in cluster mode they come from the API server`);
+  if (!clusterMode && s['audit-interval'] !== undefined)
+    throw new UsageError('--audit-interval: for cluster mode (--kubeconfig, --in-cluster or --rules-configmap)');
   const shutdownDelayMs = parseDuration('shutdown-delay', s['shutdown-delay'], clusterMode ? 5000 : 0);
   const logger = createLogger(s['log-level']);
   const metrics = new Metrics();

@@ -14,7 +14,11 @@ const FULL = fixture('eks-nodegroup-full.json');
 
 const { out, err } = captureOutput();
 const stdout = () => out.join('');
-const stderrLines = () => err.join('').split('\n').filter((l) => l !== '');
+const stderrLines = () =>
+  err
+    .join('')
+    .split('\n')
+    .filter((l) => l !== '');
 
 let dir: string;
 beforeAll(() => {
@@ -30,12 +34,13 @@ function copy(name: string): string {
 }
 
 /** The YAML printed, as the list it is. */
-const printed = () => parse(stdout()) as { name: string; labels?: Record<string, string>; taints?: unknown[]; allocatable?: Record<string, string> }[];
+const printed = () =>
+  parse(stdout()) as { name: string; labels?: Record<string, string>; taints?: unknown[]; allocatable?: Record<string, string> }[];
 
 describe('placement-webhook templates: the YAML to paste under settings.validation.nodeTemplates', () => {
   it.each([
     {
-      name: 'every group with the discovery tag becomes an entry; groups without it are not cluster-autoscaler\'s',
+      name: "every group with the discovery tag becomes an entry; groups without it are not cluster-autoscaler's",
       args: ['from-asg', ASGS],
       names: ['spot-gpu', 'general'],
     },
@@ -88,7 +93,9 @@ describe('placement-webhook templates: the YAML to paste under settings.validati
 
   it('what the converter could not read is a warning on stderr, and the rest is printed', async () => {
     expect(await run(['templates', 'from-asg', ASGS])).toBe(0);
-    expect(stderrLines()).toEqual([`${ASGS}: warning: ASG spot-gpu: tag k8s.io/cluster-autoscaler/node-template/taint/bad: "nonsense" is not value:Effect; left out`]);
+    expect(stderrLines()).toEqual([
+      `${ASGS}: warning: ASG spot-gpu: tag k8s.io/cluster-autoscaler/node-template/taint/bad: "nonsense" is not value:Effect; left out`,
+    ]);
   });
 
   it('the printed list, pasted under settings.validation.nodeTemplates, is a valid rules document', async () => {
@@ -139,20 +146,44 @@ describe('placement-webhook templates --merge: the list rewritten in place', () 
 
 describe('placement-webhook templates: bad input is exit 2, and nothing is written', () => {
   it.each([
-    { name: 'a file that is not describe-auto-scaling-groups output', args: () => ['from-asg', GPU], want: [`error: ${GPU}: not the output of aws autoscaling describe-auto-scaling-groups (no AutoScalingGroups list)`] },
-    { name: 'a file that is not describe-nodegroup output', args: () => ['from-eks-nodegroup', ASGS], want: [`error: ${ASGS}: not the output of \`aws eks describe-nodegroup\` (no nodegroup.nodegroupName)`] },
+    {
+      name: 'a file that is not describe-auto-scaling-groups output',
+      args: () => ['from-asg', GPU],
+      want: [`error: ${GPU}: not the output of aws autoscaling describe-auto-scaling-groups (no AutoScalingGroups list)`],
+    },
+    {
+      name: 'a file that is not describe-nodegroup output',
+      args: () => ['from-eks-nodegroup', ASGS],
+      want: [`error: ${ASGS}: not the output of \`aws eks describe-nodegroup\` (no nodegroup.nodegroupName)`],
+    },
     { name: 'a file that cannot be read', args: () => ['from-asg', '/nonexistent/asgs.json'], want: ['error: cannot read /nonexistent/asgs.json'] },
     {
       name: 'a node group whose template would not pass lint (a label key that is not valid)',
       args: () => ['from-eks-nodegroup', fixture('eks-nodegroup-bad-label.json')],
       want: [`error: ${fixture('eks-nodegroup-bad-label.json')}: EKS node group odd: labels["-not-a-key"]: invalid value "-not-a-key"`],
     },
-    { name: 'two node groups of one name', args: () => ['from-eks-nodegroup', GPU, GPU], want: [`error: ${GPU}: EKS node group gpu: name: duplicate value "gpu"`] },
-    { name: 'no subcommand', args: () => [], want: ["error: templates needs a subcommand: from-asg or from-eks-nodegroup; see 'placement-webhook templates --help'"] },
+    {
+      name: 'two node groups of one name',
+      args: () => ['from-eks-nodegroup', GPU, GPU],
+      want: [`error: ${GPU}: EKS node group gpu: name: duplicate value "gpu"`],
+    },
+    {
+      name: 'no subcommand',
+      args: () => [],
+      want: ["error: templates needs a subcommand: from-asg or from-eks-nodegroup; see 'placement-webhook templates --help'"],
+    },
     { name: 'an unknown subcommand', args: () => ['from-gke', ASGS], want: ['error: templates: unknown subcommand "from-gke"'] },
     { name: 'from-asg with two files', args: () => ['from-asg', ASGS, ASGS], want: ['error: templates from-asg takes exactly one FILE'] },
-    { name: '--asg-tag is for from-asg only', args: () => ['from-eks-nodegroup', '--asg-tag', 'x', GPU], want: ["error: unknown flag --asg-tag; see 'placement-webhook templates --help'"] },
-    { name: '--asg-tag without a key', args: () => ['from-asg', '--asg-tag', '=true', ASGS], want: ['error: --asg-tag: expected KEY or KEY=VALUE, got "=true"'] },
+    {
+      name: '--asg-tag is for from-asg only',
+      args: () => ['from-eks-nodegroup', '--asg-tag', 'x', GPU],
+      want: ["error: unknown flag --asg-tag; see 'placement-webhook templates --help'"],
+    },
+    {
+      name: '--asg-tag without a key',
+      args: () => ['from-asg', '--asg-tag', '=true', ASGS],
+      want: ['error: --asg-tag: expected KEY or KEY=VALUE, got "=true"'],
+    },
     { name: '--merge into stdin', args: () => ['from-asg', '--merge', '-', ASGS], want: ['error: --merge needs a file: it is rewritten in place'] },
   ])('$name', async ({ args, want }) => {
     expect(await run(['templates', ...args()])).toBe(2);

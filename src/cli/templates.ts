@@ -31,7 +31,6 @@ const TEMPLATES_PATH = ['settings', 'validation', 'nodeTemplates'] as const;
 /** How documents are written back: as they were read (no padding in `[a]`, long lines kept). */
 const TO_STRING = { flowCollectionPadding: false, lineWidth: 0 } as const;
 
-
 /** One converted group, with the file it came from. */
 interface Converted {
   readonly conversion: Conversion;
@@ -83,13 +82,18 @@ function entryComment(c: Extract<Conversion, { kind: 'template' }>, file: string
   return lines.map((l) => ` ${l}`).join('\n');
 }
 
-const leftOut = (c: Extract<Conversion, { kind: 'skipped' }>, file?: string) => `left out: ${c.source}${file === undefined ? '' : ` (${fileName(file)})`}: ${c.why}`;
+const leftOut = (c: Extract<Conversion, { kind: 'skipped' }>, file?: string) =>
+  `left out: ${c.source}${file === undefined ? '' : ` (${fileName(file)})`}: ${c.why}`;
 
 /**
  * The entries as YAML nodes of `doc`, each with its comment; a left-out group's comment goes above the next entry
  * (the rest are returned, for the end of the list).
  */
-function entryNodes(doc: Document, converted: readonly Converted[], withLeftOut: boolean): { nodes: { template: NodeTemplate; node: YAMLMap }[]; trailing: string[] } {
+function entryNodes(
+  doc: Document,
+  converted: readonly Converted[],
+  withLeftOut: boolean,
+): { nodes: { template: NodeTemplate; node: YAMLMap }[]; trailing: string[] } {
   const nodes: { template: NodeTemplate; node: YAMLMap }[] = [];
   let pending: string[] = [];
   for (const { conversion: c, file } of converted) {
@@ -108,7 +112,12 @@ function entryNodes(doc: Document, converted: readonly Converted[], withLeftOut:
 /** The lint errors of the templates alone, each naming the template's source. */
 function templateErrors(converted: readonly Converted[]): string[] {
   const entries = converted.flatMap(({ conversion: c, file }) => (c.kind === 'template' ? [{ c, file }] : []));
-  const result = compileRules({ apiVersion: API_VERSION, kind: KIND, settings: { validation: { nodeTemplates: entries.map((e) => e.c.template) } }, rules: [] });
+  const result = compileRules({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    settings: { validation: { nodeTemplates: entries.map((e) => e.c.template) } },
+    rules: [],
+  });
   if (result.ok) return [];
   return result.errors.map((e) => {
     const m = /^settings\.validation\.nodeTemplates\[(\d+)\]\.?/.exec(e.path);
@@ -184,7 +193,10 @@ export function mergeTemplates(text: string, converted: readonly Converted[]): {
 }
 
 function sourcesHeader(sub: Subcommand, files: readonly string[], tag: string): string {
-  const what = sub === 'from-asg' ? `aws autoscaling describe-auto-scaling-groups (${files.map(fileName).join(', ')}), groups tagged ${tag}` : `aws eks describe-nodegroup (${files.map(fileName).join(', ')})`;
+  const what =
+    sub === 'from-asg'
+      ? `aws autoscaling describe-auto-scaling-groups (${files.map(fileName).join(', ')}), groups tagged ${tag}`
+      : `aws eks describe-nodegroup (${files.map(fileName).join(', ')})`;
   return [` node templates from ${what}`, ' paste under settings.validation.nodeTemplates'].join('\n');
 }
 
@@ -204,7 +216,8 @@ export async function templates(argv: string[]): Promise<number> {
   const tag = given['asg-tag'] ?? DEFAULT_ASG_TAG;
   if (parseTagSpec(tag).key === '') throw new UsageError(`--asg-tag: expected KEY or KEY=VALUE, got ${JSON.stringify(tag)}`);
   if (subcommand === 'from-asg' && positionals.length !== 1) throw new UsageError('templates from-asg takes exactly one FILE (or - for stdin)');
-  if (subcommand === 'from-eks-nodegroup' && positionals.length === 0) throw new UsageError('templates from-eks-nodegroup needs at least one FILE (or - for stdin)');
+  if (subcommand === 'from-eks-nodegroup' && positionals.length === 0)
+    throw new UsageError('templates from-eks-nodegroup needs at least one FILE (or - for stdin)');
   if (positionals.filter((f) => f === '-').length > 1) throw new UsageError('stdin (-) can be read only once');
   const converted = subcommand === 'from-asg' ? await fromAsg(positionals[0] as string, tag) : await fromEks(positionals);
 
@@ -229,7 +242,10 @@ export async function templates(argv: string[]): Promise<number> {
     throw err;
   }
   const after = parseRules(result.text);
-  if (!after.ok) throw new UsageError(after.errors.map((e) => `${merge}: ${formatFieldError(e)}; the merged document would be invalid: nothing written`).join('\n'));
+  if (!after.ok)
+    throw new UsageError(
+      after.errors.map((e) => `${merge}: ${formatFieldError(e)}; the merged document would be invalid: nothing written`).join('\n'),
+    );
   for (const { conversion: c, file } of converted) if (c.kind === 'skipped') process.stderr.write(`${fileName(file)}: note: ${leftOut(c)}\n`);
   await writeOutput(merge, result.text);
   process.stdout.write(`${merge}: ${result.replaced} node template(s) replaced, ${result.added} added\n`);

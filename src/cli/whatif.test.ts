@@ -71,8 +71,16 @@ describe('whatif (command line)', { timeout: 30_000 }, () => {
   it.each([
     { name: 'without a change', args: [...inputs], want: 'error: whatif needs a change' },
     { name: 'with a node the cluster does not have', args: [...inputs, '--drain', 'worker-9'], want: 'error: drain worker-9: no node "worker-9"' },
-    { name: 'with a taint of no effect', args: [...inputs, '--taint', 'worker-1', 'k=v'], want: 'error: --taint worker-1 k=v: expected key=value:Effect' },
-    { name: 'with a PDB file holding something else', args: [...inputs, '--drain', 'worker-2', '--pdbs', `${DEMO}/rules.yaml`], want: 'kind: expected PodDisruptionBudget' },
+    {
+      name: 'with a taint of no effect',
+      args: [...inputs, '--taint', 'worker-1', 'k=v'],
+      want: 'error: --taint worker-1 k=v: expected key=value:Effect',
+    },
+    {
+      name: 'with a PDB file holding something else',
+      args: [...inputs, '--drain', 'worker-2', '--pdbs', `${DEMO}/rules.yaml`],
+      want: 'kind: expected PodDisruptionBudget',
+    },
     { name: 'with rules-after that do not compile', args: [...inputs, '--rules-after', `${DEMO}/nodes.yaml`], want: 'error: ' },
   ])('exits 2 $name, saying why', async ({ args, want }) => {
     expect(await run(['whatif', ...args])).toBe(2);

@@ -45,11 +45,13 @@ export function splitChanges(argv: readonly string[]): { changes: ChangeFlag[]; 
       rest.push(...argv.slice(i));
       break;
     }
-    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [name, inline] =
+      arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if ((PAIRED as readonly string[]).includes(name) && inline === undefined) {
       const node = argv[i + 1];
       const spec = argv[i + 2];
-      if (node === undefined || spec === undefined || node.startsWith('--') || spec.startsWith('--')) throw new UsageError(`${name} takes a node and a ${name === '--taint' ? 'taint (key=value:Effect)' : 'label (key=value or key-)'}`);
+      if (node === undefined || spec === undefined || node.startsWith('--') || spec.startsWith('--'))
+        throw new UsageError(`${name} takes a node and a ${name === '--taint' ? 'taint (key=value:Effect)' : 'label (key=value or key-)'}`);
       changes.push({ flag: name, values: [node, spec] });
       i += 2;
     } else if ((SINGLE as readonly string[]).includes(name)) {
@@ -78,7 +80,10 @@ export function parseTaint(node: string, spec: string): Change {
   const value = eq < 0 ? undefined : head.slice(eq + 1);
   const what = `--taint ${node} ${spec}`;
   if (!remove && effect === '') throw new UsageError(`${what}: expected key=value:Effect (Effect: ${TAINT_EFFECTS.join(', ')})`);
-  if (effect !== '' && !(TAINT_EFFECTS as readonly string[]).includes(effect)) throw new UsageError(`${what}: unsupported effect ${JSON.stringify(effect)}; supported values: ${TAINT_EFFECTS.map((e) => JSON.stringify(e)).join(', ')}`);
+  if (effect !== '' && !(TAINT_EFFECTS as readonly string[]).includes(effect))
+    throw new UsageError(
+      `${what}: unsupported effect ${JSON.stringify(effect)}; supported values: ${TAINT_EFFECTS.map((e) => JSON.stringify(e)).join(', ')}`,
+    );
   problems([...validateLabelKey(key, 'key'), ...(value !== undefined ? validateLabelValue(value, 'value') : [])], what);
   const taint: V1Taint = { key, effect, ...(value ? { value } : {}) };
   return { kind: 'taint', node, taint, ...(remove ? { remove } : {}) };
@@ -130,13 +135,15 @@ export async function whatif(argv: string[]): Promise<number> {
   const split = splitChanges(argv);
   const { values, positionals } = parseArgs({ args: split.rest, allowPositionals: true, options: { ...AUDIT_OPTIONS, pdbs: { type: 'string' } } });
   const output = outputFormat(values.output);
-  if (split.changes.length === 0) throw new UsageError('whatif needs a change: --cordon, --drain, --remove-node, --taint, --label, --nodes-after or --rules-after');
+  if (split.changes.length === 0)
+    throw new UsageError('whatif needs a change: --cordon, --drain, --remove-node, --taint, --label, --nodes-after or --rules-after');
   const changes: Change[] = [];
   for (const c of split.changes) changes.push(await readChange(c));
   const drains = changes.some((c) => c.kind === 'drain');
   const sources = await readAuditSources(values, positionals, { withPdbs: drains, ...(values.pdbs !== undefined ? { pdbsFile: values.pdbs } : {}) });
   const objects = sources.inputs.pods.length + sources.inputs.workloads.length;
-  if (process.stderr.isTTY || objects >= PROGRESS_MIN_OBJECTS) process.stderr.write(`whatif: ${objects} objects, audited before and after the change\n`);
+  if (process.stderr.isTTY || objects >= PROGRESS_MIN_OBJECTS)
+    process.stderr.write(`whatif: ${objects} objects, audited before and after the change\n`);
   const report = whatIf({ ...sources.inputs, changes, pdbs: sources.pdbs });
   for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
   const head = `what if: ${report.changes.join(', ')}\n`;
@@ -145,6 +152,10 @@ export async function whatif(argv: string[]): Promise<number> {
     report.findings.length === 0
       ? 'the change breaks nothing: no new findings'
       : `${breaks ? 'the change breaks something' : 'the change breaks nothing'}: ${report.findings.length} new ${report.findings.length === 1 ? 'finding' : 'findings'}: ${counts(report.findings)}`;
-  writeReport(output, { changes: report.changes, findings: report.findings, notes: report.notes }, `${head}${formatFindings(report.findings, summary)}`);
+  writeReport(
+    output,
+    { changes: report.changes, findings: report.findings, notes: report.notes },
+    `${head}${formatFindings(report.findings, summary)}`,
+  );
   return breaks ? 1 : 0;
 }

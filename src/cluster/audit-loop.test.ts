@@ -13,7 +13,17 @@ import type { AuditInputs } from '../audit/view.js';
 import { NO_CAPACITY } from '../capacity/capacity.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import { Metrics } from '../server/metrics.js';
-import { AuditLoop, ClusterAuditReader, leaderIdentity, reportResults, slicedAudit, trimPod, webhookNamespace, type AuditCaches, type AuditLoopOptions } from './audit-loop.js';
+import {
+  AuditLoop,
+  ClusterAuditReader,
+  leaderIdentity,
+  reportResults,
+  slicedAudit,
+  trimPod,
+  webhookNamespace,
+  type AuditCaches,
+  type AuditLoopOptions,
+} from './audit-loop.js';
 import { POLICY_REPORT, PolicyReports, type ReportResult } from './policy-reports.js';
 
 const silent = pino({ level: 'silent' });
@@ -26,14 +36,17 @@ const finding = (over: Partial<Finding> = {}): Finding => ({
   owner: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
   node: 'n1',
   rule: 'requiredDuringScheduling node affinity',
-  message: "pod web-1 runs on n1, which no longer matches its required node affinity",
+  message: 'pod web-1 runs on n1, which no longer matches its required node affinity',
   reschedulable: true,
   rescheduleNode: 'n2',
   ...over,
 });
 
 const caches = (over: Partial<AuditCaches> = {}): AuditCaches => ({
-  nodes: () => ({ index: new NodeIndex([{ name: 'n1', labels: { zone: 'a' }, taints: [], unschedulable: false, allocatable: { cpu: '4' } }]), incomplete: undefined }),
+  nodes: () => ({
+    index: new NodeIndex([{ name: 'n1', labels: { zone: 'a' }, taints: [], unschedulable: false, allocatable: { cpu: '4' } }]),
+    incomplete: undefined,
+  }),
   namespaceMap: () => new Map([['team-a', { team: 'a' }]]),
   rules: () => ruleSet([]),
   notReady: () => undefined,
@@ -41,7 +54,10 @@ const caches = (over: Partial<AuditCaches> = {}): AuditCaches => ({
   ...over,
 });
 
-async function gauge(metrics: Metrics, name: 'auditFindings' | 'auditLeader' | 'auditLastSuccess'): Promise<{ labels: Record<string, string | number>; value: number }[]> {
+async function gauge(
+  metrics: Metrics,
+  name: 'auditFindings' | 'auditLeader' | 'auditLastSuccess',
+): Promise<{ labels: Record<string, string | number>; value: number }[]> {
   return (await metrics[name].get()).values.map((v) => ({ labels: { ...v.labels }, value: v.value }));
 }
 
@@ -66,7 +82,9 @@ describe('slicedAudit', () => {
   it('gives the event loop back between slices: timers run during the audit, and no slice is much longer than asked', async () => {
     const one = inputs();
     // The snapshot's pods twenty times over (renamed), for an audit of some length.
-    const pods = Array.from({ length: 20 }, (_, i) => one.pods.map((p) => ({ ...p, metadata: { ...p.metadata, name: `${p.metadata?.name ?? 'p'}-${i}` } }))).flat();
+    const pods = Array.from({ length: 20 }, (_, i) =>
+      one.pods.map((p) => ({ ...p, metadata: { ...p.metadata, name: `${p.metadata?.name ?? 'p'}-${i}` } })),
+    ).flat();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     try {
@@ -84,7 +102,13 @@ describe('reportResults', () => {
   it('fail and warn findings become results (the pod as resource, the rest as properties); info ones do not', () => {
     const results = reportResults([
       finding(),
-      finding({ kind: 'drift', severity: 'warn', rule: 'spot-consumers', object: { apiVersion: 'v1', kind: 'Pod', name: 'c-0' }, patch: [{ op: 'add', path: '/spec/nodeSelector', value: { lifecycle: 'Ec2Spot' } }] }),
+      finding({
+        kind: 'drift',
+        severity: 'warn',
+        rule: 'spot-consumers',
+        object: { apiVersion: 'v1', kind: 'Pod', name: 'c-0' },
+        patch: [{ op: 'add', path: '/spec/nodeSelector', value: { lifecycle: 'Ec2Spot' } }],
+      }),
       finding({ kind: 'noschedule-taint', severity: 'info' }),
     ]);
     expect(results).toEqual([
@@ -94,12 +118,17 @@ describe('reportResults', () => {
         result: 'fail',
         severity: 'high',
         category: 'node-affinity',
-        message: "pod web-1 runs on n1, which no longer matches its required node affinity",
+        message: 'pod web-1 runs on n1, which no longer matches its required node affinity',
         resources: [{ apiVersion: 'v1', kind: 'Pod', name: 'web-1', namespace: 'team-a' }],
         properties: { kind: 'node-affinity', owner: 'Deployment/web', node: 'n1', reschedulable: 'true', rescheduleNode: 'n2' },
         key: expect.any(String) as string,
       },
-      expect.objectContaining({ result: 'warn', severity: 'medium', category: 'drift', properties: expect.objectContaining({ patch: '[{"op":"add","path":"/spec/nodeSelector","value":{"lifecycle":"Ec2Spot"}}]' }) }),
+      expect.objectContaining({
+        result: 'warn',
+        severity: 'medium',
+        category: 'drift',
+        properties: expect.objectContaining({ patch: '[{"op":"add","path":"/spec/nodeSelector","value":{"lifecycle":"Ec2Spot"}}]' }),
+      }),
     ]);
   });
 });
@@ -107,10 +136,12 @@ describe('reportResults', () => {
 describe('who and where the replica is', () => {
   it('the namespace: POD_NAMESPACE first, else (outside a pod) the fallback', () => {
     expect(webhookNamespace({ POD_NAMESPACE: 'infra' }, 'placement-webhook')).toBe('infra');
-    expect(webhookNamespace({}, 'rules-ns')).toBe(existsSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace') ? expect.any(String) : 'rules-ns');
+    expect(webhookNamespace({}, 'rules-ns')).toBe(
+      existsSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace') ? expect.any(String) : 'rules-ns',
+    );
   });
 
-  it("the identity: POD_NAME, else the host name with a suffix no other process shares", () => {
+  it('the identity: POD_NAME, else the host name with a suffix no other process shares', () => {
     expect(leaderIdentity({ POD_NAME: 'placement-webhook-7d9f-abcde' })).toBe('placement-webhook-7d9f-abcde');
     const a = leaderIdentity({});
     expect(a.startsWith(`${hostname()}_`)).toBe(true);
@@ -121,7 +152,13 @@ describe('who and where the replica is', () => {
 describe('trimPod', () => {
   it('keeps the spec and metadata, drops managedFields, container statuses and the last-applied annotation', () => {
     const pod = trimPod({
-      metadata: { name: 'p', namespace: 'a', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{...}', keep: 'x' }, managedFields: [{}], ownerReferences: [{ kind: 'ReplicaSet', name: 'r', controller: true }] },
+      metadata: {
+        name: 'p',
+        namespace: 'a',
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{...}', keep: 'x' },
+        managedFields: [{}],
+        ownerReferences: [{ kind: 'ReplicaSet', name: 'r', controller: true }],
+      },
       spec: { nodeName: 'n1', containers: [{ name: 'c', env: [{ name: 'A', value: 'b' }] }] },
       status: { phase: 'Running', containerStatuses: [{ name: 'c' }], conditions: [{ type: 'Ready', status: 'True' }] },
     });
@@ -146,7 +183,11 @@ describe('ClusterAuditReader against a fake API server', () => {
 
   it('lists the unfinished pods page by page, whole, and lists again from the start when a continue token expires', async () => {
     for (let i = 0; i < 7; i++) {
-      fake.upsert(PODS, { metadata: { name: `p${i}`, namespace: 'a', managedFields: [{}] }, spec: { nodeName: 'n1', containers: [{ name: 'c', env: [{ name: 'E', value: 'v' }] }] }, status: { phase: i === 6 ? 'Succeeded' : 'Running' } } as KubernetesObject);
+      fake.upsert(PODS, {
+        metadata: { name: `p${i}`, namespace: 'a', managedFields: [{}] },
+        spec: { nodeName: 'n1', containers: [{ name: 'c', env: [{ name: 'E', value: 'v' }] }] },
+        status: { phase: i === 6 ? 'Succeeded' : 'Running' },
+      } as KubernetesObject);
     }
     let expired = false;
     fake.beforeList = ({ page }) => {
@@ -272,15 +313,31 @@ describe('AuditLoop', () => {
   });
 
   it.each([
-    { name: 'the node cache is stale', over: { caches: caches({ nodes: () => ({ index: new NodeIndex(), incomplete: 'the node cache has been disconnected for 90s' }) }) }, result: 'skipped' },
+    {
+      name: 'the node cache is stale',
+      over: { caches: caches({ nodes: () => ({ index: new NodeIndex(), incomplete: 'the node cache has been disconnected for 90s' }) }) },
+      result: 'skipped',
+    },
     { name: 'the rules are not loaded', over: { caches: caches({ notReady: () => 'waiting for the first sync of rules' }) }, result: 'skipped' },
-    { name: 'the pods cannot be listed', over: { reader: { pods: () => Promise.reject(new Error('GET /api/v1/pods: HTTP 403: forbidden')), workloads: async () => [] } }, result: 'error' },
-    { name: 'the engine throws', over: { engine: () => { throw new Error('boom'); } }, result: 'error' },
+    {
+      name: 'the pods cannot be listed',
+      over: { reader: { pods: () => Promise.reject(new Error('GET /api/v1/pods: HTTP 403: forbidden')), workloads: async () => [] } },
+      result: 'error',
+    },
+    {
+      name: 'the engine throws',
+      over: {
+        engine: () => {
+          throw new Error('boom');
+        },
+      },
+      result: 'error',
+    },
   ])('$name: the run is $result, the reports and gauges stay as they were', async ({ over, result }) => {
     const l = loop(over);
     expect((await l.runOnce()).result).toBe(result);
     expect(published).toHaveLength(0);
-    expect(((await metrics.auditRuns.get()).values.find((v) => v.labels.result === result))?.value).toBe(1);
+    expect((await metrics.auditRuns.get()).values.find((v) => v.labels.result === result)?.value).toBe(1);
   });
 
   it('runs do not overlap', async () => {
@@ -307,12 +364,18 @@ describe('AuditLoop', () => {
   it('stop() aborts a run at its next slice: it ends soon, and publishes nothing', async () => {
     const snapshot = (file: string) => readFileSync(new URL(`../../test/replay/audit/demo/${file}`, import.meta.url), 'utf8');
     const one = parsePods(snapshot('pods.yaml'), 'pods.yaml');
-    const pods = Array.from({ length: 200 }, (_, i) => one.map((p) => ({ ...p, metadata: { ...p.metadata, name: `${p.metadata?.name ?? 'p'}-${i}` } }))).flat();
+    const pods = Array.from({ length: 200 }, (_, i) =>
+      one.map((p) => ({ ...p, metadata: { ...p.metadata, name: `${p.metadata?.name ?? 'p'}-${i}` } })),
+    ).flat();
     let sliced = 0;
     const l = loop({
       reader: { pods: async () => pods, workloads: async () => [] },
       engine: async (inputs, signal) => {
-        const r = await slicedAudit({ ...inputs, nodes: parseNodes(snapshot('nodes.yaml'), 'nodes.yaml'), rules: loadRules(snapshot('rules.yaml'), 'rules.yaml') }, 1, signal);
+        const r = await slicedAudit(
+          { ...inputs, nodes: parseNodes(snapshot('nodes.yaml'), 'nodes.yaml'), rules: loadRules(snapshot('rules.yaml'), 'rules.yaml') },
+          1,
+          signal,
+        );
         sliced++;
         return r.findings;
       },
@@ -337,12 +400,16 @@ describe('AuditLoop', () => {
     const run = l.runOnce();
     await l.stop();
     expect(await run).toEqual({ result: 'stopped' });
-    expect(((await metrics.auditRuns.get()).values.find((v) => v.labels.result === 'error'))?.value).toBeUndefined();
+    expect((await metrics.auditRuns.get()).values.find((v) => v.labels.result === 'error')?.value).toBeUndefined();
   });
 
   it('a run skipped while the caches sync is tried again soon, not an interval later', async () => {
     let synced = false;
-    const l = loop({ intervalMs: 60_000, skippedRetryMs: 50, caches: caches({ notReady: () => (synced ? undefined : 'waiting for the first sync of nodes') }) });
+    const l = loop({
+      intervalMs: 60_000,
+      skippedRetryMs: 50,
+      caches: caches({ notReady: () => (synced ? undefined : 'waiting for the first sync of nodes') }),
+    });
     l.start();
     l.leading();
     await vi.waitFor(() => expect(reads).toBe(0));
@@ -355,9 +422,15 @@ describe('AuditLoop', () => {
     const fake = await FakeApiServer.start();
     try {
       const reports = fake.serveWritable(POLICY_REPORT);
-      const l = loop({ reader: new ClusterAuditReader(fake.kubeConfig()), reports: new PolicyReports({ kubeConfig: fake.kubeConfig(), logger: silent }) });
+      const l = loop({
+        reader: new ClusterAuditReader(fake.kubeConfig()),
+        reports: new PolicyReports({ kubeConfig: fake.kubeConfig(), logger: silent }),
+      });
       await l.runOnce();
-      const report = fake.stored(reports).get('team-a/placement-webhook') as KubernetesObject & { results: unknown[]; summary: Record<string, number> };
+      const report = fake.stored(reports).get('team-a/placement-webhook') as KubernetesObject & {
+        results: unknown[];
+        summary: Record<string, number>;
+      };
       expect(report.summary).toMatchObject({ fail: 1, warn: 0 });
       expect(report.results).toHaveLength(1);
       engine.mockReturnValue([]);

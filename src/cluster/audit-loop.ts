@@ -190,7 +190,9 @@ export function trimPod(pod: Record<string, unknown>): V1Pod {
     metadata['annotations'] = rest;
   }
   const status = isObject(pod['status']) ? pod['status'] : {};
-  const kept = Object.fromEntries(['phase', 'conditions', 'nominatedNodeName', 'reason'].filter((k) => status[k] !== undefined).map((k) => [k, status[k]]));
+  const kept = Object.fromEntries(
+    ['phase', 'conditions', 'nominatedNodeName', 'reason'].filter((k) => status[k] !== undefined).map((k) => [k, status[k]]),
+  );
   return { ...pod, apiVersion: 'v1', kind: 'Pod', metadata, status: kept };
 }
 
@@ -277,7 +279,13 @@ export class ClusterAuditReader implements AuditReader {
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? https.request : http.request)(
         url,
-        { ...options, method: 'GET', headers: { ...options.headers, accept: 'application/json' }, timeout: REQUEST_TIMEOUT_MS, ...(signal ? { signal } : {}) },
+        {
+          ...options,
+          method: 'GET',
+          headers: { ...options.headers, accept: 'application/json' },
+          timeout: REQUEST_TIMEOUT_MS,
+          ...(signal ? { signal } : {}),
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -393,7 +401,10 @@ export class AuditLoop {
     if (incomplete !== undefined) {
       metrics?.auditRuns.inc({ result: 'skipped' });
       // Waiting for the first sync is how every start begins; a stale cache is worth a warning.
-      (notReady === undefined ? log.warn.bind(log) : log.info.bind(log))({ why: incomplete }, 'audit: skipped, the cluster view is incomplete; reports unchanged');
+      (notReady === undefined ? log.warn.bind(log) : log.info.bind(log))(
+        { why: incomplete },
+        'audit: skipped, the cluster view is incomplete; reports unchanged',
+      );
       return { result: 'skipped', why: incomplete };
     }
     const t0 = performance.now();
@@ -414,7 +425,10 @@ export class AuditLoop {
     try {
       // A copy: the live index changes under watches, and the engine must not change the webhook's.
       const index = new NodeIndex([...caches.nodes().index.nodes()]);
-      findings = await this.opts.engine({ nodes: index, pods, namespaces: caches.namespaceMap(), rules: caches.rules(), workloads, capacity: caches.capacity() }, signal);
+      findings = await this.opts.engine(
+        { nodes: index, pods, namespaces: caches.namespaceMap(), rules: caches.rules(), workloads, capacity: caches.capacity() },
+        signal,
+      );
     } catch (err) {
       if (signal.aborted) return { result: 'stopped' };
       const why = err instanceof Error ? err.message : String(err);
@@ -437,7 +451,15 @@ export class AuditLoop {
     metrics?.auditRuns.inc({ result: 'success' });
     metrics?.auditLastSuccess.set(Date.now() / 1000);
     log.info(
-      { pods: pods.length, workloads: workloads.length, findings: findings.length, readMs: Math.round(t1 - t0), auditMs: Math.round(t2 - t1), publishMs: Math.round(t3 - t2), reports: published },
+      {
+        pods: pods.length,
+        workloads: workloads.length,
+        findings: findings.length,
+        readMs: Math.round(t1 - t0),
+        auditMs: Math.round(t2 - t1),
+        publishMs: Math.round(t3 - t2),
+        reports: published,
+      },
       'audit: done',
     );
     return { result: 'success', findings, published };

@@ -27,7 +27,18 @@ const role = docs.find((d) => d.kind === 'Role');
 
 /** The verbs `rules` grant on group/resource (optionally for one name). */
 function verbs(rules: readonly Rule[] | undefined, group: string, resource: string, name?: string): string[] {
-  return [...new Set((rules ?? []).filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && (r.resourceNames === undefined || (name !== undefined && r.resourceNames.includes(name)))).flatMap((r) => r.verbs))].sort();
+  return [
+    ...new Set(
+      (rules ?? [])
+        .filter(
+          (r) =>
+            r.apiGroups.includes(group) &&
+            r.resources.includes(resource) &&
+            (r.resourceNames === undefined || (name !== undefined && r.resourceNames.includes(name))),
+        )
+        .flatMap((r) => r.verbs),
+    ),
+  ].sort();
 }
 
 describe('webhook-config/audit: the RBAC of the in-cluster audit, and nothing more', () => {
@@ -47,8 +58,14 @@ describe('webhook-config/audit: the RBAC of the in-cluster audit, and nothing mo
   });
 
   it('grants nothing else', () => {
-    const granted = [...(clusterRole?.rules ?? []), ...(role?.rules ?? [])].flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`)));
-    const expected = [...WORKLOAD_KINDS.map((k) => `${k.group}/${k.resource}`), `${POLICY_REPORT.group}/${POLICY_REPORT.plural}`, 'coordination.k8s.io/leases'];
+    const granted = [...(clusterRole?.rules ?? []), ...(role?.rules ?? [])].flatMap((r) =>
+      r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`)),
+    );
+    const expected = [
+      ...WORKLOAD_KINDS.map((k) => `${k.group}/${k.resource}`),
+      `${POLICY_REPORT.group}/${POLICY_REPORT.plural}`,
+      'coordination.k8s.io/leases',
+    ];
     expect(new Set(granted)).toEqual(new Set(expected));
   });
 
@@ -60,10 +77,16 @@ describe('webhook-config/audit: the RBAC of the in-cluster audit, and nothing mo
   });
 
   it('the component turns the audit on and gives the Deployment its pod name and namespace', () => {
-    const k = parse(read('webhook-config/audit/kustomization.yaml')) as { kind: string; resources: string[]; patches: { path: string; target: Record<string, string> }[] };
+    const k = parse(read('webhook-config/audit/kustomization.yaml')) as {
+      kind: string;
+      resources: string[];
+      patches: { path: string; target: Record<string, string> }[];
+    };
     expect(k.kind).toBe('Component');
     expect(k.resources).toEqual(['rbac.yaml']);
-    expect(k.patches).toEqual([{ path: 'deployment-patch.yaml', target: { group: 'apps', version: 'v1', kind: 'Deployment', name: 'placement-webhook' } }]);
+    expect(k.patches).toEqual([
+      { path: 'deployment-patch.yaml', target: { group: 'apps', version: 'v1', kind: 'Deployment', name: 'placement-webhook' } },
+    ]);
     const patch = parse(read('webhook-config/audit/deployment-patch.yaml')) as { op: string; path: string; value: unknown }[];
     expect(patch).toContainEqual({ op: 'add', path: '/spec/template/spec/containers/0/args/-', value: '--audit-interval=5m' });
     const env = patch.find((p) => p.path.endsWith('/env'))?.value as { name: string; valueFrom: { fieldRef: { fieldPath: string } } }[];

@@ -56,7 +56,10 @@ const NODEPOOLS: Watched = {
       metadata: trimMetadata(o),
       spec: {
         ...keep(obj['spec'], ['weight', 'limits']),
-        template: { metadata: keep(isObject(template) ? template['metadata'] : undefined, ['labels']), spec: keep(isObject(template) ? template['spec'] : undefined, ['requirements', 'taints']) },
+        template: {
+          metadata: keep(isObject(template) ? template['metadata'] : undefined, ['labels']),
+          spec: keep(isObject(template) ? template['spec'] : undefined, ['requirements', 'taints']),
+        },
       },
       status: keep(obj['status'], ['resources', 'conditions']),
     } as KubernetesObject;
@@ -185,7 +188,8 @@ export class Autoscalers {
     const informer = new Informer<KubernetesObject>({
       kubeConfig: this.opts.kubeConfig,
       path: `/apis/${w.group}/${version}/${w.plural}`,
-      list: async () => (await this.custom.listClusterCustomObject({ group: w.group, version, plural: w.plural })) as KubernetesListObject<KubernetesObject>,
+      list: async () =>
+        (await this.custom.listClusterCustomObject({ group: w.group, version, plural: w.plural })) as KubernetesListObject<KubernetesObject>,
       trim: w.trim,
       ...(this.opts.relistMs ? { relistMs: this.opts.relistMs } : {}),
       ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
@@ -209,7 +213,14 @@ export class Autoscalers {
         },
         rejected: (err, obj) => {
           this.opts.rejected?.(w.plural);
-          this.opts.logger.error({ resource, object: isObject(obj) ? objectKey(obj as KubernetesObject) : undefined, err: err instanceof Error ? err.message : String(err) }, 'object left out: malformed');
+          this.opts.logger.error(
+            {
+              resource,
+              object: isObject(obj) ? objectKey(obj as KubernetesObject) : undefined,
+              err: err instanceof Error ? err.message : String(err),
+            },
+            'object left out: malformed',
+          );
         },
       },
     });
@@ -235,14 +246,24 @@ export class Autoscalers {
           if (w === NODEPOOLS) {
             const { pool, errors } = parseNodePool(o);
             if (pool) pools.push(pool);
-            else this.opts.logger.warn({ nodePool: o.metadata?.name, errors: errors.map((e) => `${e.path}: ${e.detail}`) }, 'NodePool not used: it cannot be read');
+            else
+              this.opts.logger.warn(
+                { nodePool: o.metadata?.name, errors: errors.map((e) => `${e.path}: ${e.detail}`) },
+                'NodePool not used: it cannot be read',
+              );
           } else {
             const c = clusterApiCapacity(o);
             if (c) groups.push(c);
           }
         }
       }
-      const sources = [...pools.sort(byWeight).map(nodePoolCapacity).filter((c): c is AddableCapacity => c !== undefined), ...groups];
+      const sources = [
+        ...pools
+          .sort(byWeight)
+          .map(nodePoolCapacity)
+          .filter((c): c is AddableCapacity => c !== undefined),
+        ...groups,
+      ];
       this.view = { sources, incomplete: undefined };
     }
     return incomplete === this.view.incomplete ? this.view : { ...this.view, incomplete };

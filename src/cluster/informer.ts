@@ -161,9 +161,7 @@ export class Informer<T extends KubernetesObject> {
     const list = async () => {
       const result = await opts.list();
       if (!current()) throw new SupersededError();
-      const items = (Array.isArray(result.items) ? result.items : [])
-        .map(this.trimSafely)
-        .filter((o): o is T => o !== undefined);
+      const items = (Array.isArray(result.items) ? result.items : []).map(this.trimSafely).filter((o): o is T => o !== undefined);
       this.contact();
       this.syncedOnce = true;
       this.handle(() => opts.handlers.listed(new Set(items.map(objectKey))), items.length);

@@ -33,7 +33,15 @@ describe('LeaderElector against a fake API server', () => {
   });
 
   const elector = (identity: string, extra: Partial<LeaderElectorOptions> = {}) => {
-    const e = new LeaderElector({ kubeConfig: fake.kubeConfig(), namespace: NS, name: NAME, identity, logger: pino({ level: 'silent' }), ...TIMING, ...extra });
+    const e = new LeaderElector({
+      kubeConfig: fake.kubeConfig(),
+      namespace: NS,
+      name: NAME,
+      identity,
+      logger: pino({ level: 'silent' }),
+      ...TIMING,
+      ...extra,
+    });
     electors.push(e);
     return e;
   };
@@ -105,7 +113,10 @@ describe('LeaderElector against a fake API server', () => {
   it("a crashed holder's Lease is taken only a lease duration after it was last seen to change, whatever its renewTime says", async () => {
     // Renewed "an hour ago" by another replica's clock: the local clock decides, from when the record was first seen.
     const old = microTime(Date.now() - 3_600_000);
-    fake.putWritable(leases, { metadata: { name: NAME, namespace: NS }, spec: { holderIdentity: 'crashed', leaseDurationSeconds: 1, renewTime: old, acquireTime: old, leaseTransitions: 4 } } as KubernetesObject);
+    fake.putWritable(leases, {
+      metadata: { name: NAME, namespace: NS },
+      spec: { holderIdentity: 'crashed', leaseDurationSeconds: 1, renewTime: old, acquireTime: old, leaseTransitions: 4 },
+    } as KubernetesObject);
     const b = elector('pod-b');
     const t0 = performance.now();
     b.start();
@@ -137,7 +148,10 @@ describe('LeaderElector against a fake API server', () => {
     a.start();
     await vi.waitFor(() => expect(a.isLeader()).toBe(true));
     const current = lease();
-    fake.putWritable(leases, { metadata: { name: NAME, namespace: NS }, spec: { ...current?.spec, holderIdentity: 'usurper', renewTime: microTime(Date.now()) } } as KubernetesObject);
+    fake.putWritable(leases, {
+      metadata: { name: NAME, namespace: NS },
+      spec: { ...current?.spec, holderIdentity: 'usurper', renewTime: microTime(Date.now()) },
+    } as KubernetesObject);
     await vi.waitFor(() => expect(a.isLeader()).toBe(false), { timeout: 1000 });
     expect(a.leader()).toBe('usurper');
   });

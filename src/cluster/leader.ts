@@ -82,8 +82,8 @@ export function microTime(ms: number): string {
 /** The record of a Lease as read; fields of the wrong type read as absent. */
 function readRecord(lease: unknown): LeaseRecord {
   const spec = isObject(lease) && isObject(lease['spec']) ? lease['spec'] : {};
-  const str = (k: string) => (typeof spec[k] === 'string' ? (spec[k]) : undefined);
-  const num = (k: string) => (typeof spec[k] === 'number' && Number.isFinite(spec[k]) ? (spec[k]) : 0);
+  const str = (k: string) => (typeof spec[k] === 'string' ? spec[k] : undefined);
+  const num = (k: string) => (typeof spec[k] === 'number' && Number.isFinite(spec[k]) ? spec[k] : 0);
   const acquireTime = str('acquireTime');
   const renewTime = str('renewTime');
   return {
@@ -229,7 +229,15 @@ export class LeaderElector {
 
   private async write(record: LeaseRecord, resourceVersion: string): Promise<void> {
     const { namespace, name } = this.opts;
-    const written: unknown = await this.api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: this.lease(record, resourceVersion), fieldManager: FIELD_MANAGER });
+    const written: unknown = await this.api.replaceNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      name,
+      body: this.lease(record, resourceVersion),
+      fieldManager: FIELD_MANAGER,
+    });
     this.see(written);
   }
 
@@ -252,7 +260,10 @@ export class LeaderElector {
         await this.write(mine(seen.record.acquireTime, seen.record.leaseTransitions), seen.resourceVersion);
         return 'leading';
       } catch (err) {
-        this.opts.logger.debug({ lease: this.describe(), err: messageOf(err) }, 'leader election: renewal from the last version failed; reading the Lease');
+        this.opts.logger.debug(
+          { lease: this.describe(), err: messageOf(err) },
+          'leader election: renewal from the last version failed; reading the Lease',
+        );
       }
     }
 
@@ -262,7 +273,14 @@ export class LeaderElector {
       current = await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name });
     } catch (err) {
       if (codeOf(err) !== 404) throw err;
-      const created: unknown = await this.api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: this.lease(mine(undefined, 0), undefined), fieldManager: FIELD_MANAGER });
+      const created: unknown = await this.api.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        body: this.lease(mine(undefined, 0), undefined),
+        fieldManager: FIELD_MANAGER,
+      });
       this.see(created);
       return 'leading';
     }
@@ -292,10 +310,16 @@ export class LeaderElector {
     if (!seen || seen.record.holderIdentity !== this.opts.identity || !seen.resourceVersion) return;
     const stamp = microTime(Date.now());
     try {
-      await this.write({ holderIdentity: '', leaseDurationSeconds: 1, acquireTime: stamp, renewTime: stamp, leaseTransitions: seen.record.leaseTransitions }, seen.resourceVersion);
+      await this.write(
+        { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: stamp, renewTime: stamp, leaseTransitions: seen.record.leaseTransitions },
+        seen.resourceVersion,
+      );
       this.opts.logger.info({ lease: this.describe() }, 'leader election: lease released');
     } catch (err) {
-      this.opts.logger.warn({ lease: this.describe(), err: messageOf(err) }, 'leader election: the lease could not be released; it expires on its own');
+      this.opts.logger.warn(
+        { lease: this.describe(), err: messageOf(err) },
+        'leader election: the lease could not be released; it expires on its own',
+      );
     }
   }
 }

@@ -57,8 +57,7 @@ function apiNode(name: string, labels: Record<string, string>, heartbeat = '2024
   };
 }
 
-const rulesText = (...names: string[]) =>
-  stringify(rulesDoc(names.map((name) => ({ name, inject: { nodeSelector: { lifecycle: name } } }))));
+const rulesText = (...names: string[]) => stringify(rulesDoc(names.map((name) => ({ name, inject: { nodeSelector: { lifecycle: name } } }))));
 
 const invalidRulesText = stringify(
   looseDoc([{ name: 'broken', inject: { tolerations: [{ key: 'spot', operator: 'Equals', effect: 'NoSchedule' }] } }]),
@@ -73,7 +72,7 @@ async function counter(metrics: Metrics, result: 'success' | 'invalid'): Promise
   return (await metrics.rulesReloads.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 }
 
-async function gauge(g: Metrics['cacheStale']  , cache: string): Promise<number | undefined> {
+async function gauge(g: Metrics['cacheStale'], cache: string): Promise<number | undefined> {
   return (await g.get()).values.find((v) => v.labels.cache === cache)?.value;
 }
 
@@ -327,7 +326,13 @@ describe('LiveCluster against a fake API server', () => {
             spec: {
               containers: [{ name: 'a', image: 'x' }],
               tolerations: [{ key: 'spot', operator: 'Exists' }],
-              affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }] } },
+              affinity: {
+                podAntiAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: [
+                    { labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' },
+                  ],
+                },
+              },
             },
           },
         },
@@ -366,10 +371,7 @@ describe('LiveCluster against a fake API server', () => {
       expect(c.pods()?.index.size).toBe(2);
       const after = await warningsOf(c);
       expect(after.allowed).toBe(true);
-      expect(after.warnings).toEqual([
-        'will stay Pending: 0/2 nodes are available:',
-        "  2 node(s) didn't match pod anti-affinity rules",
-      ]);
+      expect(after.warnings).toEqual(['will stay Pending: 0/2 nodes are available:', "  2 node(s) didn't match pod anti-affinity rules"]);
       c.updateGauges();
       expect((await metrics.pods.get()).values[0]?.value).toBe(2);
       expect(await gauge(metrics.cacheStale, 'pods')).toBe(0);
@@ -391,7 +393,9 @@ describe('LiveCluster against a fake API server', () => {
       await vi.waitFor(() => expect(c.pods()?.incomplete).toMatch(/^the pod cache has been disconnected for \d+s$/));
       c.updateGauges();
       expect(await gauge(metrics.cacheStale, 'pods')).toBe(1);
-      expect((await warningsOf(c)).warnings).toEqual([expect.stringMatching(/^placement-webhook: not checked whether it would be scheduled now: the pod cache has been disconnected/)]);
+      expect((await warningsOf(c)).warnings).toEqual([
+        expect.stringMatching(/^placement-webhook: not checked whether it would be scheduled now: the pod cache has been disconnected/),
+      ]);
     });
 
     it('malformed pods are left out and counted', async () => {
@@ -426,7 +430,9 @@ describe('LiveCluster against a fake API server', () => {
     it('an alias-bomb rules ConfigMap at start: unready with the reason, counted, and no reconnect loop', async () => {
       fake.upsert(CONFIGMAPS, rulesConfigMap(billionLaughs()));
       const c = start();
-      await vi.waitFor(() => expect(c.notReady()).toMatch(/^rules ConfigMap placement-webhook\/placement-rules is invalid: YAML aliases expand the document/));
+      await vi.waitFor(() =>
+        expect(c.notReady()).toMatch(/^rules ConfigMap placement-webhook\/placement-rules is invalid: YAML aliases expand the document/),
+      );
       expect(await counter(metrics, 'invalid')).toBe(1);
       await sleep(300);
       expect(fake.requests(CONFIGMAPS).lists).toBe(1);
@@ -456,10 +462,18 @@ describe('LiveCluster against a fake API server', () => {
     it.each([
       { name: 'a node whose taints are a string', path: NODES, obj: { metadata: { name: 'poison' }, spec: { taints: 'spot' } } },
       { name: 'a node whose labels hold a number', path: NODES, obj: { metadata: { name: 'poison', labels: { zone: 7 } } } },
-      { name: 'a node whose allocatable is a list and labels null', path: NODES, obj: { metadata: { name: 'poison', labels: null }, status: { allocatable: [1, 2] } } },
+      {
+        name: 'a node whose allocatable is a list and labels null',
+        path: NODES,
+        obj: { metadata: { name: 'poison', labels: null }, status: { allocatable: [1, 2] } },
+      },
       { name: 'a namespace whose labels are a list', path: NAMESPACES, obj: { metadata: { name: 'poison', labels: ['a'] } } },
       { name: 'a rules ConfigMap whose data is a number', path: CONFIGMAPS, obj: { metadata: { name: RULES_NAME }, data: 5 } },
-      { name: 'a rules ConfigMap whose rules.yaml is an object', path: CONFIGMAPS, obj: { metadata: { name: RULES_NAME }, data: { [RULES_KEY]: { a: 1 } } } },
+      {
+        name: 'a rules ConfigMap whose rules.yaml is an object',
+        path: CONFIGMAPS,
+        obj: { metadata: { name: RULES_NAME }, data: { [RULES_KEY]: { a: 1 } } },
+      },
     ])('$name is left harmless and the server still answers', async ({ path, obj }) => {
       const c = start();
       await ready(c);
@@ -504,7 +518,12 @@ describe('LiveCluster against a fake API server', () => {
     const pool = (name: string, ready = 'True') =>
       ({
         metadata: { name },
-        spec: { template: { metadata: { labels: { pool: name } }, spec: { requirements: [{ key: 'karpenter.sh/capacity-type', operator: 'In', values: ['spot'] }] } } },
+        spec: {
+          template: {
+            metadata: { labels: { pool: name } },
+            spec: { requirements: [{ key: 'karpenter.sh/capacity-type', operator: 'In', values: ['spot'] }] },
+          },
+        },
         status: { conditions: [{ type: 'Ready', status: ready }] },
       }) as KubernetesObject;
     const sources = (c: LiveCluster) => c.capacity().sources.map((s) => `${s.kind} ${s.name}`);

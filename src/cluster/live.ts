@@ -13,7 +13,16 @@
  * - Ready once nodes, namespaces and rules have been listed. A cache disconnected longer than `maxStalenessMs` makes
  *   the node view incomplete, and validation then allows with a warning instead of denying.
  */
-import { CoreV1Api, CustomObjectsApi, SchedulingV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Node, type V1PriorityClass } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  SchedulingV1Api,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1Namespace,
+  type V1Node,
+  type V1PriorityClass,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AdmissionContext, NodeView, PodsState } from '../admission/context.js';
 import type { AdmissionRequest } from '../admission/types.js';
@@ -72,7 +81,11 @@ export interface LiveClusterOptions {
 function trimMetadata(o: { metadata?: unknown }): { name: string; namespace?: string; resourceVersion: string } {
   const m = o.metadata !== null && typeof o.metadata === 'object' ? (o.metadata as Record<string, unknown>) : {};
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
-  return { name: str(m['name']), ...(typeof m['namespace'] === 'string' ? { namespace: m['namespace'] } : {}), resourceVersion: str(m['resourceVersion']) };
+  return {
+    name: str(m['name']),
+    ...(typeof m['namespace'] === 'string' ? { namespace: m['namespace'] } : {}),
+    resourceVersion: str(m['resourceVersion']),
+  };
 }
 
 /** Only what placement reads of a Node, in the shape it relies on (see `toPlacementNode`). */
@@ -87,7 +100,9 @@ function trimNode(n: V1Node): V1Node {
 
 function trimNamespace(ns: V1Namespace): V1Namespace {
   const annotations = compatAnnotations(ns.metadata?.annotations);
-  return { metadata: { ...trimMetadata(ns), labels: stringMap(ns.metadata?.labels), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) } };
+  return {
+    metadata: { ...trimMetadata(ns), labels: stringMap(ns.metadata?.labels), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
+  };
 }
 
 function trimConfigMap(cm: V1ConfigMap): V1ConfigMap {
@@ -180,7 +195,10 @@ export class LiveCluster implements AdmissionContext {
           const next = new Map(this.namespaces);
           next.set(ns.metadata?.name ?? '', { ...(ns.metadata?.labels ?? {}) });
           this.namespaces = next;
-          this.namespaceAnnotationMap = new Map(this.namespaceAnnotationMap).set(ns.metadata?.name ?? '', compatAnnotations(ns.metadata?.annotations));
+          this.namespaceAnnotationMap = new Map(this.namespaceAnnotationMap).set(
+            ns.metadata?.name ?? '',
+            compatAnnotations(ns.metadata?.annotations),
+          );
         },
         remove: (ns) => {
           const next = new Map(this.namespaces);
@@ -203,7 +221,11 @@ export class LiveCluster implements AdmissionContext {
       kubeConfig: opts.kubeConfig,
       path: '/apis/scheduling.k8s.io/v1/priorityclasses',
       list: () => opts.kubeConfig.makeApiClient(SchedulingV1Api).listPriorityClass(),
-      trim: (pc) => ({ metadata: { name: pc.metadata?.name ?? '', resourceVersion: pc.metadata?.resourceVersion ?? '' }, value: typeof pc.value === 'number' ? pc.value : 0, globalDefault: pc.globalDefault === true }),
+      trim: (pc) => ({
+        metadata: { name: pc.metadata?.name ?? '', resourceVersion: pc.metadata?.resourceVersion ?? '' },
+        value: typeof pc.value === 'number' ? pc.value : 0,
+        globalDefault: pc.globalDefault === true,
+      }),
       ...(opts.relistMs ? { relistMs: opts.relistMs } : {}),
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       handlers: {
@@ -286,9 +308,16 @@ export class LiveCluster implements AdmissionContext {
     const where = { configMap: `${cm.metadata?.namespace}/${cm.metadata?.name}`, resourceVersion };
     const text = cm.data?.[RULES_CONFIGMAP_KEY];
     const generation = ++this.rulesGeneration;
-    const failed = (err: unknown): CompileResult => ({ ok: false, errors: [{ type: 'Invalid', path: '', detail: err instanceof Error ? err.message : String(err) }], warnings: [] });
+    const failed = (err: unknown): CompileResult => ({
+      ok: false,
+      errors: [{ type: 'Invalid', path: '', detail: err instanceof Error ? err.message : String(err) }],
+      warnings: [],
+    });
     if (typeof text !== 'string') {
-      this.applyRules({ ok: false, errors: [{ type: 'Required', path: `data["${RULES_CONFIGMAP_KEY}"]`, detail: 'required value' }], warnings: [] }, where);
+      this.applyRules(
+        { ok: false, errors: [{ type: 'Required', path: `data["${RULES_CONFIGMAP_KEY}"]`, detail: 'required value' }], warnings: [] },
+        where,
+      );
       return;
     }
     const checker = this.opts.rulesChecker;
@@ -388,7 +417,10 @@ export class LiveCluster implements AdmissionContext {
     try {
       return await Promise.race([read, timeout]);
     } catch (err) {
-      this.opts.logger.warn({ resource, namespace, name, err: err instanceof Error ? err.message : String(err) }, 'the scaled workload could not be read; the scale is not judged');
+      this.opts.logger.warn(
+        { resource, namespace, name, err: err instanceof Error ? err.message : String(err) },
+        'the scaled workload could not be read; the scale is not judged',
+      );
       return undefined;
     }
   }
@@ -423,7 +455,10 @@ export class LiveCluster implements AdmissionContext {
   updateGauges(): void {
     const m = this.opts.metrics;
     if (!m) return;
-    const caches: [string, { disconnectedMs(): number }][] = [...Object.entries(this.informers), ...(this.podCache ? [['pods', this.podCache] as [string, PodCache]] : [])];
+    const caches: [string, { disconnectedMs(): number }][] = [
+      ...Object.entries(this.informers),
+      ...(this.podCache ? [['pods', this.podCache] as [string, PodCache]] : []),
+    ];
     for (const [name, cache] of caches) {
       const ms = cache.disconnectedMs();
       m.cacheDisconnected.set({ cache: name }, ms / 1000);
@@ -438,7 +473,8 @@ export class LiveCluster implements AdmissionContext {
     if (!cache) return undefined;
     let incomplete: string | undefined;
     if (!cache.synced) incomplete = 'the pod list has not been received yet';
-    else if (cache.disconnectedMs() > this.opts.maxStalenessMs) incomplete = `the pod cache has been disconnected for ${Math.round(cache.disconnectedMs() / 1000)}s`;
+    else if (cache.disconnectedMs() > this.opts.maxStalenessMs)
+      incomplete = `the pod cache has been disconnected for ${Math.round(cache.disconnectedMs() / 1000)}s`;
     return { index: cache.index, namespaceLabels: this.namespaceLabelsOf, incomplete };
   }
 

@@ -27,7 +27,9 @@ describe('webhook-config', () => {
         for (const r of rules) expect(r.resources).not.toEqual(expect.arrayContaining(['leases', 'nodes', 'events']));
         if (w['objectSelector'] === undefined) {
           expect(w['namespaceSelector']).toEqual({
-            matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'placement-webhook'] }],
+            matchExpressions: [
+              { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'placement-webhook'] },
+            ],
           });
         }
       }

@@ -14,7 +14,6 @@ export interface KubeObject {
   [k: string]: unknown;
 }
 
-
 /** Every object in `text`, Lists flattened, empty documents skipped. Throws `InvalidDocumentError` on bad input. */
 export function parseObjects(text: string, source: string): KubeObject[] {
   const loaded = loadYaml(text, OBJECTS_LIMITS);

@@ -34,7 +34,14 @@ function pod(key: string, o: PodOptions = {}): KubernetesObject {
     },
     spec: {
       ...(o.node === null ? {} : { nodeName: o.node ?? 'n1' }),
-      containers: [{ name: 'app', image: 'registry.example/app:1', env: [{ name: 'TOKEN', value: 'secret' }], resources: { requests: { cpu: o.cpu ?? '100m' } } }],
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.example/app:1',
+          env: [{ name: 'TOKEN', value: 'secret' }],
+          resources: { requests: { cpu: o.cpu ?? '100m' } },
+        },
+      ],
     },
     status: { phase: o.phase ?? 'Running', ...(o.podIP ? { podIP: o.podIP } : {}) },
   } as KubernetesObject;
@@ -137,18 +144,21 @@ describe('PodCache against a fake API server', () => {
       { selector: 'no field selector', fieldSelector: '' },
     ];
 
-    it.each(cases.flatMap((c) => selectors.map((s) => ({ ...c, ...s }))))('$name, listed or watched, with $selector', async ({ pod: p, kept, fieldSelector }) => {
-      fake.upsert(PODS, structuredClone({ ...p, metadata: { ...p.metadata, name: 'listed' } }));
-      const { cache, seen } = start(fieldSelector === undefined ? {} : { fieldSelector });
-      await vi.waitFor(() => expect(cache.synced).toBe(true));
-      await watching();
-      fake.upsert(PODS, structuredClone({ ...p, metadata: { ...p.metadata, name: 'watched' } }));
-      fake.upsert(PODS, pod('ns/marker'));
-      await vi.waitFor(() => expect(cache.index.get('ns', 'marker')).toBeDefined());
-      expect(keys(cache)).toEqual([...(kept ? ['ns/listed'] : []), 'ns/marker', ...(kept ? ['ns/watched'] : [])]);
-      if (kept && p.metadata?.deletionTimestamp) expect(cache.index.get('ns', 'watched')?.terminating).toBe(true);
-      expect(seen.rejected).toEqual([]);
-    });
+    it.each(cases.flatMap((c) => selectors.map((s) => ({ ...c, ...s }))))(
+      '$name, listed or watched, with $selector',
+      async ({ pod: p, kept, fieldSelector }) => {
+        fake.upsert(PODS, structuredClone({ ...p, metadata: { ...p.metadata, name: 'listed' } }));
+        const { cache, seen } = start(fieldSelector === undefined ? {} : { fieldSelector });
+        await vi.waitFor(() => expect(cache.synced).toBe(true));
+        await watching();
+        fake.upsert(PODS, structuredClone({ ...p, metadata: { ...p.metadata, name: 'watched' } }));
+        fake.upsert(PODS, pod('ns/marker'));
+        await vi.waitFor(() => expect(cache.index.get('ns', 'marker')).toBeDefined());
+        expect(keys(cache)).toEqual([...(kept ? ['ns/listed'] : []), 'ns/marker', ...(kept ? ['ns/watched'] : [])]);
+        if (kept && p.metadata?.deletionTimestamp) expect(cache.index.get('ns', 'watched')?.terminating).toBe(true);
+        expect(seen.rejected).toEqual([]);
+      },
+    );
 
     it.each(selectors)('a pod that completes is removed, and one bound later is added, with $selector', async ({ fieldSelector }) => {
       fake.upsert(PODS, pod('ns/job'));
@@ -347,7 +357,10 @@ describe('PodCache against a fake API server', () => {
       };
       const { cache, seen } = start({ pageSize: 5 });
       await vi.waitFor(() => expect(cache.synced).toBe(true));
-      const want = [...Array.from({ length: 20 }, (_, i) => `ns/p${String(i).padStart(2, '0')}`).filter((k) => k !== 'ns/p01' && k !== 'ns/p17'), 'ns/new'].sort();
+      const want = [
+        ...Array.from({ length: 20 }, (_, i) => `ns/p${String(i).padStart(2, '0')}`).filter((k) => k !== 'ns/p01' && k !== 'ns/p17'),
+        'ns/new',
+      ].sort();
       expect(keys(cache)).toEqual(want);
       expect(seen.listed).toMatchObject([{ pods: 19, restarts: 1, pages: 4 }]);
       // 2 pages, a refused third, then 4 pages
@@ -608,13 +621,16 @@ describe('PodCache against a fake API server', () => {
       // Busy time includes the fake API server's own work, which shares this thread.
       if (loop.longestBusyMs !== undefined) expect(loop.longestBusyMs).toBeLessThanOrEqual(50);
       else expect(loop.longestGapMs).toBeLessThanOrEqual(250);
-        }, 120_000);
+    }, 120_000);
   });
 });
 
 describe('PodCache against a scripted API server', () => {
   /** Answers each request with the next handler of its kind (list or watch); the last one answers the rest. */
-  async function scripted(handlers: { list: ((res: ServerResponse) => void)[]; watch: ((res: ServerResponse, req: IncomingMessage) => void)[] }): Promise<{ server: Server; url: string; counts: { list: number; watch: number } }> {
+  async function scripted(handlers: {
+    list: ((res: ServerResponse) => void)[];
+    watch: ((res: ServerResponse, req: IncomingMessage) => void)[];
+  }): Promise<{ server: Server; url: string; counts: { list: number; watch: number } }> {
     const counts = { list: 0, watch: 0 };
     const server = createServer((req, res) => {
       const watch = new URL(req.url ?? '/', 'http://x').searchParams.get('watch') === '1';
@@ -634,7 +650,8 @@ describe('PodCache against a scripted API server', () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     for (const l of lines) res.write(l);
   };
-  const added = (name: string, rv: string) => `${JSON.stringify({ type: 'ADDED', object: { ...pod(`ns/${name}`), metadata: { namespace: 'ns', name, resourceVersion: rv } } })}\n`;
+  const added = (name: string, rv: string) =>
+    `${JSON.stringify({ type: 'ADDED', object: { ...pod(`ns/${name}`), metadata: { namespace: 'ns', name, resourceVersion: rv } } })}\n`;
 
   let servers: Server[] = [];
   let caches: PodCache[] = [];
@@ -664,10 +681,13 @@ describe('PodCache against a scripted API server', () => {
   it('a watch line that is not JSON is reported and skipped; a last line without its newline is still an event', async () => {
     const api = await scripted({
       list: [emptyList('1')],
-      watch: [(res) => {
-        opened(res, ['{"type":"ADDED","object":{"metadata":{"na', 'me":"x"\n', added('a', '3'), '\n']);
-        res.end(added('b', '4').trimEnd());
-      }, (res) => opened(res)],
+      watch: [
+        (res) => {
+          opened(res, ['{"type":"ADDED","object":{"metadata":{"na', 'me":"x"\n', added('a', '3'), '\n']);
+          res.end(added('b', '4').trimEnd());
+        },
+        (res) => opened(res),
+      ],
     });
     servers.push(api.server);
     const { cache, seen } = start(api.url);
@@ -695,10 +715,16 @@ describe('PodCache against a scripted API server', () => {
     const api = await scripted({
       list: [emptyList('1'), emptyList('5')],
       // the first watch ends as the server's watch timeout ends it: cleanly, after an event (resumed at once)
-      watch: [(res) => {
-        opened(res, [added('a', '2')]);
-        setTimeout(() => res.end(), 50);
-      }, status(500, 'etcd is sad'), (res) => res.destroy(), status(410, 'too old resource version'), (res) => opened(res)],
+      watch: [
+        (res) => {
+          opened(res, [added('a', '2')]);
+          setTimeout(() => res.end(), 50);
+        },
+        status(500, 'etcd is sad'),
+        (res) => res.destroy(),
+        status(410, 'too old resource version'),
+        (res) => opened(res),
+      ],
     });
     servers.push(api.server);
     const { cache, seen } = start(api.url);
@@ -720,7 +746,13 @@ describe('WatchLines', () => {
     const lines: string[] = [];
     const errors: Error[] = [];
     let ended = false;
-    const w = new WatchLines(res, maxLineBytes, (l) => lines.push(l.toString('utf8')), () => (ended = true), (e) => errors.push(e));
+    const w = new WatchLines(
+      res,
+      maxLineBytes,
+      (l) => lines.push(l.toString('utf8')),
+      () => (ended = true),
+      (e) => errors.push(e),
+    );
     return { lines, ended: () => ended, errors, w };
   }
 
@@ -745,10 +777,16 @@ describe('WatchLines', () => {
     const turns: number[] = [];
     let inTurn = 0;
     const seen: number[] = [];
-    const w = new WatchLines(res, 1 << 20, (l) => {
-      inTurn++;
-      seen.push(Number(l.toString()));
-    }, () => undefined, () => undefined);
+    const w = new WatchLines(
+      res,
+      1 << 20,
+      (l) => {
+        inTurn++;
+        seen.push(Number(l.toString()));
+      },
+      () => undefined,
+      () => undefined,
+    );
     let ticking = true;
     const tick = () => {
       if (inTurn > 0) turns.push(inTurn);
@@ -805,13 +843,30 @@ describe('WatchLines', () => {
 
 describe('ListBody', () => {
   const bodies: { name: string; body: string }[] = [
-    { name: 'a list as the API server writes it', body: JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '5', continue: 'abc' }, items: [{ a: 1 }, { b: [1, 2, { c: '}' }] }] }) },
+    {
+      name: 'a list as the API server writes it',
+      body: JSON.stringify({
+        kind: 'PodList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: '5', continue: 'abc' },
+        items: [{ a: 1 }, { b: [1, 2, { c: '}' }] }],
+      }),
+    },
     { name: 'items before the metadata', body: JSON.stringify({ items: [{ a: 1 }], metadata: { resourceVersion: '9' } }) },
-    { name: 'strings holding quotes, backslashes and brackets', body: JSON.stringify({ items: [{ s: 'a"]},{\\' }, { t: '\\' }, { u: '\\"' }, { v: '[{' }], metadata: {} }) },
-    { name: 'unicode and whitespace', body: JSON.stringify({ metadata: { é: 'ü' }, items: [{ name: 'pod-é-𝄞', labels: { 'ключ': '值' } }, {}] }, null, 2) },
+    {
+      name: 'strings holding quotes, backslashes and brackets',
+      body: JSON.stringify({ items: [{ s: 'a"]},{\\' }, { t: '\\' }, { u: '\\"' }, { v: '[{' }], metadata: {} }),
+    },
+    {
+      name: 'unicode and whitespace',
+      body: JSON.stringify({ metadata: { é: 'ü' }, items: [{ name: 'pod-é-𝄞', labels: { ключ: '值' } }, {}] }, null, 2),
+    },
     { name: 'an empty list', body: '{"kind":"PodList","items":[],"metadata":{"resourceVersion":"1"}}' },
     { name: 'items that are not objects', body: JSON.stringify({ items: [null, 1, -2.5e3, 'x', true, [1, [2]], {}] }) },
-    { name: 'an items key inside an item or the metadata', body: JSON.stringify({ metadata: { items: [1] }, items: [{ items: [2], metadata: { items: {} } }] }) },
+    {
+      name: 'an items key inside an item or the metadata',
+      body: JSON.stringify({ metadata: { items: [1] }, items: [{ items: [2], metadata: { items: {} } }] }),
+    },
     { name: 'items that is not a list', body: JSON.stringify({ items: null, metadata: { resourceVersion: '1' } }) },
     { name: 'no items at all', body: JSON.stringify({ kind: 'Status', code: 410 }) },
     { name: 'not an object', body: '[1,2]' },
@@ -824,7 +879,7 @@ describe('ListBody', () => {
     const whole: unknown = JSON.parse(body);
     const isList = whole !== null && typeof whole === 'object' && !Array.isArray(whole) && Array.isArray((whole as { items?: unknown }).items);
     expect(items).toEqual(isList ? (whole as { items: unknown[] }).items : []);
-    expect(list.envelope()).toEqual(isList ? { ...(whole), items: [] } : whole);
+    expect(list.envelope()).toEqual(isList ? { ...whole, items: [] } : whole);
   });
 
   it.each([
@@ -897,7 +952,9 @@ function* realisticPods(count: number, nodes: number): Generator<Record<string, 
           creationTimestamp: '2024-05-01T10:00:00Z',
           labels: { app, 'pod-template-hash': hash, team, version: 'v1.4.2' },
           annotations: { 'kubectl.kubernetes.io/restartedAt': '2024-05-01T09:59:00Z', 'prometheus.io/scrape': 'true' },
-          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${app}-${hash}`, uid: `${hash}-rs`, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [
+            { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${app}-${hash}`, uid: `${hash}-rs`, controller: true, blockOwnerDeletion: true },
+          ],
           managedFields: [
             {
               manager: 'kube-controller-manager',
@@ -906,15 +963,51 @@ function* realisticPods(count: number, nodes: number): Generator<Record<string, 
               time: '2024-05-01T10:00:00Z',
               fieldsType: 'FieldsV1',
               fieldsV1: {
-                'f:metadata': { 'f:generateName': {}, 'f:labels': { '.': {}, 'f:app': {}, 'f:pod-template-hash': {}, 'f:team': {}, 'f:version': {} } },
-                'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:env': {}, 'f:image': {}, 'f:ports': {}, 'f:resources': { '.': {}, 'f:limits': {}, 'f:requests': {} } } }, 'f:dnsPolicy': {}, 'f:restartPolicy': {} },
+                'f:metadata': {
+                  'f:generateName': {},
+                  'f:labels': { '.': {}, 'f:app': {}, 'f:pod-template-hash': {}, 'f:team': {}, 'f:version': {} },
+                },
+                'f:spec': {
+                  'f:containers': {
+                    'k:{"name":"app"}': {
+                      '.': {},
+                      'f:env': {},
+                      'f:image': {},
+                      'f:ports': {},
+                      'f:resources': { '.': {}, 'f:limits': {}, 'f:requests': {} },
+                    },
+                  },
+                  'f:dnsPolicy': {},
+                  'f:restartPolicy': {},
+                },
               },
             },
-            { manager: 'kubelet', operation: 'Update', apiVersion: 'v1', time: '2024-05-01T10:00:05Z', fieldsType: 'FieldsV1', subresource: 'status', fieldsV1: { 'f:status': { 'f:conditions': {}, 'f:containerStatuses': {}, 'f:hostIP': {}, 'f:phase': {}, 'f:podIP': {}, 'f:startTime': {} } } },
+            {
+              manager: 'kubelet',
+              operation: 'Update',
+              apiVersion: 'v1',
+              time: '2024-05-01T10:00:05Z',
+              fieldsType: 'FieldsV1',
+              subresource: 'status',
+              fieldsV1: {
+                'f:status': { 'f:conditions': {}, 'f:containerStatuses': {}, 'f:hostIP': {}, 'f:phase': {}, 'f:podIP': {}, 'f:startTime': {} },
+              },
+            },
           ],
         },
         spec: {
-          volumes: [{ name: 'kube-api-access', projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }, { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }], defaultMode: 420 } }],
+          volumes: [
+            {
+              name: 'kube-api-access',
+              projected: {
+                sources: [
+                  { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+                  { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                ],
+                defaultMode: 420,
+              },
+            },
+          ],
           containers: [
             {
               name: 'app',
@@ -926,10 +1019,25 @@ function* realisticPods(count: number, nodes: number): Generator<Record<string, 
                 { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: `${app}-db`, key: 'password' } } },
                 { name: 'API_TOKEN', value: 'sk-live-5f2a9c1e7d3b4a6f8e0c2d4b6a8f0e1c' },
               ],
-              resources: { requests: { cpu: ['100m', '250m', '500m', '1'][w % 4], memory: ['128Mi', '512Mi', '1Gi'][w % 3] }, limits: { memory: '2Gi' } },
+              resources: {
+                requests: { cpu: ['100m', '250m', '500m', '1'][w % 4], memory: ['128Mi', '512Mi', '1Gi'][w % 3] },
+                limits: { memory: '2Gi' },
+              },
               volumeMounts: [{ name: 'kube-api-access', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }],
-              livenessProbe: { httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
-              readinessProbe: { httpGet: { path: '/ready', port: 8080, scheme: 'HTTP' }, timeoutSeconds: 1, periodSeconds: 5, successThreshold: 1, failureThreshold: 3 },
+              livenessProbe: {
+                httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' },
+                timeoutSeconds: 1,
+                periodSeconds: 10,
+                successThreshold: 1,
+                failureThreshold: 3,
+              },
+              readinessProbe: {
+                httpGet: { path: '/ready', port: 8080, scheme: 'HTTP' },
+                timeoutSeconds: 1,
+                periodSeconds: 5,
+                successThreshold: 1,
+                failureThreshold: 3,
+              },
               terminationMessagePath: '/dev/termination-log',
               imagePullPolicy: 'IfNotPresent',
             },
@@ -944,12 +1052,27 @@ function* realisticPods(count: number, nodes: number): Generator<Record<string, 
             { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
             { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
           ],
-          ...(w % 100 === 7 ? { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: 'kubernetes.io/hostname' }] } } } : {}),
+          ...(w % 100 === 7
+            ? {
+                affinity: {
+                  podAntiAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: [
+                      { labelSelector: { matchLabels: { app } }, topologyKey: 'kubernetes.io/hostname' },
+                    ],
+                  },
+                },
+              }
+            : {}),
           priority: 0,
         },
         status: {
           phase: 'Running',
-          conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: '2024-05-01T10:00:08Z' })),
+          conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({
+            type,
+            status: 'True',
+            lastProbeTime: null,
+            lastTransitionTime: '2024-05-01T10:00:08Z',
+          })),
           hostIP: '10.0.12.34',
           podIP: '10.1.2.3',
           podIPs: [{ ip: '10.1.2.3' }],

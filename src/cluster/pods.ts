@@ -228,7 +228,8 @@ const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** namespace and name of a pod-shaped object, as `PodReader` keys it (no namespace: `default`); throws when it has none. */
 function podRef(obj: unknown): { namespace: string; name: string } {
-  if (!isObject(obj)) throw new MalformedPodError(`a pod that is ${obj === null ? 'null' : Array.isArray(obj) ? 'a list' : `a ${typeof obj}`}, not an object`);
+  if (!isObject(obj))
+    throw new MalformedPodError(`a pod that is ${obj === null ? 'null' : Array.isArray(obj) ? 'a list' : `a ${typeof obj}`}, not an object`);
   const metadata = obj['metadata'];
   if (!isObject(metadata)) throw new MalformedPodError('a pod without metadata');
   const name = metadata['name'];
@@ -509,7 +510,7 @@ export class WatchLines {
   private readonly drain = (): void => {
     this.immediate = undefined;
     const started = performance.now();
-    for (let n = 0; this.head < this.queue.length; ) {
+    for (let n = 0; this.head < this.queue.length;) {
       const line = this.queue[this.head] as Buffer;
       this.queue[this.head++] = undefined;
       this.queuedBytes -= line.length;
@@ -723,7 +724,8 @@ export class PodCache {
         listed = await this.listPages(generation);
       } catch (err) {
         if (!(err instanceof GoneError) || this.stopped) throw err;
-        if (restarts === MAX_LIST_RESTARTS) throw new Error(`the pod list expired ${restarts + 1} times before it was complete: ${err.message}`, { cause: err });
+        if (restarts === MAX_LIST_RESTARTS)
+          throw new Error(`the pod list expired ${restarts + 1} times before it was complete: ${err.message}`, { cause: err });
         restarts++;
         this.log.info({ err: err.message, restarts }, 'pod list continue token expired; listing from the start');
         continue;
@@ -793,7 +795,10 @@ export class PodCache {
   }
 
   /** One page's body into the index, an item at a time, giving the event loop back every `SLICE_MS`. */
-  private async applyPage(body: Buffer, generation: number): Promise<{ resourceVersion: string; continueToken: string | undefined; items: number; longestBlockMs: number }> {
+  private async applyPage(
+    body: Buffer,
+    generation: number,
+  ): Promise<{ resourceVersion: string; continueToken: string | undefined; items: number; longestBlockMs: number }> {
     const list = new ListBody(body);
     let sliceStart = performance.now();
     let longestBlockMs = 0;
@@ -990,10 +995,13 @@ export class PodCache {
       };
       const session: WatchSession = { end: () => finish() };
       this.watchSession = session;
-      const watchdog = setTimeout(() => {
-        this.log.info({ timeoutSeconds }, 'pod watch silent past its timeout; resuming');
-        finish();
-      }, (timeoutSeconds + WATCHDOG_GRACE_S) * 1000);
+      const watchdog = setTimeout(
+        () => {
+          this.log.info({ timeoutSeconds }, 'pod watch silent past its timeout; resuming');
+          finish();
+        },
+        (timeoutSeconds + WATCHDOG_GRACE_S) * 1000,
+      );
       watchdog.unref();
       const onLine = (line: Buffer) => {
         events++;

@@ -6,7 +6,16 @@ import { MAX_REPORT_BYTES, MAX_RESULTS, OMITTED_ANNOTATION, POLICY_REPORT, Polic
 
 interface Report extends KubernetesObject {
   summary: Record<string, number>;
-  results: { rule: string; result: string; message: string; policy: string; source: string; resources: unknown[]; timestamp: { seconds: number }; properties: Record<string, string> }[];
+  results: {
+    rule: string;
+    result: string;
+    message: string;
+    policy: string;
+    source: string;
+    resources: unknown[];
+    timestamp: { seconds: number };
+    properties: Record<string, string>;
+  }[];
 }
 
 const result = (namespace: string, name: string, over: Partial<ReportResult> = {}): ReportResult => ({
@@ -36,7 +45,10 @@ describe('reportFor', () => {
       ['warn', 'drift', 'placement-webhook', 'placement-webhook'],
     ]);
     const again = reportFor('team-a', [result('team-a', 'a'), result('team-a', 'c')], r, 200);
-    expect(again.results.map((x) => x['timestamp'])).toEqual([{ seconds: 100, nanos: 0 }, { seconds: 200, nanos: 0 }]);
+    expect(again.results.map((x) => x['timestamp'])).toEqual([
+      { seconds: 100, nanos: 0 },
+      { seconds: 200, nanos: 0 },
+    ]);
   });
 
   it(`keeps at most ${MAX_RESULTS} results, counts them all, and says how many are left out`, () => {
@@ -83,13 +95,22 @@ describe('PolicyReports against a fake API server', () => {
     const first = await publisher.reconcile([result('team-a', 'web-1'), result('team-b', 'db-0', { result: 'warn', rule: 'drift' })]);
     expect(first).toEqual({ served: true, created: 2, updated: 0, deleted: 0, unchanged: 0, failed: 0 });
     expect(stored('team-a')?.summary).toMatchObject({ fail: 1, warn: 0 });
-    expect(stored('team-a')?.results[0]).toMatchObject({ policy: 'placement-webhook', rule: 'node-affinity', result: 'fail', resources: [{ kind: 'Pod', name: 'web-1', namespace: 'team-a' }] });
+    expect(stored('team-a')?.results[0]).toMatchObject({
+      policy: 'placement-webhook',
+      rule: 'node-affinity',
+      result: 'fail',
+      resources: [{ kind: 'Pod', name: 'web-1', namespace: 'team-a' }],
+    });
     expect(stored('team-b')?.summary).toMatchObject({ fail: 0, warn: 1 });
 
     // The same findings a minute later: no write at all.
     clock += 60_000;
     const writesBefore = { ...fake.writes(reports) };
-    expect(await publisher.reconcile([result('team-a', 'web-1'), result('team-b', 'db-0', { result: 'warn', rule: 'drift' })])).toMatchObject({ unchanged: 2, created: 0, updated: 0 });
+    expect(await publisher.reconcile([result('team-a', 'web-1'), result('team-b', 'db-0', { result: 'warn', rule: 'drift' })])).toMatchObject({
+      unchanged: 2,
+      created: 0,
+      updated: 0,
+    });
     expect(fake.writes(reports)).toMatchObject({ create: writesBefore.create, update: writesBefore.update, delete: writesBefore.delete });
 
     // One more finding in team-a; team-b's is gone.
@@ -128,7 +149,15 @@ describe('PolicyReports against a fake API server', () => {
 
   it('does nothing when the CRD is not served, and says so in one log line (not one per reconcile)', async () => {
     fake.unserve(POLICY_REPORT.group);
-    for (let i = 0; i < 3; i++) expect(await publisher.reconcile([result('team-a', 'web-1')])).toEqual({ served: false, created: 0, updated: 0, deleted: 0, unchanged: 0, failed: 0 });
+    for (let i = 0; i < 3; i++)
+      expect(await publisher.reconcile([result('team-a', 'web-1')])).toEqual({
+        served: false,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        unchanged: 0,
+        failed: 0,
+      });
     expect(log.lines.filter((l) => String(l['msg']).includes('not served'))).toHaveLength(1);
     expect(fake.writes(reports)).toEqual({ get: 0, list: 0, create: 0, update: 0, delete: 0 });
     // Installed later: written at the next reconcile.

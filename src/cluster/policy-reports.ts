@@ -154,7 +154,13 @@ export function reportFor(namespace: string, results: readonly ReportResult[], e
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
       ...(omitted > 0 ? { annotations: { [OMITTED_ANNOTATION]: String(omitted) } } : {}),
     },
-    summary: { pass: 0, fail: sorted.filter((r) => r.result === 'fail').length, warn: sorted.filter((r) => r.result === 'warn').length, error: 0, skip: 0 },
+    summary: {
+      pass: 0,
+      fail: sorted.filter((r) => r.result === 'fail').length,
+      warn: sorted.filter((r) => r.result === 'warn').length,
+      error: 0,
+      skip: 0,
+    },
     results: built,
   };
 }
@@ -226,11 +232,19 @@ export class PolicyReports {
     const served = await this.isServed();
     if (served === undefined) return { ...outcome, failed: 1 };
     if (!served) {
-      if (this.served !== false) log.info({ resource: `${POLICY_REPORT.plural}.${POLICY_REPORT.group}/${POLICY_REPORT.version}` }, 'policy reports: the PolicyReport CRD is not served; no reports are written');
+      if (this.served !== false)
+        log.info(
+          { resource: `${POLICY_REPORT.plural}.${POLICY_REPORT.group}/${POLICY_REPORT.version}` },
+          'policy reports: the PolicyReport CRD is not served; no reports are written',
+        );
       this.served = false;
       return outcome;
     }
-    if (this.served !== true) log.info({ resource: `${POLICY_REPORT.plural}.${POLICY_REPORT.group}/${POLICY_REPORT.version}` }, 'policy reports: the PolicyReport CRD is served; writing reports');
+    if (this.served !== true)
+      log.info(
+        { resource: `${POLICY_REPORT.plural}.${POLICY_REPORT.group}/${POLICY_REPORT.version}` },
+        'policy reports: the PolicyReport CRD is served; writing reports',
+      );
     this.served = true;
     outcome.served = true;
 

@@ -32,15 +32,28 @@ rules:
 function behaviour(r: CompileResult): unknown {
   if (!r.ok) return { errors: r.errors, warnings: r.warnings };
   const s: RuleSet = r.ruleSet;
-  const probes: [string, Record<string, string>][] = [['ns-0', {}], ['ns-3', { team: 't4' }], ['default', { team: 't1', app: 'x' }], ['team-a', { app: 'web' }]];
+  const probes: [string, Record<string, string>][] = [
+    ['ns-0', {}],
+    ['ns-3', { team: 't4' }],
+    ['default', { team: 't1', app: 'x' }],
+    ['team-a', { app: 'web' }],
+  ];
   return {
-    rules: s.rules.map((x) => ({ index: x.index, name: x.name, onConflict: x.onConflict, placement: x.placement, includeDaemonSetPods: x.includeDaemonSetPods })),
+    rules: s.rules.map((x) => ({
+      index: x.index,
+      name: x.name,
+      onConflict: x.onConflict,
+      placement: x.placement,
+      includeDaemonSetPods: x.includeDaemonSetPods,
+    })),
     order: [...s.order],
     excluded: [...s.excludedNamespaces],
     validation: s.validation,
     warnings: s.warnings,
     candidates: probes.map(([ns, labels]) => s.rulesFor(ns, labels).map((x) => x.name)),
-    matches: probes.map(([namespace, podLabels]) => s.rules.filter((x) => x.matches({ namespace, podLabels, namespaceLabels: { 'kubernetes.io/metadata.name': namespace } })).map((x) => x.name)),
+    matches: probes.map(([namespace, podLabels]) =>
+      s.rules.filter((x) => x.matches({ namespace, podLabels, namespaceLabels: { 'kubernetes.io/metadata.name': namespace } })).map((x) => x.name),
+    ),
   };
 }
 
@@ -110,19 +123,23 @@ describe('RulesChecker: when its thread fails', () => {
     checker = undefined;
   });
 
-  it('a thread that dies while checking: that document is checked on this thread, and the next ones in a new thread', { timeout: 30_000 }, async () => {
-    checker = new RulesChecker();
-    await checker.compile(EXAMPLE);
-    const worker = (checker as unknown as { worker: { terminate(): Promise<number> } | undefined }).worker;
-    expect(worker).toBeDefined();
-    const pending = checker.compile(manyRules(300));
-    await worker?.terminate();
-    expect(behaviour(await pending)).toEqual(behaviour(parseRules(manyRules(300))));
-    expect(checker.fallbacks).toBe(1);
-    expect(behaviour(await checker.compile(INVALID))).toEqual(behaviour(parseRules(INVALID)));
-    expect(checker.fallbacks).toBe(1);
-    expect((checker as unknown as { worker: unknown }).worker).toBeDefined();
-  });
+  it(
+    'a thread that dies while checking: that document is checked on this thread, and the next ones in a new thread',
+    { timeout: 30_000 },
+    async () => {
+      checker = new RulesChecker();
+      await checker.compile(EXAMPLE);
+      const worker = (checker as unknown as { worker: { terminate(): Promise<number> } | undefined }).worker;
+      expect(worker).toBeDefined();
+      const pending = checker.compile(manyRules(300));
+      await worker?.terminate();
+      expect(behaviour(await pending)).toEqual(behaviour(parseRules(manyRules(300))));
+      expect(checker.fallbacks).toBe(1);
+      expect(behaviour(await checker.compile(INVALID))).toEqual(behaviour(parseRules(INVALID)));
+      expect(checker.fallbacks).toBe(1);
+      expect((checker as unknown as { worker: unknown }).worker).toBeDefined();
+    },
+  );
 
   it('a check that takes longer than the timeout is done on this thread instead', { timeout: 30_000 }, async () => {
     checker = new RulesChecker({ timeoutMs: 1 });

@@ -108,7 +108,10 @@ export class RulesChecker {
     if (!worker) return this.fallBackAll();
     worker.postMessage(head.request);
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.replaceWorker(`no answer in ${this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`), this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.timer = setTimeout(
+      () => this.replaceWorker(`no answer in ${this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`),
+      this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    );
     this.timer.unref();
   }
 

@@ -87,7 +87,8 @@ export class StaticCluster implements AdmissionContext {
     const pools = [...(extras.nodePools ?? [])].sort(byWeight).map(nodePoolCapacity);
     const groups = (extras.machineGroups ?? []).map(clusterApiCapacity);
     const sources = [...pools, ...groups].filter((c): c is AddableCapacity => c !== undefined);
-    this.capacityView = sources.length === 0 && extras.capacityIncomplete === undefined ? NO_CAPACITY : { sources, incomplete: extras.capacityIncomplete };
+    this.capacityView =
+      sources.length === 0 && extras.capacityIncomplete === undefined ? NO_CAPACITY : { sources, incomplete: extras.capacityIncomplete };
   }
 
   rules(): RuleSet {

@@ -14,7 +14,6 @@ import { deepFreeze } from '../util/json.js';
 
 const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-
 interface Outcome {
   readonly original: V1Pod;
   readonly result: Mutation;
@@ -39,8 +38,7 @@ function mutate(pod: V1Pod, rs: RuleSet, namespaceLabels: Record<string, string>
 
 const r = (name: string, inject: Inject, extra: Partial<Rule> = {}): Rule => ({ name, inject, ...extra });
 const annotationOf = (pod: V1Pod) => pod.metadata?.annotations?.[APPLIED_RULES_ANNOTATION];
-const requiredTermsOf = (spec: V1PodSpec) =>
-  spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+const requiredTermsOf = (spec: V1PodSpec) => spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
 type RuleTerm = Static<typeof NodeSelectorTerm>;
 const inTerm = (key: string, ...values: string[]): RuleTerm => ({ matchExpressions: [{ key, operator: 'In', values }] });
 const requiredAffinity = (...nodeSelectorTerms: RuleTerm[]): Inject => ({
@@ -83,8 +81,7 @@ const conflictKinds: ConflictKind[] = [
     ruleValue: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }],
     kept: "rule r: kept the pod's topologySpreadConstraint zone/DoNotSchedule maxSkew=2 (the rule sets maxSkew=1)",
     replaced: "rule r: replaced the pod's topologySpreadConstraint zone/DoNotSchedule maxSkew=2 with maxSkew=1",
-    denial:
-      "rule r (onConflict: reject): the pod's topologySpreadConstraint zone/DoNotSchedule has maxSkew=2, the rule requires maxSkew=1",
+    denial: "rule r (onConflict: reject): the pod's topologySpreadConstraint zone/DoNotSchedule has maxSkew=2, the rule requires maxSkew=1",
   },
   {
     field: 'env',
@@ -99,7 +96,9 @@ const conflictKinds: ConflictKind[] = [
   },
   {
     field: 'envFrom',
-    pod: makePod().initContainer('init', { envFrom: [{ secretRef: { name: 'creds' }, prefix: 'A_' }] }).container('app'),
+    pod: makePod()
+      .initContainer('init', { envFrom: [{ secretRef: { name: 'creds' }, prefix: 'A_' }] })
+      .container('app'),
     inject: { envFrom: [{ secretRef: { name: 'creds' } }] },
     read: (s) => s.initContainers?.[0]?.envFrom,
     podValue: [{ secretRef: { name: 'creds' }, prefix: 'A_' }],
@@ -253,17 +252,29 @@ describe('mutatePod: rules apply in document order, each on the previous result'
       ruleSet([r('zone', requiredAffinity(inTerm('zone', 'a', 'b'))), r('disk', requiredAffinity(inTerm('disk', 'ssd')))]),
     );
     expect(requiredTermsOf(spec)).toStrictEqual([
-      { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }, { key: 'disk', operator: 'In', values: ['ssd'] }] },
+      {
+        matchExpressions: [
+          { key: 'zone', operator: 'In', values: ['a', 'b'] },
+          { key: 'disk', operator: 'In', values: ['ssd'] },
+        ],
+      },
     ]);
   });
 
   it('a second rule whose terms the first already set changes nothing more', () => {
     const { spec } = mutate(
-      makePod().requiredTerms([inTerm('gpu', 'a100')]).obj(),
+      makePod()
+        .requiredTerms([inTerm('gpu', 'a100')])
+        .obj(),
       ruleSet([r('one', requiredAffinity(inTerm('zone', 'a'))), r('two', requiredAffinity(inTerm('zone', 'a')))]),
     );
     expect(requiredTermsOf(spec)).toStrictEqual([
-      { matchExpressions: [{ key: 'gpu', operator: 'In', values: ['a100'] }, { key: 'zone', operator: 'In', values: ['a'] }] },
+      {
+        matchExpressions: [
+          { key: 'gpu', operator: 'In', values: ['a100'] },
+          { key: 'zone', operator: 'In', values: ['a'] },
+        ],
+      },
     ]);
   });
 
@@ -306,7 +317,12 @@ describe('mutatePod: pods left alone', () => {
   const spot = r('spot', { nodeSelector: { lifecycle: 'spot' } });
 
   it.each<{ name: string; pod: V1Pod; rules: Rule[]; settings?: Parameters<typeof ruleSet>[1]; skipped: string }>([
-    { name: 'a pod in kube-system (excluded by default)', pod: makePod().ns('kube-system').obj(), rules: [spot], skipped: 'namespace kube-system is excluded' },
+    {
+      name: 'a pod in kube-system (excluded by default)',
+      pod: makePod().ns('kube-system').obj(),
+      rules: [spot],
+      skipped: 'namespace kube-system is excluded',
+    },
     {
       name: 'a pod in kube-node-lease (excluded by default)',
       pod: makePod().ns('kube-node-lease').obj(),
@@ -394,10 +410,7 @@ describe('mutatePod: pods left alone', () => {
   });
 
   it('a pod no rule matches is returned as it was, without the annotation', () => {
-    const { result, ops, original } = mutate(
-      makePod().obj(),
-      ruleSet([r('x', { nodeSelector: { a: 'b' } }, { match: { namespaces: ['other'] } })]),
-    );
+    const { result, ops, original } = mutate(makePod().obj(), ruleSet([r('x', { nodeSelector: { a: 'b' } }, { match: { namespaces: ['other'] } })]));
     expect(result.pod).toBe(original);
     expect(result.appliedRules).toStrictEqual([]);
     expect(ops).toStrictEqual([]);
@@ -409,13 +422,23 @@ describe('mutatePod: pods left alone', () => {
 describe('mutatePod: namespace matching', () => {
   const byName = (operator: 'In' | 'NotIn') =>
     ruleSet([
-      r('streaming', { nodeSelector: { pool: 'media' } }, {
-        match: { namespaceSelector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator, values: ['streaming'] }] } },
-      }),
+      r(
+        'streaming',
+        { nodeSelector: { pool: 'media' } },
+        {
+          match: { namespaceSelector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator, values: ['streaming'] }] } },
+        },
+      ),
     ]);
 
   it.each<{ name: string; rs: RuleSet; namespace: string; labels: Record<string, string>; applied: string[] }>([
-    { name: 'kubernetes.io/metadata.name In matches the named namespace', rs: byName('In'), namespace: 'streaming', labels: {}, applied: ['streaming'] },
+    {
+      name: 'kubernetes.io/metadata.name In matches the named namespace',
+      rs: byName('In'),
+      namespace: 'streaming',
+      labels: {},
+      applied: ['streaming'],
+    },
     { name: 'kubernetes.io/metadata.name In does not match another namespace', rs: byName('In'), namespace: 'batch', labels: {}, applied: [] },
     { name: 'kubernetes.io/metadata.name NotIn skips the named namespace', rs: byName('NotIn'), namespace: 'streaming', labels: {}, applied: [] },
     {
@@ -442,9 +465,13 @@ describe('mutatePod: namespace matching', () => {
     {
       name: 'namespaces, namespaceSelector and podSelector must all hold',
       rs: ruleSet([
-        r('all', { nodeSelector: { pool: 'media' } }, {
-          match: { namespaces: ['streaming'], namespaceSelector: { matchLabels: { team: 'media' } }, podSelector: { matchLabels: { app: 'x' } } },
-        }),
+        r(
+          'all',
+          { nodeSelector: { pool: 'media' } },
+          {
+            match: { namespaces: ['streaming'], namespaceSelector: { matchLabels: { team: 'media' } }, podSelector: { matchLabels: { app: 'x' } } },
+          },
+        ),
       ]),
       namespace: 'streaming',
       labels: { team: 'media' },
@@ -492,7 +519,10 @@ describe('mutatePod: the node-affinity term limit', () => {
   it('a second rule that pushes the combination over the limit is the one named', () => {
     const { result } = mutate(
       makePod().requiredTerms(podTerms(4)).obj(),
-      ruleSet([r('first', requiredAffinity(...ruleTerms(4))), r('second', requiredAffinity(inTerm('a', '1'), inTerm('b', '1'), inTerm('c', '1'), inTerm('d', '1'), inTerm('e', '1')))]),
+      ruleSet([
+        r('first', requiredAffinity(...ruleTerms(4))),
+        r('second', requiredAffinity(inTerm('a', '1'), inTerm('b', '1'), inTerm('c', '1'), inTerm('d', '1'), inTerm('e', '1'))),
+      ]),
     );
     expect(result.denial).toBe(
       "rule second cannot be applied: combining the pod's 16 required node-affinity terms with the rule's 5 gives more than 64 terms, the limit",

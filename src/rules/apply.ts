@@ -48,7 +48,9 @@ function conflictWarning(rule: CompiledRule, c: Conflict): string {
 }
 
 const conflictList = (conflicts: readonly Conflict[]): string =>
-  conflicts.map((c) => (c.existing === undefined ? `${c.subject} differs` : `${c.subject} has ${c.existing}, the rule requires ${c.wanted}`)).join('; ');
+  conflicts
+    .map((c) => (c.existing === undefined ? `${c.subject} differs` : `${c.subject} has ${c.existing}, the rule requires ${c.wanted}`))
+    .join('; ');
 
 function conflictDenial(rule: CompiledRule, conflicts: readonly Conflict[]): string {
   return `rule ${rule.name} (onConflict: reject): the pod's ${conflictList(conflicts)}`;

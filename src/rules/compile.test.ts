@@ -74,9 +74,7 @@ describe('compileRules: structure', () => {
     },
     {
       name: 'a label selector operator that does not exist names the four supported ones',
-      doc: looseDoc([
-        { name: 'a', match: { namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Exist' }] } }, inject: {} },
-      ]),
+      doc: looseDoc([{ name: 'a', match: { namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Exist' }] } }, inject: {} }]),
       errors: [
         'rules[0].match.namespaceSelector.matchExpressions[0].operator: unsupported value "Exist"; supported values: "In", "NotIn", "Exists", "DoesNotExist"',
       ],
@@ -162,7 +160,10 @@ describe('compileRules: structure', () => {
             onConflict: 'sometimes', // not supported
             inject: {
               nodeSelector: { 'bad key!': 'x' },
-              tolerations: [{ key: 'spot', operator: 'Equals' }, { key: 'ok', operator: 'Exists', value: 'no' }],
+              tolerations: [
+                { key: 'spot', operator: 'Equals' },
+                { key: 'ok', operator: 'Exists', value: 'no' },
+              ],
               affinity: {
                 nodeAffinity: {
                   requiredDuringSchedulingIgnoredDuringExecution: {
@@ -175,7 +176,11 @@ describe('compileRules: structure', () => {
                   },
                 },
               },
-              env: [{ name: 'X', value: '1' }, { name: 'X', value: '2' }, { name: 'Y', value: 3 }],
+              env: [
+                { name: 'X', value: '1' },
+                { name: 'X', value: '2' },
+                { name: 'Y', value: 3 },
+              ],
               volumes: [{ name: 'cache' }, { name: 'cache', emptyDir: {} }, { name: 'data', configmap: {} }],
             },
           },

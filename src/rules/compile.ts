@@ -71,7 +71,6 @@ export type CompileResult =
 
 const checkStructure = compileSchema(RulesDocument);
 
-
 /** One rule, ready to match (its position in the document given). */
 export function compileRule(rule: Rule, index: number): CompiledRule {
   const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;
@@ -160,7 +159,11 @@ export function checkRules(doc: unknown): CheckResult {
  * The rule set of a document `checkRules` found valid. `rules`, when given, are its rules already compiled (by
  * `compileRule`, in order): a caller may compile them a few at a time.
  */
-export function buildRuleSet(typed: RulesDocument, warnings: readonly FieldError[], rules: readonly CompiledRule[] = typed.rules.map(compileRule)): RuleSet {
+export function buildRuleSet(
+  typed: RulesDocument,
+  warnings: readonly FieldError[],
+  rules: readonly CompiledRule[] = typed.rules.map(compileRule),
+): RuleSet {
   return {
     rules,
     order: new Map(rules.map((r) => [r.name, r.index])),

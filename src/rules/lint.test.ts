@@ -10,8 +10,7 @@ const REQUIRED = 'rules[0].inject.affinity.nodeAffinity.requiredDuringScheduling
 const PREFERRED = 'rules[0].inject.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution';
 
 // The API server's messages, verbatim (k8s.io/apimachinery validation).
-const DNS_LABEL =
-  "a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+const DNS_LABEL = "a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 const NAME_PART =
   "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc'; regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 const LABEL_VALUE =
@@ -63,7 +62,11 @@ describe('lintRules errors', () => {
     },
     {
       name: 'duplicate rule names are reported at the later rule',
-      doc: rulesDoc([rule({ nodeSelector: { a: 'b' } }), { name: 'other', inject: { nodeSelector: { a: 'b' } } }, rule({ nodeSelector: { c: 'd' } })]),
+      doc: rulesDoc([
+        rule({ nodeSelector: { a: 'b' } }),
+        { name: 'other', inject: { nodeSelector: { a: 'b' } } },
+        rule({ nodeSelector: { c: 'd' } }),
+      ]),
       errors: ['rules[2].name: duplicate value "r"'],
     },
     {
@@ -88,7 +91,7 @@ describe('lintRules errors', () => {
       errors: [
         'rules[0].inject.tolerations[0].operator: invalid value "Equal": operator must be Exists when `key` is empty, which means "match all values and all keys"',
         "rules[0].inject.tolerations[1].value: must be empty when `operator` is 'Exists'",
-        "rules[0].inject.tolerations[2].effect: invalid value \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set",
+        'rules[0].inject.tolerations[2].effect: invalid value "NoSchedule": effect must be \'NoExecute\' when `tolerationSeconds` is set',
         `rules[0].inject.tolerations[3].key: invalid value "bad key": ${NAME_PART}`,
       ],
     },
@@ -345,7 +348,7 @@ describe('lintRules errors', () => {
         'settings.validation.nodeTemplates[0].name: required value',
         `settings.validation.nodeTemplates[0].labels["-a"]: invalid value "-a": ${NAME_PART}`,
         'settings.validation.nodeTemplates[0].taints[0].key: required value',
-        "settings.validation.nodeTemplates[0].allocatable.cpu: invalid value \"lots\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+        'settings.validation.nodeTemplates[0].allocatable.cpu: invalid value "lots": quantities must match the regular expression \'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$\'',
         'settings.validation.nodeTemplates[2].name: duplicate value "t"',
       ],
     },
@@ -378,10 +381,15 @@ describe('lintRules warnings', () => {
     {
       name: 'an empty list warns about both',
       excluded: [],
-      warnings: ['settings.excludedNamespaces: replaces the default list and leaves out kube-system, kube-node-lease: their pods will be mutated and validated'],
+      warnings: [
+        'settings.excludedNamespaces: replaces the default list and leaves out kube-system, kube-node-lease: their pods will be mutated and validated',
+      ],
     },
   ])('$name', ({ excluded, warnings }) => {
-    const doc = rulesDoc([{ name: 'a', inject: { nodeSelector: { a: 'b' } } }], excluded === undefined ? undefined : { excludedNamespaces: excluded });
+    const doc = rulesDoc(
+      [{ name: 'a', inject: { nodeSelector: { a: 'b' } } }],
+      excluded === undefined ? undefined : { excludedNamespaces: excluded },
+    );
     expect(warningsOf(doc)).toEqual(warnings);
   });
 
@@ -401,15 +409,32 @@ describe('lintRules warnings', () => {
       'rules[1].onConflict: may apply to the same pods as rules[0] ("a") but sets zone=b where that rule sets zone=a, and overriding it would make a re-invocation reject the pod (that rule\'s onConflict is reject)',
     ]);
     // Disjoint matches, or a later rule that keeps, are fine.
-    expect(lintRules(rulesDoc([zone('a', 'a', { namespaces: ['x'] }, 'reject'), zone('b', 'b', { namespaces: ['y'] }, 'override')])).errors).toEqual([]);
+    expect(lintRules(rulesDoc([zone('a', 'a', { namespaces: ['x'] }, 'reject'), zone('b', 'b', { namespaces: ['y'] }, 'override')])).errors).toEqual(
+      [],
+    );
     expect(lintRules(rulesDoc([zone('a', 'a', undefined, 'reject'), zone('b', 'b', undefined, 'keep')])).errors).toEqual([]);
   });
 
   it.each<{ field: string; a: Rule['inject']; b: Rule['inject']; what: string }>([
-    { field: 'volumes', a: { volumes: [{ name: 'ca', configMap: { name: 'ca' } }] }, b: { volumes: [{ name: 'ca', emptyDir: {} }] }, what: 'volumes ca' },
+    {
+      field: 'volumes',
+      a: { volumes: [{ name: 'ca', configMap: { name: 'ca' } }] },
+      b: { volumes: [{ name: 'ca', emptyDir: {} }] },
+      what: 'volumes ca',
+    },
     { field: 'env', a: { env: [{ name: 'MODE', value: 'a' }] }, b: { env: [{ name: 'MODE', value: 'b' }] }, what: 'env MODE' },
-    { field: 'envFrom', a: { envFrom: [{ configMapRef: { name: 'cfg' } }] }, b: { envFrom: [{ configMapRef: { name: 'cfg', optional: true } }] }, what: 'envFrom configMap:cfg' },
-    { field: 'volumeMounts', a: { volumeMounts: [{ name: 'ca', mountPath: '/ca' }] }, b: { volumeMounts: [{ name: 'other', mountPath: '/ca' }] }, what: 'volumeMounts /ca' },
+    {
+      field: 'envFrom',
+      a: { envFrom: [{ configMapRef: { name: 'cfg' } }] },
+      b: { envFrom: [{ configMapRef: { name: 'cfg', optional: true } }] },
+      what: 'envFrom configMap:cfg',
+    },
+    {
+      field: 'volumeMounts',
+      a: { volumeMounts: [{ name: 'ca', mountPath: '/ca' }] },
+      b: { volumeMounts: [{ name: 'other', mountPath: '/ca' }] },
+      what: 'volumeMounts /ca',
+    },
     {
       field: 'topologySpreadConstraints',
       a: { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: {} }] },
@@ -417,17 +442,34 @@ describe('lintRules warnings', () => {
       what: 'topologySpreadConstraints zone/DoNotSchedule',
     },
   ])('the same holds for $field, identified as the merge identifies it (values not shown)', ({ field, a, b, what }) => {
-    const reject = lintRules(rulesDoc([{ name: 'a', onConflict: 'reject', inject: a }, { name: 'b', onConflict: 'override', inject: b }]));
+    const reject = lintRules(
+      rulesDoc([
+        { name: 'a', onConflict: 'reject', inject: a },
+        { name: 'b', onConflict: 'override', inject: b },
+      ]),
+    );
     expect(reject.errors.map(formatFieldError)).toEqual([
       `rules[1].onConflict: may apply to the same pods as rules[0] ("a") but sets ${what} differently, and overriding it would make a re-invocation reject the pod (that rule's onConflict is reject)`,
     ]);
-    const keep = lintRules(rulesDoc([{ name: 'a', inject: a }, { name: 'b', inject: b }]));
+    const keep = lintRules(
+      rulesDoc([
+        { name: 'a', inject: a },
+        { name: 'b', inject: b },
+      ]),
+    );
     expect(keep.errors).toEqual([]);
     expect(keep.warnings.map(formatFieldError)).toEqual([
       `rules[1].inject.${field}: may apply to the same pods as rules[0] ("a") but sets ${what} differently; the earlier rule wins and this one's onConflict (keep) decides`,
     ]);
     // Equal entries are no contradiction.
-    expect(lintRules(rulesDoc([{ name: 'a', onConflict: 'reject', inject: a }, { name: 'b', onConflict: 'override', inject: a }])).errors).toEqual([]);
+    expect(
+      lintRules(
+        rulesDoc([
+          { name: 'a', onConflict: 'reject', inject: a },
+          { name: 'b', onConflict: 'override', inject: a },
+        ]),
+      ).errors,
+    ).toEqual([]);
   });
 
   it.each<{ name: string; rules: Rule[]; warnings: string[] }>([
@@ -495,10 +537,7 @@ describe('lintRules warnings', () => {
     },
     {
       name: 'podSelectors on different labels may overlap',
-      rules: [
-        zone('a', 'a', { podSelector: { matchLabels: { app: 'x' } } }),
-        zone('b', 'b', { podSelector: { matchLabels: { tier: 'web' } } }),
-      ],
+      rules: [zone('a', 'a', { podSelector: { matchLabels: { app: 'x' } } }), zone('b', 'b', { podSelector: { matchLabels: { tier: 'web' } } })],
       warnings: [contradiction(1, 0, 'a', 'b', 'a')],
     },
     {

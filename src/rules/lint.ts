@@ -5,7 +5,11 @@
  * apply to a pod and contradict each other).
  */
 import type { V1LabelSelector, V1PodAffinityTerm, V1Toleration } from '@kubernetes/client-node';
-import { CLUSTER_DEFAULT_KEY as POD_NODE_SELECTOR_DEFAULT_KEY, configProblems as podNodeSelectorConfigProblems, type PodNodeSelectorConfig } from '../compat/pod-node-selector.js';
+import {
+  CLUSTER_DEFAULT_KEY as POD_NODE_SELECTOR_DEFAULT_KEY,
+  configProblems as podNodeSelectorConfigProblems,
+  type PodNodeSelectorConfig,
+} from '../compat/pod-node-selector.js';
 import { child, fieldError, type FieldError } from '../util/errors.js';
 import { validateLabelKey, validateLabels, validateLabelSelector } from '../scheduling/labels.js';
 import {
@@ -16,7 +20,16 @@ import {
 } from '../scheduling/node-affinity.js';
 import { parseQuantity, QuantityError } from '../scheduling/quantity.js';
 import { validateTaint, validateToleration } from '../scheduling/taints.js';
-import { DEFAULT_EXCLUDED_NAMESPACES, VOLUME_SOURCES, type Compat, type Inject, type Match, type NodeTemplate, type Rule, type RulesDocument } from './schema.js';
+import {
+  DEFAULT_EXCLUDED_NAMESPACES,
+  VOLUME_SOURCES,
+  type Compat,
+  type Inject,
+  type Match,
+  type NodeTemplate,
+  type Rule,
+  type RulesDocument,
+} from './schema.js';
 import { isObject } from '../util/json.js';
 
 export interface LintResult {
@@ -91,7 +104,11 @@ function lintInject(inject: Inject, path: string, sound: Sound): FieldError[] {
       // Reports an empty list itself ("must have at least one node selector term").
       errors.push(...validateNodeSelectorTerms(required.nodeSelectorTerms, termsPath));
     } else {
-      for (const { item, i } of soundItems(Array.isArray(required.nodeSelectorTerms) ? required.nodeSelectorTerms : [], (i) => child(termsPath, i), sound)) {
+      for (const { item, i } of soundItems(
+        Array.isArray(required.nodeSelectorTerms) ? required.nodeSelectorTerms : [],
+        (i) => child(termsPath, i),
+        sound,
+      )) {
         errors.push(...validateNodeSelectorTerm(item, child(termsPath, i)));
       }
     }
@@ -136,13 +153,23 @@ function lintInject(inject: Inject, path: string, sound: Sound): FieldError[] {
     if (sound(child(spreadPath(i), 'labelSelector'))) errors.push(...validateLabelSelector(c.labelSelector, child(spreadPath(i), 'labelSelector')));
   });
   const spread = soundItems(inject.topologySpreadConstraints, spreadPath, sound);
-  errors.push(...duplicates(spread, ({ item: c }) => `{${c.topologyKey}, ${c.whenUnsatisfiable}}`, (k) => spreadPath((spread[k] as { i: number }).i)));
+  errors.push(
+    ...duplicates(
+      spread,
+      ({ item: c }) => `{${c.topologyKey}, ${c.whenUnsatisfiable}}`,
+      (k) => spreadPath((spread[k] as { i: number }).i),
+    ),
+  );
 
   const env = Array.isArray(inject.env) ? inject.env.map((item, i) => ({ item, i })).filter(({ item }) => isPlainObject(item)) : [];
   for (const { item: e, i } of env) {
     if (sound(at('env', i, 'name')) && !ENV_VAR_NAME.test(e.name)) {
       errors.push(
-        fieldError.invalid(at('env', i, 'name'), e.name, "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit"),
+        fieldError.invalid(
+          at('env', i, 'name'),
+          e.name,
+          "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
+        ),
       );
     }
     if (!sound(at('env', i))) continue;
@@ -150,11 +177,19 @@ function lintInject(inject: Inject, path: string, sound: Sound): FieldError[] {
       errors.push(fieldError.invalid(at('env', i, 'valueFrom'), '', 'may not be specified when `value` is not empty'));
     }
     if (e.valueFrom !== undefined && Object.keys(e.valueFrom).length !== 1) {
-      errors.push(fieldError.invalid(at('env', i, 'valueFrom'), '', 'must specify exactly one of configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef'));
+      errors.push(
+        fieldError.invalid(at('env', i, 'valueFrom'), '', 'must specify exactly one of configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef'),
+      );
     }
   }
   const envNamed = env.filter(({ i }) => sound(at('env', i, 'name')));
-  errors.push(...duplicates(envNamed, ({ item }) => item.name, (k) => at('env', (envNamed[k] as { i: number }).i, 'name')));
+  errors.push(
+    ...duplicates(
+      envNamed,
+      ({ item }) => item.name,
+      (k) => at('env', (envNamed[k] as { i: number }).i, 'name'),
+    ),
+  );
 
   const envFrom = soundItems(inject.envFrom, (i) => at('envFrom', i), sound);
   for (const { item: e, i } of envFrom) {
@@ -170,7 +205,9 @@ function lintInject(inject: Inject, path: string, sound: Sound): FieldError[] {
     ),
   );
 
-  const mounts = Array.isArray(inject.volumeMounts) ? inject.volumeMounts.map((item, i) => ({ item, i })).filter(({ item }) => isPlainObject(item)) : [];
+  const mounts = Array.isArray(inject.volumeMounts)
+    ? inject.volumeMounts.map((item, i) => ({ item, i })).filter(({ item }) => isPlainObject(item))
+    : [];
   for (const { item: m, i } of mounts) {
     if (sound(at('volumeMounts', i, 'mountPath')) && m.mountPath === '') errors.push(fieldError.required(at('volumeMounts', i, 'mountPath')));
     if (sound(at('volumeMounts', i)) && m.subPath !== undefined && m.subPathExpr !== undefined) {
@@ -178,7 +215,13 @@ function lintInject(inject: Inject, path: string, sound: Sound): FieldError[] {
     }
   }
   const mountPaths = mounts.filter(({ i }) => sound(at('volumeMounts', i, 'mountPath')));
-  errors.push(...duplicates(mountPaths, ({ item }) => item.mountPath, (k) => at('volumeMounts', (mountPaths[k] as { i: number }).i, 'mountPath')));
+  errors.push(
+    ...duplicates(
+      mountPaths,
+      ({ item }) => item.mountPath,
+      (k) => at('volumeMounts', (mountPaths[k] as { i: number }).i, 'mountPath'),
+    ),
+  );
 
   const volumes = Array.isArray(inject.volumes) ? inject.volumes.map((item, i) => ({ item, i })).filter(({ item }) => isPlainObject(item)) : [];
   for (const { item: v, i } of volumes) {
@@ -190,7 +233,13 @@ function lintInject(inject: Inject, path: string, sound: Sound): FieldError[] {
     }
   }
   const volumeNames = volumes.filter(({ i }) => sound(at('volumes', i, 'name')));
-  errors.push(...duplicates(volumeNames, ({ item }) => item.name, (k) => at('volumes', (volumeNames[k] as { i: number }).i, 'name')));
+  errors.push(
+    ...duplicates(
+      volumeNames,
+      ({ item }) => item.name,
+      (k) => at('volumes', (volumeNames[k] as { i: number }).i, 'name'),
+    ),
+  );
   return errors;
 }
 
@@ -222,7 +271,11 @@ function lintCompat(compat: Compat, sound: Sound): LintResult {
     }
     for (const key of Object.keys(pns as object)) {
       if (key !== POD_NODE_SELECTOR_DEFAULT_KEY && validateDnsLabel(key, '').length > 0) {
-        warnings.push({ type: 'Invalid', path: child('settings.compat.podNodeSelector', key), detail: `neither ${POD_NODE_SELECTOR_DEFAULT_KEY} nor a namespace name: never read` });
+        warnings.push({
+          type: 'Invalid',
+          path: child('settings.compat.podNodeSelector', key),
+          detail: `neither ${POD_NODE_SELECTOR_DEFAULT_KEY} nor a namespace name: never read`,
+        });
       }
     }
   }
@@ -328,7 +381,13 @@ export function lintRules(doc: RulesDocument, sound: Sound = EVERYWHERE): LintRe
       warnings.push(...compat.warnings);
     }
     const named = soundItems(templates, (i) => `settings.validation.nodeTemplates[${i}].name`, sound).filter(({ item }) => isPlainObject(item));
-    errors.push(...duplicates(named, ({ item }) => item.name, (k) => `settings.validation.nodeTemplates[${(named[k] as { i: number }).i}].name`));
+    errors.push(
+      ...duplicates(
+        named,
+        ({ item }) => item.name,
+        (k) => `settings.validation.nodeTemplates[${(named[k] as { i: number }).i}].name`,
+      ),
+    );
   }
 
   const all = Array.isArray(doc.rules) ? doc.rules.map((rule, i) => ({ rule, i })).filter(({ rule }) => isPlainObject(rule)) : [];
@@ -342,11 +401,22 @@ export function lintRules(doc: RulesDocument, sound: Sound = EVERYWHERE): LintRe
       const v: unknown = rule.inject[f];
       return Array.isArray(v) ? v.length > 0 : v !== undefined && Object.keys(v as object).length > 0;
     });
-    if (!injects) warnings.push({ type: 'Invalid', path: `${path}.inject`, detail: 'injects nothing: the rule only records itself in the applied-rules annotation' });
+    if (!injects)
+      warnings.push({
+        type: 'Invalid',
+        path: `${path}.inject`,
+        detail: 'injects nothing: the rule only records itself in the applied-rules annotation',
+      });
   }
   // Names are compared across every rule that has one, sound or not, so that a duplicate is never found late.
   const named = all.map(({ rule, i }) => ({ name: (rule as { name?: unknown }).name, i })).filter((r) => typeof r.name === 'string');
-  errors.push(...duplicates(named, (r) => r.name as string, (k) => `rules[${named[k]?.i}].name`));
+  errors.push(
+    ...duplicates(
+      named,
+      (r) => r.name as string,
+      (k) => `rules[${named[k]?.i}].name`,
+    ),
+  );
   const comparable = all.filter(({ i }) => sound(`rules[${i}].match`) && sound(`rules[${i}].onConflict`));
   const contradicting = contradictions(comparable, sound);
   errors.push(...contradicting.errors);
@@ -421,7 +491,8 @@ function contradictable(inject: Inject, soundField: (field: string) => boolean):
   for (const [k, v] of Object.entries(selector)) {
     add('nodeSelector', k, v, text(v), (earlier) => `sets ${k}=${text(v)} where that rule sets ${k}=${earlier}`);
   }
-  for (const c of list(inject.topologySpreadConstraints)) if (isPlainObject(c)) add('topologySpreadConstraints', `${text(c.topologyKey)}/${text(c.whenUnsatisfiable)}`, c);
+  for (const c of list(inject.topologySpreadConstraints))
+    if (isPlainObject(c)) add('topologySpreadConstraints', `${text(c.topologyKey)}/${text(c.whenUnsatisfiable)}`, c);
   for (const e of list(inject.env)) if (isPlainObject(e)) add('env', text(e.name), e);
   for (const e of list(inject.envFrom)) {
     if (!isPlainObject(e)) continue;

@@ -65,10 +65,7 @@ const nameField: fc.Arbitrary<V1NodeSelectorRequirement> = fc.record({
 
 const term = (expression: fc.Arbitrary<V1NodeSelectorRequirement>, minRequirements: number): fc.Arbitrary<V1NodeSelectorTerm> =>
   fc
-    .record(
-      { matchExpressions: fc.array(expression, { maxLength: 3 }), matchFields: fc.array(nameField, { maxLength: 1 }) },
-      { requiredKeys: [] },
-    )
+    .record({ matchExpressions: fc.array(expression, { maxLength: 3 }), matchFields: fc.array(nameField, { maxLength: 1 }) }, { requiredKeys: [] })
     .filter((t) => (t.matchExpressions?.length ?? 0) + (t.matchFields?.length ?? 0) >= minRequirements);
 
 /** The shapes a pod's `spec.affinity` can have on the way to required terms: absent, null, empty, or 0–4 terms. */
@@ -85,15 +82,9 @@ const podAffinity: fc.Arbitrary<unknown> = fc.oneof(
     .map((nodeSelectorTerms) => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms } } })),
 );
 
-const labelMap = (keys: readonly string[], maxKeys: number) =>
-  fc.dictionary(fc.constantFrom(...keys), value, { maxKeys, noNullPrototype: true });
+const labelMap = (keys: readonly string[], maxKeys: number) => fc.dictionary(fc.constantFrom(...keys), value, { maxKeys, noNullPrototype: true });
 
-const podNodeSelector: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constant(undefined),
-  fc.constant(null),
-  fc.constant({}),
-  labelMap(POD_KEYS, 3),
-);
+const podNodeSelector: fc.Arbitrary<unknown> = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant({}), labelMap(POD_KEYS, 3));
 
 /** Any toleration, with every way of writing the defaults (missing, empty, null). */
 const anyToleration: fc.Arbitrary<V1Toleration> = fc.record(
@@ -108,9 +99,7 @@ const anyToleration: fc.Arbitrary<V1Toleration> = fc.record(
 );
 
 /** Tolerations a rule may carry: the schema's (no empty operator, no null) and the API server's rules. */
-const ruleToleration = anyToleration.filter(
-  (t) => t.operator !== '' && t.tolerationSeconds !== null && validateToleration(t, '').length === 0,
-);
+const ruleToleration = anyToleration.filter((t) => t.operator !== '' && t.tolerationSeconds !== null && validateToleration(t, '').length === 0);
 
 const podTolerations: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(undefined),
@@ -226,7 +215,6 @@ const nodes: fc.Arbitrary<TestNode[]> = fc.array(fc.record({ name: nodeName, lab
 // ---- helpers -------------------------------------------------------------------------------------------------------
 
 const asJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
-
 
 const mutate = (pod: V1Pod, rs: RuleSet) => mutatePod(pod, rs, 'default', withNameLabel('default', {}));
 
@@ -401,20 +389,37 @@ describe('mutation properties', () => {
       /^\/spec\/(containers|initContainers)\/\d+\/(env|envFrom|volumeMounts)(\/|$)/,
       /^\/metadata\/annotations(\/|$)/,
     ];
-    const other = fc.dictionary(fc.constantFrom('x-extra', 'priority', 'dnsPolicy', 'weird~/key'), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 3, noNullPrototype: true });
+    const other = fc.dictionary(fc.constantFrom('x-extra', 'priority', 'dnsPolicy', 'weird~/key'), fc.jsonValue({ maxDepth: 3 }), {
+      maxKeys: 3,
+      noNullPrototype: true,
+    });
     const container = fc.record({
       name: fc.constantFrom('app', 'side'),
       resources: fc.constantFrom(undefined, { requests: { cpu: 1.5, memory: '1Gi' } }, { limits: { cpu: '2' } }),
       env: fc.constantFrom(undefined, [], [{ name: 'MODE', value: 'a' }]),
       extra: other,
     });
-    const richPod = fc.record({ shape: podShape, containers: fc.array(container, { minLength: 1, maxLength: 2 }), init: fc.array(container, { maxLength: 1 }), spec: other, meta: other });
+    const richPod = fc.record({
+      shape: podShape,
+      containers: fc.array(container, { minLength: 1, maxLength: 2 }),
+      init: fc.array(container, { maxLength: 1 }),
+      spec: other,
+      meta: other,
+    });
     const injection = fc.record({
-      env: fc.option(fc.constant([{ name: 'MODE', value: 'b' }, { name: 'ZONE', value: 'z' }]), { nil: undefined }),
+      env: fc.option(
+        fc.constant([
+          { name: 'MODE', value: 'b' },
+          { name: 'ZONE', value: 'z' },
+        ]),
+        { nil: undefined },
+      ),
       volumeMounts: fc.option(fc.constant([{ name: 'cfg', mountPath: '/etc/cfg' }]), { nil: undefined }),
       volumes: fc.option(fc.constant([{ name: 'cfg', configMap: { name: 'cfg' } }]), { nil: undefined }),
       topologySpreadConstraints: fc.option(
-        fc.constant([{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' as const, labelSelector: { matchLabels: { app: 'web' } } }]),
+        fc.constant([
+          { maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' as const, labelSelector: { matchLabels: { app: 'web' } } },
+        ]),
         { nil: undefined },
       ),
     });
@@ -445,7 +450,11 @@ describe('mutation properties', () => {
         if (result.denial !== undefined) return;
         const ops = diff(pod, result.pod);
         if (ops.some((op) => /^\/spec\/(init)?[cC]ontainers\//.test(op.path))) touchedContainers++;
-        for (const op of ops) expect(INJECTED.some((re) => re.test(op.path)), op.path).toBe(true);
+        for (const op of ops)
+          expect(
+            INJECTED.some((re) => re.test(op.path)),
+            op.path,
+          ).toBe(true);
         const patched = fastJsonPatch.applyPatch(asJson(pod), asJson(ops), true, false).newDocument;
         expect(patched).toStrictEqual(asJson(result.pod));
       }),

@@ -62,13 +62,9 @@ export const NodeSelectorTerm = Type.Object(
 
 export const NodeAffinity = Type.Object(
   {
-    requiredDuringSchedulingIgnoredDuringExecution: Opt(
-      Type.Object({ nodeSelectorTerms: Type.Array(NodeSelectorTerm) }, Strict),
-    ),
+    requiredDuringSchedulingIgnoredDuringExecution: Opt(Type.Object({ nodeSelectorTerms: Type.Array(NodeSelectorTerm) }, Strict)),
     preferredDuringSchedulingIgnoredDuringExecution: Opt(
-      Type.Array(
-        Type.Object({ weight: Type.Integer({ minimum: 1, maximum: 100 }), preference: NodeSelectorTerm }, Strict),
-      ),
+      Type.Array(Type.Object({ weight: Type.Integer({ minimum: 1, maximum: 100 }), preference: NodeSelectorTerm }, Strict)),
     ),
   },
   Strict,
@@ -90,9 +86,7 @@ const PodAffinityLike = Type.Object(
   {
     requiredDuringSchedulingIgnoredDuringExecution: Opt(Type.Array(PodAffinityTerm)),
     preferredDuringSchedulingIgnoredDuringExecution: Opt(
-      Type.Array(
-        Type.Object({ weight: Type.Integer({ minimum: 1, maximum: 100 }), podAffinityTerm: PodAffinityTerm }, Strict),
-      ),
+      Type.Array(Type.Object({ weight: Type.Integer({ minimum: 1, maximum: 100 }), podAffinityTerm: PodAffinityTerm }, Strict)),
     ),
   },
   Strict,
@@ -114,10 +108,7 @@ export const Toleration = Type.Object(
   Strict,
 );
 
-export const Taint = Type.Object(
-  { key: Type.String(), value: Opt(Type.String()), effect: StringEnum(TAINT_EFFECTS) },
-  Strict,
-);
+export const Taint = Type.Object({ key: Type.String(), value: Opt(Type.String()), effect: StringEnum(TAINT_EFFECTS) }, Strict);
 
 export const TopologySpreadConstraint = Type.Object(
   {
@@ -164,10 +155,7 @@ export const EnvVar = Type.Object(
   Strict,
 );
 
-export const EnvFromSource = Type.Object(
-  { prefix: Opt(Type.String()), configMapRef: Opt(NameRef), secretRef: Opt(NameRef) },
-  Strict,
-);
+export const EnvFromSource = Type.Object({ prefix: Opt(Type.String()), configMapRef: Opt(NameRef), secretRef: Opt(NameRef) }, Strict);
 
 export const VolumeMount = Type.Object(
   {
@@ -187,20 +175,43 @@ export const VolumeMount = Type.Object(
  * their insides); naming them here still catches a misspelt source such as `configmap`.
  */
 export const VOLUME_SOURCES = [
-  'awsElasticBlockStore', 'azureDisk', 'azureFile', 'cephfs', 'cinder', 'configMap', 'csi', 'downwardAPI',
-  'emptyDir', 'ephemeral', 'fc', 'flexVolume', 'flocker', 'gcePersistentDisk', 'gitRepo', 'glusterfs', 'hostPath',
-  'image', 'iscsi', 'nfs', 'persistentVolumeClaim', 'photonPersistentDisk', 'portworxVolume', 'projected',
-  'quobyte', 'rbd', 'scaleIO', 'secret', 'storageos', 'vsphereVolume',
+  'awsElasticBlockStore',
+  'azureDisk',
+  'azureFile',
+  'cephfs',
+  'cinder',
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'fc',
+  'flexVolume',
+  'flocker',
+  'gcePersistentDisk',
+  'gitRepo',
+  'glusterfs',
+  'hostPath',
+  'image',
+  'iscsi',
+  'nfs',
+  'persistentVolumeClaim',
+  'photonPersistentDisk',
+  'portworxVolume',
+  'projected',
+  'quobyte',
+  'rbd',
+  'scaleIO',
+  'secret',
+  'storageos',
+  'vsphereVolume',
 ] as const;
 
 const OpenObject = Type.Record(Type.String(), Type.Unknown());
 export const Volume = Type.Object(
   {
     name: Type.String(),
-    ...(Object.fromEntries(VOLUME_SOURCES.map((s) => [s, Opt(OpenObject)])) as Record<
-      (typeof VOLUME_SOURCES)[number],
-      TOptional<typeof OpenObject>
-    >),
+    ...(Object.fromEntries(VOLUME_SOURCES.map((s) => [s, Opt(OpenObject)])) as Record<(typeof VOLUME_SOURCES)[number], TOptional<typeof OpenObject>>),
   },
   Strict,
 );
@@ -218,9 +229,7 @@ export const Match = Type.Object(
         { ...Strict, description: "A label selector over the pod's annotations (NotIn also matches a pod without the key)" },
       ),
     ),
-    includeDaemonSetPods: Opt(
-      Type.Boolean({ description: 'also mutate pods owned by a DaemonSet (default false)', default: false }),
-    ),
+    includeDaemonSetPods: Opt(Type.Boolean({ description: 'also mutate pods owned by a DaemonSet (default false)', default: false })),
   },
   { ...Strict, description: 'Every part given must match; an omitted part matches all' },
 );
@@ -293,9 +302,7 @@ export const Compat = Type.Object(
 export const Settings = Type.Object(
   {
     compat: Opt(Compat),
-    excludedNamespaces: Opt(
-      Type.Array(Type.String(), { description: 'never mutated nor validated', default: [...DEFAULT_EXCLUDED_NAMESPACES] }),
-    ),
+    excludedNamespaces: Opt(Type.Array(Type.String(), { description: 'never mutated nor validated', default: [...DEFAULT_EXCLUDED_NAMESPACES] })),
     validation: Opt(
       Type.Object(
         {

@@ -99,7 +99,7 @@ export class Posting {
       for (let w = 0; w < n; w++) if (((own[w] as number) & (words[w] as number)) !== 0) return true;
       return false;
     }
-    for (const [w, bits] of this.sparse as Map<number, number>) if ((bits & ((words[w]) ?? 0)) !== 0) return true;
+    for (const [w, bits] of this.sparse as Map<number, number>) if ((bits & (words[w] ?? 0)) !== 0) return true;
     return false;
   }
 
@@ -109,4 +109,3 @@ export class Posting {
     return (this.sparse as Map<number, number>).get(w) ?? 0;
   }
 }
-

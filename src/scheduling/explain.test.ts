@@ -6,15 +6,16 @@ import { explain, formatAmount } from './explain.js';
 import { podConstraints } from './feasibility.js';
 
 const node = (name: string): NodeBuilder =>
-  makeNode(name)
-    .label('kubernetes.io/hostname', name)
-    .label('kubernetes.io/os', 'linux')
-    .allocatable({ cpu: '4', memory: '16Gi', pods: '110' });
+  makeNode(name).label('kubernetes.io/hostname', name).label('kubernetes.io/os', 'linux').allocatable({ cpu: '4', memory: '16Gi', pods: '110' });
 
 const needs = (requests: Record<string, string>): Omit<V1Container, 'name'> => ({ resources: { requests, limits: requests } });
 
 const explainFor = (pod: PodBuilder, nodes: NodeBuilder[], max?: number) =>
-  explain(podConstraints(pod.obj()), nodes.map((n) => n.obj()), max);
+  explain(
+    podConstraints(pod.obj()),
+    nodes.map((n) => n.obj()),
+    max,
+  );
 
 /** What one node lacks, read from the single group it forms. */
 function lacksOf(pod: PodBuilder, n: NodeBuilder): readonly string[] {
@@ -162,14 +163,11 @@ describe('explain', () => {
   });
 
   it('leaves out the nodes that fit', () => {
-    expect(explainFor(makePod(), [node('n1'), node('n2').unschedulable()])).toEqual([
-      { count: 1, description: 'n2', lacks: ['is cordoned'] },
-    ]);
+    expect(explainFor(makePod(), [node('n1'), node('n2').unschedulable()])).toEqual([{ count: 1, description: 'n2', lacks: ['is cordoned'] }]);
   });
 
   it('groups nodes by what they lack and names each group by the labels that set it apart', () => {
-    const spot = (name: string, zone: string) =>
-      node(name).label('lifecycle', 'Ec2Spot').label('zone', zone).taint('spot', 'true', 'NoSchedule');
+    const spot = (name: string, zone: string) => node(name).label('lifecycle', 'Ec2Spot').label('zone', zone).taint('spot', 'true', 'NoSchedule');
     const onDemand = (name: string, zone: string) => node(name).label('lifecycle', 'OnDemand').label('zone', zone);
     const groups = explainFor(makePod().container('app', needs({ cpu: '8' })), [
       spot('s1', 'a'),
@@ -235,7 +233,11 @@ describe('explain', () => {
 
     it('leave out labels whose values differ within the group', () => {
       expect(
-        describeGroups(makePod(), [cordoned('c1').label('pool', 'x').label('zone', 'a'), cordoned('c2').label('pool', 'x').label('zone', 'b'), node('ok')]),
+        describeGroups(makePod(), [
+          cordoned('c1').label('pool', 'x').label('zone', 'a'),
+          cordoned('c2').label('pool', 'x').label('zone', 'b'),
+          node('ok'),
+        ]),
       ).toEqual(['pool=x']);
     });
 

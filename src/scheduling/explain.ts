@@ -18,7 +18,14 @@ export interface GroupExplanation {
   readonly lacks: readonly string[];
 }
 
-const BINARY = [['Ei', 60n], ['Pi', 50n], ['Ti', 40n], ['Gi', 30n], ['Mi', 20n], ['Ki', 10n]] as const;
+const BINARY = [
+  ['Ei', 60n],
+  ['Pi', 50n],
+  ['Ti', 40n],
+  ['Gi', 30n],
+  ['Mi', 20n],
+  ['Ki', 10n],
+] as const;
 
 /** A resource amount in the units users write: cpu in cores or millicores, bytes with a binary suffix. */
 export function formatAmount(resource: string, amount: bigint): string {
@@ -69,7 +76,10 @@ function distinguishing(group: readonly PlacementNode[], all: readonly Placement
   const telling = shared.filter(([k, v]) => !all.every((n) => Object.hasOwn(n.labels, k) && n.labels[k] === v));
   telling.sort(([a], [b]) => Number(preferred.has(b)) - Number(preferred.has(a)) || a.localeCompare(b));
   if (group.length === 1 && telling.length === 0) return first.name;
-  return telling.slice(0, 2).map(([k, v]) => `${k}=${v}`).join(',');
+  return telling
+    .slice(0, 2)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 /** The `max` groups of nodes that came closest (fewest things lacking, then largest). */

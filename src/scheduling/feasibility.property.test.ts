@@ -15,20 +15,22 @@ const quantity = fc.constantFrom('0', '1', '2', '500m', '1500m', '4');
 const memory = fc.constantFrom('1Gi', '512Mi', '2G', '4Gi');
 
 const node = (i: number): fc.Arbitrary<PlacementNode> =>
-  fc.record({
-    labels: fc.dictionary(key, val, { maxKeys: 4 }),
-    taints: fc.uniqueArray(taint, { maxLength: 2, selector: (t) => `${t.key}:${t.effect}` }),
-    unschedulable: fc.boolean(),
-    cpu: quantity,
-    memory,
-    pods: fc.constantFrom('0', '10', '110'),
-  }).map((r) => ({
-    name: `n${i}`,
-    labels: { ...r.labels, 'kubernetes.io/hostname': `n${i}` },
-    taints: r.taints,
-    unschedulable: r.unschedulable,
-    allocatable: { cpu: r.cpu, memory: r.memory, pods: r.pods },
-  }));
+  fc
+    .record({
+      labels: fc.dictionary(key, val, { maxKeys: 4 }),
+      taints: fc.uniqueArray(taint, { maxLength: 2, selector: (t) => `${t.key}:${t.effect}` }),
+      unschedulable: fc.boolean(),
+      cpu: quantity,
+      memory,
+      pods: fc.constantFrom('0', '10', '110'),
+    })
+    .map((r) => ({
+      name: `n${i}`,
+      labels: { ...r.labels, 'kubernetes.io/hostname': `n${i}` },
+      taints: r.taints,
+      unschedulable: r.unschedulable,
+      allocatable: { cpu: r.cpu, memory: r.memory, pods: r.pods },
+    }));
 
 const requirement: fc.Arbitrary<V1NodeSelectorRequirement> = fc.oneof(
   fc.record({ key, operator: fc.constantFrom('In', 'NotIn'), values: fc.array(val, { minLength: 1, maxLength: 2 }) }),
@@ -51,10 +53,9 @@ const pod: fc.Arbitrary<V1Pod> = fc
   .record({
     nodeSelector: fc.dictionary(key, val, { maxKeys: 2 }),
     terms: fc.option(
-      fc.array(
-        fc.record({ matchExpressions: fc.array(requirement, { maxLength: 3 }), matchFields: fc.array(fieldReq, { maxLength: 1 }) }),
-        { maxLength: 3 },
-      ),
+      fc.array(fc.record({ matchExpressions: fc.array(requirement, { maxLength: 3 }), matchFields: fc.array(fieldReq, { maxLength: 1 }) }), {
+        maxLength: 3,
+      }),
     ),
     tolerations: fc.array(toleration, { maxLength: 3 }),
     cpu: quantity,

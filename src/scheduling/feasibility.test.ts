@@ -13,7 +13,9 @@ const node = (name: string): NodeBuilder =>
 
 /** A node whose allocatable is exactly `allocatable` (plus room for pods unless it says otherwise). */
 const sized = (name: string, allocatable: Record<string, string>): NodeBuilder =>
-  makeNode(name).label('kubernetes.io/hostname', name).allocatable({ pods: '110', ...allocatable });
+  makeNode(name)
+    .label('kubernetes.io/hostname', name)
+    .allocatable({ pods: '110', ...allocatable });
 
 const pod = (): PodBuilder => makePod('p');
 
@@ -74,7 +76,12 @@ interface Case {
 
 const run = (cases: Case[]) =>
   it.each(cases)('$name', ({ pod: p, nodes, want }) => {
-    expect(judgeBoth(p.obj(), nodes.map((n) => n.obj()))).toBe(want);
+    expect(
+      judgeBoth(
+        p.obj(),
+        nodes.map((n) => n.obj()),
+      ),
+    ).toBe(want);
   });
 
 describe('no nodes', () => {
@@ -123,7 +130,9 @@ describe('filter 1: NodeUnschedulable', () => {
     },
     {
       name: 'a cordoned node that fails every later filter too is counted only as unschedulable',
-      pod: pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })),
+      pod: pod()
+        .nodeSelector('zone', 'a')
+        .container('app', needs({ cpu: '8' })),
       nodes: [node('n1').unschedulable().taint('dedicated', 'gpu', 'NoSchedule').label('zone', 'b')],
       want: none(1, `1 ${UNSCHEDULABLE}`),
     },
@@ -300,7 +309,9 @@ describe('filter 3: TaintToleration', () => {
     },
     {
       name: 'a tainted node that also fails affinity and resources is counted only under its taint',
-      pod: pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })),
+      pod: pod()
+        .nodeSelector('zone', 'a')
+        .container('app', needs({ cpu: '8' })),
       nodes: [node('n1').taint('dedicated', 'gpu', 'NoSchedule').label('zone', 'b')],
       want: none(1, '1 node(s) had untolerated taint {dedicated: gpu}'),
     },
@@ -345,9 +356,7 @@ describe('condition taints are transient', () => {
       name: 'the reported condition taint is the first untolerated one',
       pod: pod().toleration({ key: 'node.kubernetes.io/not-ready', operator: 'Exists' }),
       nodes: [
-        node('n1')
-          .taint('node.kubernetes.io/not-ready', undefined, 'NoExecute')
-          .taint('node.kubernetes.io/pid-pressure', undefined, 'NoSchedule'),
+        node('n1').taint('node.kubernetes.io/not-ready', undefined, 'NoExecute').taint('node.kubernetes.io/pid-pressure', undefined, 'NoSchedule'),
       ],
       want: 'fits n1 (transient: node.kubernetes.io/pid-pressure:NoSchedule)',
     },
@@ -382,8 +391,18 @@ describe('filter 4: NodeAffinity', () => {
   const zone = (name: string, value: string) => node(name).label('zone', value);
   run([
     // nodeSelector
-    { name: 'a nodeSelector matching the label fits', pod: pod().nodeSelector('zone', 'a'), nodes: [zone('n1', 'b'), zone('n2', 'a')], want: 'fits n2' },
-    { name: 'a nodeSelector with another value does not', pod: pod().nodeSelector('zone', 'a'), nodes: [zone('n1', 'b')], want: none(1, `1 ${AFFINITY}`) },
+    {
+      name: 'a nodeSelector matching the label fits',
+      pod: pod().nodeSelector('zone', 'a'),
+      nodes: [zone('n1', 'b'), zone('n2', 'a')],
+      want: 'fits n2',
+    },
+    {
+      name: 'a nodeSelector with another value does not',
+      pod: pod().nodeSelector('zone', 'a'),
+      nodes: [zone('n1', 'b')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
     { name: 'a nodeSelector key the node lacks does not', pod: pod().nodeSelector('zone', 'a'), nodes: [node('n1')], want: none(1, `1 ${AFFINITY}`) },
     {
       name: 'every nodeSelector entry must hold',
@@ -400,19 +419,25 @@ describe('filter 4: NodeAffinity', () => {
     // nodeSelector AND required affinity
     {
       name: 'nodeSelector and required affinity must both hold: affinity fails',
-      pod: pod().nodeSelector('zone', 'a').requiredTerms([term(expr('disk', 'In', ['ssd']))]),
+      pod: pod()
+        .nodeSelector('zone', 'a')
+        .requiredTerms([term(expr('disk', 'In', ['ssd']))]),
       nodes: [zone('n1', 'a').label('disk', 'hdd')],
       want: none(1, `1 ${AFFINITY}`),
     },
     {
       name: 'nodeSelector and required affinity must both hold: nodeSelector fails',
-      pod: pod().nodeSelector('zone', 'a').requiredTerms([term(expr('disk', 'In', ['ssd']))]),
+      pod: pod()
+        .nodeSelector('zone', 'a')
+        .requiredTerms([term(expr('disk', 'In', ['ssd']))]),
       nodes: [zone('n1', 'b').label('disk', 'ssd')],
       want: none(1, `1 ${AFFINITY}`),
     },
     {
       name: 'nodeSelector and required affinity both holding fits',
-      pod: pod().nodeSelector('zone', 'a').requiredTerms([term(expr('disk', 'In', ['ssd']))]),
+      pod: pod()
+        .nodeSelector('zone', 'a')
+        .requiredTerms([term(expr('disk', 'In', ['ssd']))]),
       nodes: [zone('n1', 'a').label('disk', 'hdd'), zone('n2', 'b').label('disk', 'ssd'), zone('n3', 'a').label('disk', 'ssd')],
       want: 'fits n3',
     },
@@ -431,13 +456,17 @@ describe('filter 4: NodeAffinity', () => {
     },
     {
       name: 'expressions and fields of a term are ANDed',
-      pod: pod().requiredTerms([{ matchExpressions: [expr('zone', 'In', ['a'])], matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n2'] }] }]),
+      pod: pod().requiredTerms([
+        { matchExpressions: [expr('zone', 'In', ['a'])], matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n2'] }] },
+      ]),
       nodes: [zone('n1', 'a'), zone('n2', 'b'), zone('n3', 'a')],
       want: none(3, `3 ${AFFINITY}`),
     },
     {
       name: 'expressions and fields of a term both holding fits',
-      pod: pod().requiredTerms([{ matchExpressions: [expr('zone', 'In', ['a'])], matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n3'] }] }]),
+      pod: pod().requiredTerms([
+        { matchExpressions: [expr('zone', 'In', ['a'])], matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n3'] }] },
+      ]),
       nodes: [zone('n1', 'a'), zone('n2', 'b'), zone('n3', 'a')],
       want: 'fits n3',
     },
@@ -451,7 +480,9 @@ describe('filter 4: NodeAffinity', () => {
     { name: 'an empty list of terms matches nothing', pod: pod().requiredTerms([]), nodes: [zone('n1', 'a')], want: none(1, `1 ${AFFINITY}`) },
     {
       name: 'a required affinity without nodeSelectorTerms matches nothing',
-      pod: pod().spec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {} as { nodeSelectorTerms: V1NodeSelectorTerm[] } } } }),
+      pod: pod().spec({
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {} as { nodeSelectorTerms: V1NodeSelectorTerm[] } } },
+      }),
       nodes: [zone('n1', 'a')],
       want: none(1, `1 ${AFFINITY}`),
     },
@@ -470,9 +501,24 @@ describe('filter 4: NodeAffinity', () => {
       want: 'fits n1',
     },
     // In
-    { name: 'In: the label has one of the values', pod: pod().requiredTerms([term(expr('zone', 'In', ['x', 'a']))]), nodes: [zone('n1', 'a')], want: 'fits n1' },
-    { name: 'In: the label has another value', pod: pod().requiredTerms([term(expr('zone', 'In', ['x', 'y']))]), nodes: [zone('n1', 'a')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'In: the label is missing', pod: pod().requiredTerms([term(expr('zone', 'In', ['a']))]), nodes: [node('n1')], want: none(1, `1 ${AFFINITY}`) },
+    {
+      name: 'In: the label has one of the values',
+      pod: pod().requiredTerms([term(expr('zone', 'In', ['x', 'a']))]),
+      nodes: [zone('n1', 'a')],
+      want: 'fits n1',
+    },
+    {
+      name: 'In: the label has another value',
+      pod: pod().requiredTerms([term(expr('zone', 'In', ['x', 'y']))]),
+      nodes: [zone('n1', 'a')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'In: the label is missing',
+      pod: pod().requiredTerms([term(expr('zone', 'In', ['a']))]),
+      nodes: [node('n1')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
     // NotIn
     { name: 'NotIn: another value fits', pod: pod().requiredTerms([term(expr('zone', 'NotIn', ['a']))]), nodes: [zone('n1', 'b')], want: 'fits n1' },
     { name: 'NotIn: a missing label fits', pod: pod().requiredTerms([term(expr('zone', 'NotIn', ['a']))]), nodes: [node('n1')], want: 'fits n1' },
@@ -483,24 +529,109 @@ describe('filter 4: NodeAffinity', () => {
       want: none(2, `2 ${AFFINITY}`),
     },
     // Exists / DoesNotExist
-    { name: 'Exists: any value fits', pod: pod().requiredTerms([term(expr('gpu', 'Exists'))]), nodes: [node('n1'), node('n2').label('gpu', '')], want: 'fits n2' },
-    { name: 'Exists: a missing label does not fit', pod: pod().requiredTerms([term(expr('gpu', 'Exists'))]), nodes: [node('n1')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'DoesNotExist: a missing label fits', pod: pod().requiredTerms([term(expr('gpu', 'DoesNotExist'))]), nodes: [node('n1').label('gpu', 't4'), node('n2')], want: 'fits n2' },
-    { name: 'DoesNotExist: a present label does not fit', pod: pod().requiredTerms([term(expr('gpu', 'DoesNotExist'))]), nodes: [node('n1').label('gpu', 't4')], want: none(1, `1 ${AFFINITY}`) },
+    {
+      name: 'Exists: any value fits',
+      pod: pod().requiredTerms([term(expr('gpu', 'Exists'))]),
+      nodes: [node('n1'), node('n2').label('gpu', '')],
+      want: 'fits n2',
+    },
+    {
+      name: 'Exists: a missing label does not fit',
+      pod: pod().requiredTerms([term(expr('gpu', 'Exists'))]),
+      nodes: [node('n1')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'DoesNotExist: a missing label fits',
+      pod: pod().requiredTerms([term(expr('gpu', 'DoesNotExist'))]),
+      nodes: [node('n1').label('gpu', 't4'), node('n2')],
+      want: 'fits n2',
+    },
+    {
+      name: 'DoesNotExist: a present label does not fit',
+      pod: pod().requiredTerms([term(expr('gpu', 'DoesNotExist'))]),
+      nodes: [node('n1').label('gpu', 't4')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
     // Gt / Lt
-    { name: 'Gt: a greater integer fits', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['8']))]), nodes: [node('n1').label('cores', '16')], want: 'fits n1' },
-    { name: 'Gt compares integers, not strings (10 > 9)', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['9']))]), nodes: [node('n1').label('cores', '10')], want: 'fits n1' },
-    { name: 'Gt: an equal value does not fit', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['8']))]), nodes: [node('n1').label('cores', '8')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'Gt: a smaller value does not fit', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['8']))]), nodes: [node('n1').label('cores', '4')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'Gt: a missing label never matches', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['0']))]), nodes: [node('n1')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'Gt: a non-integer label never matches', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['0']))]), nodes: [node('n1').label('cores', 'many')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'Gt: a label with leading zeros is a decimal integer', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['5']))]), nodes: [node('n1').label('cores', '007')], want: 'fits n1' },
-    { name: 'Gt: a non-integer bound makes the term match nothing', pod: pod().requiredTerms([term(expr('cores', 'Gt', ['ten']))]), nodes: [node('n1').label('cores', '16')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'Lt: a smaller integer fits', pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]), nodes: [node('n1').label('gen', '3')], want: 'fits n1' },
-    { name: 'Lt compares integers, not strings (9 < 10)', pod: pod().requiredTerms([term(expr('gen', 'Lt', ['10']))]), nodes: [node('n1').label('gen', '9')], want: 'fits n1' },
-    { name: 'Lt: an equal value does not fit', pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]), nodes: [node('n1').label('gen', '5')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'Lt: a missing label never matches', pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]), nodes: [node('n1')], want: none(1, `1 ${AFFINITY}`) },
-    { name: 'Lt: a non-integer label never matches', pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]), nodes: [node('n1').label('gen', '3b')], want: none(1, `1 ${AFFINITY}`) },
+    {
+      name: 'Gt: a greater integer fits',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['8']))]),
+      nodes: [node('n1').label('cores', '16')],
+      want: 'fits n1',
+    },
+    {
+      name: 'Gt compares integers, not strings (10 > 9)',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['9']))]),
+      nodes: [node('n1').label('cores', '10')],
+      want: 'fits n1',
+    },
+    {
+      name: 'Gt: an equal value does not fit',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['8']))]),
+      nodes: [node('n1').label('cores', '8')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'Gt: a smaller value does not fit',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['8']))]),
+      nodes: [node('n1').label('cores', '4')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'Gt: a missing label never matches',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['0']))]),
+      nodes: [node('n1')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'Gt: a non-integer label never matches',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['0']))]),
+      nodes: [node('n1').label('cores', 'many')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'Gt: a label with leading zeros is a decimal integer',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['5']))]),
+      nodes: [node('n1').label('cores', '007')],
+      want: 'fits n1',
+    },
+    {
+      name: 'Gt: a non-integer bound makes the term match nothing',
+      pod: pod().requiredTerms([term(expr('cores', 'Gt', ['ten']))]),
+      nodes: [node('n1').label('cores', '16')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'Lt: a smaller integer fits',
+      pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]),
+      nodes: [node('n1').label('gen', '3')],
+      want: 'fits n1',
+    },
+    {
+      name: 'Lt compares integers, not strings (9 < 10)',
+      pod: pod().requiredTerms([term(expr('gen', 'Lt', ['10']))]),
+      nodes: [node('n1').label('gen', '9')],
+      want: 'fits n1',
+    },
+    {
+      name: 'Lt: an equal value does not fit',
+      pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]),
+      nodes: [node('n1').label('gen', '5')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'Lt: a missing label never matches',
+      pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]),
+      nodes: [node('n1')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
+    {
+      name: 'Lt: a non-integer label never matches',
+      pod: pod().requiredTerms([term(expr('gen', 'Lt', ['5']))]),
+      nodes: [node('n1').label('gen', '3b')],
+      want: none(1, `1 ${AFFINITY}`),
+    },
     {
       name: 'Gt and Lt together bound a range',
       pod: pod().requiredTerms([term(expr('cores', 'Gt', ['4']), expr('cores', 'Lt', ['16']))]),
@@ -508,8 +639,18 @@ describe('filter 4: NodeAffinity', () => {
       want: 'fits n3',
     },
     // matchFields
-    { name: 'matchFields metadata.name In picks that node', pod: pod().requiredTerms([fieldTerm('In', 'n2')]), nodes: [node('n1'), node('n2')], want: 'fits n2' },
-    { name: 'matchFields metadata.name NotIn passes that node over', pod: pod().requiredTerms([fieldTerm('NotIn', 'n1')]), nodes: [node('n1'), node('n2')], want: 'fits n2' },
+    {
+      name: 'matchFields metadata.name In picks that node',
+      pod: pod().requiredTerms([fieldTerm('In', 'n2')]),
+      nodes: [node('n1'), node('n2')],
+      want: 'fits n2',
+    },
+    {
+      name: 'matchFields metadata.name NotIn passes that node over',
+      pod: pod().requiredTerms([fieldTerm('NotIn', 'n1')]),
+      nodes: [node('n1'), node('n2')],
+      want: 'fits n2',
+    },
     {
       name: 'matchFields metadata.name NotIn of the only node leaves none',
       pod: pod().requiredTerms([fieldTerm('NotIn', 'n1')]),
@@ -522,7 +663,12 @@ describe('filter 4: NodeAffinity', () => {
       nodes: [node('n1'), node('n2')],
       want: none(2, `2 ${AFFINITY}`),
     },
-    { name: 'matchFields NotIn an unknown node keeps every node', pod: pod().requiredTerms([fieldTerm('NotIn', 'ghost')]), nodes: [node('n1')], want: 'fits n1' },
+    {
+      name: 'matchFields NotIn an unknown node keeps every node',
+      pod: pod().requiredTerms([fieldTerm('NotIn', 'ghost')]),
+      nodes: [node('n1')],
+      want: 'fits n1',
+    },
     {
       name: 'matchFields terms are ORed like expression terms',
       pod: pod().requiredTerms([fieldTerm('In', 'ghost'), fieldTerm('In', 'n2')]),
@@ -537,7 +683,9 @@ describe('filter 4: NodeAffinity', () => {
     },
     {
       name: 'a node outside the affinity that is also too small counts only under NodeAffinity',
-      pod: pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })),
+      pod: pod()
+        .nodeSelector('zone', 'a')
+        .container('app', needs({ cpu: '8' })),
       nodes: [zone('n1', 'b')],
       want: none(1, `1 ${AFFINITY}`),
     },
@@ -547,8 +695,18 @@ describe('filter 4: NodeAffinity', () => {
 describe('filter 5: NodeResourcesFit', () => {
   run([
     { name: 'a request equal to allocatable fits', pod: pod().container('app', needs({ cpu: '4' })), nodes: [node('n1')], want: 'fits n1' },
-    { name: 'more cpu than allocatable', pod: pod().container('app', needs({ cpu: '4001m' })), nodes: [node('n1')], want: none(1, '1 Insufficient cpu') },
-    { name: 'more memory than allocatable', pod: pod().container('app', needs({ memory: '17Gi' })), nodes: [node('n1')], want: none(1, '1 Insufficient memory') },
+    {
+      name: 'more cpu than allocatable',
+      pod: pod().container('app', needs({ cpu: '4001m' })),
+      nodes: [node('n1')],
+      want: none(1, '1 Insufficient cpu'),
+    },
+    {
+      name: 'more memory than allocatable',
+      pod: pod().container('app', needs({ memory: '17Gi' })),
+      nodes: [node('n1')],
+      want: none(1, '1 Insufficient memory'),
+    },
     {
       name: 'more ephemeral-storage than allocatable',
       pod: pod().container('app', needs({ 'ephemeral-storage': '200Gi' })),
@@ -623,7 +781,9 @@ describe('filter 5: NodeResourcesFit', () => {
     },
     {
       name: 'containers add up',
-      pod: pod().container('a', needs({ cpu: '2' })).container('b', needs({ cpu: '2500m' })),
+      pod: pod()
+        .container('a', needs({ cpu: '2' }))
+        .container('b', needs({ cpu: '2500m' })),
       nodes: [node('n1')],
       want: none(1, '1 Insufficient cpu'),
     },
@@ -657,25 +817,37 @@ describe('filter 5: NodeResourcesFit', () => {
     run([
       {
         name: 'an init container bigger than the containers sets the request (3 > 1 + 1)',
-        pod: pod().initContainer('init', needs({ cpu: '3' })).container('a', needs({ cpu: '1' })).container('b', needs({ cpu: '1' })),
+        pod: pod()
+          .initContainer('init', needs({ cpu: '3' }))
+          .container('a', needs({ cpu: '1' }))
+          .container('b', needs({ cpu: '1' })),
         nodes: [sized('n1', { cpu: '2' })],
         want: none(1, '1 Insufficient cpu'),
       },
       {
         name: 'an init container bigger than the containers fits a node of its size',
-        pod: pod().initContainer('init', needs({ cpu: '3' })).container('a', needs({ cpu: '1' })).container('b', needs({ cpu: '1' })),
+        pod: pod()
+          .initContainer('init', needs({ cpu: '3' }))
+          .container('a', needs({ cpu: '1' }))
+          .container('b', needs({ cpu: '1' })),
         nodes: [sized('n1', { cpu: '3' })],
         want: 'fits n1',
       },
       {
         name: 'init containers are not added to the containers (max(1 + 2, 2) = 3)',
-        pod: pod().initContainer('init', needs({ cpu: '2' })).container('a', needs({ cpu: '1' })).container('b', needs({ cpu: '2' })),
+        pod: pod()
+          .initContainer('init', needs({ cpu: '2' }))
+          .container('a', needs({ cpu: '1' }))
+          .container('b', needs({ cpu: '2' })),
         nodes: [sized('n1', { cpu: '3' })],
         want: 'fits n1',
       },
       {
         name: 'init containers are not added to each other (max(2, 2) = 2)',
-        pod: pod().initContainer('i1', needs({ cpu: '2' })).initContainer('i2', needs({ cpu: '2' })).container('a', needs({ cpu: '1' })),
+        pod: pod()
+          .initContainer('i1', needs({ cpu: '2' }))
+          .initContainer('i2', needs({ cpu: '2' }))
+          .container('a', needs({ cpu: '1' })),
         nodes: [sized('n1', { cpu: '2' })],
         want: 'fits n1',
       },
@@ -699,19 +871,26 @@ describe('filter 5: NodeResourcesFit', () => {
       },
       {
         name: 'overhead is added to the containers (3500m + 500m = 4)',
-        pod: pod().container('app', needs({ cpu: '3500m' })).spec({ overhead: { cpu: '500m' } }),
+        pod: pod()
+          .container('app', needs({ cpu: '3500m' }))
+          .spec({ overhead: { cpu: '500m' } }),
         nodes: [sized('n1', { cpu: '4' })],
         want: 'fits n1',
       },
       {
         name: 'overhead can tip a pod over (3500m + 600m > 4)',
-        pod: pod().container('app', needs({ cpu: '3500m' })).spec({ overhead: { cpu: '600m' } }),
+        pod: pod()
+          .container('app', needs({ cpu: '3500m' }))
+          .spec({ overhead: { cpu: '600m' } }),
         nodes: [sized('n1', { cpu: '4' })],
         want: none(1, '1 Insufficient cpu'),
       },
       {
         name: 'overhead is added to the init maximum too (4 + 1m > 4)',
-        pod: pod().initContainer('init', needs({ cpu: '4' })).container('app', needs({ cpu: '1' })).spec({ overhead: { cpu: '1m' } }),
+        pod: pod()
+          .initContainer('init', needs({ cpu: '4' }))
+          .container('app', needs({ cpu: '1' }))
+          .spec({ overhead: { cpu: '1m' } }),
         nodes: [sized('n1', { cpu: '4' })],
         want: none(1, '1 Insufficient cpu'),
       },
@@ -729,7 +908,9 @@ describe('counting each node under its first failing filter', () => {
   run([
     {
       name: 'one node per filter: each counted once, entries sorted as strings',
-      pod: pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '6' })),
+      pod: pod()
+        .nodeSelector('zone', 'a')
+        .container('app', needs({ cpu: '6' })),
       nodes: [
         node('cordoned').label('zone', 'a').unschedulable(),
         node('tainted').label('zone', 'a').taint('dedicated', 'gpu', 'NoSchedule'),
@@ -764,10 +945,21 @@ describe('counting each node under its first failing filter', () => {
 
   it('firstFailure names the first filter that rejects a node', () => {
     const wrong = () => node('n1').label('zone', 'b').taint('dedicated', 'gpu', 'NoSchedule');
-    const elsewhere = podConstraints(pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })).spec({ nodeName: 'other' }).obj());
+    const elsewhere = podConstraints(
+      pod()
+        .nodeSelector('zone', 'a')
+        .container('app', needs({ cpu: '8' }))
+        .spec({ nodeName: 'other' })
+        .obj(),
+    );
     expect(firstFailure(elsewhere, wrong().unschedulable().obj())?.filter).toBe('NodeUnschedulable');
     expect(firstFailure(elsewhere, wrong().obj())?.filter).toBe('NodeName');
-    const named = podConstraints(pod().nodeSelector('zone', 'a').container('app', needs({ cpu: '8' })).obj());
+    const named = podConstraints(
+      pod()
+        .nodeSelector('zone', 'a')
+        .container('app', needs({ cpu: '8' }))
+        .obj(),
+    );
     expect(firstFailure(named, wrong().obj())).toEqual({
       filter: 'TaintToleration',
       taint: { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' },
@@ -799,7 +991,9 @@ describe('clusters larger than a sparse posting', () => {
     },
     {
       name: 'finds the one node of a dense label posting that is big enough',
-      pod: tolerant().nodeSelector('lifecycle', 'spot').container('app', needs({ cpu: '12' })),
+      pod: tolerant()
+        .nodeSelector('lifecycle', 'spot')
+        .container('app', needs({ cpu: '12' })),
       nodes: cluster(),
       want: 'fits spot-big',
     },
@@ -811,7 +1005,9 @@ describe('clusters larger than a sparse posting', () => {
     },
     {
       name: 'DoesNotExist over dense postings',
-      pod: tolerant().requiredTerms([term(expr('lifecycle', 'DoesNotExist'))]).container('app', needs({ cpu: '12' })),
+      pod: tolerant()
+        .requiredTerms([term(expr('lifecycle', 'DoesNotExist'))])
+        .container('app', needs({ cpu: '12' })),
       nodes: cluster(),
       want: none(101, `30 Insufficient cpu, 71 ${AFFINITY}`),
     },

@@ -97,7 +97,10 @@ const isConditionTaint = (t: V1Taint) => CONDITION_TAINT_KEYS.includes(t.key);
 
 /** The first untolerated taint that is not a condition taint (those are transient, see above). */
 function blockingTaint(taints: readonly V1Taint[], tolerations: readonly V1Toleration[]): V1Taint | undefined {
-  return findUntoleratedTaint(taints.filter((t) => !isConditionTaint(t)), tolerations);
+  return findUntoleratedTaint(
+    taints.filter((t) => !isConditionTaint(t)),
+    tolerations,
+  );
 }
 
 function transientTaint(taints: readonly V1Taint[], tolerations: readonly V1Toleration[]): V1Taint | undefined {
@@ -318,7 +321,7 @@ export function evaluate(c: PodConstraints, index: NodeIndex): Verdict {
     if (wordBits === 0) continue;
     const owner = shapeOfWord[w] as number;
     // A word of one shape goes through the filters at once; a mixed word node by node.
-    for (let rest = wordBits; rest !== 0; ) {
+    for (let rest = wordBits; rest !== 0;) {
       let bits: number;
       let shape: number;
       if (owner >= 0) {

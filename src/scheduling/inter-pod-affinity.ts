@@ -48,7 +48,8 @@ export function compileAffinityTerm(term: V1PodAffinityTerm, namespace: string):
 }
 
 export function termMatchesPod(t: AffinityTerm, pod: { namespace: string; labels: Labels }, nsLabels: NamespaceLabels): boolean {
-  const inNamespace = t.namespaces.has(pod.namespace) || (t.namespaceSelector.kind !== 'nothing' && selectorMatches(t.namespaceSelector, nsLabels(pod.namespace)));
+  const inNamespace =
+    t.namespaces.has(pod.namespace) || (t.namespaceSelector.kind !== 'nothing' && selectorMatches(t.namespaceSelector, nsLabels(pod.namespace)));
   return inNamespace && selectorMatches(t.selector, pod.labels);
 }
 
@@ -57,7 +58,10 @@ function* candidates(t: AffinityTerm, index: PodIndex, nsLabels: NamespaceLabels
   const namespaces =
     t.namespaceSelector.kind === 'nothing'
       ? t.namespaces
-      : new Set([...t.namespaces, ...[...index.namespaces()].filter((ns) => t.namespaceSelector === EVERYTHING || selectorMatches(t.namespaceSelector, nsLabels(ns)))]);
+      : new Set([
+          ...t.namespaces,
+          ...[...index.namespaces()].filter((ns) => t.namespaceSelector === EVERYTHING || selectorMatches(t.namespaceSelector, nsLabels(ns))),
+        ]);
   for (const ns of namespaces) {
     for (const group of candidateGroups(index, ns, t.selector)) {
       if (!selectorMatches(t.selector, group.labels)) continue;
@@ -108,7 +112,8 @@ export function withMatchLabelKeys(term: V1PodAffinityTerm, labels: Labels): V1P
 
 export function interPodConstraints(pod: V1Pod, namespace: string): InterPodConstraints {
   const labels = pod.metadata?.labels ?? {};
-  const read = (terms: readonly V1PodAffinityTerm[] | undefined) => (terms ?? []).map((t) => compileAffinityTerm(withMatchLabelKeys(t, labels), namespace));
+  const read = (terms: readonly V1PodAffinityTerm[] | undefined) =>
+    (terms ?? []).map((t) => compileAffinityTerm(withMatchLabelKeys(t, labels), namespace));
   const affinity = read(pod.spec?.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
   const antiAffinity = read(pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
   const broken = [...affinity, ...antiAffinity].some((t) => t === undefined);

@@ -64,7 +64,9 @@ describe('kubeletVerdict: how the kubelet admits a pod bound to its node', () =>
     },
     {
       name: 'resources are checked before node affinity (the kubelet reports the first failure)',
-      pod: makePod().nodeSelector('zone', 'b').container('app', requesting({ memory: '16Gi' })),
+      pod: makePod()
+        .nodeSelector('zone', 'b')
+        .container('app', requesting({ memory: '16Gi' })),
       n: node(),
       want: 'rejects',
       reason: 'Insufficient memory (the pod requests 16Gi, the node has 8Gi)',

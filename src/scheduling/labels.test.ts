@@ -156,12 +156,7 @@ describe('validateLabelSelector', () => {
       name: 'a selector using every operator correctly is valid',
       selector: {
         matchLabels: { app: 'web' },
-        matchExpressions: [
-          expr('tier', 'In', 'a', 'b'),
-          expr('env', 'NotIn', 'dev'),
-          expr('gpu', 'Exists'),
-          expr('spot', 'DoesNotExist'),
-        ],
+        matchExpressions: [expr('tier', 'In', 'a', 'b'), expr('env', 'NotIn', 'dev'), expr('gpu', 'Exists'), expr('spot', 'DoesNotExist')],
       },
       want: [],
     },
@@ -212,8 +207,7 @@ describe('validateLabelSelector', () => {
   it('lists the supported operators for an unknown one', () => {
     const errors = validateLabelSelector({ matchExpressions: [expr('k', 'Equals', 'v')] }, 'rules[2].match');
     expect(errors.map(formatFieldError)).toEqual([
-      'rules[2].match.matchExpressions[0].operator: unsupported value "Equals"; ' +
-        'supported values: "In", "NotIn", "Exists", "DoesNotExist"',
+      'rules[2].match.matchExpressions[0].operator: unsupported value "Equals"; ' + 'supported values: "In", "NotIn", "Exists", "DoesNotExist"',
     ]);
   });
 });
@@ -359,9 +353,7 @@ describe('compileLabelSelector', () => {
 
   it('compiles once and matches many label sets', () => {
     const matcher = compileLabelSelector({ matchExpressions: [expr('tier', 'In', 'frontend', 'backend')] });
-    const results = [labels(['tier', 'frontend']), labels(['tier', 'db']), labels(['tier', 'backend']), {}].map((l) =>
-      matcher.matches(l),
-    );
+    const results = [labels(['tier', 'frontend']), labels(['tier', 'db']), labels(['tier', 'backend']), {}].map((l) => matcher.matches(l));
     expect(results).toEqual([true, false, true, false]);
   });
 
@@ -370,8 +362,7 @@ describe('compileLabelSelector', () => {
   });
 
   it('throws every problem of an invalid selector', () => {
-    const compile = (): unknown =>
-      compileLabelSelector({ matchExpressions: [expr('k', 'In'), expr('a~b/c', 'Exists')] });
+    const compile = (): unknown => compileLabelSelector({ matchExpressions: [expr('k', 'In'), expr('a~b/c', 'Exists')] });
     expect(compile).toThrow(InvalidDocumentError);
     try {
       compile();

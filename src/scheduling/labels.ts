@@ -74,9 +74,7 @@ export function labelKeyProblems(key: string): string[] {
     if (prefix === '') problems.push('prefix part must be non-empty');
     else problems.push(...dns1123SubdomainProblems(prefix).map((p) => `prefix part ${p}`));
   } else {
-    return [
-      `a valid label key ${labelNameMessage} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
-    ];
+    return [`a valid label key ${labelNameMessage} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
   }
   if (name === '') problems.push('name part must be non-empty');
   else if (byteLength(name) > LABEL_NAME_MAX_LENGTH) problems.push(`name part ${maxLengthMessage(LABEL_NAME_MAX_LENGTH)}`);

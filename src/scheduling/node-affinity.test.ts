@@ -412,31 +412,44 @@ describe('nodeAffinityConstraints: GetRequiredNodeAffinity, the matcher the filt
     },
     {
       name: 'required affinity alone matches',
-      pod: makePod().requiredTerms(term(expr('accelerator', 'Exists'))).obj(),
+      pod: makePod()
+        .requiredTerms(term(expr('accelerator', 'Exists')))
+        .obj(),
       node: gpuNode,
       want: true,
     },
     {
       name: 'required affinity alone rejects',
-      pod: makePod().requiredTerms(term(expr('accelerator', 'Exists'))).obj(),
+      pod: makePod()
+        .requiredTerms(term(expr('accelerator', 'Exists')))
+        .obj(),
       node: cpuNode,
       want: false,
     },
     {
       name: 'a node must satisfy the nodeSelector even when the affinity matches',
-      pod: makePod().nodeSelector('zone', 'b').requiredTerms(term(expr('accelerator', 'Exists'))).obj(),
+      pod: makePod()
+        .nodeSelector('zone', 'b')
+        .requiredTerms(term(expr('accelerator', 'Exists')))
+        .obj(),
       node: gpuNode,
       want: false,
     },
     {
       name: 'a node must satisfy the affinity even when the nodeSelector matches',
-      pod: makePod().nodeSelector('zone', 'a').requiredTerms(term(expr('accelerator', 'DoesNotExist'))).obj(),
+      pod: makePod()
+        .nodeSelector('zone', 'a')
+        .requiredTerms(term(expr('accelerator', 'DoesNotExist')))
+        .obj(),
       node: gpuNode,
       want: false,
     },
     {
       name: 'a node satisfying both the nodeSelector and the affinity fits',
-      pod: makePod().nodeSelector('zone', 'a').requiredTerms(term(expr('accelerator', 'In', 'nvidia'))).obj(),
+      pod: makePod()
+        .nodeSelector('zone', 'a')
+        .requiredTerms(term(expr('accelerator', 'In', 'nvidia')))
+        .obj(),
       node: gpuNode,
       want: true,
     },

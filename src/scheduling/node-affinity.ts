@@ -87,9 +87,7 @@ export function validateNodeFieldSelectorRequirement(requirement: V1NodeSelector
     case 'In':
     case 'NotIn':
       if (values.length !== 1) {
-        errors.push(
-          fieldError.required(valuesPath, "must be only one value when `operator` is 'In' or 'NotIn' for node field selector"),
-        );
+        errors.push(fieldError.required(valuesPath, "must be only one value when `operator` is 'In' or 'NotIn' for node field selector"));
       }
       break;
     default:

@@ -117,8 +117,7 @@ function grow(a: Int32Array<ArrayBuffer>, size: number, fill: number): Int32Arra
   return b;
 }
 
-const filteringTaints = (node: PlacementNode) =>
-  node.taints.filter((t) => (FILTERING_TAINT_EFFECTS as readonly string[]).includes(t.effect));
+const filteringTaints = (node: PlacementNode) => node.taints.filter((t) => (FILTERING_TAINT_EFFECTS as readonly string[]).includes(t.effect));
 
 export class NodeIndex {
   private readonly idByName = new Map<string, number>();
@@ -347,7 +346,11 @@ export class NodeIndex {
     const node = this.nodesById[id];
     if (!node) return;
     for (const [k, v] of Object.entries(node.labels)) {
-      getOrAdd(getOrAdd(this.byLabel, k, () => new Map<string, Posting>()), v, () => new Posting()).add(id);
+      getOrAdd(
+        getOrAdd(this.byLabel, k, () => new Map<string, Posting>()),
+        v,
+        () => new Posting(),
+      ).add(id);
       getOrAdd(this.byKey, k, () => new Posting()).add(id);
     }
   }

@@ -20,11 +20,24 @@ const placed = (name: string, nodeName: string, labels: Record<string, string>, 
   for (const [k, v] of Object.entries(labels)) b = b.label(k, v);
   return b.spec({ nodeName, ...extra }).obj();
 };
-const anti = (labels: Record<string, string>, topologyKey = HOST, extra: Partial<V1PodAffinityTerm> = {}): V1PodAffinityTerm => ({ labelSelector: { matchLabels: labels }, topologyKey, ...extra });
+const anti = (labels: Record<string, string>, topologyKey = HOST, extra: Partial<V1PodAffinityTerm> = {}): V1PodAffinityTerm => ({
+  labelSelector: { matchLabels: labels },
+  topologyKey,
+  ...extra,
+});
 const withAnti = (...terms: V1PodAffinityTerm[]) => ({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: terms } } });
 const withAffinity = (...terms: V1PodAffinityTerm[]) => ({ affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: terms } } });
 const spread = (c: Partial<V1TopologySpreadConstraint> & { labels: Record<string, string> }): Partial<V1Pod['spec']> => ({
-  topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: c.labels }, ...c, labels: undefined } as unknown as V1TopologySpreadConstraint],
+  topologySpreadConstraints: [
+    {
+      maxSkew: 1,
+      topologyKey: ZONE,
+      whenUnsatisfiable: 'DoNotSchedule',
+      labelSelector: { matchLabels: c.labels },
+      ...c,
+      labels: undefined,
+    } as unknown as V1TopologySpreadConstraint,
+  ],
 });
 
 function judge(incoming: V1Pod, nodes: NodeBuilder[], existing: V1Pod[], nsLabels: Record<string, Labels> = {}): NowVerdict {
@@ -112,7 +125,10 @@ describe('evaluateNow: the pod-aware filters', () => {
       name: "an existing pod's required anti-affinity keeps the incoming pod off its node",
       pod: placed('c', '', { app: 'consumer' }),
       nodes: [node('n1'), node('n2')],
-      pods: [placed('p1', 'n1', { app: 'producer' }, withAnti(anti({ app: 'consumer' }))), placed('p2', 'n2', { app: 'producer' }, withAnti(anti({ app: 'consumer' })))],
+      pods: [
+        placed('p1', 'n1', { app: 'producer' }, withAnti(anti({ app: 'consumer' }))),
+        placed('p2', 'n2', { app: 'producer' }, withAnti(anti({ app: 'consumer' }))),
+      ],
       want: "0/2 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules.",
     },
     {
@@ -191,7 +207,12 @@ describe('evaluateNow: the pod-aware filters', () => {
       name: 'pods being deleted do not count for spread',
       pod: placed('w', '', { app: 'web' }, { ...spread({ labels: { app: 'web' } }), nodeSelector: { [ZONE]: 'a' } }),
       nodes: [node('a1', 'a'), node('b1', 'b')],
-      pods: [{ ...placed('w1', 'a1', { app: 'web' }), metadata: { name: 'w1', namespace: 'default', labels: { app: 'web' }, deletionTimestamp: '2026-01-01T00:00:00Z' as unknown as Date } }],
+      pods: [
+        {
+          ...placed('w1', 'a1', { app: 'web' }),
+          metadata: { name: 'w1', namespace: 'default', labels: { app: 'web' }, deletionTimestamp: '2026-01-01T00:00:00Z' as unknown as Date },
+        },
+      ],
       want: 'fits',
     },
     {
@@ -239,31 +260,70 @@ describe('evaluateNow: the pod-aware filters', () => {
     // --- NodePorts
     {
       name: 'a host port used on the node (0.0.0.0) conflicts',
-      pod: makePod('p').container('c', { ports: [{ containerPort: 80, hostPort: 8080 }] }).obj(),
+      pod: makePod('p')
+        .container('c', { ports: [{ containerPort: 80, hostPort: 8080 }] })
+        .obj(),
       nodes: [node('n1')],
-      pods: [makePod('q').container('c', { ports: [{ containerPort: 80, hostPort: 8080, hostIP: '10.0.0.1' }] }).spec({ nodeName: 'n1' }).obj()],
+      pods: [
+        makePod('q')
+          .container('c', { ports: [{ containerPort: 80, hostPort: 8080, hostIP: '10.0.0.1' }] })
+          .spec({ nodeName: 'n1' })
+          .obj(),
+      ],
       want: "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.",
     },
     {
       name: 'two specific addresses do not conflict, nor TCP and UDP',
-      pod: makePod('p').container('c', { ports: [{ containerPort: 80, hostPort: 8080, hostIP: '10.0.0.2' }, { containerPort: 53, hostPort: 53, protocol: 'UDP' }] }).obj(),
+      pod: makePod('p')
+        .container('c', {
+          ports: [
+            { containerPort: 80, hostPort: 8080, hostIP: '10.0.0.2' },
+            { containerPort: 53, hostPort: 53, protocol: 'UDP' },
+          ],
+        })
+        .obj(),
       nodes: [node('n1')],
-      pods: [makePod('q').container('c', { ports: [{ containerPort: 80, hostPort: 8080, hostIP: '10.0.0.1' }, { containerPort: 53, hostPort: 53 }] }).spec({ nodeName: 'n1' }).obj()],
+      pods: [
+        makePod('q')
+          .container('c', {
+            ports: [
+              { containerPort: 80, hostPort: 8080, hostIP: '10.0.0.1' },
+              { containerPort: 53, hostPort: 53 },
+            ],
+          })
+          .spec({ nodeName: 'n1' })
+          .obj(),
+      ],
       want: 'fits',
     },
     {
       name: 'a hostNetwork pod holds its container ports',
-      pod: makePod('p').container('c', { ports: [{ containerPort: 9100 }] }).spec({ hostNetwork: true }).obj(),
+      pod: makePod('p')
+        .container('c', { ports: [{ containerPort: 9100 }] })
+        .spec({ hostNetwork: true })
+        .obj(),
       nodes: [node('n1')],
-      pods: [makePod('q').container('c', { ports: [{ containerPort: 9100, hostPort: 9100 }] }).spec({ nodeName: 'n1', hostNetwork: true }).obj()],
+      pods: [
+        makePod('q')
+          .container('c', { ports: [{ containerPort: 9100, hostPort: 9100 }] })
+          .spec({ nodeName: 'n1', hostNetwork: true })
+          .obj(),
+      ],
       want: "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.",
     },
     // --- NodeResourcesFit on free capacity
     {
       name: 'free capacity: a node whose pods use 3 of 4 cpus has no room for 2',
-      pod: makePod('p').container('c', { resources: { requests: { cpu: '2' } } }).obj(),
+      pod: makePod('p')
+        .container('c', { resources: { requests: { cpu: '2' } } })
+        .obj(),
       nodes: [node('n1')],
-      pods: [makePod('q').container('c', { resources: { requests: { cpu: '3' } } }).spec({ nodeName: 'n1' }).obj()],
+      pods: [
+        makePod('q')
+          .container('c', { resources: { requests: { cpu: '3' } } })
+          .spec({ nodeName: 'n1' })
+          .obj(),
+      ],
       want: '0/1 nodes are available: 1 Insufficient cpu.',
     },
     {
@@ -275,16 +335,36 @@ describe('evaluateNow: the pod-aware filters', () => {
     },
     {
       name: 'finished pods (Succeeded, Failed) take no room',
-      pod: makePod('p').container('c', { resources: { requests: { cpu: '2' } } }).obj(),
+      pod: makePod('p')
+        .container('c', { resources: { requests: { cpu: '2' } } })
+        .obj(),
       nodes: [node('n1')],
-      pods: [{ ...makePod('q').container('c', { resources: { requests: { cpu: '3' } } }).spec({ nodeName: 'n1' }).obj(), status: { phase: 'Succeeded' } }],
+      pods: [
+        {
+          ...makePod('q')
+            .container('c', { resources: { requests: { cpu: '3' } } })
+            .spec({ nodeName: 'n1' })
+            .obj(),
+          status: { phase: 'Succeeded' },
+        },
+      ],
       want: 'fits',
     },
     {
       name: 'pods being deleted still take room',
-      pod: makePod('p').container('c', { resources: { requests: { cpu: '2' } } }).obj(),
+      pod: makePod('p')
+        .container('c', { resources: { requests: { cpu: '2' } } })
+        .obj(),
       nodes: [node('n1')],
-      pods: [{ ...makePod('q').container('c', { resources: { requests: { cpu: '3' } } }).spec({ nodeName: 'n1' }).obj(), metadata: { name: 'q', namespace: 'default', deletionTimestamp: '2026-01-01T00:00:00Z' as unknown as Date } }],
+      pods: [
+        {
+          ...makePod('q')
+            .container('c', { resources: { requests: { cpu: '3' } } })
+            .spec({ nodeName: 'n1' })
+            .obj(),
+          metadata: { name: 'q', namespace: 'default', deletionTimestamp: '2026-01-01T00:00:00Z' as unknown as Date },
+        },
+      ],
       want: '0/1 nodes are available: 1 Insufficient cpu.',
     },
     {
@@ -316,7 +396,8 @@ describe('evaluateNow: the pod-aware filters', () => {
     const reader = new PodReader();
     for (const p of existing) pods.upsert(reader.read(p)!);
     const view = { index: pods, namespaceLabels: () => ({}) };
-    const run = (profile: 'current' | 'v1.20') => summary(evaluateNow(podConstraints(incoming), podAwareConstraints(incoming, 'default'), index, view, profile));
+    const run = (profile: 'current' | 'v1.20') =>
+      summary(evaluateNow(podConstraints(incoming), podAwareConstraints(incoming, 'default'), index, view, profile));
     expect(run('current')).toBe('fits');
     expect(run('v1.20')).toBe(
       "0/3 nodes are available: 1 node(s) didn't match pod topology spread constraints, 1 node(s) didn't match pod topology spread constraints (missing required label), 1 node(s) were unschedulable.",
@@ -324,9 +405,20 @@ describe('evaluateNow: the pod-aware filters', () => {
   });
 
   it('counts nodes preemption might free: a resolvable failure and lower-priority pods there', () => {
-    const existing = [makePod('low').container('c', { resources: { requests: { cpu: '3' } } }).spec({ nodeName: 'n1', priority: 0 }).obj()];
-    const high = makePod('p').container('c', { resources: { requests: { cpu: '2' } } }).spec({ priority: 1000 }).obj();
-    const low = makePod('p').container('c', { resources: { requests: { cpu: '2' } } }).spec({ priority: 0 }).obj();
+    const existing = [
+      makePod('low')
+        .container('c', { resources: { requests: { cpu: '3' } } })
+        .spec({ nodeName: 'n1', priority: 0 })
+        .obj(),
+    ];
+    const high = makePod('p')
+      .container('c', { resources: { requests: { cpu: '2' } } })
+      .spec({ priority: 1000 })
+      .obj();
+    const low = makePod('p')
+      .container('c', { resources: { requests: { cpu: '2' } } })
+      .spec({ priority: 0 })
+      .obj();
     const vHigh = judge(high, [node('n1')], existing);
     const vLow = judge(low, [node('n1')], existing);
     expect(vHigh.kind === 'no-fit' && vHigh.preemptible).toBe(1);
@@ -337,7 +429,18 @@ describe('evaluateNow: the pod-aware filters', () => {
 // ---- property: the index against a per-node, per-pod oracle ------------------------------------------------------
 
 /** The scheduler's pod-aware filters written out plainly, node by node and pod by pod: the definition. */
-function oracle(incoming: { ns: string; labels: Labels; anti: { labels: Labels; key: string }[]; aff: { labels: Labels; key: string }[]; spread: { labels: Labels; key: string; maxSkew: number }[]; cpu: number }, nodes: { name: string; labels: Labels; cpu: number; pods: number }[], pods: { ns: string; labels: Labels; node: string; cpu: number; anti: { labels: Labels; key: string }[] }[]): string {
+function oracle(
+  incoming: {
+    ns: string;
+    labels: Labels;
+    anti: { labels: Labels; key: string }[];
+    aff: { labels: Labels; key: string }[];
+    spread: { labels: Labels; key: string; maxSkew: number }[];
+    cpu: number;
+  },
+  nodes: { name: string; labels: Labels; cpu: number; pods: number }[],
+  pods: { ns: string; labels: Labels; node: string; cpu: number; anti: { labels: Labels; key: string }[] }[],
+): string {
   const matches = (sel: Labels, labels: Labels) => Object.entries(sel).every(([k, v]) => labels[k] === v);
   const nodeOf = (name: string) => nodes.find((n) => n.name === name);
   const counts = new Map<string, number>();
@@ -346,7 +449,10 @@ function oracle(incoming: { ns: string; labels: Labels; anti: { labels: Labels; 
     let why: string | undefined;
     const used = on.reduce((s, p) => s + p.cpu, 0);
     // NodeResourcesFit reports every resource that is short.
-    const short = [...(on.length + 1 > n.pods ? ['Too many pods'] : []), ...(incoming.cpu > 0 && incoming.cpu > n.cpu - used ? ['Insufficient cpu'] : [])];
+    const short = [
+      ...(on.length + 1 > n.pods ? ['Too many pods'] : []),
+      ...(incoming.cpu > 0 && incoming.cpu > n.cpu - used ? ['Insufficient cpu'] : []),
+    ];
     if (short.length > 0) {
       for (const r of short) counts.set(r, (counts.get(r) ?? 0) + 1);
       continue;
@@ -382,25 +488,32 @@ function oracle(incoming: { ns: string; labels: Labels; anti: { labels: Labels; 
         else if (!all.some((p) => nodeOf(p.node)?.labels[t.key] === n.labels[t.key])) exist = false;
       }
       const anyMatch = all.some((p) => incoming.aff.some((t) => t.key in (nodeOf(p.node)?.labels ?? {})));
-      if (!ok || (!exist && (anyMatch || !incoming.aff.every((t) => matches(t.labels, incoming.labels))))) why = "node(s) didn't match pod affinity rules";
+      if (!ok || (!exist && (anyMatch || !incoming.aff.every((t) => matches(t.labels, incoming.labels)))))
+        why = "node(s) didn't match pod affinity rules";
     }
     if (!why) {
       for (const t of incoming.anti) {
         if (!(t.key in n.labels)) continue;
-        if (pods.some((p) => p.ns === incoming.ns && matches(t.labels, p.labels) && nodeOf(p.node)?.labels[t.key] === n.labels[t.key])) why = "node(s) didn't match pod anti-affinity rules";
+        if (pods.some((p) => p.ns === incoming.ns && matches(t.labels, p.labels) && nodeOf(p.node)?.labels[t.key] === n.labels[t.key]))
+          why = "node(s) didn't match pod anti-affinity rules";
       }
     }
     if (!why) {
       for (const p of pods) {
         const pn = nodeOf(p.node);
         if (!pn || p.ns !== incoming.ns) continue;
-        for (const t of p.anti) if (t.key in pn.labels && matches(t.labels, incoming.labels) && n.labels[t.key] === pn.labels[t.key]) why = "node(s) didn't satisfy existing pods anti-affinity rules";
+        for (const t of p.anti)
+          if (t.key in pn.labels && matches(t.labels, incoming.labels) && n.labels[t.key] === pn.labels[t.key])
+            why = "node(s) didn't satisfy existing pods anti-affinity rules";
       }
     }
     if (!why) return 'fits';
     counts.set(why, (counts.get(why) ?? 0) + 1);
   }
-  return `0/${nodes.length} nodes are available: ${[...counts].map(([r, n]) => `${n} ${r}`).sort().join(', ')}.`;
+  return `0/${nodes.length} nodes are available: ${[...counts]
+    .map(([r, n]) => `${n} ${r}`)
+    .sort()
+    .join(', ')}.`;
 }
 
 describe('evaluateNow against the oracle', () => {
@@ -410,11 +523,39 @@ describe('evaluateNow against the oracle', () => {
   it('agrees on random nodes, pods and incoming pods', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ zone: fc.constantFrom('a', 'b', 'c', undefined), rack: fc.constantFrom('r1', 'r2', undefined), cpu: fc.integer({ min: 1, max: 4 }), pods: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.record({ node: fc.nat(7), app: label, ns: fc.constantFrom('default', 'other'), cpu: fc.integer({ min: 0, max: 2 }), anti: fc.array(term, { maxLength: 1 }) }), { maxLength: 10 }),
-        fc.record({ app: label, cpu: fc.integer({ min: 0, max: 3 }), anti: fc.array(term, { maxLength: 2 }), aff: fc.array(term, { maxLength: 2 }), spread: fc.array(fc.record({ labels: fc.record({ app: label }), key, maxSkew: fc.integer({ min: 1, max: 2 }) }), { maxLength: 2 }) }),
+        fc.array(
+          fc.record({
+            zone: fc.constantFrom('a', 'b', 'c', undefined),
+            rack: fc.constantFrom('r1', 'r2', undefined),
+            cpu: fc.integer({ min: 1, max: 4 }),
+            pods: fc.integer({ min: 1, max: 4 }),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.array(
+          fc.record({
+            node: fc.nat(7),
+            app: label,
+            ns: fc.constantFrom('default', 'other'),
+            cpu: fc.integer({ min: 0, max: 2 }),
+            anti: fc.array(term, { maxLength: 1 }),
+          }),
+          { maxLength: 10 },
+        ),
+        fc.record({
+          app: label,
+          cpu: fc.integer({ min: 0, max: 3 }),
+          anti: fc.array(term, { maxLength: 2 }),
+          aff: fc.array(term, { maxLength: 2 }),
+          spread: fc.array(fc.record({ labels: fc.record({ app: label }), key, maxSkew: fc.integer({ min: 1, max: 2 }) }), { maxLength: 2 }),
+        }),
         (nodeShapes, podShapes, inc) => {
-          const nodes = nodeShapes.map((n, i) => ({ name: `n${i}`, labels: { [HOST]: `n${i}`, ...(n.zone ? { [ZONE]: n.zone } : {}), ...(n.rack ? { rack: n.rack } : {}) }, cpu: n.cpu, pods: n.pods }));
+          const nodes = nodeShapes.map((n, i) => ({
+            name: `n${i}`,
+            labels: { [HOST]: `n${i}`, ...(n.zone ? { [ZONE]: n.zone } : {}), ...(n.rack ? { rack: n.rack } : {}) },
+            cpu: n.cpu,
+            pods: n.pods,
+          }));
           const pods = podShapes.map((p) => ({ ns: p.ns, labels: { app: p.app }, node: `n${p.node}`, cpu: p.cpu, anti: p.anti }));
           const dedupKeys = <T extends { key: string }>(xs: T[]) => xs.filter((x, i) => xs.findIndex((y) => y.key === x.key) === i);
           const incoming = { ns: 'default', labels: { app: inc.app }, anti: inc.anti, aff: inc.aff, spread: dedupKeys(inc.spread), cpu: inc.cpu };
@@ -438,13 +579,24 @@ describe('evaluateNow against the oracle', () => {
               ...(incoming.anti.length + incoming.aff.length > 0
                 ? {
                     affinity: {
-                      ...(incoming.anti.length > 0 ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: incoming.anti.map((t) => anti(t.labels, t.key)) } } : {}),
-                      ...(incoming.aff.length > 0 ? { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: incoming.aff.map((t) => anti(t.labels, t.key)) } } : {}),
+                      ...(incoming.anti.length > 0
+                        ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: incoming.anti.map((t) => anti(t.labels, t.key)) } }
+                        : {}),
+                      ...(incoming.aff.length > 0
+                        ? { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: incoming.aff.map((t) => anti(t.labels, t.key)) } }
+                        : {}),
                     },
                   }
                 : {}),
               ...(incoming.spread.length > 0
-                ? { topologySpreadConstraints: incoming.spread.map((s) => ({ maxSkew: s.maxSkew, topologyKey: s.key, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: s.labels } })) }
+                ? {
+                    topologySpreadConstraints: incoming.spread.map((s) => ({
+                      maxSkew: s.maxSkew,
+                      topologyKey: s.key,
+                      whenUnsatisfiable: 'DoNotSchedule',
+                      labelSelector: { matchLabels: s.labels },
+                    })),
+                  }
                 : {}),
             })
             .obj();

@@ -16,7 +16,15 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { affinityWords, int32, type PodConstraints } from './feasibility.js';
-import { hasInterPodTerms, interPodConstraints, interPodFailure, interPodPreFilter, interPodUnresolvable, type InterPodConstraints, type NamespaceLabels } from './inter-pod-affinity.js';
+import {
+  hasInterPodTerms,
+  interPodConstraints,
+  interPodFailure,
+  interPodPreFilter,
+  interPodUnresolvable,
+  type InterPodConstraints,
+  type NamespaceLabels,
+} from './inter-pod-affinity.js';
 import type { NodeIndex } from './node-index.js';
 import type { HostPort, PodIndex } from './pods.js';
 import { WILDCARD_IP } from './pods.js';
@@ -31,7 +39,14 @@ import {
 } from './reasons.js';
 import { insufficientFree } from './resources.js';
 import { findUntoleratedTaint } from './taints.js';
-import { spreadConstraints, spreadFailure, spreadPreFilter, spreadUnresolvable, type SchedulerProfile, type SpreadConstraints } from './topology-spread.js';
+import {
+  spreadConstraints,
+  spreadFailure,
+  spreadPreFilter,
+  spreadUnresolvable,
+  type SchedulerProfile,
+  type SpreadConstraints,
+} from './topology-spread.js';
 import type { PlacementNode } from './types.js';
 
 /** The parts of a pod only the pod-aware filters read. */
@@ -62,7 +77,11 @@ export function hostPorts(pod: V1Pod): HostPort[] {
   return out;
 }
 
-export function podAwareConstraints(pod: V1Pod, namespace: string, priority: number | undefined = pod.spec?.priority ?? undefined): PodAwareConstraints {
+export function podAwareConstraints(
+  pod: V1Pod,
+  namespace: string,
+  priority: number | undefined = pod.spec?.priority ?? undefined,
+): PodAwareConstraints {
   return {
     namespace,
     labels: pod.metadata?.labels ?? {},
@@ -107,13 +126,31 @@ export interface PodsView {
 
 /** Resolvable failures: reasons that evicting pods on the node can change. */
 function resolvable(reason: string): boolean {
-  return !interPodUnresolvable(reason) && !spreadUnresolvable(reason) && reason !== REASON_UNSCHEDULABLE && reason !== REASON_NODE_AFFINITY && !reason.startsWith('node(s) had untolerated taint');
+  return (
+    !interPodUnresolvable(reason) &&
+    !spreadUnresolvable(reason) &&
+    reason !== REASON_UNSCHEDULABLE &&
+    reason !== REASON_NODE_AFFINITY &&
+    !reason.startsWith('node(s) had untolerated taint')
+  );
 }
 
-export function evaluateNow(c: PodConstraints, a: PodAwareConstraints, nodes: NodeIndex, pods: PodsView, profile: SchedulerProfile = 'current'): NowVerdict {
+export function evaluateNow(
+  c: PodConstraints,
+  a: PodAwareConstraints,
+  nodes: NodeIndex,
+  pods: PodsView,
+  profile: SchedulerProfile = 'current',
+): NowVerdict {
   if (nodes.size === 0) return { kind: 'no-nodes' };
-  const interPod = hasInterPodTerms(a.interPod) || a.interPod.parseError || pods.index.withAntiAffinity().size > 0 ? interPodPreFilter(a.interPod, nodes, pods.index, pods.namespaceLabels) : undefined;
-  const spread = a.spread.constraints.length > 0 || a.spread.parseError ? spreadPreFilter(c, a.spread, nodes, pods.index, a.namespace, a.labels, profile) : undefined;
+  const interPod =
+    hasInterPodTerms(a.interPod) || a.interPod.parseError || pods.index.withAntiAffinity().size > 0
+      ? interPodPreFilter(a.interPod, nodes, pods.index, pods.namespaceLabels)
+      : undefined;
+  const spread =
+    a.spread.constraints.length > 0 || a.spread.parseError
+      ? spreadPreFilter(c, a.spread, nodes, pods.index, a.namespace, a.labels, profile)
+      : undefined;
 
   const taintReason = new Map<number, string | null>();
   const taintOf = (part: number): string | null => {
@@ -134,8 +171,21 @@ export function evaluateNow(c: PodConstraints, a: PodAwareConstraints, nodes: No
     if (!affinityOk) return [REASON_NODE_AFFINITY];
     const node = nodes.node(id) as PlacementNode;
     const usage = pods.index.onNode(node.name);
-    if (a.hostPorts.length > 0 && usage && portConflict(a.hostPorts, usage.pods.flatMap((p) => p.hostPorts))) return [REASON_NODE_PORTS];
-    const short = insufficientFree(c.requests, nodes.allocatablePart(nodes.shapeAllocatable[shape] as number), usage?.requested, usage?.pods.length ?? 0);
+    if (
+      a.hostPorts.length > 0 &&
+      usage &&
+      portConflict(
+        a.hostPorts,
+        usage.pods.flatMap((p) => p.hostPorts),
+      )
+    )
+      return [REASON_NODE_PORTS];
+    const short = insufficientFree(
+      c.requests,
+      nodes.allocatablePart(nodes.shapeAllocatable[shape] as number),
+      usage?.requested,
+      usage?.pods.length ?? 0,
+    );
     if (short.length > 0) return short.map((r) => insufficientReason(r.resourceName));
     const s = spread && spreadFailure(spread, node);
     if (s) return [s];
@@ -151,7 +201,7 @@ export function evaluateNow(c: PodConstraints, a: PodAwareConstraints, nodes: No
     const wordBits = live[w] as number;
     if (wordBits === 0) continue;
     const allowed = affinity ? affinity(w) : -1;
-    for (let rest = wordBits; rest !== 0; ) {
+    for (let rest = wordBits; rest !== 0;) {
       const bit = rest & -rest;
       rest ^= bit;
       const id = (w << 5) + 31 - Math.clz32(bit);

@@ -76,8 +76,7 @@ export class QuantityError extends PlacementError {
 export const ZERO_QUANTITY: Quantity = Object.freeze({ nanos: 0n });
 
 /** The regular expression Kubernetes quotes in `ErrFormatWrong`. */
-const FORMAT_MESSAGE =
-  "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+const FORMAT_MESSAGE = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 const NUMERIC_MESSAGE = 'unable to parse numeric part of quantity';
 const SUFFIX_HINT = 'supported: Ki, Mi, Gi, Ti, Pi, Ei, n, u, m, "", k, M, G, T, P, E, or e/E followed by an integer';
 
@@ -227,8 +226,7 @@ function parse(text: string, input: string, path: string): Quantity {
 
   if (integer === '' && fraction === '') {
     // Zero on Kubernetes' int64 fast path; its arbitrary-precision path cannot read a number without digits.
-    const fastPath =
-      format === 'BinarySI' ? exponent <= FAST_PATH_MAX_BINARY_EXPONENT : exponent >= FAST_PATH_MIN_DECIMAL_EXPONENT;
+    const fastPath = format === 'BinarySI' ? exponent <= FAST_PATH_MAX_BINARY_EXPONENT : exponent >= FAST_PATH_MIN_DECIMAL_EXPONENT;
     if (!fastPath) throw fail('Numeric', NUMERIC_MESSAGE);
     return ZERO_QUANTITY;
   }

@@ -18,8 +18,7 @@ export const REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing po
 
 export const untoleratedTaintReason = (t: V1Taint) => `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`;
 
-export const insufficientReason = (resourceName: string) =>
-  resourceName === 'pods' ? REASON_TOO_MANY_PODS : `Insufficient ${resourceName}`;
+export const insufficientReason = (resourceName: string) => (resourceName === 'pods' ? REASON_TOO_MANY_PODS : `Insufficient ${resourceName}`);
 
 /** The first filter (in the scheduler's order) that rejects a node, with what it found. */
 export type Failure =

@@ -2,13 +2,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import { QuantityError } from './quantity.js';
-import {
-  insufficientResources,
-  isScalarResourceName,
-  nodeAllocatable,
-  podRequests,
-  type InsufficientResource,
-} from './resources.js';
+import { insufficientResources, isScalarResourceName, nodeAllocatable, podRequests, type InsufficientResource } from './resources.js';
 import type { PlacementNode } from './types.js';
 
 type ResourceList = Record<string, string>;
@@ -135,10 +129,7 @@ describe('podRequests', () => {
     },
     {
       name: 'overhead is added on top of the containers',
-      pod: makePod()
-        .container({ cpu: '1', memory: '1Gi' })
-        .overhead({ cpu: '250m', memory: '120Mi' })
-        .build(),
+      pod: makePod().container({ cpu: '1', memory: '1Gi' }).overhead({ cpu: '250m', memory: '120Mi' }).build(),
       want: { cpu: 1250n, memory: GI + 120n * MI },
     },
     {
@@ -158,9 +149,7 @@ describe('podRequests', () => {
     },
     {
       name: 'hugepages are counted in bytes',
-      pod: makePod()
-        .container({ 'hugepages-2Mi': '100Mi', memory: '1Gi' }, { 'hugepages-2Mi': '100Mi', memory: '1Gi' })
-        .build(),
+      pod: makePod().container({ 'hugepages-2Mi': '100Mi', memory: '1Gi' }, { 'hugepages-2Mi': '100Mi', memory: '1Gi' }).build(),
       want: { 'hugepages-2Mi': 100n * MI, memory: GI },
     },
     {
@@ -205,10 +194,7 @@ describe('podRequests', () => {
     },
     {
       name: 'pod-level requests replace the containers for cpu and memory, not for other resources',
-      pod: makePod()
-        .container({ cpu: '1', memory: '1Gi', 'nvidia.com/gpu': '1' })
-        .podResources({ cpu: '4', memory: '8Gi' })
-        .build(),
+      pod: makePod().container({ cpu: '1', memory: '1Gi', 'nvidia.com/gpu': '1' }).podResources({ cpu: '4', memory: '8Gi' }).build(),
       want: { cpu: 4000n, memory: 8n * GI, 'nvidia.com/gpu': 1n },
     },
     {
@@ -218,10 +204,7 @@ describe('podRequests', () => {
     },
     {
       name: 'pod-level limits become the request of a resource no container requests',
-      pod: makePod()
-        .container({ cpu: '500m' })
-        .podResources(undefined, { cpu: '2', memory: '4Gi' })
-        .build(),
+      pod: makePod().container({ cpu: '500m' }).podResources(undefined, { cpu: '2', memory: '4Gi' }).build(),
       want: { cpu: 500n, memory: 4n * GI },
     },
     {
@@ -234,9 +217,7 @@ describe('podRequests', () => {
     },
     {
       name: 'resource names the scheduler does not track are dropped',
-      pod: makePod()
-        .container({ cpu: '1', pods: '1', services: '2', 'example.com/dongle': '1', 'kubernetes.io/widget': '2' })
-        .build(),
+      pod: makePod().container({ cpu: '1', pods: '1', services: '2', 'example.com/dongle': '1', 'kubernetes.io/widget': '2' }).build(),
       want: { cpu: 1000n, 'example.com/dongle': 1n, 'kubernetes.io/widget': 2n },
     },
     {
@@ -414,9 +395,7 @@ describe('insufficientResources', () => {
       want: [],
     },
   ])('$name', ({ requests, allocatable, want }) => {
-    expect(insufficientResources(new Map(Object.entries(requests)), new Map(Object.entries(allocatable)))).toEqual(
-      want,
-    );
+    expect(insufficientResources(new Map(Object.entries(requests)), new Map(Object.entries(allocatable)))).toEqual(want);
   });
 
   it.each([

@@ -72,17 +72,11 @@ export const isExtendedResourceName = (name: string): boolean =>
  * These are counted with `Value()` and checked against the node's allocatable amount like cpu and memory.
  */
 export function isScalarResourceName(name: string): boolean {
-  return (
-    isExtendedResourceName(name) ||
-    isHugePages(name) ||
-    name.includes(NATIVE_NAMESPACE) ||
-    name.startsWith(ATTACHABLE_VOLUMES_PREFIX)
-  );
+  return isExtendedResourceName(name) || isHugePages(name) || name.includes(NATIVE_NAMESPACE) || name.startsWith(ATTACHABLE_VOLUMES_PREFIX);
 }
 
 /** Resources pod-level `spec.resources` may set (`IsSupportedPodLevelResource`). */
-const isPodLevelResource = (name: string): boolean =>
-  name === ResourceName.cpu || name === ResourceName.memory || isHugePages(name);
+const isPodLevelResource = (name: string): boolean => name === ResourceName.cpu || name === ResourceName.memory || isHugePages(name);
 
 /** `IsOvercommitAllowed`: requests may be below limits (not for hugepages). */
 const isOvercommitAllowed = (name: string): boolean => isNative(name) && !isHugePages(name);
@@ -109,7 +103,16 @@ function readResourceList(list: unknown, path: string): Amounts {
   const amounts: Amounts = new Map();
   if (list === undefined || list === null) return amounts;
   if (typeof list !== 'object' || Array.isArray(list)) {
-    throw new QuantityError(Array.isArray(list) ? list.join(',') : typeof list === 'string' || typeof list === 'number' || typeof list === 'boolean' ? String(list) : typeof list, path, 'Format', 'must be a map of resource names to quantities');
+    throw new QuantityError(
+      Array.isArray(list)
+        ? list.join(',')
+        : typeof list === 'string' || typeof list === 'number' || typeof list === 'boolean'
+          ? String(list)
+          : typeof list,
+      path,
+      'Format',
+      'must be a map of resource names to quantities',
+    );
   }
   for (const [name, quantity] of Object.entries(list)) {
     amounts.set(name, quantityFromJSON(quantity, child(path, name)).nanos);
@@ -163,11 +166,7 @@ function aggregate(
  * Pod-level requests after `defaultHugePagePodLimits` and `defaultPodRequests`, or undefined when the pod sets no
  * pod-level resources. Unrounded, as those defaults run before `SetDefaults_ResourceList`.
  */
-function podLevelRequests(
-  pod: V1Pod,
-  containers: readonly ContainerAmounts[],
-  initContainers: readonly ContainerAmounts[],
-): Amounts | undefined {
+function podLevelRequests(pod: V1Pod, containers: readonly ContainerAmounts[], initContainers: readonly ContainerAmounts[]): Amounts | undefined {
   const resources = pod.spec?.resources;
   if (resources === undefined || resources === null) return undefined;
   const path = child('spec', 'resources');
@@ -200,9 +199,7 @@ function podLevelRequests(
 export function podRequests(pod: V1Pod): Map<string, bigint> {
   const spec = pod.spec;
   const containers = (spec?.containers ?? []).map((c, i) => readContainer(c, child(child('spec', 'containers'), i)));
-  const initContainers = (spec?.initContainers ?? []).map((c, i) =>
-    readContainer(c, child(child('spec', 'initContainers'), i)),
-  );
+  const initContainers = (spec?.initContainers ?? []).map((c, i) => readContainer(c, child(child('spec', 'initContainers'), i)));
 
   const total = aggregate(containers, initContainers, (c) => roundedUpToMilli(c.requests));
   const podLevel = podLevelRequests(pod, containers, initContainers);
@@ -239,12 +236,7 @@ export function nodeAllocatable(node: PlacementNode): Map<string, bigint> {
       throw err instanceof QuantityError ? err.about(`node ${JSON.stringify(node.name)}`) : err;
     }
     if (name === ResourceName.cpu) allocatable.set(name, milliValue({ nanos }));
-    else if (
-      name === ResourceName.memory ||
-      name === ResourceName.ephemeralStorage ||
-      name === ResourceName.pods ||
-      isScalarResourceName(name)
-    ) {
+    else if (name === ResourceName.memory || name === ResourceName.ephemeralStorage || name === ResourceName.pods || isScalarResourceName(name)) {
       allocatable.set(name, value({ nanos }));
     }
   }
@@ -270,17 +262,15 @@ export interface InsufficientResource {
  * scalar resource, and it ignores requests of zero. (v1.20 tested `allocatable < requested + used` and did not skip
  * zero requests; with nothing else on the node both forms give the same answer.)
  */
-export function insufficientResources(
-  requests: ReadonlyMap<string, bigint>,
-  allocatable: ReadonlyMap<string, bigint>,
-): InsufficientResource[] {
+export function insufficientResources(requests: ReadonlyMap<string, bigint>, allocatable: ReadonlyMap<string, bigint>): InsufficientResource[] {
   const insufficient: InsufficientResource[] = [];
   const allowedPods = allocatable.get(ResourceName.pods) ?? 0n;
   if (1n > allowedPods) insufficient.push({ resourceName: ResourceName.pods, requested: 1n, capacity: allowedPods });
 
-  const fixed: [string, bigint][] = [ResourceName.cpu, ResourceName.memory, ResourceName.ephemeralStorage].map(
-    (name) => [name, requests.get(name) ?? 0n],
-  );
+  const fixed: [string, bigint][] = [ResourceName.cpu, ResourceName.memory, ResourceName.ephemeralStorage].map((name) => [
+    name,
+    requests.get(name) ?? 0n,
+  ]);
   const scalar = [...requests].filter(([name]) => isScalarResourceName(name));
   if (fixed.every(([, requested]) => requested === 0n) && scalar.length === 0) return insufficient;
 
@@ -307,7 +297,13 @@ export function insufficientFree(
   if (BigInt(podCount) + 1n > allowedPods) insufficient.push({ resourceName: ResourceName.pods, requested: 1n, capacity: allowedPods });
   for (const [resourceName, want] of requests) {
     if (want <= 0n || resourceName === ResourceName.pods) continue;
-    if (resourceName !== ResourceName.cpu && resourceName !== ResourceName.memory && resourceName !== ResourceName.ephemeralStorage && !isScalarResourceName(resourceName)) continue;
+    if (
+      resourceName !== ResourceName.cpu &&
+      resourceName !== ResourceName.memory &&
+      resourceName !== ResourceName.ephemeralStorage &&
+      !isScalarResourceName(resourceName)
+    )
+      continue;
     const capacity = allocatable.get(resourceName) ?? 0n;
     const used = requested?.get(resourceName) ?? 0n;
     if (want > capacity - used) insufficient.push({ resourceName, requested: want, capacity: capacity - used });

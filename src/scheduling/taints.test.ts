@@ -247,14 +247,11 @@ describe('findUntoleratedTaint', () => {
     {
       name: 'a pod tolerating not-ready for NoExecute is still rejected by unreachable',
       taints: [taint('node.kubernetes.io/not-ready:NoExecute'), taint('node.kubernetes.io/unreachable:NoExecute')],
-      tolerations: [
-        tol({ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }),
-      ],
+      tolerations: [tol({ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 })],
       want: taint('node.kubernetes.io/unreachable:NoExecute'),
     },
   ])('$name', ({ taints, tolerations, effects, want }) => {
-    const found =
-      effects === undefined ? findUntoleratedTaint(taints, tolerations) : findUntoleratedTaint(taints, tolerations, effects);
+    const found = effects === undefined ? findUntoleratedTaint(taints, tolerations) : findUntoleratedTaint(taints, tolerations, effects);
     expect(found).toEqual(want);
     if (want !== undefined) expect(taints).toContain(found);
   });
@@ -394,9 +391,7 @@ describe('validateTaint', () => {
 
   it('finds taints repeated by key and effect', () => {
     const taints = [taint('dedicated=gpu:NoSchedule'), taint('dedicated=gpu:NoExecute'), taint('dedicated=batch:NoSchedule')];
-    expect(validateTaints(taints, 'spec.taints').map(formatFieldError)).toEqual([
-      'spec.taints[2]: duplicate value "dedicated:NoSchedule"',
-    ]);
+    expect(validateTaints(taints, 'spec.taints').map(formatFieldError)).toEqual(['spec.taints[2]: duplicate value "dedicated:NoSchedule"']);
   });
 });
 

@@ -54,13 +54,19 @@ export function spreadConstraints(pod: V1Pod): SpreadConstraints {
   const labels = pod.metadata?.labels ?? {};
   const constraints: SpreadConstraint[] = [];
   let parseError: string | undefined;
-  for (const c of (pod.spec?.topologySpreadConstraints ?? [])) {
+  for (const c of pod.spec?.topologySpreadConstraints ?? []) {
     if (c.whenUnsatisfiable !== 'DoNotSchedule') continue;
     const keys = (c.matchLabelKeys ?? []).filter((k) => Object.hasOwn(labels, k));
     const selector =
       c.labelSelector == null || keys.length === 0
         ? c.labelSelector
-        : { ...c.labelSelector, matchExpressions: [...(c.labelSelector.matchExpressions ?? []), ...keys.map((key) => ({ key, operator: 'In', values: [labels[key] as string] }))] };
+        : {
+            ...c.labelSelector,
+            matchExpressions: [
+              ...(c.labelSelector.matchExpressions ?? []),
+              ...keys.map((key) => ({ key, operator: 'In', values: [labels[key] as string] })),
+            ],
+          };
     const compiled = compilePodSelector(selector);
     if (compiled === undefined) {
       parseError = `topology spread constraint on ${c.topologyKey}: its label selector does not parse`;
@@ -108,7 +114,7 @@ function eligibleWords(c: PodConstraints, index: NodeIndex, keys: readonly strin
     for (const p of keyPostings) bits &= (p as NonNullable<typeof p>).word(w);
     if (bits !== 0 && affinity) bits &= affinity(w);
     if (bits !== 0 && honorTaints) {
-      for (let rest = bits; rest !== 0; ) {
+      for (let rest = bits; rest !== 0;) {
         const bit = rest & -rest;
         rest ^= bit;
         const part = index.shapeTaints[index.shapeOfNode[(w << 5) + 31 - Math.clz32(bit)] as number] as number;

@@ -218,20 +218,44 @@ describe('POST /mutate transport', () => {
         },
       });
     it.each<{ name: string; body: Record<string, unknown>; path: string }>([
-      { name: 'tolerations: [null]', body: withSpec({ tolerations: [null] }), path: 'request.object.spec.tolerations[0]: must be an object, got null' },
+      {
+        name: 'tolerations: [null]',
+        body: withSpec({ tolerations: [null] }),
+        path: 'request.object.spec.tolerations[0]: must be an object, got null',
+      },
       { name: 'tolerations as an object', body: withSpec({ tolerations: { key: 'spot' } }), path: 'request.object.spec.tolerations: must be a list' },
       { name: 'tolerations as a string', body: withSpec({ tolerations: 'spot' }), path: 'request.object.spec.tolerations: must be a list' },
-      { name: 'nodeSelector as a string', body: withSpec({ nodeSelector: 'lifecycle=Ec2Spot' }), path: 'request.object.spec.nodeSelector: must be an object' },
-      { name: 'ownerReferences as a string', body: withSpec({}, { ownerReferences: 'ds' }), path: 'request.object.metadata.ownerReferences: must be a list' },
-      { name: 'ownerReferences: [null]', body: withSpec({}, { ownerReferences: [null] }), path: 'request.object.metadata.ownerReferences[0]: must be an object' },
+      {
+        name: 'nodeSelector as a string',
+        body: withSpec({ nodeSelector: 'lifecycle=Ec2Spot' }),
+        path: 'request.object.spec.nodeSelector: must be an object',
+      },
+      {
+        name: 'ownerReferences as a string',
+        body: withSpec({}, { ownerReferences: 'ds' }),
+        path: 'request.object.metadata.ownerReferences: must be a list',
+      },
+      {
+        name: 'ownerReferences: [null]',
+        body: withSpec({}, { ownerReferences: [null] }),
+        path: 'request.object.metadata.ownerReferences[0]: must be an object',
+      },
       {
         name: 'the applied-rules annotation as a number',
         body: withSpec({}, { annotations: { 'placement-webhook/applied-rules': 7 } }),
         path: 'request.object.metadata.annotations["placement-webhook/applied-rules"]: must be a string',
       },
-      { name: 'spec as a string', body: podReview({ object: { metadata: { name: 'p' }, spec: 'x' } }), path: 'request.object.spec: must be an object' },
+      {
+        name: 'spec as a string',
+        body: podReview({ object: { metadata: { name: 'p' }, spec: 'x' } }),
+        path: 'request.object.spec: must be an object',
+      },
       { name: 'affinity as a string', body: withSpec({ affinity: 'x' }), path: 'request.object.spec.affinity: must be an object' },
-      { name: 'podAntiAffinity as a string', body: withSpec({ affinity: { podAntiAffinity: 'x' } }), path: 'request.object.spec.affinity.podAntiAffinity: must be an object' },
+      {
+        name: 'podAntiAffinity as a string',
+        body: withSpec({ affinity: { podAntiAffinity: 'x' } }),
+        path: 'request.object.spec.affinity.podAntiAffinity: must be an object',
+      },
       {
         name: 'nodeSelectorTerms as a string',
         body: withSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: 'x' } } } }),
@@ -239,16 +263,30 @@ describe('POST /mutate transport', () => {
       },
       {
         name: 'values as a string',
-        body: withSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'In', values: 'b' }] }] } } } }),
+        body: withSpec({
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'In', values: 'b' }] }],
+              },
+            },
+          },
+        }),
         path: 'nodeSelectorTerms[0].matchExpressions[0].values: must be a list',
       },
       {
         name: '[null] in matchExpressions',
-        body: withSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [null] }] } } } }),
+        body: withSpec({
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [null] }] } } },
+        }),
         path: 'nodeSelectorTerms[0].matchExpressions[0]: must be an object',
       },
       { name: 'containers: [null]', body: withSpec({ containers: [null] }), path: 'request.object.spec.containers[0]: must be an object' },
-      { name: 'initContainers: [null]', body: withSpec({ initContainers: [null] }), path: 'request.object.spec.initContainers[0]: must be an object' },
+      {
+        name: 'initContainers: [null]',
+        body: withSpec({ initContainers: [null] }),
+        path: 'request.object.spec.initContainers[0]: must be an object',
+      },
     ])('$name', async ({ body, path }) => {
       for (const url of ['/mutate', '/validate']) {
         const res = await app.inject({ method: 'POST', url, ...json(body) });
@@ -265,7 +303,9 @@ describe('POST /mutate transport', () => {
       for (const url of ['/mutate', '/validate']) {
         const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
         expect(res.statusCode).toBe(400);
-        expect(res.json<AdmissionReviewResponse>().response.status?.message).toMatch(/request\.object\.spec\.deep(\.a)+: nested more than 100 levels deep/);
+        expect(res.json<AdmissionReviewResponse>().response.status?.message).toMatch(
+          /request\.object\.spec\.deep(\.a)+: nested more than 100 levels deep/,
+        );
       }
     });
 
@@ -302,7 +342,11 @@ describe('POST /mutate transport', () => {
     });
 
     it('null where a field may be absent is read as absent', async () => {
-      const res = await app.inject({ method: 'POST', url: '/mutate', ...json(withSpec({ tolerations: null, nodeSelector: null, affinity: null }, { annotations: null })) });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/mutate',
+        ...json(withSpec({ tolerations: null, nodeSelector: null, affinity: null }, { annotations: null })),
+      });
       expect(res.statusCode).toBe(200);
       expect(res.json<AdmissionReviewResponse>().response.allowed).toBe(true);
     });
@@ -592,7 +636,11 @@ rules:
     const app = buildApp({ ctx, logger });
     try {
       const first = await app.inject({ method: 'POST', url: '/mutate', ...json(podReview()) });
-      expect(decodePatch(first.json<AdmissionReviewResponse>().response)).toContainEqual({ op: 'add', path: '/spec/nodeSelector', value: { pool: 'data' } });
+      expect(decodePatch(first.json<AdmissionReviewResponse>().response)).toContainEqual({
+        op: 'add',
+        path: '/spec/nodeSelector',
+        value: { pool: 'data' },
+      });
       await app.inject({ method: 'POST', url: '/mutate', ...json(podReview()) });
       expect(looked).toEqual(['streaming']); // the second review finds it in the cache
     } finally {
@@ -615,7 +663,14 @@ describe('the review log', () => {
       await app.inject({ method: 'POST', url: '/mutate', ...json(secretPod) });
       const reviews = lines.filter((l) => l['msg'] === 'review');
       expect(reviews).toHaveLength(1);
-      expect(reviews[0]).toMatchObject({ uid: UID, kind: 'Pod', namespace: 'streaming', name: 'consumer-0', operation: 'CREATE', decision: 'patched' });
+      expect(reviews[0]).toMatchObject({
+        uid: UID,
+        kind: 'Pod',
+        namespace: 'streaming',
+        name: 'consumer-0',
+        operation: 'CREATE',
+        decision: 'patched',
+      });
       expect(JSON.stringify(lines)).not.toContain('s3cr3t');
       // Other lines keep the logger's redaction.
       app.log.info({ container: { env: 'x' } }, 'other');

@@ -191,7 +191,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     });
   });
   app.addContentTypeParser('*', (req, _payload, done) => {
-    done(new TransportError(400, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; expected application/json`), undefined);
+    done(
+      new TransportError(400, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; expected application/json`),
+      undefined,
+    );
   });
 
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, req, reply) => {
@@ -206,8 +209,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     // Bad input is the client's problem: 400 for anything malformed, 413 for a body over the limit.
     const status = code === 413 ? 413 : 400;
     const reason = status === 413 ? 'RequestEntityTooLarge' : 'BadRequest';
-    const message =
-      err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `request body is larger than ${BODY_LIMIT} bytes` : err.message;
+    const message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `request body is larger than ${BODY_LIMIT} bytes` : err.message;
     req.log.warn({ reason: message, status }, 'bad request');
     return reply.code(status).send(statusBody(status, reason, message));
   });

@@ -28,7 +28,13 @@ describe('metric labels come from fixed sets', () => {
         payload: {
           apiVersion: 'admission.k8s.io/v1',
           kind: 'AdmissionReview',
-          request: { uid: `u${i}`, kind: { group: 'g', version: 'v1', kind }, resource: { group: 'g', version: 'v1', resource: 'r' }, operation: 'CREATE', object: {} },
+          request: {
+            uid: `u${i}`,
+            kind: { group: 'g', version: 'v1', kind },
+            resource: { group: 'g', version: 'v1', resource: 'r' },
+            operation: 'CREATE',
+            object: {},
+          },
         },
       });
     }

@@ -44,15 +44,17 @@ export function subjectAltNameProblem(san: string): string | undefined {
   if (san.length > DNS_NAME_MAX_LENGTH) return `a DNS name must be no more than ${DNS_NAME_MAX_LENGTH} characters`;
   if (!DNS_NAME.test(san)) {
     return (
-      "not an IP address, nor a DNS name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric " +
+      'not an IP address, nor a DNS name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric ' +
       "characters, '-' or '.', and must start and end with an alphanumeric character, optionally after '*.' " +
       "(e.g. 'example.com', '*.example.com', '10.0.0.1', 'fd00::1')"
     );
   }
   const labels = san.split('.');
-  if (labels.some((label) => label.length > DNS_LABEL_MAX_LENGTH)) return `each label of a DNS name must be no more than ${DNS_LABEL_MAX_LENGTH} characters`;
+  if (labels.some((label) => label.length > DNS_LABEL_MAX_LENGTH))
+    return `each label of a DNS name must be no more than ${DNS_LABEL_MAX_LENGTH} characters`;
   // RFC 1123 2.1: a host name never has the form of an address; `010.0.0.1` is neither.
-  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) return 'not an IP address (IPv4: four decimal numbers 0-255 without leading zeros), nor a DNS name (the last label of a DNS name is not a number)';
+  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? ''))
+    return 'not an IP address (IPv4: four decimal numbers 0-255 without leading zeros), nor a DNS name (the last label of a DNS name is not a number)';
   return undefined;
 }
 

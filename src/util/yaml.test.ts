@@ -15,12 +15,24 @@ describe('loadYaml: limits on what a document may cost', () => {
   });
 
   it.each([
-    { name: 'a billion-laughs expansion is refused', text: billionLaughs(), want: /^YAML aliases expand the document to more than \d+ nodes \(it has \d+\): refused as a resource exhaustion attack$/ },
-    { name: 'flow collections nested 5,000 deep are refused before they are composed', text: deeplyNested(5000), want: /^YAML line 3, column 107: nested more than 100 levels deep$/ },
+    {
+      name: 'a billion-laughs expansion is refused',
+      text: billionLaughs(),
+      want: /^YAML aliases expand the document to more than \d+ nodes \(it has \d+\): refused as a resource exhaustion attack$/,
+    },
+    {
+      name: 'flow collections nested 5,000 deep are refused before they are composed',
+      text: deeplyNested(5000),
+      want: /^YAML line 3, column 107: nested more than 100 levels deep$/,
+    },
     { name: 'nesting just over the limit is refused', text: deeplyNested(100), want: /nested more than 100 levels deep/ },
     { name: 'an alias inside its own anchor is refused', text: 'a: &x [*x]\n', want: /^YAML: an alias refers to a node that contains it$/ },
     { name: 'an alias without an anchor is an error, not an exception', text: 'a: *nope\n', want: /Unresolved alias/ },
-    { name: 'a second document where one is expected is an error', text: 'a: 1\n---\nb: 2\n', want: /^YAML line 2, column 1: holds 2 documents; expected one$/ },
+    {
+      name: 'a second document where one is expected is an error',
+      text: 'a: 1\n---\nb: 2\n',
+      want: /^YAML line 2, column 1: holds 2 documents; expected one$/,
+    },
     { name: 'duplicate keys are errors', text: 'a: 1\na: 2\n', want: /^YAML line 2, column 1: Map keys must be unique/ },
   ])('$name', ({ text, want }) => {
     const errors = errorsOf(text);

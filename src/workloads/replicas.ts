@@ -57,7 +57,13 @@ function eligibleNodes(c: PodConstraints, nodes: NodeIndex): PlacementNode[] {
  * The tightest bound the template's own constraints put on its replicas, or undefined when none does. `canAdd`:
  * whether some addable capacity fits the pod (then a hostname-keyed bound is lifted).
  */
-export function replicaBound(w: WorkloadShape, nodes: NodeIndex, pods: PodIndex | undefined, nsLabels: NamespaceLabels, canAdd: boolean): ReplicaBound | undefined {
+export function replicaBound(
+  w: WorkloadShape,
+  nodes: NodeIndex,
+  pods: PodIndex | undefined,
+  nsLabels: NamespaceLabels,
+  canAdd: boolean,
+): ReplicaBound | undefined {
   const labels = w.pod.metadata?.labels ?? {};
   const eligible = eligibleNodes(w.constraints, nodes);
   const own = w.selector === undefined ? undefined : compilePodSelector({ matchLabels: w.selector });
@@ -138,7 +144,12 @@ export interface RolloutVerdict {
  * Whether a RollingUpdate can never progress: every domain a replica may use holds one (`replicas ≥ placeable`),
  * so the surge pod cannot be placed, and no old pod leaves before a new one is ready (`maxUnavailable` 0).
  */
-export function rolloutStuck(bound: ReplicaBound | undefined, replicas: number, maxSurge: IntOrPercent, maxUnavailable: IntOrPercent): RolloutVerdict {
+export function rolloutStuck(
+  bound: ReplicaBound | undefined,
+  replicas: number,
+  maxSurge: IntOrPercent,
+  maxUnavailable: IntOrPercent,
+): RolloutVerdict {
   const { surge, unavailable } = resolveFenceposts(maxSurge, maxUnavailable, replicas);
   const stuck = bound !== undefined && !bound.liftedByCapacity && unavailable === 0 && replicas >= bound.placeable && replicas > 0;
   return { stuck, surge, unavailable };

@@ -7,7 +7,6 @@ import { sameToleration } from '../scheduling/taints.js';
 import type { Labels } from '../scheduling/types.js';
 import { isObject } from '../util/json.js';
 
-
 /** A kind whose objects hold a pod template. */
 export interface WorkloadKind {
   readonly group: string;
@@ -74,7 +73,10 @@ export interface Workload {
 }
 
 /** The replicas field of a kind: a Job runs `parallelism` pods at once (default 1). */
-const REPLICAS_PATH: Readonly<Record<string, readonly string[]>> = { Job: ['spec', 'parallelism'], CronJob: ['spec', 'jobTemplate', 'spec', 'parallelism'] };
+const REPLICAS_PATH: Readonly<Record<string, readonly string[]>> = {
+  Job: ['spec', 'parallelism'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'parallelism'],
+};
 const STRATEGY_PATH: Readonly<Record<string, readonly string[]>> = { Deployment: ['spec', 'strategy'], StatefulSet: ['spec', 'updateStrategy'] };
 
 /** A workload object (and its previous version) as a `Workload`. */
@@ -95,15 +97,18 @@ export function workloadOf(kind: WorkloadKind, object: unknown, oldObject: unkno
   return {
     what: `${kind.kind} ${name}`.trim(),
     kind: kind.kind,
-    template: isObject(template) ? (template) : undefined,
-    oldTemplate: isObject(oldTemplate) ? (oldTemplate) : undefined,
+    template: isObject(template) ? template : undefined,
+    oldTemplate: isObject(oldTemplate) ? oldTemplate : undefined,
     daemonSet: kind.daemonSet,
     replicas: typeof replicas === 'number' ? replicas : parallelism ? 1 : undefined,
     oldReplicas: typeof oldReplicas === 'number' ? oldReplicas : parallelism && isObject(oldObject) ? 1 : undefined,
     selector: isObject(selector) ? (Object.fromEntries(Object.entries(selector).filter(([, v]) => typeof v === 'string')) as Labels) : undefined,
     strategy: strategyPath ? at(object, strategyPath) : undefined,
     oldStrategy: strategyPath ? at(oldObject, strategyPath) : undefined,
-    ownedByDeployment: kind.kind === 'ReplicaSet' && Array.isArray(owners) && owners.some((o) => isObject(o) && o['kind'] === 'Deployment' && o['controller'] === true),
+    ownedByDeployment:
+      kind.kind === 'ReplicaSet' &&
+      Array.isArray(owners) &&
+      owners.some((o) => isObject(o) && o['kind'] === 'Deployment' && o['controller'] === true),
     podManagementPolicy: typeof policy === 'string' ? policy : undefined,
   };
 }

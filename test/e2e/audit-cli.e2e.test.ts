@@ -29,7 +29,12 @@ rules:
 
 function node(name: string, disktype: string) {
   const allocatable = { cpu: '4', memory: '16Gi', pods: '110' };
-  return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, disktype } }, status: { capacity: allocatable, allocatable } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, disktype } },
+    status: { capacity: allocatable, allocatable },
+  };
 }
 
 function pod(name: string, nodeName: string, labels: Record<string, string>, spec: object = {}, owner?: string) {
@@ -40,13 +45,27 @@ function pod(name: string, nodeName: string, labels: Record<string, string>, spe
       name,
       namespace: 'shop',
       labels,
-      ...(owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: owner, uid: '6f1c1a52-0000-4000-8000-000000000001', controller: true }] } : {}),
+      ...(owner
+        ? {
+            ownerReferences: [
+              { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: owner, uid: '6f1c1a52-0000-4000-8000-000000000001', controller: true },
+            ],
+          }
+        : {}),
     },
-    spec: { nodeName, containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests: { cpu: '100m', memory: '64Mi' } } }], ...spec },
+    spec: {
+      nodeName,
+      containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests: { cpu: '100m', memory: '64Mi' } } }],
+      ...spec,
+    },
   };
 }
 
-const ANTI = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }] } };
+const ANTI = {
+  podAntiAffinity: {
+    requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }],
+  },
+};
 
 describe('audit and whatif against a real API server', () => {
   let cp: ControlPlane;
@@ -68,7 +87,10 @@ describe('audit and whatif against a real API server', () => {
     await kubectlOk(['create', '-f', '-'], json(node('ssd-2', 'ssd')));
     await kubectlOk(['create', '-f', '-'], json(pod('db-0', 'ssd-1', { app: 'db' }, { nodeSelector: { disktype: 'ssd' } })));
     await kubectlOk(['create', '-f', '-'], json(pod('report-0', 'ssd-2', { tier: 'batch' })));
-    for (const [n, on] of [['web-6b8f4c-a', 'ssd-1'], ['web-6b8f4c-b', 'ssd-2']] as const) {
+    for (const [n, on] of [
+      ['web-6b8f4c-a', 'ssd-1'],
+      ['web-6b8f4c-b', 'ssd-2'],
+    ] as const) {
       await kubectlOk(['create', '-f', '-'], json(pod(n, on, { app: 'web', 'pod-template-hash': '6b8f4c' }, { affinity: ANTI }, 'web-6b8f4c')));
     }
     await kubectlOk(
@@ -77,10 +99,25 @@ describe('audit and whatif against a real API server', () => {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
         metadata: { name: 'web', namespace: 'shop' },
-        spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { affinity: ANTI, containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2' }] } } },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { affinity: ANTI, containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2' }] },
+          },
+        },
       }),
     );
-    await kubectlOk(['create', '-f', '-'], json({ apiVersion: 'policy/v1beta1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'shop' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } }));
+    await kubectlOk(
+      ['create', '-f', '-'],
+      json({
+        apiVersion: 'policy/v1beta1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'web', namespace: 'shop' },
+        spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } },
+      }),
+    );
     // Relabelled after its pod was bound: the nodeSelector no longer holds.
     await kubectlOk(['label', 'node', 'ssd-1', 'disktype=hdd', '--overwrite']);
   }, 180_000);
@@ -101,11 +138,23 @@ describe('audit and whatif against a real API server', () => {
 
   it('audit: the relabelled node, the unmutated pod and the Deployment that cannot place its replicas', async () => {
     const code = await run(['audit', '--kubeconfig', cp.kubeconfigPath, '--rules-configmap', RULES_CONFIGMAP, '-o', 'json']);
-    expect(err.filter((l) => l.startsWith('error') || l.startsWith('warning')), err.join('')).toEqual([]);
+    expect(
+      err.filter((l) => l.startsWith('error') || l.startsWith('warning')),
+      err.join(''),
+    ).toEqual([]);
     expect(code).toBe(1);
     const f = findings();
-    expect(f.find((x) => x.kind === 'node-affinity')).toMatchObject({ object: { kind: 'Pod', name: 'db-0' }, node: 'ssd-1', reschedulable: true, rescheduleNode: 'ssd-2' });
-    expect(f.find((x) => x.kind === 'drift')).toMatchObject({ object: { name: 'report-0' }, rule: 'batch-ssd', patch: expect.arrayContaining([{ op: 'add', path: '/spec/nodeSelector', value: { disktype: 'ssd' } }]) });
+    expect(f.find((x) => x.kind === 'node-affinity')).toMatchObject({
+      object: { kind: 'Pod', name: 'db-0' },
+      node: 'ssd-1',
+      reschedulable: true,
+      rescheduleNode: 'ssd-2',
+    });
+    expect(f.find((x) => x.kind === 'drift')).toMatchObject({
+      object: { name: 'report-0' },
+      rule: 'batch-ssd',
+      patch: expect.arrayContaining([{ op: 'add', path: '/spec/nodeSelector', value: { disktype: 'ssd' } }]),
+    });
     expect(f.find((x) => x.kind === 'replicas')).toMatchObject({ object: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } });
   });
 
@@ -113,8 +162,16 @@ describe('audit and whatif against a real API server', () => {
     const code = await run(['whatif', '--kubeconfig', cp.kubeconfigPath, '--rules-configmap', RULES_CONFIGMAP, '--drain', 'ssd-2', '-o', 'json']);
     expect(code).toBe(1);
     const f = findings();
-    expect(f.find((x) => x.object.name === 'web-6b8f4c-b')).toMatchObject({ kind: 'drained', reschedulable: false, owner: { kind: 'Deployment', name: 'web' } });
-    expect(f.find((x) => x.kind === 'pdb')).toMatchObject({ object: { kind: 'PodDisruptionBudget', name: 'web' }, rule: 'minAvailable 2', severity: 'fail' });
+    expect(f.find((x) => x.object.name === 'web-6b8f4c-b')).toMatchObject({
+      kind: 'drained',
+      reschedulable: false,
+      owner: { kind: 'Deployment', name: 'web' },
+    });
+    expect(f.find((x) => x.kind === 'pdb')).toMatchObject({
+      object: { kind: 'PodDisruptionBudget', name: 'web' },
+      rule: 'minAvailable 2',
+      severity: 'fail',
+    });
     expect(f.find((x) => x.kind === 'replicas-lost')?.message).toContain('(required anti-affinity on kubernetes.io/hostname)');
   });
 });

@@ -23,12 +23,25 @@ const json = (o: unknown) => JSON.stringify(o);
 interface Report {
   metadata: { name: string; namespace: string; resourceVersion: string; labels?: Record<string, string> };
   summary: { pass: number; fail: number; warn: number; error: number; skip: number };
-  results?: { policy: string; rule: string; result: string; category?: string; message: string; resources: { kind: string; name: string; namespace?: string }[]; properties?: Record<string, string> }[];
+  results?: {
+    policy: string;
+    rule: string;
+    result: string;
+    category?: string;
+    message: string;
+    resources: { kind: string; name: string; namespace?: string }[];
+    properties?: Record<string, string>;
+  }[];
 }
 
 function node(name: string, labels: Record<string, string>) {
   const allocatable = { cpu: '4', memory: '16Gi', pods: '110' };
-  return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } }, status: { capacity: allocatable, allocatable } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } },
+    status: { capacity: allocatable, allocatable },
+  };
 }
 
 function pod(name: string, namespace: string, labels: Record<string, string>, spec: object = {}) {
@@ -41,7 +54,11 @@ function pod(name: string, namespace: string, labels: Record<string, string>, sp
 }
 
 const SSD_AFFINITY = {
-  nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'disktype', operator: 'In', values: ['ssd'] }] }] } },
+  nodeAffinity: {
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: [{ matchExpressions: [{ key: 'disktype', operator: 'In', values: ['ssd'] }] }],
+    },
+  },
 };
 
 describe('the in-cluster audit against a real control plane', () => {
@@ -69,7 +86,8 @@ describe('the in-cluster audit against a real control plane', () => {
     for (;;) {
       const v = await probe();
       if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${replicas.map((w) => w.logTail(30)).join('\n---\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${replicas.map((w) => w.logTail(30)).join('\n---\n')}`);
       await sleep(200);
     }
   }
@@ -117,7 +135,11 @@ describe('the in-cluster audit against a real control plane', () => {
   }
 
   const leaseHolder = async () =>
-    (JSON.parse(await kubectlOk(['get', 'lease', '-n', 'placement-webhook', 'placement-webhook-audit', '-o', 'json'])) as { spec: { holderIdentity?: string } }).spec.holderIdentity;
+    (
+      JSON.parse(await kubectlOk(['get', 'lease', '-n', 'placement-webhook', 'placement-webhook-audit', '-o', 'json'])) as {
+        spec: { holderIdentity?: string };
+      }
+    ).spec.holderIdentity;
 
   const metric = async (w: Webhook, line: RegExp) => {
     const text = (await w.get('/metrics')).text;
@@ -131,7 +153,8 @@ describe('the in-cluster audit against a real control plane', () => {
       await kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'webhook-config', 'base', file)]);
     }
     await kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'webhook-config', 'audit', 'rbac.yaml')]);
-    for (const ns of ['kube-system', 'kube-node-lease', 'default']) await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`, '--overwrite']);
+    for (const ns of ['kube-system', 'kube-node-lease', 'default'])
+      await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`, '--overwrite']);
     for (const ns of ['streaming', 'audit-a']) {
       await kubectlOk(['create', 'namespace', ns]);
       await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`]);
@@ -139,7 +162,11 @@ describe('the in-cluster audit against a real control plane', () => {
     await kubectlOk(['create', '-f', '-'], json(node('ssd-1', { disktype: 'ssd' })));
     await kubectlOk(['create', '-f', '-'], json(node('hdd-1', { disktype: 'hdd' })));
     await kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'test', 'e2e', 'support', 'policyreport-crd.yaml')]);
-    await waitFor('the PolicyReport CRD to be served', async () => ((await kubectl(['get', 'policyreports.wgpolicyk8s.io', '-A'])).code === 0 ? true : undefined), 30_000);
+    await waitFor(
+      'the PolicyReport CRD to be served',
+      async () => ((await kubectl(['get', 'policyreports.wgpolicyk8s.io', '-A'])).code === 0 ? true : undefined),
+      30_000,
+    );
 
     const kubeconfig = await serviceAccountKubeconfig();
     await startReplica('placement-webhook-a', kubeconfig);
@@ -153,11 +180,21 @@ describe('the in-cluster audit against a real control plane', () => {
 
   it('the ServiceAccount may do what the audit needs and nothing more', async () => {
     const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', `--as=${SA}`, ...args])).stdout.trim();
-    for (const r of ['deployments.apps', 'statefulsets.apps', 'replicasets.apps', 'daemonsets.apps', 'jobs.batch', 'cronjobs.batch', 'replicationcontrollers', 'pods']) {
+    for (const r of [
+      'deployments.apps',
+      'statefulsets.apps',
+      'replicasets.apps',
+      'daemonsets.apps',
+      'jobs.batch',
+      'cronjobs.batch',
+      'replicationcontrollers',
+      'pods',
+    ]) {
       expect(await can('list', r, '-A'), r).toBe('yes');
     }
     expect(await can('delete', 'deployments.apps', '-n', 'audit-a')).toBe('no');
-    for (const verb of ['get', 'list', 'create', 'update', 'delete']) expect(await can(verb, 'policyreports.wgpolicyk8s.io', '-n', 'audit-a'), verb).toBe('yes');
+    for (const verb of ['get', 'list', 'create', 'update', 'delete'])
+      expect(await can(verb, 'policyreports.wgpolicyk8s.io', '-n', 'audit-a'), verb).toBe('yes');
     expect(await can('patch', 'policyreports.wgpolicyk8s.io', '-n', 'audit-a')).toBe('no');
     expect(await can('update', 'leases.coordination.k8s.io/placement-webhook-audit', '-n', 'placement-webhook')).toBe('yes');
     expect(await can('update', 'leases.coordination.k8s.io/other', '-n', 'placement-webhook')).toBe('no');
@@ -195,10 +232,14 @@ describe('the in-cluster audit against a real control plane', () => {
 
     await kubectlOk(['label', 'node', 'ssd-1', 'disktype=hdd', '--overwrite']);
     const relabelled = Date.now();
-    const r = await waitFor('the node-affinity finding in the report', async () => {
-      const rep = await report('audit-a');
-      return rep?.results?.some((x) => x.category === 'node-affinity') ? rep : undefined;
-    }, INTERVAL_S * 1000 + SLACK_MS);
+    const r = await waitFor(
+      'the node-affinity finding in the report',
+      async () => {
+        const rep = await report('audit-a');
+        return rep?.results?.some((x) => x.category === 'node-affinity') ? rep : undefined;
+      },
+      INTERVAL_S * 1000 + SLACK_MS,
+    );
     const tookMs = Date.now() - relabelled;
     expect(tookMs).toBeLessThanOrEqual(INTERVAL_S * 1000 + SLACK_MS);
     expect(r.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('placement-webhook');
@@ -220,21 +261,40 @@ describe('the in-cluster audit against a real control plane', () => {
     const dead = await freePort();
     for (const cfg of webhookConfigurations(dead, certs.caBundle)) await kubectlOk(['apply', '-f', '-'], json(cfg));
     await kubectlOk(['create', '-f', '-'], json(pod('consumer-0', 'streaming', { app: 'stream-consumer' })));
-    const created = JSON.parse(await kubectlOk(['get', 'pod', '-n', 'streaming', 'consumer-0', '-o', 'json'])) as { spec: { nodeSelector?: Record<string, string> } };
+    const created = JSON.parse(await kubectlOk(['get', 'pod', '-n', 'streaming', 'consumer-0', '-o', 'json'])) as {
+      spec: { nodeSelector?: Record<string, string> };
+    };
     expect(created.spec.nodeSelector).toBeUndefined();
 
-    const r = await waitFor('the drift finding in the report', async () => {
-      const rep = await report('streaming');
-      return rep?.results?.some((x) => x.category === 'drift') ? rep : undefined;
-    }, INTERVAL_S * 1000 + SLACK_MS);
+    const r = await waitFor(
+      'the drift finding in the report',
+      async () => {
+        const rep = await report('streaming');
+        return rep?.results?.some((x) => x.category === 'drift') ? rep : undefined;
+      },
+      INTERVAL_S * 1000 + SLACK_MS,
+    );
     const drift = r.results?.find((x) => x.category === 'drift');
-    expect(drift).toMatchObject({ policy: 'placement-webhook', rule: 'spot-consumers', result: 'warn', resources: [{ kind: 'Pod', name: 'consumer-0', namespace: 'streaming' }] });
-    expect(JSON.parse(drift?.properties?.['patch'] ?? '[]')).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/spec/nodeSelector', value: { lifecycle: 'Ec2Spot' } })]));
-    const leader = await waitFor('the leader', async () => {
-      for (const w of replicas) if ((await metric(w, /^placement_webhook_audit_leader /))?.endsWith(' 1')) return w;
-      return undefined;
-    }, 5000);
-    expect(await metric(leader, /^placement_webhook_audit_findings\{kind="drift",severity="warn"\}/)).toBe('placement_webhook_audit_findings{kind="drift",severity="warn"} 1');
+    expect(drift).toMatchObject({
+      policy: 'placement-webhook',
+      rule: 'spot-consumers',
+      result: 'warn',
+      resources: [{ kind: 'Pod', name: 'consumer-0', namespace: 'streaming' }],
+    });
+    expect(JSON.parse(drift?.properties?.['patch'] ?? '[]')).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: '/spec/nodeSelector', value: { lifecycle: 'Ec2Spot' } })]),
+    );
+    const leader = await waitFor(
+      'the leader',
+      async () => {
+        for (const w of replicas) if ((await metric(w, /^placement_webhook_audit_leader /))?.endsWith(' 1')) return w;
+        return undefined;
+      },
+      5000,
+    );
+    expect(await metric(leader, /^placement_webhook_audit_findings\{kind="drift",severity="warn"\}/)).toBe(
+      'placement_webhook_audit_findings{kind="drift",severity="warn"} 1',
+    );
     for (const cfg of webhookConfigurations(dead, certs.caBundle)) await kubectl(['delete', '-f', '-'], json(cfg));
   });
 
@@ -244,15 +304,28 @@ describe('the in-cluster audit against a real control plane', () => {
     const before = await report('streaming');
     expect(before).toBeDefined();
     await replicas[leaderIndex]?.stop();
-    await waitFor('the other replica to hold the Lease', async () => ((await leaseHolder()) === (leaderIndex === 0 ? 'placement-webhook-b' : 'placement-webhook-a') ? true : undefined), 15_000);
+    await waitFor(
+      'the other replica to hold the Lease',
+      async () => ((await leaseHolder()) === (leaderIndex === 0 ? 'placement-webhook-b' : 'placement-webhook-a') ? true : undefined),
+      15_000,
+    );
     // The new leader writes: a second drifted pod lands in the same report.
     await kubectlOk(['create', '-f', '-'], json(pod('consumer-1', 'streaming', { app: 'stream-consumer' })));
-    const r = await waitFor('consumer-1 in the report', async () => {
-      const rep = await report('streaming');
-      return rep?.results?.some((x) => x.resources[0]?.name === 'consumer-1') ? rep : undefined;
-    }, INTERVAL_S * 1000 + SLACK_MS + 3000);
+    const r = await waitFor(
+      'consumer-1 in the report',
+      async () => {
+        const rep = await report('streaming');
+        return rep?.results?.some((x) => x.resources[0]?.name === 'consumer-1') ? rep : undefined;
+      },
+      INTERVAL_S * 1000 + SLACK_MS + 3000,
+    );
     const all = JSON.parse(await kubectlOk(['get', 'policyreports.wgpolicyk8s.io', '-n', 'streaming', '-o', 'json'])) as { items: Report[] };
     expect(all.items).toHaveLength(1);
-    expect(r.results?.filter((x) => x.category === 'drift').map((x) => x.resources[0]?.name).sort()).toEqual(['consumer-0', 'consumer-1']);
+    expect(
+      r.results
+        ?.filter((x) => x.category === 'drift')
+        .map((x) => x.resources[0]?.name)
+        .sort(),
+    ).toEqual(['consumer-0', 'consumer-1']);
   });
 });

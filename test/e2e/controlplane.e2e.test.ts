@@ -97,8 +97,7 @@ describe('real control plane', () => {
       if (done(p)) return p;
       if (Date.now() > deadline) {
         throw new Error(
-          `pod ${name} did not reach the expected state: ${JSON.stringify(p.status)}\n` +
-            `kube-scheduler log:\n${cp.logTail('kube-scheduler')}`,
+          `pod ${name} did not reach the expected state: ${JSON.stringify(p.status)}\n` + `kube-scheduler log:\n${cp.logTail('kube-scheduler')}`,
         );
       }
       await sleep(250);
@@ -107,9 +106,7 @@ describe('real control plane', () => {
 
   /** Waits for PodScheduled=False and a FailedScheduling event; returns both messages. */
   async function unschedulable(name: string): Promise<{ condition: string; event: string }> {
-    const p = await waitForPod(name, (x) =>
-      (x.status?.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.message),
-    );
+    const p = await waitForPod(name, (x) => (x.status?.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.message));
     expect(p.spec.nodeName).toBeUndefined();
     expect(p.status?.phase).toBe('Pending');
     const cond = (p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
@@ -147,19 +144,12 @@ describe('real control plane', () => {
 
   it('exposes the nodes with their allocatable resources and RBAC', async () => {
     const out = await kubectlOk(['get', 'nodes', '-o', 'json']);
-    const nodes = (JSON.parse(out) as { items: { metadata: { name: string }; status: { allocatable: Record<string, string> } }[] })
-      .items;
+    const nodes = (JSON.parse(out) as { items: { metadata: { name: string }; status: { allocatable: Record<string, string> } }[] }).items;
     expect(nodes.map((n) => n.metadata.name).sort()).toEqual(['ondemand-node', 'spot-node']);
     expect(nodes[0]?.status.allocatable['cpu']).toBe('4');
 
     // RBAC is enforced: a service account without bindings may not list pods.
-    const denied = await cp.kubectl([
-      'auth',
-      'can-i',
-      'list',
-      'pods',
-      '--as=system:serviceaccount:placement-webhook:placement-webhook',
-    ]);
+    const denied = await cp.kubectl(['auth', 'can-i', 'list', 'pods', '--as=system:serviceaccount:placement-webhook:placement-webhook']);
     expect(denied.stdout.trim()).toBe('no');
     expect(denied.code).not.toBe(0);
     const allowed = await cp.kubectl(['auth', 'can-i', 'list', 'pods']);

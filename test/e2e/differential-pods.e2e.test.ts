@@ -40,7 +40,15 @@
  * agrees, the first is counted as informer lag (reported, not a disagreement).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { V1Container, V1ContainerPort, V1LabelSelector, V1Node, V1Pod, V1PodAffinityTerm, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1ContainerPort,
+  V1LabelSelector,
+  V1Node,
+  V1Pod,
+  V1PodAffinityTerm,
+  V1TopologySpreadConstraint,
+} from '@kubernetes/client-node';
 import { toPlacementNode } from '../../src/scheduling/placement-node.js';
 import { evaluate, podConstraints, type Verdict } from '../../src/scheduling/feasibility.js';
 import { NodeIndex } from '../../src/scheduling/node-index.js';
@@ -48,7 +56,17 @@ import { evaluateNow, podAwareConstraints, type NowVerdict } from '../../src/sch
 import { PodIndex, PodReader } from '../../src/scheduling/pods.js';
 import type { Labels } from '../../src/scheduling/types.js';
 import { startControlPlane, type ControlPlane } from './support/controlplane.js';
-import { caseSeed, create, histogramDifferences, prng, scheduleAlone, schedulerReasons, sleep, type Random, type ReasonHistogram } from './support/differential.js';
+import {
+  caseSeed,
+  create,
+  histogramDifferences,
+  prng,
+  scheduleAlone,
+  schedulerReasons,
+  sleep,
+  type Random,
+  type ReasonHistogram,
+} from './support/differential.js';
 
 const TRIALS = Number(process.env['PLACEMENT_WEBHOOK_DIFF_POD_TRIALS'] ?? 150);
 const SEED = Number(process.env['PLACEMENT_WEBHOOK_DIFF_POD_SEED'] ?? 20261205);
@@ -102,7 +120,8 @@ function podSelector(r: Random, own?: Record<string, string>): V1LabelSelector |
   const x = r.next();
   if (own?.['app'] !== undefined && x < 0.3) return { matchLabels: { app: own['app'] } };
   if (x < 0.6) return { matchLabels: { app: r.pick(APPS) } };
-  if (x < 0.7) return { matchExpressions: [{ key: 'app', operator: 'In', values: [r.pick(APPS), r.pick(APPS)].filter((v, i, a) => a.indexOf(v) === i) }] };
+  if (x < 0.7)
+    return { matchExpressions: [{ key: 'app', operator: 'In', values: [r.pick(APPS), r.pick(APPS)].filter((v, i, a) => a.indexOf(v) === i) }] };
   if (x < 0.77) return { matchExpressions: [{ key: 'app', operator: 'NotIn', values: [r.pick(APPS)] }] };
   if (x < 0.86) return { matchExpressions: [{ key: 'tier', operator: r.pick(['Exists', 'DoesNotExist']) }] };
   if (x < 0.93) return { matchLabels: { app: r.pick(APPS), tier: r.pick(TIERS) } };
@@ -220,7 +239,17 @@ function makeCase(seed: number, k: number): Case {
     const nodeAffinity = r.chance(0.12)
       ? {
           requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchExpressions: [r.pick([{ key: ZONE, operator: 'In', values: ['a', 'b'] }, { key: ZONE, operator: 'NotIn', values: ['c'] }, { key: 'disk', operator: 'Exists' }])] }],
+            nodeSelectorTerms: [
+              {
+                matchExpressions: [
+                  r.pick([
+                    { key: ZONE, operator: 'In', values: ['a', 'b'] },
+                    { key: ZONE, operator: 'NotIn', values: ['c'] },
+                    { key: 'disk', operator: 'Exists' },
+                  ]),
+                ],
+              },
+            ],
           },
         }
       : undefined;
@@ -273,16 +302,21 @@ function describeCase(c: Case, candidate: V1Pod): string {
   const spec = candidate.spec;
   const lines = [
     `  replay: PLACEMENT_WEBHOOK_DIFF_POD_SEED=${SEED} PLACEMENT_WEBHOOK_DIFF_POD_CASES=${c.k}`,
-    `  candidate ${candidate.metadata?.namespace}/${candidate.metadata?.name} labels ${JSON.stringify(candidate.metadata?.labels ?? {})}: ${JSON.stringify({
-      nodeSelector: spec?.nodeSelector,
-      affinity: spec?.affinity,
-      topologySpreadConstraints: spec?.topologySpreadConstraints,
-      tolerations: spec?.tolerations,
-      resources: spec?.containers[0]?.resources,
-      ports: spec?.containers[0]?.ports,
-    })}`,
+    `  candidate ${candidate.metadata?.namespace}/${candidate.metadata?.name} labels ${JSON.stringify(candidate.metadata?.labels ?? {})}: ${JSON.stringify(
+      {
+        nodeSelector: spec?.nodeSelector,
+        affinity: spec?.affinity,
+        topologySpreadConstraints: spec?.topologySpreadConstraints,
+        tolerations: spec?.tolerations,
+        resources: spec?.containers[0]?.resources,
+        ports: spec?.containers[0]?.ports,
+      },
+    )}`,
     '  nodes:',
-    ...c.nodes.map((n) => `    ${n.metadata?.name} ${JSON.stringify({ labels: n.metadata?.labels, taints: n.spec?.taints, unschedulable: n.spec?.unschedulable, allocatable: n.status?.allocatable })}`),
+    ...c.nodes.map(
+      (n) =>
+        `    ${n.metadata?.name} ${JSON.stringify({ labels: n.metadata?.labels, taints: n.spec?.taints, unschedulable: n.spec?.unschedulable, allocatable: n.status?.allocatable })}`,
+    ),
     '  bound pods:',
     ...c.bound.map(
       (b) =>
@@ -305,7 +339,9 @@ interface Ours {
 
 const oursFit = (o: Ours) => (o.fixed.kind === 'fits' || o.fixed.kind === 'fits-transient') && o.now.kind === 'fits';
 const oursText = (o: Ours) =>
-  oursFit(o) ? `fits (${o.now.kind === 'fits' ? o.now.node : ''})` : `no-fit (static ${o.fixed.kind === 'no-fit' ? o.fixed.message : o.fixed.kind}; now ${o.now.kind === 'no-fit' ? o.now.message : o.now.kind})`;
+  oursFit(o)
+    ? `fits (${o.now.kind === 'fits' ? o.now.node : ''})`
+    : `no-fit (static ${o.fixed.kind === 'no-fit' ? o.fixed.message : o.fixed.kind}; now ${o.now.kind === 'no-fit' ? o.now.message : o.now.kind})`;
 
 /** What does not agree between our answer and the scheduler's; empty when all does. */
 function compare(ours: Ours, theirs: { fits: boolean; node?: string; message?: string }): { problems: string[]; histogram?: ReasonHistogram } {
@@ -335,99 +371,112 @@ describe('pod-aware verdicts against the real kube-scheduler', () => {
     await cp?.stop();
   }, 60_000);
 
-  it(
-    `agrees on ${ONLY.length > 0 ? `cases ${ONLY.join(',')}` : `${TRIALS} random cases`} with bound pods (seed ${SEED})`,
-    async () => {
-      const started = Date.now();
-      const nodes = new NodeIndex();
-      const pods = new PodIndex();
-      const reader = new PodReader();
-      const nsLabels = new Map<string, Labels>();
-      const namespaceLabels = (ns: string): Labels => nsLabels.get(ns) ?? {};
-      const disagreements: string[] = [];
-      const lag: string[] = [];
-      /** Candidates whose scheduler message names a reason, per reason. */
-      const seen = new Map<string, number>();
-      let candidates = 0;
-      let fits = 0;
-      let compared = 0;
-      /** Candidates the static filters let through and the scheduler does not bind. */
-      let heldBack = 0;
+  it(`agrees on ${ONLY.length > 0 ? `cases ${ONLY.join(',')}` : `${TRIALS} random cases`} with bound pods (seed ${SEED})`, async () => {
+    const started = Date.now();
+    const nodes = new NodeIndex();
+    const pods = new PodIndex();
+    const reader = new PodReader();
+    const nsLabels = new Map<string, Labels>();
+    const namespaceLabels = (ns: string): Labels => nsLabels.get(ns) ?? {};
+    const disagreements: string[] = [];
+    const lag: string[] = [];
+    /** Candidates whose scheduler message names a reason, per reason. */
+    const seen = new Map<string, number>();
+    let candidates = 0;
+    let fits = 0;
+    let compared = 0;
+    /** Candidates the static filters let through and the scheduler does not bind. */
+    let heldBack = 0;
 
-      for (const k of CASES) {
-        const c = makeCase(SEED, k);
-        for (const [i, ns] of c.namespaces.entries()) {
-          const labels = { [CASE_LABEL]: c.label, side: i === 0 ? 'own' : 'other' };
-          await create(cp, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } });
-          nsLabels.set(ns, labels);
+    for (const k of CASES) {
+      const c = makeCase(SEED, k);
+      for (const [i, ns] of c.namespaces.entries()) {
+        const labels = { [CASE_LABEL]: c.label, side: i === 0 ? 'own' : 'other' };
+        await create(cp, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } });
+        nsLabels.set(ns, labels);
+      }
+      for (const n of c.nodes) nodes.upsert(toPlacementNode(await create(cp, '/api/v1/nodes', n)));
+      for (const b of c.bound) {
+        const ns = b.pod.metadata?.namespace ?? '';
+        const name = b.pod.metadata?.name ?? '';
+        let stored = await create(cp, `/api/v1/namespaces/${ns}/pods`, b.pod);
+        if (b.then === 'terminating') {
+          const res = await cp.api('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, {
+            kind: 'DeleteOptions',
+            apiVersion: 'v1',
+            gracePeriodSeconds: 3600,
+          });
+          if (res.status !== 200) throw new Error(`deleting ${ns}/${name} gracefully: ${res.status} ${res.text}`);
+          stored = res.body as V1Pod;
+          if (!stored.metadata?.deletionTimestamp) throw new Error(`${ns}/${name} is not terminating: ${res.text}`);
+        } else if (b.then === 'succeeded') {
+          const res = await cp.api(
+            'PATCH',
+            `/api/v1/namespaces/${ns}/pods/${name}/status`,
+            { status: { phase: 'Succeeded' } },
+            'application/merge-patch+json',
+          );
+          if (res.status !== 200) throw new Error(`marking ${ns}/${name} Succeeded: ${res.status} ${res.text}`);
+          stored = res.body as V1Pod;
         }
-        for (const n of c.nodes) nodes.upsert(toPlacementNode(await create(cp, '/api/v1/nodes', n)));
-        for (const b of c.bound) {
-          const ns = b.pod.metadata?.namespace ?? '';
-          const name = b.pod.metadata?.name ?? '';
-          let stored = await create(cp, `/api/v1/namespaces/${ns}/pods`, b.pod);
-          if (b.then === 'terminating') {
-            const res = await cp.api('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 3600 });
-            if (res.status !== 200) throw new Error(`deleting ${ns}/${name} gracefully: ${res.status} ${res.text}`);
-            stored = res.body as V1Pod;
-            if (!stored.metadata?.deletionTimestamp) throw new Error(`${ns}/${name} is not terminating: ${res.text}`);
-          } else if (b.then === 'succeeded') {
-            const res = await cp.api('PATCH', `/api/v1/namespaces/${ns}/pods/${name}/status`, { status: { phase: 'Succeeded' } }, 'application/merge-patch+json');
-            if (res.status !== 200) throw new Error(`marking ${ns}/${name} Succeeded: ${res.status} ${res.text}`);
-            stored = res.body as V1Pod;
-          }
-          const placed = reader.read(stored);
-          if (placed) pods.upsert(placed);
-        }
-        await sleep(SETTLE_MS);
+        const placed = reader.read(stored);
+        if (placed) pods.upsert(placed);
+      }
+      await sleep(SETTLE_MS);
 
-        const judge = (created: V1Pod): Ours => {
-          const ns = created.metadata?.namespace ?? '';
-          const constraints = podConstraints(created);
-          return {
-            fixed: evaluate(constraints, nodes),
-            now: evaluateNow(constraints, podAwareConstraints(created, ns, created.spec?.priority ?? undefined), nodes, { index: pods, namespaceLabels }, 'v1.20'),
-          };
+      const judge = (created: V1Pod): Ours => {
+        const ns = created.metadata?.namespace ?? '';
+        const constraints = podConstraints(created);
+        return {
+          fixed: evaluate(constraints, nodes),
+          now: evaluateNow(
+            constraints,
+            podAwareConstraints(created, ns, created.spec?.priority ?? undefined),
+            nodes,
+            { index: pods, namespaceLabels },
+            'v1.20',
+          ),
         };
-        for (const p of c.candidates) {
-          candidates++;
-          let { ours, ...theirs } = await scheduleAlone(cp, p, judge);
-          let result = compare(ours, theirs);
-          if (result.problems.length > 0) {
-            const first = result.problems;
-            await sleep(RETRY_MS);
-            ({ ours, ...theirs } = await scheduleAlone(cp, p, judge));
-            result = compare(ours, theirs);
-            if (result.problems.length === 0) lag.push(`case ${c.k} ${p.metadata?.namespace}/${p.metadata?.name}: ${first.join('; ')}; then agreed`);
-            else if (result.problems.join('\n') !== first.join('\n')) result.problems.push(`(the first try: ${first.join('; ')})`);
-          }
-          if (theirs.fits) fits++;
-          else if (ours.fixed.kind === 'fits') heldBack++;
-          if (!theirs.fits && result.histogram) {
-            compared++;
-            for (const reason of result.histogram.counts.keys()) seen.set(reason, (seen.get(reason) ?? 0) + 1);
-          }
-          if (result.problems.length > 0) {
-            disagreements.push(`case ${c.k} candidate ${p.metadata?.namespace}/${p.metadata?.name}: ${result.problems.join('\n  ')}\n${describeCase(c, p)}`);
-          }
+      };
+      for (const p of c.candidates) {
+        candidates++;
+        let { ours, ...theirs } = await scheduleAlone(cp, p, judge);
+        let result = compare(ours, theirs);
+        if (result.problems.length > 0) {
+          const first = result.problems;
+          await sleep(RETRY_MS);
+          ({ ours, ...theirs } = await scheduleAlone(cp, p, judge));
+          result = compare(ours, theirs);
+          if (result.problems.length === 0) lag.push(`case ${c.k} ${p.metadata?.namespace}/${p.metadata?.name}: ${first.join('; ')}; then agreed`);
+          else if (result.problems.join('\n') !== first.join('\n')) result.problems.push(`(the first try: ${first.join('; ')})`);
+        }
+        if (theirs.fits) fits++;
+        else if (ours.fixed.kind === 'fits') heldBack++;
+        if (!theirs.fits && result.histogram) {
+          compared++;
+          for (const reason of result.histogram.counts.keys()) seen.set(reason, (seen.get(reason) ?? 0) + 1);
+        }
+        if (result.problems.length > 0) {
+          disagreements.push(
+            `case ${c.k} candidate ${p.metadata?.namespace}/${p.metadata?.name}: ${result.problems.join('\n  ')}\n${describeCase(c, p)}`,
+          );
         }
       }
+    }
 
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      const coverage = [...seen].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, n]) => `  ${n} × ${reason}`);
-      console.log(
-        `differential-pods: ${CASES.length} cases, ${candidates} candidates (${fits} schedulable, ${candidates - fits} not — ${heldBack} of these passing every static filter —, ${compared} messages compared), ` +
-          `${candidates - disagreements.length} agreements, ${disagreements.length} disagreements, ${lag.length} retried for informer lag; ` +
-          `${nodes.size} nodes, ${pods.size} bound pods; ${seconds} s (seed ${SEED})\nreasons in the scheduler's messages (candidates naming each):\n${coverage.join('\n')}` +
-          (lag.length > 0 ? `\ninformer lag:\n  ${lag.join('\n  ')}` : ''),
-      );
-      expect(disagreements, `${disagreements.length} disagreements (seed ${SEED}):\n\n${disagreements.join('\n\n')}`).toEqual([]);
-      if (ONLY.length === 0) {
-        // Both outcomes must be well represented, or the comparison proves little.
-        expect(fits).toBeGreaterThan(candidates / 5);
-        expect(candidates - fits).toBeGreaterThan(candidates / 5);
-      }
-    },
-    1_800_000,
-  );
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const coverage = [...seen].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, n]) => `  ${n} × ${reason}`);
+    console.log(
+      `differential-pods: ${CASES.length} cases, ${candidates} candidates (${fits} schedulable, ${candidates - fits} not — ${heldBack} of these passing every static filter —, ${compared} messages compared), ` +
+        `${candidates - disagreements.length} agreements, ${disagreements.length} disagreements, ${lag.length} retried for informer lag; ` +
+        `${nodes.size} nodes, ${pods.size} bound pods; ${seconds} s (seed ${SEED})\nreasons in the scheduler's messages (candidates naming each):\n${coverage.join('\n')}` +
+        (lag.length > 0 ? `\ninformer lag:\n  ${lag.join('\n  ')}` : ''),
+    );
+    expect(disagreements, `${disagreements.length} disagreements (seed ${SEED}):\n\n${disagreements.join('\n\n')}`).toEqual([]);
+    if (ONLY.length === 0) {
+      // Both outcomes must be well represented, or the comparison proves little.
+      expect(fits).toBeGreaterThan(candidates / 5);
+      expect(candidates - fits).toBeGreaterThan(candidates / 5);
+    }
+  }, 1_800_000);
 });

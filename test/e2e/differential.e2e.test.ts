@@ -66,10 +66,16 @@ function makePod(r: Random, i: number): V1Pod {
       { key: 'size', operator: r.pick(['Gt', 'Lt']), values: [r.pick(['0', '4', '9'])] },
     ]);
   const terms = r.chance(0.4)
-    ? Array.from({ length: 1 + Math.floor(r.next() * 2) }, () => ({ matchExpressions: Array.from({ length: 1 + Math.floor(r.next() * 2) }, expression) }))
+    ? Array.from({ length: 1 + Math.floor(r.next() * 2) }, () => ({
+        matchExpressions: Array.from({ length: 1 + Math.floor(r.next() * 2) }, expression),
+      }))
     : undefined;
   const tolerations = [
-    ...r.some(TAINTS, 0.3).map((t) => (r.chance(0.5) ? { key: t.key, operator: 'Exists' } : { key: t.key, operator: 'Equal', value: 'value' in t ? t.value : '', effect: t.effect })),
+    ...r
+      .some(TAINTS, 0.3)
+      .map((t) =>
+        r.chance(0.5) ? { key: t.key, operator: 'Exists' } : { key: t.key, operator: 'Equal', value: 'value' in t ? t.value : '', effect: t.effect },
+      ),
     ...(r.chance(0.1) ? [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] : []),
     ...(r.chance(0.05) ? [{ operator: 'Exists' }] : []),
   ];
@@ -80,7 +86,9 @@ function makePod(r: Random, i: number): V1Pod {
     requests['example.com/widget'] = widgets;
     limits['example.com/widget'] = widgets;
   }
-  const init = r.chance(0.25) ? [{ name: 'init', image: 'registry.k8s.io/pause:3.2', resources: { requests: { cpu: r.pick(['200m', '2500m']) } } }] : [];
+  const init = r.chance(0.25)
+    ? [{ name: 'init', image: 'registry.k8s.io/pause:3.2', resources: { requests: { cpu: r.pick(['200m', '2500m']) } } }]
+    : [];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -90,7 +98,9 @@ function makePod(r: Random, i: number): V1Pod {
       ...(terms ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } } } : {}),
       tolerations,
       ...(init.length > 0 ? { initContainers: init } : {}),
-      containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests, ...(Object.keys(limits).length > 0 ? { limits } : {}) } }],
+      containers: [
+        { name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests, ...(Object.keys(limits).length > 0 ? { limits } : {}) } },
+      ],
       terminationGracePeriodSeconds: 0,
     },
   };
@@ -109,54 +119,52 @@ describe('feasibility verdicts against the real kube-scheduler', () => {
     await cp?.stop();
   }, 60_000);
 
-  it(
-    `agrees on ${TRIALS} random pods over random node sets (seed ${SEED})`,
-    async () => {
-      const r = prng(SEED);
-      const disagreements: string[] = [];
-      let fits = 0;
-      let compared = 0;
-      const rounds = 4;
-      for (let round = 0; round < rounds; round++) {
-        const nodes = makeNodes(r, 6 + round);
-        for (const n of nodes) {
-          const res = await cp.api('POST', '/api/v1/nodes', n);
-          if (res.status !== 201) throw new Error(`creating node: ${res.status} ${res.text}`);
-        }
-        await sleep(1500); // the scheduler's node informer
-        const index = new NodeIndex(nodes.map(toPlacementNode));
-        for (let i = 0; i < TRIALS / rounds; i++) {
-          const p = makePod(r, round * 1000 + i);
-          const { ours, ...theirs } = await scheduleAlone(cp, p, (created) => evaluate(podConstraints(created), index));
-          const oursFits = ours.kind === 'fits' || ours.kind === 'fits-transient';
-          if (theirs.fits) fits++;
-          const problems: string[] = [];
-          if (oursFits !== theirs.fits) {
-            problems.push(`scheduler ${theirs.fits ? `fits (bound to ${theirs.node})` : `no-fit (${theirs.message})`}, ours ${ours.kind}${ours.kind === 'no-fit' ? ` (${ours.message})` : ''}`);
-          } else if (ours.kind === 'no-fit') {
-            compared++;
-            const read = schedulerReasons(theirs.message ?? '');
-            problems.push(...read.problems);
-            const diff = read.histogram ? histogramDifferences({ total: ours.totalNodes, counts: ours.reasons.counts }, read.histogram) : [];
-            if (diff.length > 0) problems.push(`messages differ: ${diff.join('; ')}\n  scheduler: ${theirs.message}\n  ours:      ${ours.message}`);
-          }
-          if (problems.length > 0) {
-            disagreements.push(
-              `round ${round} pod ${p.metadata?.name}: ${problems.join('\n  ')}\n  pod: ${JSON.stringify(p.spec)}\n  nodes: ${JSON.stringify(nodes.map((n) => ({ name: n.metadata?.name, labels: n.metadata?.labels, spec: n.spec, allocatable: n.status?.allocatable })))}`,
-            );
-          }
-        }
-        for (const n of nodes) await cp.api('DELETE', `/api/v1/nodes/${n.metadata?.name}`);
-        await sleep(1000);
+  it(`agrees on ${TRIALS} random pods over random node sets (seed ${SEED})`, async () => {
+    const r = prng(SEED);
+    const disagreements: string[] = [];
+    let fits = 0;
+    let compared = 0;
+    const rounds = 4;
+    for (let round = 0; round < rounds; round++) {
+      const nodes = makeNodes(r, 6 + round);
+      for (const n of nodes) {
+        const res = await cp.api('POST', '/api/v1/nodes', n);
+        if (res.status !== 201) throw new Error(`creating node: ${res.status} ${res.text}`);
       }
-      console.log(
-        `differential: ${TRIALS} pods, ${fits} schedulable, ${TRIALS - fits} not (${compared} messages compared), ${disagreements.length} disagreements (seed ${SEED})`,
-      );
-      expect(disagreements, disagreements.join('\n\n')).toEqual([]);
-      // Both outcomes must be well represented, or the comparison proves little.
-      expect(fits).toBeGreaterThan(TRIALS / 5);
-      expect(TRIALS - fits).toBeGreaterThan(TRIALS / 5);
-    },
-    600_000,
-  );
+      await sleep(1500); // the scheduler's node informer
+      const index = new NodeIndex(nodes.map(toPlacementNode));
+      for (let i = 0; i < TRIALS / rounds; i++) {
+        const p = makePod(r, round * 1000 + i);
+        const { ours, ...theirs } = await scheduleAlone(cp, p, (created) => evaluate(podConstraints(created), index));
+        const oursFits = ours.kind === 'fits' || ours.kind === 'fits-transient';
+        if (theirs.fits) fits++;
+        const problems: string[] = [];
+        if (oursFits !== theirs.fits) {
+          problems.push(
+            `scheduler ${theirs.fits ? `fits (bound to ${theirs.node})` : `no-fit (${theirs.message})`}, ours ${ours.kind}${ours.kind === 'no-fit' ? ` (${ours.message})` : ''}`,
+          );
+        } else if (ours.kind === 'no-fit') {
+          compared++;
+          const read = schedulerReasons(theirs.message ?? '');
+          problems.push(...read.problems);
+          const diff = read.histogram ? histogramDifferences({ total: ours.totalNodes, counts: ours.reasons.counts }, read.histogram) : [];
+          if (diff.length > 0) problems.push(`messages differ: ${diff.join('; ')}\n  scheduler: ${theirs.message}\n  ours:      ${ours.message}`);
+        }
+        if (problems.length > 0) {
+          disagreements.push(
+            `round ${round} pod ${p.metadata?.name}: ${problems.join('\n  ')}\n  pod: ${JSON.stringify(p.spec)}\n  nodes: ${JSON.stringify(nodes.map((n) => ({ name: n.metadata?.name, labels: n.metadata?.labels, spec: n.spec, allocatable: n.status?.allocatable })))}`,
+          );
+        }
+      }
+      for (const n of nodes) await cp.api('DELETE', `/api/v1/nodes/${n.metadata?.name}`);
+      await sleep(1000);
+    }
+    console.log(
+      `differential: ${TRIALS} pods, ${fits} schedulable, ${TRIALS - fits} not (${compared} messages compared), ${disagreements.length} disagreements (seed ${SEED})`,
+    );
+    expect(disagreements, disagreements.join('\n\n')).toEqual([]);
+    // Both outcomes must be well represented, or the comparison proves little.
+    expect(fits).toBeGreaterThan(TRIALS / 5);
+    expect(TRIALS - fits).toBeGreaterThan(TRIALS / 5);
+  }, 600_000);
 });

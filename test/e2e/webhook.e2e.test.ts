@@ -70,7 +70,9 @@ const NODEPOOL_CRD = {
     group: 'karpenter.sh',
     scope: 'Cluster',
     names: { kind: 'NodePool', listKind: 'NodePoolList', plural: 'nodepools', singular: 'nodepool' },
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    versions: [
+      { name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } },
+    ],
   },
 };
 
@@ -118,8 +120,14 @@ function spreadOut(name: string, replicas: number, strategy?: object) {
         spec: {
           tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }],
           affinity: {
-            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: THREE_NODES }] }] } },
-            podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }] },
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: THREE_NODES }] }],
+              },
+            },
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }],
+            },
           },
           containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.2', resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
         },
@@ -180,7 +188,11 @@ describe('placement-webhook against a real control plane', () => {
     for (const ns of ['kube-system', 'kube-node-lease', 'default']) {
       await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`, '--overwrite']);
     }
-    for (const [ns, team] of [['streaming', 'data'], ['payments', 'payments'], ['ml', 'research']] as const) {
+    for (const [ns, team] of [
+      ['streaming', 'data'],
+      ['payments', 'payments'],
+      ['ml', 'research'],
+    ] as const) {
       await kubectlOk(['create', 'namespace', ns]);
       await kubectlOk(['label', 'namespace', ns, `kubernetes.io/metadata.name=${ns}`, `team=${team}`]);
     }
@@ -218,10 +230,14 @@ describe('placement-webhook against a real control plane', () => {
 
   it('the pods of a Deployment get the placement and land on the intended nodes', async () => {
     await kubectlOk(['apply', '-f', '-'], json(deployment('producers', 'streaming', { app: 'stream-producer' }, 2)));
-    const pods = await waitFor('two bound producer pods', async () => {
-      const list = JSON.parse(await kubectlOk(['get', 'pods', '-n', 'streaming', '-l', 'app=stream-producer', '-o', 'json'])) as { items: Pod[] };
-      return list.items.length === 2 && list.items.every((x) => x.spec.nodeName) ? list.items : undefined;
-    }, 60_000);
+    const pods = await waitFor(
+      'two bound producer pods',
+      async () => {
+        const list = JSON.parse(await kubectlOk(['get', 'pods', '-n', 'streaming', '-l', 'app=stream-producer', '-o', 'json'])) as { items: Pod[] };
+        return list.items.length === 2 && list.items.every((x) => x.spec.nodeName) ? list.items : undefined;
+      },
+      60_000,
+    );
     for (const p of pods) {
       expect(p.spec.nodeSelector).toEqual({ lifecycle: 'OnDemand' });
       expect(p.metadata.annotations?.['placement-webhook/applied-rules']).toBe('on-demand-producers');
@@ -251,7 +267,10 @@ describe('placement-webhook against a real control plane', () => {
   });
 
   it('a Deployment whose pods no node can run is denied at apply, with the same reasons', async () => {
-    const r = await kubectl(['apply', '-f', '-'], json(deployment('too-big', 'streaming', { app: 'stream-consumer' }, 3, { cpu: '64', memory: '64Mi' })));
+    const r = await kubectl(
+      ['apply', '-f', '-'],
+      json(deployment('too-big', 'streaming', { app: 'stream-consumer' }, 3, { cpu: '64', memory: '64Mi' })),
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('Deployment too-big: 0/6 nodes are available: ');
     expect(r.stderr).toContain('2 Insufficient cpu');
@@ -259,19 +278,29 @@ describe('placement-webhook against a real control plane', () => {
 
   it('a pod created bound to a tainted node is judged as its kubelet admits it: allowed, and denied only for what the kubelet refuses', async () => {
     // gpu-a-1 has a NoSchedule taint the pod does not tolerate: the kubelet ignores it.
-    const bound = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('bound', 'default', { app: 'x' }, { spec: { nodeName: 'gpu-a-1' } })));
+    const bound = await kubectl(
+      ['create', '--dry-run=server', '-o', 'json', '-f', '-'],
+      json(pod('bound', 'default', { app: 'x' }, { spec: { nodeName: 'gpu-a-1' } })),
+    );
     expect(bound.code, bound.stderr).toBe(0);
-    const tooBig = await kubectl(['create', '--dry-run=server', '-f', '-'], json(pod('bound-big', 'default', { app: 'x' }, { requests: { cpu: '512' }, spec: { nodeName: 'gpu-a-1' } })));
+    const tooBig = await kubectl(
+      ['create', '--dry-run=server', '-f', '-'],
+      json(pod('bound-big', 'default', { app: 'x' }, { requests: { cpu: '512' }, spec: { nodeName: 'gpu-a-1' } })),
+    );
     expect(tooBig.code).not.toBe(0);
     expect(tooBig.stderr).toContain('the kubelet on gpu-a-1 would reject this pod: Insufficient cpu');
-    const nowhere = await kubectl(['create', '--dry-run=server', '-f', '-'], json(pod('bound-nowhere', 'default', { app: 'x' }, { spec: { nodeName: 'no-such-node' } })));
+    const nowhere = await kubectl(
+      ['create', '--dry-run=server', '-f', '-'],
+      json(pod('bound-nowhere', 'default', { app: 'x' }, { spec: { nodeName: 'no-such-node' } })),
+    );
     expect(nowhere.code, nowhere.stderr).toBe(0);
     expect(nowhere.stderr).toContain('which does not exist');
   });
 
   it('a pod no node fits but a Karpenter NodePool does is allowed with a warning naming it; without the pool it is denied', async () => {
     // streaming consumers get lifecycle=Ec2Spot and the spot toleration from the rules; no spot node is arm64.
-    const armConsumer = () => json(pod('arm-consumer', 'streaming', { app: 'stream-consumer' }, { spec: { nodeSelector: { 'kubernetes.io/arch': 'arm64' } } }));
+    const armConsumer = () =>
+      json(pod('arm-consumer', 'streaming', { app: 'stream-consumer' }, { spec: { nodeSelector: { 'kubernetes.io/arch': 'arm64' } } }));
     const before = await kubectl(['create', '--dry-run=server', '-f', '-'], armConsumer());
     expect(before.code).not.toBe(0);
     expect(before.stderr).toContain('0/6 nodes are available: ');
@@ -293,7 +322,8 @@ describe('placement-webhook against a real control plane', () => {
 
     // What the webhook's ServiceAccount may do with NodePools (while the CRD is served, so that kubectl knows it).
     const sa = 'system:serviceaccount:placement-webhook:placement-webhook';
-    for (const verb of ['get', 'list', 'watch']) expect((await kubectl(['auth', 'can-i', `--as=${sa}`, verb, 'nodepools.karpenter.sh'])).stdout.trim()).toBe('yes');
+    for (const verb of ['get', 'list', 'watch'])
+      expect((await kubectl(['auth', 'can-i', `--as=${sa}`, verb, 'nodepools.karpenter.sh'])).stdout.trim()).toBe('yes');
     expect((await kubectl(['auth', 'can-i', `--as=${sa}`, 'create', 'nodepools.karpenter.sh'])).stdout.trim()).toBe('no');
 
     await kubectlOk(['delete', 'nodepool', 'arm-spot']);
@@ -305,7 +335,9 @@ describe('placement-webhook against a real control plane', () => {
     // The CRD removed: the webhook keeps working, and does not loop on the missing resource.
     await kubectlOk(['delete', 'crd', 'nodepools.karpenter.sh']);
     await sleep(3000);
-    const still = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+    const still = JSON.parse(
+      await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' }))),
+    ) as Pod;
     expect(still.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
     const denied = await kubectl(['create', '--dry-run=server', '-f', '-'], armConsumer());
     expect(denied.code).not.toBe(0);
@@ -315,10 +347,16 @@ describe('placement-webhook against a real control plane', () => {
   });
 
   it('kubectl apply --dry-run=server gets the same answers and creates nothing', async () => {
-    const denied = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(pod('huge-dry', 'streaming', { app: 'stream-consumer' }, { requests: { memory: '64Gi' } })));
+    const denied = await kubectl(
+      ['apply', '--dry-run=server', '-f', '-'],
+      json(pod('huge-dry', 'streaming', { app: 'stream-consumer' }, { requests: { memory: '64Gi' } })),
+    );
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toContain('0/6 nodes are available: ');
-    const allowed = await kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('consumer-dry', 'streaming', { app: 'stream-consumer' })));
+    const allowed = await kubectl(
+      ['apply', '--dry-run=server', '-o', 'json', '-f', '-'],
+      json(pod('consumer-dry', 'streaming', { app: 'stream-consumer' })),
+    );
     expect(allowed.code).toBe(0);
     expect((JSON.parse(allowed.stdout) as Pod).spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
     expect((await kubectl(['get', 'pod', '-n', 'streaming', 'consumer-dry'])).code).not.toBe(0);
@@ -331,17 +369,24 @@ describe('placement-webhook against a real control plane', () => {
     expect(p.spec.tolerations ?? []).not.toEqual(expect.arrayContaining([expect.objectContaining({ key: 'nvidia.com/gpu' })]));
     expect(p.metadata.annotations?.['placement-webhook/applied-rules']).toBeUndefined();
     // And the same pod elsewhere is mutated.
-    const elsewhere = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('gpu-probe', 'ml', { accelerator: 't4' })))) as Pod;
+    const elsewhere = JSON.parse(
+      await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('gpu-probe', 'ml', { accelerator: 't4' }))),
+    ) as Pod;
     expect(elsewhere.metadata.annotations?.['placement-webhook/applied-rules']).toBe('gpu-workloads');
   });
 
   it('an invalid rules edit is rejected at apply with field paths, and the running rules stay', async () => {
-    const bad = EXAMPLE_RULES.replace('operator: Equal, value: "true"', 'operator: Equals, value: "true"').replace('name: gpu-workloads', 'name: GPU_workloads');
+    const bad = EXAMPLE_RULES.replace('operator: Equal, value: "true"', 'operator: Equals, value: "true"').replace(
+      'name: gpu-workloads',
+      'name: GPU_workloads',
+    );
     const r = await rulesConfigMap(bad);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('rules[0].inject.tolerations[0].operator: unsupported value "Equals"; supported values: "Equal", "Exists"');
     expect(r.stderr).toContain('rules[2].name: invalid value "GPU_workloads"');
-    const still = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+    const still = JSON.parse(
+      await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' }))),
+    ) as Pod;
     expect(still.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
   });
 
@@ -351,7 +396,9 @@ describe('placement-webhook against a real control plane', () => {
     expect(refused.stderr).toContain('YAML aliases expand the document to more than');
     const running = webhook;
     if (!running) throw new Error('webhook not running');
-    const invalidBefore = Number(/placement_webhook_rules_reloads_total\{result="invalid"\} (\d+)/.exec((await running.get('/metrics')).text)?.[1] ?? 0);
+    const invalidBefore = Number(
+      /placement_webhook_rules_reloads_total\{result="invalid"\} (\d+)/.exec((await running.get('/metrics')).text)?.[1] ?? 0,
+    );
     // Validation off (the validating configuration removed), so that the edit reaches the running webhook.
     await kubectlOk(['delete', 'validatingwebhookconfiguration', 'placement-webhook']);
     try {
@@ -366,14 +413,18 @@ describe('placement-webhook against a real control plane', () => {
       });
       expect((await running.get('/healthz')).status).toBe(200);
       expect((await running.get('/readyz')).status).toBe(200);
-      const still = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
+      const still = JSON.parse(
+        await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' }))),
+      ) as Pod;
       expect(still.spec.nodeSelector).toEqual({ lifecycle: 'Ec2Spot' });
       expect(running.logTail(200)).toContain('invalid rules; keeping the last good rules');
     } finally {
       await kubectlOk(['apply', '-f', '-'], json(baseManifest('rules-configmap.yaml')[0]));
       for (const cfg of webhookConfigurations(running.port, certs.caBundle)) await kubectlOk(['apply', '-f', '-'], json(cfg));
     }
-    await waitFor('the validating webhook to refuse the bomb again', async () => ((await rulesConfigMap(billionLaughs())).code !== 0 ? true : undefined));
+    await waitFor('the validating webhook to refuse the bomb again', async () =>
+      (await rulesConfigMap(billionLaughs())).code !== 0 ? true : undefined,
+    );
   });
 
   it('a valid rules edit changes behaviour within seconds', async () => {
@@ -381,21 +432,37 @@ describe('placement-webhook against a real control plane', () => {
     const started = Date.now();
     const r = await rulesConfigMap(edited);
     expect(r.code, r.stderr).toBe(0);
-    await waitFor('the edited rules to apply', async () => {
-      const p = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
-      return p.spec.nodeSelector?.['lifecycle'] === 'OnDemand' ? true : undefined;
-    }, 10_000);
+    await waitFor(
+      'the edited rules to apply',
+      async () => {
+        const p = JSON.parse(
+          await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' }))),
+        ) as Pod;
+        return p.spec.nodeSelector?.['lifecycle'] === 'OnDemand' ? true : undefined;
+      },
+      10_000,
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
     const restored = await rulesConfigMap(EXAMPLE_RULES);
     expect(restored.code, restored.stderr).toBe(0);
-    await waitFor('the original rules to apply again', async () => {
-      const p = JSON.parse(await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' })))) as Pod;
-      return p.spec.nodeSelector?.['lifecycle'] === 'Ec2Spot' ? true : undefined;
-    }, 10_000);
+    await waitFor(
+      'the original rules to apply again',
+      async () => {
+        const p = JSON.parse(
+          await kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], json(pod('c', 'streaming', { app: 'stream-consumer' }))),
+        ) as Pod;
+        return p.spec.nodeSelector?.['lifecycle'] === 'Ec2Spot' ? true : undefined;
+      },
+      10_000,
+    );
   });
 
   describe('whole workloads: replicas the nodes cannot all take, and rollouts that cannot progress', () => {
-    const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('Warning: ')).map((l) => l.slice('Warning: '.length));
+    const warnings = (stderr: string) =>
+      stderr
+        .split('\n')
+        .filter((l) => l.startsWith('Warning: '))
+        .map((l) => l.slice('Warning: '.length));
     const boundReplicas = async (app: string) => {
       const list = JSON.parse(await kubectlOk(['get', 'pods', '-n', 'default', '-l', `app=${app}`, '-o', 'json'])) as { items: Pod[] };
       return list.items.filter((p) => p.spec.nodeName !== undefined).length;
@@ -442,10 +509,14 @@ describe('placement-webhook against a real control plane', () => {
       expect(deny).not.toBe(EXAMPLE_RULES);
       expect((await rulesConfigMap(deny)).code).toBe(0);
       try {
-        const refusedApply = await waitFor('pending: deny to apply', async () => {
-          const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('demo-five', 5, ONE_AT_A_TIME)));
-          return r.code !== 0 ? r : undefined;
-        }, 10_000);
+        const refusedApply = await waitFor(
+          'pending: deny to apply',
+          async () => {
+            const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('demo-five', 5, ONE_AT_A_TIME)));
+            return r.code !== 0 ? r : undefined;
+          },
+          10_000,
+        );
         expect(refusedApply.stderr).toContain(
           'Deployment demo-five: 5 replicas, but at most 3 can be placed (required anti-affinity on kubernetes.io/hostname; 3 nodes can run its pods): 2 will stay Pending.',
         );
@@ -456,10 +527,14 @@ describe('placement-webhook against a real control plane', () => {
         expect(after.spec.replicas).toBe(3);
       } finally {
         expect((await rulesConfigMap(EXAMPLE_RULES)).code).toBe(0);
-        await waitFor('pending: warn again', async () => {
-          const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('demo-five', 5, ONE_AT_A_TIME)));
-          return r.code === 0 ? true : undefined;
-        }, 10_000);
+        await waitFor(
+          'pending: warn again',
+          async () => {
+            const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('demo-five', 5, ONE_AT_A_TIME)));
+            return r.code === 0 ? true : undefined;
+          },
+          10_000,
+        );
         await kubectl(['delete', 'deployment', '-n', 'default', 'demo-app', '--wait=false']);
       }
     }, 120_000);
@@ -474,7 +549,10 @@ describe('placement-webhook against a real control plane', () => {
         '  fix: set strategy.rollingUpdate.maxUnavailable: 1 (maxSurge: 0 only together with a maxUnavailable above 0)',
       ]);
       // The fix it gives is accepted without a word.
-      const fixed = await kubectl(['apply', '--dry-run=server', '-f', '-'], json(spreadOut('rollout-stuck', 3, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } })));
+      const fixed = await kubectl(
+        ['apply', '--dry-run=server', '-f', '-'],
+        json(spreadOut('rollout-stuck', 3, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } })),
+      );
       expect(fixed.code, fixed.stderr).toBe(0);
       expect(warnings(fixed.stderr)).toEqual([]);
     });
@@ -491,13 +569,27 @@ describe('placement-webhook against a real control plane', () => {
   it('the whole install (kubectl apply -k webhook-config/, after placement-webhook certs) is accepted by the API server', async () => {
     const copy = path.join(cp.dir, 'webhook-config');
     await cp_r(path.join(REPO_ROOT, 'webhook-config'), copy, { recursive: true });
-    await writeCertificates({ service: 'placement-webhook', namespace: 'placement-webhook', out: path.join(cp.dir, 'install-certs'), kustomizeDir: path.join(copy, 'generated'), sans: [], days: 1 });
+    await writeCertificates({
+      service: 'placement-webhook',
+      namespace: 'placement-webhook',
+      out: path.join(cp.dir, 'install-certs'),
+      kustomizeDir: path.join(copy, 'generated'),
+      sans: [],
+      days: 1,
+    });
     // What the README tells 1.20 users to do: this API server has no policy/v1.
     const pdb = path.join(copy, 'base', 'pdb.yaml');
     await writeFile(pdb, (await readFile(pdb, 'utf8')).replace('apiVersion: policy/v1\n', 'apiVersion: policy/v1beta1\n'));
     const r = await kubectl(['apply', '--dry-run=server', '-k', copy]);
     expect(r.code, r.stderr).toBe(0);
-    for (const kind of ['deployment.apps/placement-webhook', 'poddisruptionbudget.policy/placement-webhook', 'service/placement-webhook', 'mutatingwebhookconfiguration.admissionregistration.k8s.io/placement-webhook', 'validatingwebhookconfiguration.admissionregistration.k8s.io/placement-webhook', 'secret/placement-webhook-tls']) {
+    for (const kind of [
+      'deployment.apps/placement-webhook',
+      'poddisruptionbudget.policy/placement-webhook',
+      'service/placement-webhook',
+      'mutatingwebhookconfiguration.admissionregistration.k8s.io/placement-webhook',
+      'validatingwebhookconfiguration.admissionregistration.k8s.io/placement-webhook',
+      'secret/placement-webhook-tls',
+    ]) {
       expect(r.stdout).toContain(kind);
     }
   });
@@ -520,7 +612,15 @@ describe('placement-webhook against a real control plane', () => {
     }
     expect(await can('get', 'deployments.apps', '-A')).toBe('yes');
     expect(await can('list', 'deployments.apps', '-A')).toBe('no');
-    for (const [verb, resource] of [['create', 'nodes'], ['patch', 'nodes'], ['delete', 'namespaces'], ['delete', 'pods'], ['update', 'deployments.apps'], ['get', 'secrets'], ['create', 'pods']]) {
+    for (const [verb, resource] of [
+      ['create', 'nodes'],
+      ['patch', 'nodes'],
+      ['delete', 'namespaces'],
+      ['delete', 'pods'],
+      ['update', 'deployments.apps'],
+      ['get', 'secrets'],
+      ['create', 'pods'],
+    ]) {
       expect(await can(verb as string, resource as string, '-A')).toBe('no');
     }
   });

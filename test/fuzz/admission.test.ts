@@ -43,7 +43,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app.close();
-  const answers = [...outcomes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => `${k} ×${n}`).join(', ');
+  const answers = [...outcomes]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
   console.log(`fuzz admission: ${answers}; slowest answer ${Math.round(slowest.ms)} ms (${slowest.endpoint}, ${slowest.bytes} bytes)`);
 });
 
@@ -58,7 +61,14 @@ async function send(endpoint: Endpoint, payload: string, contentType: TransportC
   const res = await app.inject({ method: 'POST', url: endpoint, headers: contentType === ABSENT ? {} : { 'content-type': contentType }, payload });
   const ms = performance.now() - started;
   if (ms > slowest.ms) Object.assign(slowest, { ms, bytes: payload.length, endpoint });
-  const x = { endpoint, payload, contentType: contentType === ABSENT ? undefined : contentType, status: res.statusCode, body: res.body, errors: [...errorLog] };
+  const x = {
+    endpoint,
+    payload,
+    contentType: contentType === ABSENT ? undefined : contentType,
+    status: res.statusCode,
+    body: res.body,
+    errors: [...errorLog],
+  };
   tally(x);
   return x;
 }

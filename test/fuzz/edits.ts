@@ -123,10 +123,15 @@ export const edits = (space: EditSpace, max = 4, values?: fc.Arbitrary<unknown>,
   max === 0 || intact >= 1
     ? fc.constant<Edit[]>([])
     : fc.oneof(
-    { weight: Math.round(intact * 100), arbitrary: fc.constant<Edit[]>([]) },
-    { weight: Math.round((1 - intact) * 100), arbitrary: fc.array(edit(space, values), { minLength: 1, maxLength: max }) },
-  );
+        { weight: Math.round(intact * 100), arbitrary: fc.constant<Edit[]>([]) },
+        { weight: Math.round((1 - intact) * 100), arbitrary: fc.array(edit(space, values), { minLength: 1, maxLength: max }) },
+      );
 
 /** A key the body parser refuses, to insert at some path (the whole body is then refused with a 400). */
 export const protoEdit = (space: EditSpace): fc.Arbitrary<Edit> =>
-  fc.record({ op: fc.constant('insert' as const), where: where(space), key: fc.constant(rawKey('__proto__')), value: fc.constantFrom<unknown>({}, { polluted: true }, 'x') });
+  fc.record({
+    op: fc.constant('insert' as const),
+    where: where(space),
+    key: fc.constant(rawKey('__proto__')),
+    value: fc.constantFrom<unknown>({}, { polluted: true }, 'x'),
+  });

@@ -74,7 +74,10 @@ export function checkExchange(x: Exchange): { patched: boolean; uid: boolean; re
   }
   const sent = parsed.value;
   const uid = sentUid(sent);
-  const response = isObject(answer) && answer['kind'] === 'AdmissionReview' && answer['apiVersion'] === 'admission.k8s.io/v1' && isObject(answer['response']) ? answer['response'] : undefined;
+  const response =
+    isObject(answer) && answer['kind'] === 'AdmissionReview' && answer['apiVersion'] === 'admission.k8s.io/v1' && isObject(answer['response'])
+      ? answer['response']
+      : undefined;
   if (x.status === 200) check(response !== undefined, `HTTP 200 whose body is not an admission.k8s.io/v1 AdmissionReview: ${x.body.slice(0, 300)}`);
   if (x.status === 400 && uid !== undefined) {
     check(response !== undefined, `HTTP 400 for a body with uid ${JSON.stringify(uid)}, not as an AdmissionReview: ${x.body.slice(0, 300)}`);
@@ -85,7 +88,10 @@ export function checkExchange(x: Exchange): { patched: boolean; uid: boolean; re
   check('patch' in response === 'patchType' in response, `patchType ${'patchType' in response ? 'without' : 'missing beside'} a patch`);
   if (response['allowed'] === false) {
     const status = response['status'];
-    check(isObject(status) && typeof status['code'] === 'number' && status['code'] >= 400, `a denial without a 4xx status code: ${JSON.stringify(status)}`);
+    check(
+      isObject(status) && typeof status['code'] === 'number' && status['code'] >= 400,
+      `a denial without a 4xx status code: ${JSON.stringify(status)}`,
+    );
   }
   if (x.endpoint === '/validate') {
     check(!('patch' in response) && !('patchType' in response), '/validate sent a patch');
@@ -123,7 +129,9 @@ export function checkPatch(patch: unknown, object: unknown): Operation[] {
   try {
     fastJsonPatch.applyPatch(cloneJson(object), cloneJson(ops as Operation[]), true, false);
   } catch (err) {
-    throw new InvariantError(`the patch does not apply to the object sent: ${err instanceof Error ? err.message : String(err)}; ops ${JSON.stringify(ops).slice(0, 400)}`);
+    throw new InvariantError(
+      `the patch does not apply to the object sent: ${err instanceof Error ? err.message : String(err)}; ops ${JSON.stringify(ops).slice(0, 400)}`,
+    );
   }
   return ops as Operation[];
 }

@@ -7,19 +7,66 @@
 import fc from 'fast-check';
 import { oddKey, quantity } from './values.js';
 
-export const NAMESPACES = ['default', 'streaming', 'payments', 'batch', 'ml', 'monitoring', 'kube-system', 'placement-webhook', 'unknown-ns'] as const;
+export const NAMESPACES = [
+  'default',
+  'streaming',
+  'payments',
+  'batch',
+  'ml',
+  'monitoring',
+  'kube-system',
+  'placement-webhook',
+  'unknown-ns',
+] as const;
 
 /** Label keys of the fixture rules, nodes and pods, and a few more that are valid. */
 export const LABEL_KEYS = [
-  'app', 'tier', 'accelerator', 'team', 'lifecycle', 'dedicated', 'pool', 'kubernetes.io/os', 'kubernetes.io/arch',
-  'kubernetes.io/hostname', 'topology.kubernetes.io/zone', 'node.kubernetes.io/instance-type', 'node.kubernetes.io/lifecycle',
-  'example.com/gen', 'constructor', 'toString',
+  'app',
+  'tier',
+  'accelerator',
+  'team',
+  'lifecycle',
+  'dedicated',
+  'pool',
+  'kubernetes.io/os',
+  'kubernetes.io/arch',
+  'kubernetes.io/hostname',
+  'topology.kubernetes.io/zone',
+  'node.kubernetes.io/instance-type',
+  'node.kubernetes.io/lifecycle',
+  'example.com/gen',
+  'constructor',
+  'toString',
 ] as const;
 
 export const LABEL_VALUES = [
-  'stream-consumer', 'stream-producer', 'log-agent', 'ledger', 'web', 'batch', 'nvidia', 'payments', 'data', 'Ec2Spot',
-  'OnDemand', 'spot', 'on-demand', 'linux', 'windows', 'amd64', 'arm64', 'gpu', 'eu-west-1a', 'eu-west-1b', 'g4dn.xlarge',
-  'p3.2xlarge', 'm5.xlarge', 'true', '1', '5', '',
+  'stream-consumer',
+  'stream-producer',
+  'log-agent',
+  'ledger',
+  'web',
+  'batch',
+  'nvidia',
+  'payments',
+  'data',
+  'Ec2Spot',
+  'OnDemand',
+  'spot',
+  'on-demand',
+  'linux',
+  'windows',
+  'amd64',
+  'arm64',
+  'gpu',
+  'eu-west-1a',
+  'eu-west-1b',
+  'g4dn.xlarge',
+  'p3.2xlarge',
+  'm5.xlarge',
+  'true',
+  '1',
+  '5',
+  '',
 ] as const;
 
 const NODE_NAMES = ['ondemand-a-1', 'spot-a-1', 'gpu-a-1', 'payments-a-1', 'general-a-1', 'edge-a-1', 'missing-node', ''] as const;
@@ -44,9 +91,15 @@ export const labelSelector = (valid: boolean) =>
     matchLabels: labels(valid, 2),
     matchExpressions: fc.array(
       fc.oneof(
-        fc.record({ key: labelKey(valid), operator: pick(['In', 'NotIn']), values: fc.uniqueArray(labelValue(valid), { minLength: 1, maxLength: 3 }) }),
+        fc.record({
+          key: labelKey(valid),
+          operator: pick(['In', 'NotIn']),
+          values: fc.uniqueArray(labelValue(valid), { minLength: 1, maxLength: 3 }),
+        }),
         fc.record({ key: labelKey(valid), operator: pick(['Exists', 'DoesNotExist']) }),
-        ...(valid ? [] : [fc.record({ key: labelKey(false), operator: pick(['Gt', 'in', '', 'Equals']), values: fc.array(labelValue(false), { maxLength: 2 }) })]),
+        ...(valid
+          ? []
+          : [fc.record({ key: labelKey(false), operator: pick(['Gt', 'in', '', 'Equals']), values: fc.array(labelValue(false), { maxLength: 2 }) })]),
       ),
       { maxLength: 2 },
     ),
@@ -56,17 +109,33 @@ export const nodeSelectorRequirement = (valid: boolean) =>
   fc.oneof(
     fc.record({ key: labelKey(valid), operator: pick(['In', 'NotIn']), values: fc.uniqueArray(labelValue(valid), { minLength: 1, maxLength: 3 }) }),
     fc.record({ key: labelKey(valid), operator: pick(['Exists', 'DoesNotExist']) }),
-    fc.record({ key: labelKey(valid), operator: pick(['Gt', 'Lt']), values: pick(valid ? ['1', '5', '100'] : ['1', '5', '100', '-3']).map((v) => [v]) }),
+    fc.record({
+      key: labelKey(valid),
+      operator: pick(['Gt', 'Lt']),
+      values: pick(valid ? ['1', '5', '100'] : ['1', '5', '100', '-3']).map((v) => [v]),
+    }),
     ...(valid
       ? []
       : [
-          fc.record({ key: labelKey(false), operator: pick(['Gt', 'Lt']), values: fc.array(pick(['x', '1.5', '', '99999999999999999999']), { maxLength: 2 }) }),
-          fc.record({ key: labelKey(false), operator: pick(['In', 'Exists', 'Equals', '', 'in']), values: fc.array(labelValue(false), { maxLength: 2 }) }),
+          fc.record({
+            key: labelKey(false),
+            operator: pick(['Gt', 'Lt']),
+            values: fc.array(pick(['x', '1.5', '', '99999999999999999999']), { maxLength: 2 }),
+          }),
+          fc.record({
+            key: labelKey(false),
+            operator: pick(['In', 'Exists', 'Equals', '', 'in']),
+            values: fc.array(labelValue(false), { maxLength: 2 }),
+          }),
         ]),
   );
 
 const fieldRequirement = (valid: boolean) =>
-  fc.record({ key: fc.constant('metadata.name'), operator: pick(['In', 'NotIn']), values: pick(NODE_NAMES.filter((n) => !valid || n !== '')).map((n) => [n]) });
+  fc.record({
+    key: fc.constant('metadata.name'),
+    operator: pick(['In', 'NotIn']),
+    values: pick(NODE_NAMES.filter((n) => !valid || n !== '')).map((n) => [n]),
+  });
 
 export const nodeSelectorTerm = (valid: boolean) =>
   partial({
@@ -91,7 +160,9 @@ const weight = (valid: boolean) => (valid ? fc.integer({ min: 1, max: 100 }) : f
 const podAffinityLike = (valid: boolean) =>
   partial({
     requiredDuringSchedulingIgnoredDuringExecution: fc.array(podAffinityTerm(valid), { maxLength: 2 }),
-    preferredDuringSchedulingIgnoredDuringExecution: fc.array(fc.record({ weight: weight(valid), podAffinityTerm: podAffinityTerm(valid) }), { maxLength: 2 }),
+    preferredDuringSchedulingIgnoredDuringExecution: fc.array(fc.record({ weight: weight(valid), podAffinityTerm: podAffinityTerm(valid) }), {
+      maxLength: 2,
+    }),
   });
 
 export const affinity = (valid: boolean) =>
@@ -100,22 +171,39 @@ export const affinity = (valid: boolean) =>
       requiredDuringSchedulingIgnoredDuringExecution: fc.record({
         nodeSelectorTerms: fc.array(nodeSelectorTerm(valid), { minLength: valid ? 1 : 0, maxLength: 3 }),
       }),
-      preferredDuringSchedulingIgnoredDuringExecution: fc.array(fc.record({ weight: weight(valid), preference: nodeSelectorTerm(valid) }), { maxLength: 2 }),
+      preferredDuringSchedulingIgnoredDuringExecution: fc.array(fc.record({ weight: weight(valid), preference: nodeSelectorTerm(valid) }), {
+        maxLength: 2,
+      }),
     }),
     podAffinity: podAffinityLike(valid),
     podAntiAffinity: podAffinityLike(valid),
   });
 
-const TAINT_KEYS = ['spot', 'dedicated', 'nvidia.com/gpu', 'node.kubernetes.io/lifecycle', 'node.kubernetes.io/not-ready', 'node.kubernetes.io/unschedulable'] as const;
+const TAINT_KEYS = [
+  'spot',
+  'dedicated',
+  'nvidia.com/gpu',
+  'node.kubernetes.io/lifecycle',
+  'node.kubernetes.io/not-ready',
+  'node.kubernetes.io/unschedulable',
+] as const;
 
 export const toleration = (valid: boolean): fc.Arbitrary<Record<string, unknown>> =>
   valid
     ? fc.oneof<fc.Arbitrary<Record<string, unknown>>[]>(
         fc.record(
-          { key: pick(TAINT_KEYS), operator: fc.constant('Equal'), value: pick(['true', 'payments', 'spot', 'present']), effect: pick(['NoSchedule', 'NoExecute', 'PreferNoSchedule']) },
+          {
+            key: pick(TAINT_KEYS),
+            operator: fc.constant('Equal'),
+            value: pick(['true', 'payments', 'spot', 'present']),
+            effect: pick(['NoSchedule', 'NoExecute', 'PreferNoSchedule']),
+          },
           { requiredKeys: ['key', 'operator'] },
         ),
-        fc.record({ key: pick(TAINT_KEYS), operator: fc.constant('Exists'), effect: pick(['NoSchedule', 'NoExecute']) }, { requiredKeys: ['operator'] }),
+        fc.record(
+          { key: pick(TAINT_KEYS), operator: fc.constant('Exists'), effect: pick(['NoSchedule', 'NoExecute']) },
+          { requiredKeys: ['operator'] },
+        ),
       )
     : partial({
         key: pick(['', ...TAINT_KEYS]),
@@ -145,12 +233,17 @@ const ENV_NAMES = ['TEAM', 'NODE_NAME', 'LOG_LEVEL', 'MODE', 'FUZZ_MODE', 'ZONE'
 export const envVar = (valid: boolean) =>
   fc.oneof(
     fc.record({ name: valid ? pick(ENV_NAMES) : fc.oneof(pick(ENV_NAMES), oddKey), value: pick(['payments', 'info', 'debug', 'a', 'b', '']) }),
-    fc.record({ name: pick(ENV_NAMES), valueFrom: fc.constantFrom({ fieldRef: { fieldPath: 'spec.nodeName' } }, { configMapKeyRef: { name: 'cfg', key: 'k' } }) }),
+    fc.record({
+      name: pick(ENV_NAMES),
+      valueFrom: fc.constantFrom({ fieldRef: { fieldPath: 'spec.nodeName' } }, { configMapKeyRef: { name: 'cfg', key: 'k' } }),
+    }),
   );
 
 export const envFrom = (): fc.Arbitrary<{ configMapRef?: { name: string }; secretRef?: { name: string }; prefix?: string }> =>
   fc.oneof(
-    fc.record({ configMapRef: fc.record({ name: pick(['payments-defaults', 'shared', 'cfg']), optional: fc.boolean() }, { requiredKeys: ['name'] }) }),
+    fc.record({
+      configMapRef: fc.record({ name: pick(['payments-defaults', 'shared', 'cfg']), optional: fc.boolean() }, { requiredKeys: ['name'] }),
+    }),
     fc.record({ secretRef: fc.record({ name: pick(['payments-secrets', 'cfg']) }), prefix: pick(['P_', 'X_']) }, { requiredKeys: ['secretRef'] }),
   );
 
@@ -184,7 +277,13 @@ export const container = (name: fc.Arbitrary<string>) =>
       envFrom: fc.array(envFrom(), { maxLength: 2 }),
       volumeMounts: fc.array(volumeMount(), { maxLength: 2 }),
       resources: resources(),
-      ports: fc.array(fc.record({ containerPort: fc.integer({ min: 1, max: 9000 }), hostPort: fc.integer({ min: 0, max: 9000 }), protocol: pick(['TCP', 'UDP']) }, { requiredKeys: ['containerPort'] }), { maxLength: 2 }),
+      ports: fc.array(
+        fc.record(
+          { containerPort: fc.integer({ min: 1, max: 9000 }), hostPort: fc.integer({ min: 0, max: 9000 }), protocol: pick(['TCP', 'UDP']) },
+          { requiredKeys: ['containerPort'] },
+        ),
+        { maxLength: 2 },
+      ),
       restartPolicy: pick(['Always', 'Never']),
     },
     { requiredKeys: ['name'] },
@@ -216,7 +315,12 @@ const OVERLAY_FIELDS = {
   namespace: pick(NAMESPACES),
   nodeSelector: emptyOr(labels(false, 3), [{}]),
   tolerations: emptyOr(fc.array(toleration(false), { maxLength: 3 }), [[]]),
-  affinity: emptyOr(affinity(false), [{}, { nodeAffinity: null }, { nodeAffinity: {} }, { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: null } }]),
+  affinity: emptyOr(affinity(false), [
+    {},
+    { nodeAffinity: null },
+    { nodeAffinity: {} },
+    { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: null } },
+  ]),
   topologySpreadConstraints: emptyOr(fc.array(topologySpreadConstraint(false), { maxLength: 2 }), [[]]),
   containers: emptyOr(fc.array(container(pick(['app', 'side', 'app'])), { minLength: 1, maxLength: 3 }), [[]]),
   initContainers: emptyOr(fc.array(container(pick(['init', 'migrate'])), { maxLength: 2 }), [[]]),
@@ -247,8 +351,8 @@ const META_FIELDS = ['labels', 'annotations', 'ownerReferences', 'namespace'] as
 /** `pod` with `overlay` applied (in place). */
 export function applyOverlay(pod: Record<string, unknown>, overlay: PodOverlay): Record<string, unknown> {
   const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const metadata = isObject(pod['metadata']) ? pod['metadata'] : (pod['metadata'] = {}) as Record<string, unknown>;
-  const spec = isObject(pod['spec']) ? pod['spec'] : (pod['spec'] = {}) as Record<string, unknown>;
+  const metadata = isObject(pod['metadata']) ? pod['metadata'] : ((pod['metadata'] = {}) as Record<string, unknown>);
+  const spec = isObject(pod['spec']) ? pod['spec'] : ((pod['spec'] = {}) as Record<string, unknown>);
   for (const [k, v] of Object.entries(overlay)) {
     if ((META_FIELDS as readonly string[]).includes(k)) metadata[k] = v;
     else spec[k] = v;

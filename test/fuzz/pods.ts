@@ -74,7 +74,9 @@ export const POD_LEAVES: readonly (string | Path)[] = [
   ...PREFERRED_NODE.map((p) => `spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.${p}`),
   ...['podAffinity', 'podAntiAffinity'].flatMap((k) => [
     ...POD_TERM.map((p) => `spec.affinity.${k}.requiredDuringSchedulingIgnoredDuringExecution.0.${p}`),
-    ...['weight', ...POD_TERM.map((p) => `podAffinityTerm.${p}`)].map((p) => `spec.affinity.${k}.preferredDuringSchedulingIgnoredDuringExecution.0.${p}`),
+    ...['weight', ...POD_TERM.map((p) => `podAffinityTerm.${p}`)].map(
+      (p) => `spec.affinity.${k}.preferredDuringSchedulingIgnoredDuringExecution.0.${p}`,
+    ),
   ]),
   ...['maxSkew', 'topologyKey', 'whenUnsatisfiable', 'labelSelector.matchLabels.app', 'minDomains', 'nodeAffinityPolicy', 'matchLabelKeys.0'].map(
     (p) => `spec.topologySpreadConstraints.0.${p}`,
@@ -98,7 +100,8 @@ export const POD_LEAVES: readonly (string | Path)[] = [
 ];
 
 /** Where placement reads a pod: metadata's labels, annotations and owners, and every field of the spec it uses. */
-const POD_READS = /^(metadata\.(labels|annotations|ownerReferences|namespace|name)|spec\.(nodeSelector|tolerations|affinity|topologySpreadConstraints|containers|initContainers|volumes|nodeName|schedulerName|priority|overhead|resources|hostNetwork))(\.|$)/;
+const POD_READS =
+  /^(metadata\.(labels|annotations|ownerReferences|namespace|name)|spec\.(nodeSelector|tolerations|affinity|topologySpreadConstraints|containers|initContainers|volumes|nodeName|schedulerName|priority|overhead|resources|hostNetwork))(\.|$)/;
 
 const pathText = (p: Path) => p.join('.');
 
@@ -126,7 +129,11 @@ export interface PodCase {
 
 /** A fixture pod, with an overlay of placement fields and edits. */
 export const podCase = (maxEdits = 4, intact = 0.2, maxOverlay = 5): fc.Arbitrary<PodCase> =>
-  fc.record({ base: fc.nat({ max: FIXTURE_PODS.length - 1 }), overlay: podOverlay(maxOverlay), edits: edits(podSpace(), maxEdits, undefined, intact) });
+  fc.record({
+    base: fc.nat({ max: FIXTURE_PODS.length - 1 }),
+    overlay: podOverlay(maxOverlay),
+    edits: edits(podSpace(), maxEdits, undefined, intact),
+  });
 
 /** The pod of a case (a fresh value). */
 export function buildPod(c: PodCase): unknown {
@@ -150,7 +157,10 @@ export const workloadCase = (maxEdits = 3, intact = 0.5): fc.Arbitrary<WorkloadC
     fc.record({
       kind: fc.constant(kind),
       metadata: fc.nat({ max: Math.max(0, FIXTURE_WORKLOAD_METADATA.length - 1) }),
-      replicas: fc.oneof({ weight: 5, arbitrary: fc.constantFrom<unknown>(undefined, 1, 3) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(0, null, -1, 1.5, '3') }),
+      replicas: fc.oneof(
+        { weight: 5, arbitrary: fc.constantFrom<unknown>(undefined, 1, 3) },
+        { weight: 1, arbitrary: fc.constantFrom<unknown>(0, null, -1, 1.5, '3') },
+      ),
       pod: podCase(maxEdits === 0 ? 0 : 2, intact),
       edits: edits(workloadSpace(kind), maxEdits, undefined, intact),
     }),
@@ -181,6 +191,11 @@ export function buildWorkload(c: WorkloadCase): unknown {
     inner = step;
   }
   const metadata = cloneJson(FIXTURE_WORKLOAD_METADATA[c.metadata % Math.max(1, FIXTURE_WORKLOAD_METADATA.length)] ?? { name: 'w' });
-  const object = { apiVersion: c.kind.group === '' ? 'v1' : `${c.kind.group}/v1`, kind: c.kind.kind, metadata, ...(inner as Record<string, unknown>) };
+  const object = {
+    apiVersion: c.kind.group === '' ? 'v1' : `${c.kind.group}/v1`,
+    kind: c.kind.kind,
+    metadata,
+    ...(inner as Record<string, unknown>),
+  };
   return applyEdits(object, c.edits, workloadSpace(c.kind));
 }

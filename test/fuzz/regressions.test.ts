@@ -52,7 +52,12 @@ const request = (over: Record<string, unknown>) => ({
   ...over,
 });
 
-const review = (req: Record<string, unknown>, top: Record<string, unknown> = {}) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req, ...top });
+const review = (req: Record<string, unknown>, top: Record<string, unknown> = {}) => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: req,
+  ...top,
+});
 
 /** A rules ConfigMap holding `text`, in a CREATE review. */
 const rulesConfigMap = (text: string) =>
@@ -61,7 +66,12 @@ const rulesConfigMap = (text: string) =>
       kind: { group: '', version: 'v1', kind: 'ConfigMap' },
       resource: { group: '', version: 'v1', resource: 'configmaps' },
       namespace: 'placement-webhook',
-      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'placement-rules', labels: { 'placement-webhook/rules': 'true' } }, data: { 'rules.yaml': text } },
+      object: {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'placement-rules', labels: { 'placement-webhook/rules': 'true' } },
+        data: { 'rules.yaml': text },
+      },
     }),
   );
 
@@ -138,7 +148,11 @@ const CASES: readonly Case[] = [
       const doc = {
         apiVersion: 'placement-webhook/v1',
         kind: 'PlacementRules',
-        rules: Array.from({ length: 600 }, (_, i) => ({ name: `r${i}`, typo: 1, inject: { tolerations: [{ key: 'spot', operator: 'Exists', bogus: 1 }] } })),
+        rules: Array.from({ length: 600 }, (_, i) => ({
+          name: `r${i}`,
+          typo: 1,
+          inject: { tolerations: [{ key: 'spot', operator: 'Exists', bogus: 1 }] },
+        })),
       };
       const result = compileRules(doc);
       expect(result.ok ? 0 : result.errors.length).toBe(1200);

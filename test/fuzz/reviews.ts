@@ -29,7 +29,14 @@ export type ObjectCase =
   | { readonly type: 'other'; readonly value: unknown };
 
 const CONFIGMAP_SPACE: EditSpace = {
-  targets: targetPaths(['metadata.name', 'metadata.labels', 'data', 'binaryData', ['metadata', 'labels', RULES_CONFIGMAP_LABEL], ['data', RULES_CONFIGMAP_KEY]]),
+  targets: targetPaths([
+    'metadata.name',
+    'metadata.labels',
+    'data',
+    'binaryData',
+    ['metadata', 'labels', RULES_CONFIGMAP_LABEL],
+    ['data', RULES_CONFIGMAP_KEY],
+  ]),
   reads: () => true,
 };
 
@@ -61,7 +68,13 @@ export const objectCase: fc.Arbitrary<ObjectCase> = fc.oneof(
 function scaleObject(replicas: unknown): unknown {
   const spec: Record<string, unknown> = {};
   if (replicas !== ABSENT) spec['replicas'] = replicas;
-  return { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'web', namespace: 'default' }, spec, status: { replicas: 1, selector: 'app=web' } };
+  return {
+    apiVersion: 'autoscaling/v1',
+    kind: 'Scale',
+    metadata: { name: 'web', namespace: 'default' },
+    spec,
+    status: { replicas: 1, selector: 'app=web' },
+  };
 }
 
 /** The object of a case (a fresh value). */
@@ -120,10 +133,19 @@ function kindFor(c: ObjectCase): fc.Arbitrary<Gvk> {
             ? { group: 'autoscaling', version: 'v1', kind: 'Scale', resource: c.kind.resource, resourceGroup: c.kind.group }
             : POD;
   const all: Gvk[] = [POD, CONFIGMAP, ...WORKLOAD_KINDS.map((k) => ({ ...k, version: 'v1' })), ...OTHER_KINDS];
-  return fc.oneof({ weight: 8, arbitrary: fc.constant(own) }, { weight: 2, arbitrary: pick(all) }, {
-    weight: 1,
-    arbitrary: fc.record({ group: sometimes(fc.constant(own.group), scalar, 1), version: sometimes(fc.constant('v1'), scalar, 1), kind: sometimes(fc.constant(own.kind), scalar, 1), resource: fc.constant(own.resource) }),
-  });
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.constant(own) },
+    { weight: 2, arbitrary: pick(all) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        group: sometimes(fc.constant(own.group), scalar, 1),
+        version: sometimes(fc.constant('v1'), scalar, 1),
+        kind: sometimes(fc.constant(own.kind), scalar, 1),
+        resource: fc.constant(own.resource),
+      }),
+    },
+  );
 }
 
 const uid: fc.Arbitrary<unknown> = fc.oneof(
@@ -157,10 +179,27 @@ export interface EnvelopeCase {
 }
 
 /** How the old object relates to the object: absent, null, the same, another one, or garbage. */
-type OldObject = 'absent' | 'null' | 'same' | { readonly other: ObjectCase; readonly value?: never } | { readonly value: unknown; readonly other?: never };
+type OldObject =
+  'absent' | 'null' | 'same' | { readonly other: ObjectCase; readonly value?: never } | { readonly value: unknown; readonly other?: never };
 
 const REVIEW_SPACE: EditSpace = {
-  targets: targetPaths(['request.uid', 'request.kind.kind', 'request.kind.group', 'request.resource', 'request.operation', 'request.subResource', 'request.namespace', 'request.object', 'request.oldObject', 'request.dryRun', 'request.options', 'request.userInfo.username', 'apiVersion', 'kind', 'request']),
+  targets: targetPaths([
+    'request.uid',
+    'request.kind.kind',
+    'request.kind.group',
+    'request.resource',
+    'request.operation',
+    'request.subResource',
+    'request.namespace',
+    'request.object',
+    'request.oldObject',
+    'request.dryRun',
+    'request.options',
+    'request.userInfo.username',
+    'apiVersion',
+    'kind',
+    'request',
+  ]),
   reads: (p) => !(p[0] === 'request' && (p[1] === 'object' || p[1] === 'oldObject')),
 };
 
@@ -173,25 +212,56 @@ export const envelopeCase: fc.Arbitrary<EnvelopeCase> = objectCase.chain((object
     subResource:
       object.type === 'scale'
         ? sometimes(fc.constant('scale'), pick<unknown>([ABSENT, 'status', '']), 10)
-        : fc.oneof({ weight: 10, arbitrary: fc.constant<unknown>(ABSENT) }, { weight: 1, arbitrary: pick<unknown>(['status', 'binding', 'exec', 'ephemeralcontainers', 'scale', '', 1, null]) }),
-    namespace: fc.oneof({ weight: 2, arbitrary: fc.constant<unknown>(ABSENT) }, { weight: 8, arbitrary: pick<unknown>(NAMESPACES) }, { weight: 1, arbitrary: fc.oneof(oddKey, scalar) }),
-    name: fc.oneof({ weight: 4, arbitrary: fc.constant<unknown>(ABSENT) }, { weight: 4, arbitrary: pick<unknown>(['web-1', 'consumer', '']) }, { weight: 1, arbitrary: scalar }),
-    dryRun: fc.oneof({ weight: 4, arbitrary: pick<unknown>([ABSENT, false]) }, { weight: 2, arbitrary: fc.constant<unknown>(true) }, { weight: 1, arbitrary: pick<unknown>(['true', 1, null, {}]) }),
+        : fc.oneof(
+            { weight: 10, arbitrary: fc.constant<unknown>(ABSENT) },
+            { weight: 1, arbitrary: pick<unknown>(['status', 'binding', 'exec', 'ephemeralcontainers', 'scale', '', 1, null]) },
+          ),
+    namespace: fc.oneof(
+      { weight: 2, arbitrary: fc.constant<unknown>(ABSENT) },
+      { weight: 8, arbitrary: pick<unknown>(NAMESPACES) },
+      { weight: 1, arbitrary: fc.oneof(oddKey, scalar) },
+    ),
+    name: fc.oneof(
+      { weight: 4, arbitrary: fc.constant<unknown>(ABSENT) },
+      { weight: 4, arbitrary: pick<unknown>(['web-1', 'consumer', '']) },
+      { weight: 1, arbitrary: scalar },
+    ),
+    dryRun: fc.oneof(
+      { weight: 4, arbitrary: pick<unknown>([ABSENT, false]) },
+      { weight: 2, arbitrary: fc.constant<unknown>(true) },
+      { weight: 1, arbitrary: pick<unknown>(['true', 1, null, {}]) },
+    ),
     oldObject: fc.oneof(
       { weight: 6, arbitrary: pick<OldObject>(['absent', 'null']) },
       { weight: 2, arbitrary: fc.constant<OldObject>('same') },
       { weight: 2, arbitrary: objectCase.map<OldObject>((other) => ({ other })) },
       { weight: 1, arbitrary: anyValue.map<OldObject>((value) => ({ value })) },
     ),
-    userInfo: fc.oneof({ weight: 6, arbitrary: pick(FIXTURE_USER_INFOS) }, { weight: 1, arbitrary: fc.oneof(fc.constant<unknown>(ABSENT), anyValue) }),
-    extra: fc.dictionary(pick(['options', 'requestKind', 'requestSubResource', 'x-unknown', 'constructor']), anyValue, { maxKeys: 2, noNullPrototype: true }),
+    userInfo: fc.oneof(
+      { weight: 6, arbitrary: pick(FIXTURE_USER_INFOS) },
+      { weight: 1, arbitrary: fc.oneof(fc.constant<unknown>(ABSENT), anyValue) },
+    ),
+    extra: fc.dictionary(pick(['options', 'requestKind', 'requestSubResource', 'x-unknown', 'constructor']), anyValue, {
+      maxKeys: 2,
+      noNullPrototype: true,
+    }),
     top: fc.record({
       apiVersion: sometimes(fc.constant('admission.k8s.io/v1'), fc.oneof(pick<unknown>(['admission.k8s.io/v1beta1', ABSENT, '', 'v1']), scalar), 12),
       kind: sometimes(fc.constant('AdmissionReview'), fc.oneof(pick<unknown>(['AdmissionRequest', ABSENT, '']), scalar), 12),
-      request: fc.oneof({ weight: 30, arbitrary: fc.constant('object' as const) }, { weight: 1, arbitrary: pick(['null', 'absent', 'array', 'string'] as const) }),
+      request: fc.oneof(
+        { weight: 30, arbitrary: fc.constant('object' as const) },
+        { weight: 1, arbitrary: pick(['null', 'absent', 'array', 'string'] as const) },
+      ),
     }),
-    edits: fc.oneof({ weight: 30, arbitrary: fc.constant<Edit[]>([]) }, { weight: 3, arbitrary: edits(REVIEW_SPACE, 2) }, { weight: 1, arbitrary: protoEdit(REVIEW_SPACE).map((e) => [e]) }),
-    body: fc.oneof({ weight: 40, arbitrary: fc.constant('review' as const) }, { weight: 1, arbitrary: pick(['array', 'string', 'number', 'null'] as const) }),
+    edits: fc.oneof(
+      { weight: 30, arbitrary: fc.constant<Edit[]>([]) },
+      { weight: 3, arbitrary: edits(REVIEW_SPACE, 2) },
+      { weight: 1, arbitrary: protoEdit(REVIEW_SPACE).map((e) => [e]) },
+    ),
+    body: fc.oneof(
+      { weight: 40, arbitrary: fc.constant('review' as const) },
+      { weight: 1, arbitrary: pick(['array', 'string', 'number', 'null'] as const) },
+    ),
   }),
 );
 
@@ -246,14 +316,31 @@ export function buildBody(c: EnvelopeCase): unknown {
 /** How the body travels: its content type, and text-level damage (the JSON cut short, garbage, a BOM). */
 export interface TransportCase {
   readonly contentType: string | typeof ABSENT;
-  readonly damage: { readonly cut: number } | { readonly insert: number; readonly text: string } | 'bom' | 'padding' | 'duplicate-uid' | 'constructor-prototype' | 'none';
+  readonly damage:
+    | { readonly cut: number }
+    | { readonly insert: number; readonly text: string }
+    | 'bom'
+    | 'padding'
+    | 'duplicate-uid'
+    | 'constructor-prototype'
+    | 'none';
 }
 
 export const transportCase: fc.Arbitrary<TransportCase> = fc.record({
   contentType: fc.oneof(
     { weight: 30, arbitrary: fc.constant('application/json') },
     { weight: 2, arbitrary: pick(['application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json;charset=UTF-8']) },
-    { weight: 1, arbitrary: pick<string | typeof ABSENT>(['text/plain', 'application/yaml', 'application/x-www-form-urlencoded', '', ABSENT, 'application/jsonp']) },
+    {
+      weight: 1,
+      arbitrary: pick<string | typeof ABSENT>([
+        'text/plain',
+        'application/yaml',
+        'application/x-www-form-urlencoded',
+        '',
+        ABSENT,
+        'application/jsonp',
+      ]),
+    },
   ),
   damage: fc.oneof(
     { weight: 40, arbitrary: fc.constant('none' as const) },

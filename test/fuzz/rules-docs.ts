@@ -35,7 +35,10 @@ const INJECT_FIELDS = {
   nodeSelector: labels(true, 3),
   tolerations: fc.array(toleration(true), { maxLength: 3 }),
   affinity: affinity(true),
-  topologySpreadConstraints: fc.uniqueArray(topologySpreadConstraint(true), { maxLength: 2, selector: (c) => `${c.topologyKey} ${c.whenUnsatisfiable}` }),
+  topologySpreadConstraints: fc.uniqueArray(topologySpreadConstraint(true), {
+    maxLength: 2,
+    selector: (c) => `${c.topologyKey} ${c.whenUnsatisfiable}`,
+  }),
   env: fc.uniqueArray(envVar(true), { maxLength: 3, selector: (e) => e.name }),
   envFrom: fc.uniqueArray(envFrom(), { maxLength: 2, selector: (e) => JSON.stringify(e.configMapRef?.name ?? e.secretRef?.name) }),
   volumeMounts: fc.uniqueArray(volumeMount(), { maxLength: 2, selector: (m) => m.mountPath }),
@@ -56,19 +59,34 @@ const nodeTemplate = fc.record(
   {
     name: pick(['gpu-large', 'spot-pool', 'arm']),
     labels: labels(true),
-    taints: fc.array(fc.record({ key: pick(['spot', 'nvidia.com/gpu', 'dedicated']), value: pick(['true', 'present']), effect: pick(TAINT_EFFECTS) }, { requiredKeys: ['key', 'effect'] }), {
-      maxLength: 2,
-    }),
-    allocatable: fc.dictionary(pick(['cpu', 'memory', 'pods', 'nvidia.com/gpu']), fc.oneof(pick(['4', '16Gi', '110', '1', '500m']), fc.integer({ min: 0, max: 64 })), {
-      maxKeys: 3,
-      noNullPrototype: true,
-    }),
+    taints: fc.array(
+      fc.record(
+        { key: pick(['spot', 'nvidia.com/gpu', 'dedicated']), value: pick(['true', 'present']), effect: pick(TAINT_EFFECTS) },
+        { requiredKeys: ['key', 'effect'] },
+      ),
+      {
+        maxLength: 2,
+      },
+    ),
+    allocatable: fc.dictionary(
+      pick(['cpu', 'memory', 'pods', 'nvidia.com/gpu']),
+      fc.oneof(pick(['4', '16Gi', '110', '1', '500m']), fc.integer({ min: 0, max: 64 })),
+      {
+        maxKeys: 3,
+        noNullPrototype: true,
+      },
+    ),
   },
   { requiredKeys: ['name'] },
 );
 
 const settings = partial({
-  excludedNamespaces: fc.constantFrom(['kube-system', 'kube-node-lease'], ['kube-system', 'kube-node-lease', 'placement-webhook'], ['kube-system'], []),
+  excludedNamespaces: fc.constantFrom(
+    ['kube-system', 'kube-node-lease'],
+    ['kube-system', 'kube-node-lease', 'placement-webhook'],
+    ['kube-system'],
+    [],
+  ),
   validation: partial({ mode: pick(VALIDATION_MODES), nodeTemplates: fc.array(nodeTemplate, { maxLength: 2 }) }),
 });
 
@@ -185,8 +203,59 @@ export type TextEdit =
   | { readonly op: 'wrap'; readonly before: string; readonly after: string }
   | { readonly op: 'crlf' };
 
-const NOISE = [':', '-', '[', ']', '{', '}', '&', '*', '!', '|', '>', '#', '"', "'", '\t', '\n', ' ', '%', '@', '`', '?', ',', '\u0000', '\uFEFF', 'é', ': ', '- ', '\n  ', '&a ', '*a', '<<: ', '!!binary ', '"\\u', '\\'];
-const TAGS = ['!!str', '!!int', '!!float', '!!bool', '!!null', '!!binary', '!!map', '!!seq', '!!set', '!!omap', '!!pairs', '!!timestamp', '!custom', '!<tag:yaml.org,2002:str>', '!!merge'];
+const NOISE = [
+  ':',
+  '-',
+  '[',
+  ']',
+  '{',
+  '}',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  '#',
+  '"',
+  "'",
+  '\t',
+  '\n',
+  ' ',
+  '%',
+  '@',
+  '`',
+  '?',
+  ',',
+  '\u0000',
+  '\uFEFF',
+  'é',
+  ': ',
+  '- ',
+  '\n  ',
+  '&a ',
+  '*a',
+  '<<: ',
+  '!!binary ',
+  '"\\u',
+  '\\',
+];
+const TAGS = [
+  '!!str',
+  '!!int',
+  '!!float',
+  '!!bool',
+  '!!null',
+  '!!binary',
+  '!!map',
+  '!!seq',
+  '!!set',
+  '!!omap',
+  '!!pairs',
+  '!!timestamp',
+  '!custom',
+  '!<tag:yaml.org,2002:str>',
+  '!!merge',
+];
 const WRAPS: readonly [string, string][] = [
   ['%YAML 1.1\n---\n', ''],
   ['%YAML 1.2\n---\n', '\n...\n'],
@@ -200,10 +269,33 @@ const WRAPS: readonly [string, string][] = [
 ];
 
 export const textEdit: fc.Arbitrary<TextEdit> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(pick(NOISE), fc.string({ unit: 'binary', maxLength: 4 })) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('insert' as const),
+      at: fc.nat(),
+      text: fc.oneof(pick(NOISE), fc.string({ unit: 'binary', maxLength: 4 })),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 40 }) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('line' as const), line: fc.nat(), change: pick(['duplicate', 'drop', 'indent', 'dedent', 'tab', 'swap-next'] as const) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('alias' as const), anchor: fc.nat(), alias: fc.nat(), name: pick(['a', 'x1', 'nope']), merge: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('line' as const),
+      line: fc.nat(),
+      change: pick(['duplicate', 'drop', 'indent', 'dedent', 'tab', 'swap-next'] as const),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('alias' as const),
+      anchor: fc.nat(),
+      alias: fc.nat(),
+      name: pick(['a', 'x1', 'nope']),
+      merge: fc.boolean(),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('tag' as const), line: fc.nat(), tag: pick(TAGS) }) },
   { weight: 1, arbitrary: pick(WRAPS).map(([before, after]) => ({ op: 'wrap' as const, before, after })) },
   { weight: 1, arbitrary: fc.constant({ op: 'crlf' as const }) },
@@ -283,7 +375,10 @@ export const costlyText: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: 1, max: 6 }).map((levels) => {
     // a smaller laugh: 10^levels nodes, under and over the alias allowance
     let text = `${HEADER}l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n`;
-    for (let i = 1; i < levels; i++) text += `l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(', ')}]\n`;
+    for (let i = 1; i < levels; i++)
+      text += `l${i}: &l${i} [${Array(10)
+        .fill(`*l${i - 1}`)
+        .join(', ')}]\n`;
     return `${text}rules: []\n`;
   }),
   fc.oneof(fc.integer({ min: 95, max: 105 }), fc.integer({ min: 1, max: 6000 })).map(deeplyNested),
@@ -291,12 +386,40 @@ export const costlyText: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: 90, max: 400 }).map((n) => `${HEADER}rules:\n${Array.from({ length: n }, (_, i) => `${'  '.repeat(i + 1)}- a:`).join('\n')}\n`),
   fc.integer({ min: 90, max: 1500 }).map((n) => `${HEADER}settings: ${'{a: '.repeat(n)}1${'}'.repeat(n)}\nrules: []\n`),
   fc.integer({ min: 1, max: 1500 }).map((n) => `${HEADER}rules: []\nx: ${serialize(nested(n, 1, true))}\n`),
-  fc.constantFrom(`${HEADER}rules: &r [*r]\n`, `${HEADER}a: &a {b: *a}\nrules: []\n`, `${HEADER}rules: *undefined\n`, `${HEADER}rules: [&a x, *a, *a]\n`),
+  fc.constantFrom(
+    `${HEADER}rules: &r [*r]\n`,
+    `${HEADER}a: &a {b: *a}\nrules: []\n`,
+    `${HEADER}rules: *undefined\n`,
+    `${HEADER}rules: [&a x, *a, *a]\n`,
+  ),
   fc.integer({ min: 1000, max: 3000 }).map((n) => `${HEADER}rules:\n  - name: ${'k'.repeat(n)}\n    inject: {}\n  - ? ${'k'.repeat(n)}\n    : v\n`),
-  fc.integer({ min: 50, max: 200 }).map((n) => `${HEADER}rules:\n${Array.from({ length: n }, (_, i) => `  - {name: r${i}, inject: {nodeSelector: {pool: spot}}}`).join('\n')}\n`),
+  fc
+    .integer({ min: 50, max: 200 })
+    .map((n) => `${HEADER}rules:\n${Array.from({ length: n }, (_, i) => `  - {name: r${i}, inject: {nodeSelector: {pool: spot}}}`).join('\n')}\n`),
   fc.constant(`${HEADER}rules: []\npad: ${'x'.repeat(4 * 1024 * 1024)}\n`),
   fc.integer({ min: 10_000, max: 40_000 }).map((n) => `${HEADER}rules:\n  - name: long\n    description: "${'é'.repeat(n)}"\n    inject: {}\n`),
-  fc.constantFrom('', ' ', '\n', '# only a comment', '~', 'null', '[]', '{}', '123', '"text"', '---', '...', '--- |\n  text', '\t', '\u0000', '\uFEFF', '&a', '*a', '!!binary aGVsbG8=', '? a'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\n',
+    '# only a comment',
+    '~',
+    'null',
+    '[]',
+    '{}',
+    '123',
+    '"text"',
+    '---',
+    '...',
+    '--- |\n  text',
+    '\t',
+    '\u0000',
+    '\uFEFF',
+    '&a',
+    '*a',
+    '!!binary aGVsbG8=',
+    '? a',
+  ),
 );
 
 /** Text of a rules document: a valid one, corrupted as a value, then as text, or a costly one, or a fixture's. */
@@ -304,7 +427,11 @@ export const rulesText: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 12,
     arbitrary: fc
-      .record({ doc: rulesDocCase, form: pick(['block', 'block', 'flow', 'quoted', 'json', 'json-pretty'] as const), text: fc.array(textEdit, { maxLength: 3 }) })
+      .record({
+        doc: rulesDocCase,
+        form: pick(['block', 'block', 'flow', 'quoted', 'json', 'json-pretty'] as const),
+        text: fc.array(textEdit, { maxLength: 3 }),
+      })
       .map(({ doc, form, text }) => applyTextEdits(writeDoc(buildRulesDoc(doc), form), text)),
   },
   {

@@ -28,7 +28,13 @@ const FIELD_ERROR_TYPES = new Set(['Required', 'Invalid', 'NotSupported', 'Dupli
 function checkFieldErrors(list: unknown, what: string): void {
   if (!Array.isArray(list)) throw new InvariantError(`${what} is not a list: ${String(list)}`);
   for (const e of list as FieldError[]) {
-    const fine = e !== null && typeof e === 'object' && FIELD_ERROR_TYPES.has(e.type) && typeof e.path === 'string' && typeof e.detail === 'string' && e.detail !== '';
+    const fine =
+      e !== null &&
+      typeof e === 'object' &&
+      FIELD_ERROR_TYPES.has(e.type) &&
+      typeof e.path === 'string' &&
+      typeof e.detail === 'string' &&
+      e.detail !== '';
     if (!fine) throw new InvariantError(`${what}: not a field error with a type, a string path and a detail: ${JSON.stringify(e)}`);
     if (typeof formatFieldError(e) !== 'string') throw new InvariantError(`${what}: formatFieldError gave no string`);
   }
@@ -52,7 +58,9 @@ function never<T>(f: () => T, input: string): T {
     return f();
   } catch (err) {
     if (err instanceof InvariantError) throw err;
-    const failure = new InvariantError(`threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n  input: ${JSON.stringify(input.slice(0, 2000))}`);
+    const failure = new InvariantError(
+      `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n  input: ${JSON.stringify(input.slice(0, 2000))}`,
+    );
     throw failure;
   }
 }
@@ -115,9 +123,17 @@ describe('fuzz: rules documents', () => {
       });
       try {
         const code = await lint([file]);
-        return { code, lines: out.join('').split('\n').filter((l) => l !== '') };
+        return {
+          code,
+          lines: out
+            .join('')
+            .split('\n')
+            .filter((l) => l !== ''),
+        };
       } catch (err) {
-        const failure = new InvariantError(`lint threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n  input: ${JSON.stringify(text.slice(0, 2000))}`);
+        const failure = new InvariantError(
+          `lint threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n  input: ${JSON.stringify(text.slice(0, 2000))}`,
+        );
         throw failure;
       } finally {
         spy.mockRestore();

@@ -55,6 +55,8 @@ export async function measured(label: string, ciRuns: number, run: () => void | 
   } finally {
     const cpu = process.cpuUsage(before);
     const seconds = (n: number) => (n / 1e6).toFixed(1);
-    console.log(`fuzz ${label}: ${runsOf(ciRuns)} cases, ${seconds(cpu.user + cpu.system)} s CPU, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `fuzz ${label}: ${runsOf(ciRuns)} cases, ${seconds(cpu.user + cpu.system)} s CPU, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
   }
 }

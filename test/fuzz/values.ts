@@ -21,10 +21,53 @@ export const number: fc.Arbitrary<unknown> = fc.oneof(
 
 /** Strings a quantity parser must refuse or read exactly (`resource.Quantity`). */
 export const QUANTITY_STRINGS = [
-  '1', '0', '-1', '100m', '1.5', '1.5.5', 'abc', '1e999', '1e9', '7.5Gi', '8G', '8Gi', '1Ki', '', ' ', '1 Gi', '0.0001m',
-  '999999999999999999999999999999', '1e-9', '+1', '1E3', 'Infinity', 'NaN', '0x10', '1m1', '12345678901234567890Gi',
-  '-0.5', '1Pi', '1Ei', '999Ei', '.5', '5.', '1n', '1u', '1k', '1e', 'e3', '--1', '1..5', '1Mi ', '１', '0.000000001',
-  '9223372036854775807', '9223372036854775808', '-9223372036854775808', '1e18', '1e19Ki',
+  '1',
+  '0',
+  '-1',
+  '100m',
+  '1.5',
+  '1.5.5',
+  'abc',
+  '1e999',
+  '1e9',
+  '7.5Gi',
+  '8G',
+  '8Gi',
+  '1Ki',
+  '',
+  ' ',
+  '1 Gi',
+  '0.0001m',
+  '999999999999999999999999999999',
+  '1e-9',
+  '+1',
+  '1E3',
+  'Infinity',
+  'NaN',
+  '0x10',
+  '1m1',
+  '12345678901234567890Gi',
+  '-0.5',
+  '1Pi',
+  '1Ei',
+  '999Ei',
+  '.5',
+  '5.',
+  '1n',
+  '1u',
+  '1k',
+  '1e',
+  'e3',
+  '--1',
+  '1..5',
+  '1Mi ',
+  '１',
+  '0.000000001',
+  '9223372036854775807',
+  '9223372036854775808',
+  '-9223372036854775808',
+  '1e18',
+  '1e19Ki',
 ] as const;
 
 export const quantityString: fc.Arbitrary<string> = fc.oneof(
@@ -36,9 +79,36 @@ export const quantity: fc.Arbitrary<unknown> = fc.oneof({ weight: 3, arbitrary: 
 
 /** Keys that need care: escaped in JSON pointers, prototype names, unicode, empty, long. `__proto__` is not here. */
 export const ODD_KEYS = [
-  'a~b/c', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', '__defineGetter__', '', ' ', 'ünïcødé',
-  '日本/ラベル', 'a/b/c', '~0', '~1', '/', '~', '~01', 'a.b', '-', '0', '1', 'kubernetes.io/hostname', 'app',
-  'placement-webhook/applied-rules', 'kubernetes.io/config.mirror', '\n', 'x\u0000y', '😀', 'length', 'then',
+  'a~b/c',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'prototype',
+  '__defineGetter__',
+  '',
+  ' ',
+  'ünïcødé',
+  '日本/ラベル',
+  'a/b/c',
+  '~0',
+  '~1',
+  '/',
+  '~',
+  '~01',
+  'a.b',
+  '-',
+  '0',
+  '1',
+  'kubernetes.io/hostname',
+  'app',
+  'placement-webhook/applied-rules',
+  'kubernetes.io/config.mirror',
+  '\n',
+  'x\u0000y',
+  '😀',
+  'length',
+  'then',
 ] as const;
 
 export const oddKey: fc.Arbitrary<string> = fc.oneof(
@@ -71,15 +141,21 @@ export const deep: fc.Arbitrary<unknown> = fc
 
 /** Long strings: mostly a few kilobytes, now and then up to a hundred. */
 export const longString: fc.Arbitrary<string> = fc
-  .tuple(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1000, max: 10_000 }) }, { weight: 1, arbitrary: fc.integer({ min: 20_000, max: 100_000 }) }), fc.constantFrom('x', 'é', '😀', '~/', '\\"'))
+  .tuple(
+    fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1000, max: 10_000 }) }, { weight: 1, arbitrary: fc.integer({ min: 20_000, max: 100_000 }) }),
+    fc.constantFrom('x', 'é', '😀', '~/', '\\"'),
+  )
   .map(([n, s]) => s.repeat(Math.ceil(n / s.length)));
 
 /** Long strings, many items, many keys. */
 export const huge: fc.Arbitrary<unknown> = fc.oneof(
   longString,
-  fc.tuple(fc.integer({ min: 100, max: 3000 }), fc.constantFrom<unknown>({}, { name: 'e', value: 'v' }, 'x', 1, null, [], { key: 'k', operator: 'Exists' })).map(
-    ([n, item]) => Array.from({ length: n }, () => cloneJson(item)),
-  ),
+  fc
+    .tuple(
+      fc.integer({ min: 100, max: 3000 }),
+      fc.constantFrom<unknown>({}, { name: 'e', value: 'v' }, 'x', 1, null, [], { key: 'k', operator: 'Exists' }),
+    )
+    .map(([n, item]) => Array.from({ length: n }, () => cloneJson(item))),
   fc.integer({ min: 100, max: 3000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, `v${i}`]))),
 );
 

@@ -29,7 +29,10 @@ export interface WorldCase {
 
 export const worldCase: fc.Arbitrary<WorldCase> = fc.record({
   rules: fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...RULE_SET_NAMES) }, { weight: 1, arbitrary: validRulesDoc.map((doc) => ({ doc })) }),
-  nodes: fc.oneof({ weight: 6, arbitrary: fc.constantFrom<NodeViewName>('fixture', 'validate') }, { weight: 1, arbitrary: fc.constantFrom(...NODE_VIEW_NAMES) }),
+  nodes: fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom<NodeViewName>('fixture', 'validate') },
+    { weight: 1, arbitrary: fc.constantFrom(...NODE_VIEW_NAMES) },
+  ),
   pods: fc.constantFrom(...PODS_STATE_NAMES),
   scaled: fc.option(workloadCase(0, 1), { nil: undefined }),
 });

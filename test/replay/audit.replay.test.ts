@@ -74,25 +74,36 @@ describe('audit and whatif replay', () => {
 
   describe.each(snapshots)('%s', (snapshot) => {
     describe.each(casesOf(snapshot))('$name', (c) => {
-      it.each(['text', 'json'])('prints what golden/%s says, with its exit code', async (format) => {
-        const code = await run(argv(snapshot, c, format));
-        expect(err.filter((l) => l.startsWith('error')), err.join('')).toEqual([]);
-        expectGolden(join(ROOT, snapshot, 'golden', `${c.name}.${format === 'text' ? 'txt' : 'json'}`), out.join(''));
-        expect(code).toBe(c.exit);
-      }, TIMEOUT_MS);
+      it.each(['text', 'json'])(
+        'prints what golden/%s says, with its exit code',
+        async (format) => {
+          const code = await run(argv(snapshot, c, format));
+          expect(
+            err.filter((l) => l.startsWith('error')),
+            err.join(''),
+          ).toEqual([]);
+          expectGolden(join(ROOT, snapshot, 'golden', `${c.name}.${format === 'text' ? 'txt' : 'json'}`), out.join(''));
+          expect(code).toBe(c.exit);
+        },
+        TIMEOUT_MS,
+      );
 
-      it('prints findings of the documented shape, and exits 1 exactly when one is warn or fail', async () => {
-        const code = await run(argv(snapshot, c, 'json'));
-        const report = JSON.parse(out.join('')) as { findings: Record<string, unknown>[] };
-        for (const f of report.findings) {
-          expect(FINDING_KINDS).toContain(f['kind']);
-          expect(SEVERITIES).toContain(f['severity']);
-          expect(Object.keys(f).slice(0, 4)).toEqual(['kind', 'severity', 'namespace', 'object']);
-          expect(typeof f['rule']).toBe('string');
-          expect(typeof f['message']).toBe('string');
-        }
-        expect(code).toBe(report.findings.some((f) => f['severity'] !== 'info') ? 1 : 0);
-      }, TIMEOUT_MS);
+      it(
+        'prints findings of the documented shape, and exits 1 exactly when one is warn or fail',
+        async () => {
+          const code = await run(argv(snapshot, c, 'json'));
+          const report = JSON.parse(out.join('')) as { findings: Record<string, unknown>[] };
+          for (const f of report.findings) {
+            expect(FINDING_KINDS).toContain(f['kind']);
+            expect(SEVERITIES).toContain(f['severity']);
+            expect(Object.keys(f).slice(0, 4)).toEqual(['kind', 'severity', 'namespace', 'object']);
+            expect(typeof f['rule']).toBe('string');
+            expect(typeof f['message']).toBe('string');
+          }
+          expect(code).toBe(report.findings.some((f) => f['severity'] !== 'info') ? 1 : 0);
+        },
+        TIMEOUT_MS,
+      );
     });
   });
 });

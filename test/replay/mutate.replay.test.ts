@@ -132,7 +132,11 @@ describe('replay CLI', () => {
       {
         file: files[1],
         status: 200,
-        review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: loadReview('create-pod-no-match').request.uid, allowed: true } },
+        review: {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          response: { uid: loadReview('create-pod-no-match').request.uid, allowed: true },
+        },
         patch: [],
       },
     ]);

@@ -42,7 +42,10 @@ afterAll(async () => {
   for (const app of apps.values()) await app.close();
 });
 
-async function post(name: string, body: AdmissionReviewRequest = loadReview(name, 'validate')): Promise<{ status: number; body: AdmissionReviewResponse }> {
+async function post(
+  name: string,
+  body: AdmissionReviewRequest = loadReview(name, 'validate'),
+): Promise<{ status: number; body: AdmissionReviewResponse }> {
   const app = apps.get(validateClusterFiles(name).rules);
   if (!app) throw new Error(`no app for fixture ${name}`);
   const res = await app.inject({

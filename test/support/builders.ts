@@ -8,16 +8,7 @@
  * Every `obj()` returns a fresh deep copy, so a builder can be reused as the base of several cases. Objects hold no
  * property set to `undefined`: they look exactly like objects decoded from JSON, as the webhook receives them.
  */
-import type {
-  V1Container,
-  V1Node,
-  V1NodeSelectorTerm,
-  V1OwnerReference,
-  V1Pod,
-  V1PodSpec,
-  V1Taint,
-  V1Toleration,
-} from '@kubernetes/client-node';
+import type { V1Container, V1Node, V1NodeSelectorTerm, V1OwnerReference, V1Pod, V1PodSpec, V1Taint, V1Toleration } from '@kubernetes/client-node';
 
 import { formatFieldError } from '../../src/util/errors.js';
 import { compileRules, type RuleSet } from '../../src/rules/compile.js';

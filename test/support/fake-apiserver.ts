@@ -329,7 +329,12 @@ export class FakeApiServer {
       const summary: KubernetesObject = {
         apiVersion,
         kind,
-        metadata: { name, ...(namespace ? { namespace } : {}), resourceVersion: stored.metadata.resourceVersion, ...(metadata.labels ? { labels: { ...metadata.labels } } : {}) },
+        metadata: {
+          name,
+          ...(namespace ? { namespace } : {}),
+          resourceVersion: stored.metadata.resourceVersion,
+          ...(metadata.labels ? { labels: { ...metadata.labels } } : {}),
+        },
         ...(typeof nodeName === 'string' ? { spec: { nodeName } } : {}),
         ...(typeof phase === 'string' ? { status: { phase } } : {}),
       };
@@ -354,7 +359,8 @@ export class FakeApiServer {
   /** Sends a BOOKMARK with the current resourceVersion to every open watch of `path` that asked for bookmarks. */
   bookmark(path: string): void {
     for (const w of this.watches) {
-      if (w.path === path && w.bookmarks) send(w.res, 'BOOKMARK', { kind: this.kindOf(path), apiVersion: this.apiVersionOf(path), metadata: { resourceVersion: String(this.rv) } });
+      if (w.path === path && w.bookmarks)
+        send(w.res, 'BOOKMARK', { kind: this.kindOf(path), apiVersion: this.apiVersionOf(path), metadata: { resourceVersion: String(this.rv) } });
     }
   }
 
@@ -575,7 +581,12 @@ export class FakeApiServer {
     } else {
       const found = this.continuations.get(id);
       if (!found) {
-        return status(res, 410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.', 'Expired');
+        return status(
+          res,
+          410,
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+          'Expired',
+        );
       }
       if (found.path !== path) return status(res, 400, `continue key is not valid: it belongs to ${found.path}`);
       snapshot = found;
@@ -659,7 +670,12 @@ export class FakeApiServer {
     if (!resource || !name || !namespace) throw new Error(`putWritable: ${path} is not writable, or the object has no namespace/name`);
     const items = this.writableObjects.get(path) ?? new Map<string, KubernetesObject>();
     this.writableObjects.set(path, items);
-    const stored = structuredClone({ ...obj, apiVersion: `${resource.group}/${resource.version}`, kind: resource.kind, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } });
+    const stored = structuredClone({
+      ...obj,
+      apiVersion: `${resource.group}/${resource.version}`,
+      kind: resource.kind,
+      metadata: { ...obj.metadata, resourceVersion: String(++this.rv) },
+    });
     items.set(`${namespace}/${name}`, stored);
     return stored;
   }
@@ -687,7 +703,18 @@ export class FakeApiServer {
       res.end(JSON.stringify(body));
     };
     const method = req.method ?? 'GET';
-    const verb = method === 'GET' ? (name === undefined ? 'list' : 'get') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : undefined;
+    const verb =
+      method === 'GET'
+        ? name === undefined
+          ? 'list'
+          : 'get'
+        : method === 'POST'
+          ? 'create'
+          : method === 'PUT'
+            ? 'update'
+            : method === 'DELETE'
+              ? 'delete'
+              : undefined;
     if (verb === undefined) {
       status(res, 405, `${method} is not supported`);
       return true;
@@ -705,7 +732,12 @@ export class FakeApiServer {
       const list = [...items.values()].filter(
         (o) => (namespace === undefined || o.metadata?.namespace === namespace) && wanted.every(([k, v]) => o.metadata?.labels?.[k] === v),
       );
-      answer(200, { apiVersion: `${resource.group}/${resource.version}`, kind: `${resource.kind}List`, metadata: { resourceVersion: String(this.rv) }, items: list });
+      answer(200, {
+        apiVersion: `${resource.group}/${resource.version}`,
+        kind: `${resource.kind}List`,
+        metadata: { resourceVersion: String(this.rv) },
+        items: list,
+      });
       return true;
     }
     if (verb === 'get' || verb === 'delete') {
@@ -728,12 +760,23 @@ export class FakeApiServer {
       }
       const bodyName = body.metadata?.name;
       const objectKey = `${namespace ?? ''}/${verb === 'create' ? (bodyName ?? '') : (name ?? '')}`;
-      if (!bodyName || (verb === 'update' && bodyName !== name)) return status(res, 400, 'metadata.name is missing or does not match the URL', 'BadRequest');
+      if (!bodyName || (verb === 'update' && bodyName !== name))
+        return status(res, 400, 'metadata.name is missing or does not match the URL', 'BadRequest');
       const existing = items.get(objectKey);
-      if (verb === 'create' && existing) return status(res, 409, `${resource.plural}.${resource.group} "${bodyName}" already exists`, 'AlreadyExists');
+      if (verb === 'create' && existing)
+        return status(res, 409, `${resource.plural}.${resource.group} "${bodyName}" already exists`, 'AlreadyExists');
       if (verb === 'update' && !existing) return status(res, 404, `${what} not found`, 'NotFound');
-      if (verb === 'update' && body.metadata?.resourceVersion !== undefined && body.metadata.resourceVersion !== existing?.metadata?.resourceVersion) {
-        return status(res, 409, `Operation cannot be fulfilled on ${resource.plural}.${resource.group} "${bodyName}": the object has been modified; please apply your changes to the latest version and try again`, 'Conflict');
+      if (
+        verb === 'update' &&
+        body.metadata?.resourceVersion !== undefined &&
+        body.metadata.resourceVersion !== existing?.metadata?.resourceVersion
+      ) {
+        return status(
+          res,
+          409,
+          `Operation cannot be fulfilled on ${resource.plural}.${resource.group} "${bodyName}": the object has been modified; please apply your changes to the latest version and try again`,
+          'Conflict',
+        );
       }
       const stored: KubernetesObject = {
         ...body,

@@ -61,8 +61,7 @@ const GOLDEN_SUFFIX = '.golden.json';
 export const updatingGolden = process.env['UPDATE_GOLDEN'] === '1';
 
 export const reviewFile = (name: string, endpoint: Endpoint = 'mutate'): string => join(ADMISSION_DIR, endpoint, `${name}.json`);
-export const goldenFile = (name: string, endpoint: Endpoint = 'mutate'): string =>
-  join(ADMISSION_DIR, endpoint, `${name}${GOLDEN_SUFFIX}`);
+export const goldenFile = (name: string, endpoint: Endpoint = 'mutate'): string => join(ADMISSION_DIR, endpoint, `${name}${GOLDEN_SUFFIX}`);
 
 /** Names (without `.json`) of the request fixtures of an endpoint, sorted. */
 export function listReviews(endpoint: Endpoint = 'mutate'): string[] {

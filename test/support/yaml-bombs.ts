@@ -21,7 +21,9 @@ export function billionLaughs(): string {
   const names = 'abcdefghi';
   let text = `${HEADER}lol: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n`;
   for (let i = 1; i < names.length; i++) {
-    text += `l${i}: &${names[i]} [${Array(9).fill(`*${names[i - 1]}`).join(', ')}]\n`;
+    text += `l${i}: &${names[i]} [${Array(9)
+      .fill(`*${names[i - 1]}`)
+      .join(', ')}]\n`;
   }
   return `${text}rules: []\n`;
 }

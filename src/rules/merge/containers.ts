@@ -29,7 +29,14 @@ export function mergeContainers(spec: V1PodSpec, wanted: ContainerInjection, ove
       for (const c of containers ?? []) {
         const where = `in ${kind} ${c.name}`;
         if (env.length > 0) {
-          const merged = mergeById(c.env, env, (e) => e.name, (k) => `env ${k} ${where}`, override, report);
+          const merged = mergeById(
+            c.env,
+            env,
+            (e) => e.name,
+            (k) => `env ${k} ${where}`,
+            override,
+            report,
+          );
           if (merged) c.env = merged;
         }
         if (envFrom.length > 0) {
@@ -51,7 +58,14 @@ export function mergeContainers(spec: V1PodSpec, wanted: ContainerInjection, ove
     }
   }
   if (volumes.length > 0) {
-    const merged = mergeById(spec.volumes, volumes, (v) => v.name, (k) => `volume ${k}`, override, report);
+    const merged = mergeById(
+      spec.volumes,
+      volumes,
+      (v) => v.name,
+      (k) => `volume ${k}`,
+      override,
+      report,
+    );
     if (merged) spec.volumes = merged;
   }
 }

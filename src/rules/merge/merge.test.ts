@@ -30,7 +30,6 @@ import { deepFreeze } from '../../util/json.js';
 
 const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-
 interface Merged {
   readonly spec: V1PodSpec;
   readonly report: MergeReport;
@@ -66,8 +65,7 @@ const required = (...nodeSelectorTerms: V1NodeSelectorTerm[]): V1NodeAffinity =>
 const withRequired = (nodeSelectorTerms: V1NodeSelectorTerm[]): Partial<V1PodSpec> => ({
   affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms } } },
 });
-const requiredTermsOf = (spec: V1PodSpec) =>
-  spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+const requiredTermsOf = (spec: V1PodSpec) => spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
 
 const LIFECYCLE = 'node.kubernetes.io/lifecycle';
 const ODD_KEY = 'a~b/c';
@@ -372,9 +370,7 @@ describe('mergeNodeAffinity: required terms are ANDed', () => {
   ])('$name', ({ pod, rule, fails }) => {
     const podTerms = Array.from({ length: pod }, (_, i) => term(expr('p', 'In', `v${i}`)));
     const ruleTerms = Array.from({ length: rule }, (_, i) => term(expr('r', 'In', `v${i}`)));
-    const got = mergeInto(base(withRequired(podTerms)), (spec, report) =>
-      mergeNodeAffinity(spec, required(...ruleTerms), report),
-    );
+    const got = mergeInto(base(withRequired(podTerms)), (spec, report) => mergeNodeAffinity(spec, required(...ruleTerms), report));
     if (fails) {
       expect(got.report.failures).toStrictEqual([
         `combining the pod's ${pod} required node-affinity terms with the rule's ${rule} gives more than ${MAX_NODE_SELECTOR_TERMS} terms, the limit`,
@@ -461,9 +457,7 @@ describe('mergeNodeAffinity: preferred terms are appended when missing', () => {
       want: [{ ...P1, weight: 99 }, P1],
     },
   ])('$name', ({ pod, want }) => {
-    const got = mergeInto(base(pod), (spec, report) =>
-      mergeNodeAffinity(spec, { preferredDuringSchedulingIgnoredDuringExecution: [P1] }, report),
-    );
+    const got = mergeInto(base(pod), (spec, report) => mergeNodeAffinity(spec, { preferredDuringSchedulingIgnoredDuringExecution: [P1] }, report));
     expect(got.spec.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution).toStrictEqual(want);
     expect(got.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
   });
@@ -616,7 +610,10 @@ describe('mergeTolerations', () => {
     {
       name: 'two rule tolerations that are the same after defaults are appended once',
       pod: undefined,
-      rule: [{ key: 'spot', value: 'true' }, { key: 'spot', operator: 'Equal', value: 'true' }],
+      rule: [
+        { key: 'spot', value: 'true' },
+        { key: 'spot', operator: 'Equal', value: 'true' },
+      ],
       want: [{ key: 'spot', value: 'true' }],
     },
     { name: 'no rule tolerations leaves null alone', pod: null, rule: undefined, want: null },
@@ -851,14 +848,11 @@ describe('mergePlacement', () => {
       env: [{ name: 'A', value: '1' }],
       volumes: [{ name: 'v', emptyDir: {} }],
     };
-    const got = mergeInto(
-      base({ nodeSelector: { zone: 'b' }, containers: [{ name: 'app', env: [{ name: 'A', value: '2' }] }] }),
-      (spec, report) => {
-        const r = mergePlacement(spec, placement, false);
-        report.conflicts.push(...r.conflicts);
-        report.failures.push(...r.failures);
-      },
-    );
+    const got = mergeInto(base({ nodeSelector: { zone: 'b' }, containers: [{ name: 'app', env: [{ name: 'A', value: '2' }] }] }), (spec, report) => {
+      const r = mergePlacement(spec, placement, false);
+      report.conflicts.push(...r.conflicts);
+      report.failures.push(...r.failures);
+    });
     expect(asJson(got.spec)).toStrictEqual({
       containers: [{ name: 'app', env: [{ name: 'A', value: '2' }] }],
       nodeSelector: { zone: 'b', [LIFECYCLE]: 'spot' },

@@ -65,9 +65,7 @@ function mergeRequired(na: V1NodeAffinity, ruleTerms: readonly V1NodeSelectorTer
     if (!combined.some((c) => sameTerm(c, t))) combined.push(t);
     return combined.length <= MAX_NODE_SELECTOR_TERMS;
   };
-  const withinLimit = podTerms.every((t) =>
-    keeps(t) ? add(t) : ruleTerms.every((r) => add(conjoin(t, r))),
-  );
+  const withinLimit = podTerms.every((t) => (keeps(t) ? add(t) : ruleTerms.every((r) => add(conjoin(t, r)))));
   if (!withinLimit) {
     report.failures.push(
       `combining the pod's ${podTerms.length} required node-affinity terms with the rule's ${ruleTerms.length} ` +

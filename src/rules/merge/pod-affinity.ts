@@ -11,8 +11,7 @@ function mergeOne(current: PodAffinityLike, wanted: PodAffinityLike): void {
 }
 
 const hasTerms = (p: PodAffinityLike | undefined): p is PodAffinityLike =>
-  (p?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0 ||
-  (p?.preferredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0;
+  (p?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0 || (p?.preferredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0;
 
 /**
  * `spec.affinity.podAffinity` and `podAntiAffinity`, required and preferred: each rule term that is not already

@@ -273,7 +273,10 @@ function spawnLogged(name: ComponentName, cmd: string, args: string[], logFile: 
 function tail(file: string, lines = 40): string {
   try {
     const text = readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return `(no log at ${file})`;
   }
@@ -324,16 +327,12 @@ function httpsRequest(
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(opts.body));
     }
-    const req = https.request(
-      url,
-      { method: opts.method ?? 'GET', ca: opts.ca, headers, timeout: opts.timeoutMs ?? 10_000, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
+    const req = https.request(url, { method: opts.method ?? 'GET', ca: opts.ca, headers, timeout: opts.timeoutMs ?? 10_000, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new Error(`timeout requesting ${url}`)));
     req.on('error', reject);
     if (opts.body !== undefined) req.write(opts.body);
@@ -341,12 +340,7 @@ function httpsRequest(
   });
 }
 
-async function waitFor(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<boolean>,
-  failFast: () => string | undefined,
-): Promise<void> {
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, failFast: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
@@ -385,9 +379,7 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
 
   const stopAll = async (): Promise<void> => {
     const byName = (n: ComponentName) => started.filter((m) => m.name === n);
-    await Promise.all(
-      [...byName('kube-controller-manager'), ...byName('kube-scheduler'), ...byName('kube-apiserver')].map((m) => terminate(m)),
-    );
+    await Promise.all([...byName('kube-controller-manager'), ...byName('kube-scheduler'), ...byName('kube-apiserver')].map((m) => terminate(m)));
     await Promise.all(byName('etcd').map((m) => terminate(m)));
     watchdog.release();
     if (!keepDir) await rm(dir, { recursive: true, force: true });
@@ -496,10 +488,9 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
       );
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      throw new Error(
-        msg.includes('last lines of') ? msg : `${msg}\nlast lines of ${apiserver.logFile}:\n${tail(apiserver.logFile)}`,
-        { cause: err },
-      );
+      throw new Error(msg.includes('last lines of') ? msg : `${msg}\nlast lines of ${apiserver.logFile}:\n${tail(apiserver.logFile)}`, {
+        cause: err,
+      });
     }
     const caPem = ca;
     if (!caPem) throw new Error('kube-apiserver did not write its serving certificate');

@@ -168,7 +168,11 @@ export async function scheduleAlone<T>(
       await sleep(25);
     }
   } finally {
-    await cp.api('DELETE', `/api/v1/namespaces/${ns}/pods/${name}?gracePeriodSeconds=0`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
+    await cp.api('DELETE', `/api/v1/namespaces/${ns}/pods/${name}?gracePeriodSeconds=0`, {
+      kind: 'DeleteOptions',
+      apiVersion: 'v1',
+      gracePeriodSeconds: 0,
+    });
     for (let i = 0; i < 400 && (await cp.api('GET', `/api/v1/namespaces/${ns}/pods/${name}`)).status !== 404; i++) await sleep(25);
   }
 }

@@ -106,7 +106,11 @@ export async function startWebhook(opts: {
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   const ca = readFileSync(opts.certs.caFile);
-  const logTail = (lines = 40) => readFileSync(logFile, 'utf8').split('\n').slice(-lines - 1).join('\n');
+  const logTail = (lines = 40) =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
 
   const deadline = Date.now() + 30_000;
   for (;;) {
