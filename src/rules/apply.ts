@@ -73,12 +73,14 @@ function appliedRulesValue(pod: V1Pod, ruleSet: RuleSet, applied: readonly strin
 /**
  * A copy of `spec` that the merges may edit: they assign new values to `nodeSelector`, `tolerations`,
  * `topologySpreadConstraints`, `volumes` and to the `env`, `envFrom` and `volumeMounts` of each container, and edit
- * `affinity` in place. So the spec and each container are copied shallowly, `affinity` deeply; every other part
- * (volumes' sources, resources, unknown fields) is shared with the input, untouched.
+ * `affinity` in place. So the spec and each container are copied shallowly, `affinity` deeply when a rule to apply
+ * injects affinity (`writesAffinity`); every other part (volumes' sources, resources, unknown fields) is shared with
+ * the input, untouched.
  */
-function writableSpec(spec: V1PodSpec): V1PodSpec {
+function writableSpec(spec: V1PodSpec, writesAffinity: boolean): V1PodSpec {
   const copy: V1PodSpec = { ...spec };
-  if (spec.affinity != null) copy.affinity = structuredClone(spec.affinity);
+  // Only the affinity merges edit in place, and only when a rule injects affinity: else it stays shared.
+  if (writesAffinity && spec.affinity != null) copy.affinity = structuredClone(spec.affinity);
   if (Array.isArray(spec.containers)) copy.containers = spec.containers.map((c) => ({ ...c }));
   if (Array.isArray(spec.initContainers)) copy.initContainers = spec.initContainers.map((c) => ({ ...c }));
   return copy;
@@ -105,9 +107,18 @@ export function mutatePod(
   if (skipped) return skip(skipped);
   if (!pod.spec) return skip('the pod has no spec');
 
+  // Bound pods get the plugins' changes only (see below); the others, the rules that match too.
+  const rules = pod.spec.nodeName ? [] : matchingRules(ruleSet, pod, namespace, namespaceLabels);
   // Only what the merges may change in place is copied (see `writableSpec`); the rest is shared, unchanged, so the
   // patch can only ever touch what the plugins and the rules inject.
-  const mutated: V1Pod = { ...pod, metadata: { ...pod.metadata }, spec: writableSpec(pod.spec) };
+  const mutated: V1Pod = {
+    ...pod,
+    metadata: { ...pod.metadata },
+    spec: writableSpec(
+      pod.spec,
+      rules.some((r) => r.placement.affinity != null),
+    ),
+  };
   let spec = mutated.spec as NonNullable<V1Pod['spec']>;
   const warnings: string[] = [];
   // The plugins spare no pod: bound pods and DaemonSet pods get their changes too.
@@ -128,14 +139,13 @@ export function mutatePod(
   // Already bound: the kubelet would reject the pod if injected placement did not match its node.
   if (pod.spec.nodeName) return compatChanged ? compatOnly() : { ...skip(`already bound to node ${pod.spec.nodeName}`), warnings };
 
-  const rules = matchingRules(ruleSet, pod, namespace, namespaceLabels);
   if (rules.length === 0) return compatOnly();
 
   const appliedRules: string[] = [];
   for (const rule of rules) {
     // A rule that may be skipped merges into a copy, kept only when nothing conflicts.
     const skippable = rule.onConflict === 'skip';
-    const target = skippable ? writableSpec(spec) : spec;
+    const target = skippable ? writableSpec(spec, rule.placement.affinity != null) : spec;
     const report = mergePlacement(target, rule.placement, rule.onConflict === 'override');
     const failure = report.failures[0];
     if (failure !== undefined) return deny(`rule ${rule.name} cannot be applied: ${failure}`, warnings);

@@ -13,15 +13,26 @@ export const isObject = (v: unknown): v is Record<string, unknown> => v !== null
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  const array = Array.isArray(a);
+  if (array !== Array.isArray(b)) return false;
+  if (array) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!sameJson(x[i], y[i])) return false;
+    return true;
   }
+  // Without key arrays or closures: this runs for every entry a merge compares.
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
-  const ka = Object.keys(ra).filter((k) => ra[k] !== undefined);
-  const kb = Object.keys(rb).filter((k) => rb[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(rb, k) && sameJson(ra[k], rb[k]));
+  let keys = 0;
+  for (const k in ra) {
+    if (!Object.hasOwn(ra, k) || ra[k] === undefined) continue;
+    keys++;
+    if (!Object.hasOwn(rb, k) || !sameJson(ra[k], rb[k])) return false;
+  }
+  for (const k in rb) if (Object.hasOwn(rb, k) && rb[k] !== undefined) keys--;
+  return keys === 0;
 }
 
 /** Freezes a value and everything reachable from it (compiled rules are shared by every review: nobody may edit them). */

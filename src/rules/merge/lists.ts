@@ -29,21 +29,29 @@ export function mergeById<T>(
   report: MergeReport,
   describe?: (item: T) => string,
 ): T[] | undefined {
-  const out = [...(list ?? [])];
-  let changed = false;
+  const current = list ?? [];
+  // Positions by identity, the first of each (as a search from the start finds it); made once per call.
+  const at = new Map<string, number>();
+  current.forEach((x, i) => {
+    const key = id(x);
+    if (!at.has(key)) at.set(key, i);
+  });
+  let out: T[] | undefined;
   for (const w of wanted) {
     const key = id(w);
-    const i = out.findIndex((x) => id(x) === key);
-    if (i === -1) {
+    const i = at.get(key);
+    const items = out ?? current;
+    if (i === undefined) {
+      out ??= [...current];
+      at.set(key, out.length);
       out.push(structuredClone(w));
-      changed = true;
-    } else if (!sameJson(out[i], w)) {
-      report.conflicts.push(describe ? { subject: subject(key), existing: describe(out[i] as T), wanted: describe(w) } : { subject: subject(key) });
+    } else if (!sameJson(items[i], w)) {
+      report.conflicts.push(describe ? { subject: subject(key), existing: describe(items[i] as T), wanted: describe(w) } : { subject: subject(key) });
       if (override) {
+        out ??= [...current];
         out[i] = structuredClone(w);
-        changed = true;
       }
     }
   }
-  return changed ? out : undefined;
+  return out;
 }
