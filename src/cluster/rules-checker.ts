@@ -164,7 +164,8 @@ export class RulesChecker {
       case 'rules':
         // One batch per message, so one batch per turn: read and compile it now.
         for (const rule of m.rules) {
-          head.compiled.push(compileRule(rule, head.rules.length));
+          // Received from the thread: a copy no one else holds, frozen as it is.
+          head.compiled.push(compileRule(rule, head.rules.length, true));
           head.rules.push(rule);
         }
         return;

@@ -71,13 +71,16 @@ export type CompileResult =
 
 const checkStructure = compileSchema(RulesDocument);
 
-/** One rule, ready to match (its position in the document given). */
-export function compileRule(rule: Rule, index: number): CompiledRule {
+/**
+ * One rule, ready to match (its position in the document given). Its injections are frozen: a copy of them, or with
+ * `owned` (the caller hands the rule over, e.g. just received from another thread) the rule's own.
+ */
+export function compileRule(rule: Rule, index: number, owned = false): CompiledRule {
   const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;
   const namespaceSelector = rule.match?.namespaceSelector ? compileLabelSelector(rule.match.namespaceSelector) : undefined;
   const podSelector = rule.match?.podSelector ? compileLabelSelector(rule.match.podSelector) : undefined;
   const podAnnotationSelector = rule.match?.podAnnotationSelector ? compileLabelSelector(rule.match.podAnnotationSelector) : undefined;
-  const inject = deepFreeze(structuredClone(rule.inject));
+  const inject = deepFreeze(owned ? rule.inject : structuredClone(rule.inject));
   return {
     index,
     name: rule.name,
@@ -162,7 +165,7 @@ export function checkRules(doc: unknown): CheckResult {
 export function buildRuleSet(
   typed: RulesDocument,
   warnings: readonly FieldError[],
-  rules: readonly CompiledRule[] = typed.rules.map(compileRule),
+  rules: readonly CompiledRule[] = typed.rules.map((r, i) => compileRule(r, i)),
 ): RuleSet {
   return {
     rules,
