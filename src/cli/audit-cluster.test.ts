@@ -2,25 +2,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { FakeApiServer, PODS } from '../../test/support/fake-apiserver.js';
 import type { Finding } from '../audit/findings.js';
 import { run } from './run.js';
+import { captureOutput } from '../../test/support/output.js';
 
 const NODES = '/api/v1/nodes';
 const NAMESPACES = '/api/v1/namespaces';
 const CONFIGMAPS = '/api/v1/namespaces/placement-webhook/configmaps';
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (out.push(String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (err.push(String(c)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 
 const RULES = stringify({
   apiVersion: 'placement-webhook/v1',

@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { progressReporter, PROGRESS_MIN_OBJECTS } from './audit.js';
 import { run } from './run.js';
+import { captureOutput } from '../../test/support/output.js';
 
 const DEMO = 'test/replay/audit/demo';
 const dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
@@ -13,15 +14,7 @@ const file = (name: string, text: string) => {
   return path;
 };
 
-let out: string[] = [];
-let err: string[] = [];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (out.push(String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (err.push(String(c)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 
 const base = ['--rules', `${DEMO}/rules.yaml`, '--nodes', `${DEMO}/nodes.yaml`];
 

@@ -8,34 +8,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseObjects } from '../cluster/objects.js';
 import { applyPodPresets, readPodPreset, type PodPreset } from '../convert/podpreset.js';
 import { parseRules } from '../rules/compile.js';
 import { run } from './run.js';
+import { captureOutput } from '../../test/support/output.js';
 
 const fixture = (name: string) => new URL(`../../test/fixtures/compat/${name}`, import.meta.url).pathname;
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  out = [];
-  err = [];
+  out.length = 0;
+  err.length = 0;
   const code = await run(args);
   return { code, stdout: out.join(''), stderr: err.join('') };
 }

@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from './run.js';
 import { parseLabel, parseTaint, splitChanges } from './whatif.js';
+import { captureOutput } from '../../test/support/output.js';
 
 const DEMO = 'test/replay/audit/demo';
 const inputs = ['--rules', `${DEMO}/rules.yaml`, '--nodes', `${DEMO}/nodes.yaml`, '--pods', `${DEMO}/pods.yaml`];
 
-let out: string[] = [];
-let err: string[] = [];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (out.push(String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (err.push(String(c)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 
 describe('splitChanges', () => {
   it('keeps the changes in the order given and leaves the rest to parseArgs', () => {

@@ -6,10 +6,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FINDING_KINDS, SEVERITIES } from '../../src/audit/findings.js';
 import { run } from '../../src/cli/run.js';
+import { captureOutput } from '../support/output.js';
 
 const ROOT = join(import.meta.dirname, 'audit');
 const updating = process.env['UPDATE_GOLDEN'] === '1';
@@ -30,23 +31,7 @@ const snapshots = readdirSync(ROOT, { withFileTypes: true })
 
 const casesOf = (snapshot: string): Case[] => parse(readFileSync(join(ROOT, snapshot, 'cases.yaml'), 'utf8')) as Case[];
 
-let out: string[] = [];
-let err: string[] = [];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const { out, err } = captureOutput();
 
 /** The case's arguments, with the snapshot's files named by path (relative to the working directory). */
 function argv(snapshot: string, c: Case, format: string): string[] {
