@@ -4,7 +4,7 @@
  * edit never reaches the running webhooks. Warnings of a valid document are passed on.
  */
 import { RULES_CONFIGMAP_KEY, RULES_CONFIGMAP_LABEL } from '../rules/configmap.js';
-import { checkRulesText, type RulesVerdict } from '../rules/compile.js';
+import { checkRulesText, listedWarnings, type RulesVerdict } from '../rules/compile.js';
 import { formatFieldError } from '../util/errors.js';
 import { isObject } from '../util/json.js';
 import type { HandlerResult } from './handler.js';
@@ -45,9 +45,12 @@ export function validateRulesConfigMap(request: AdmissionRequest, checked?: Rule
     return { response, record: { decision: 'denied', reason: response.status?.message ?? '' }, warnings: [] };
   }
   const result = checked ?? checkRulesText(text);
-  const warnings = result.warnings.map((w) => `${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`);
+  const { listed, more } = listedWarnings(result);
+  const warnings = listed.map((w) => `${RULES_CONFIGMAP_KEY}: ${formatFieldError(w)}`);
+  if (more > 0) warnings.push(`${RULES_CONFIGMAP_KEY}: ${more} more warning(s); placement-webhook lint lists them all`);
   const shown = warnings.map(clip);
-  if (result.ok) return { response: allowed(uid, shown), record: { decision: 'allowed', warnings: warnings.length }, warnings };
+  const count = listed.length + more;
+  if (result.ok) return { response: allowed(uid, shown), record: { decision: 'allowed', warnings: count }, warnings };
   const response = invalid(uid, object, result.errors, field, shown);
   return { response, record: { decision: 'denied', reason: `${result.errors.length} error(s) in ${RULES_CONFIGMAP_KEY}` }, warnings };
 }

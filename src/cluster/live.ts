@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import type { AdmissionContext, NodeView, PodsState } from '../admission/context.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { formatFieldError } from '../util/errors.js';
-import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
+import { listedWarnings, parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
 import { sameJson } from '../util/json.js';
 import { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels } from '../scheduling/types.js';
@@ -341,7 +341,7 @@ export class LiveCluster implements AdmissionContext {
   /** Puts a checked document in force, or keeps the last good rules and says why. */
   private applyRules(result: CompileResult, where: { configMap: string; resourceVersion: string | undefined }): void {
     const { logger: log, metrics } = this.opts;
-    for (const w of result.warnings) log.warn({ ...where, warning: formatFieldError(w) }, 'rules warning');
+    logRulesWarnings(log, where, result);
     if (!result.ok) {
       metrics?.rulesReloads.inc({ result: 'invalid' });
       this.rulesProblem = `is invalid: ${result.errors.map(formatFieldError).join('; ')}`;
@@ -523,4 +523,14 @@ export class LiveCluster implements AdmissionContext {
     }
     return { index: this.index, incomplete };
   }
+}
+
+/**
+ * The warnings of a rules document, one line each up to `LISTED_WARNINGS`, then one line with how many more: a
+ * document whose rules overlap pairwise can have tens of thousands, and logging them all would hold the thread.
+ */
+export function logRulesWarnings(log: Logger, where: object, result: CompileResult): void {
+  const { listed, more } = listedWarnings(result);
+  for (const w of listed) log.warn({ ...where, warning: formatFieldError(w) }, 'rules warning');
+  if (more > 0) log.warn({ ...where, more }, 'more rules warnings not logged (placement-webhook lint lists them all)');
 }

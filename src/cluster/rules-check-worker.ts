@@ -1,18 +1,37 @@
 /**
  * The thread that checks rules documents (see `rules-checker.ts`): YAML parse, structural check and lint, which take
  * hundreds of ms for a big document, run here instead of on the thread that answers reviews. A valid document's
- * rules go back in batches, each a message of its own, so that the receiving thread reads (deserialises) and
- * compiles them a batch per turn of its event loop.
+ * rules go back in batches of JSON text, each a message of its own, so that the receiving thread parses and compiles
+ * them a batch per turn of its event loop.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { checkRulesText } from '../rules/compile.js';
+import { checkRulesText, LISTED_WARNINGS } from '../rules/compile.js';
 import type { CheckRequest, CheckMessage } from './rules-checker.js';
 
 /** Rules per message: small enough that reading and compiling a batch takes ~1 ms. */
 const BATCH = 20;
 
+/** Niceness of this thread: the thread that answers reviews gets the CPU first whenever it has work. */
+const NICENESS = 10;
+
+/**
+ * Lowers this thread's priority (Linux, where a thread is a task of its own: `/proc/thread-self` names it). Where
+ * that cannot be done the thread runs at the process's priority, as any other.
+ */
+function yieldToReviews(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, NICENESS);
+  } catch {
+    // Not Linux, or not allowed: same priority as the rest of the process.
+  }
+}
+
 const port = parentPort;
 if (port) {
+  yieldToReviews();
   port.on('message', (req: CheckRequest) => {
     const post = (m: CheckMessage) => port.postMessage(m);
     let result;
@@ -22,12 +41,18 @@ if (port) {
       post({ id: req.id, type: 'failed', message: err instanceof Error ? err.message : String(err) });
       return;
     }
+    // Only the warnings that will be listed cross over (tens of thousands would hold the receiving thread).
+    const warnings = result.warnings.slice(0, LISTED_WARNINGS);
+    const moreWarnings = result.warnings.length - warnings.length;
     if (!result.ok) {
-      post({ id: req.id, type: 'invalid', errors: result.errors, warnings: result.warnings });
+      post({ id: req.id, type: 'invalid', errors: result.errors, warnings, moreWarnings });
       return;
     }
     const { rules, ...rest } = result.doc;
-    if (req.rules) for (let i = 0; i < rules.length; i += BATCH) post({ id: req.id, type: 'rules', rules: rules.slice(i, i + BATCH) });
-    post({ id: req.id, type: 'valid', doc: { ...rest, rules: [] }, count: rules.length, warnings: result.warnings });
+    // As JSON text: a string crosses over as one copy, where objects are rebuilt one by one on receipt, and every
+    // message already queued is received in one go (so the receiver parses a batch per turn, when it takes it up).
+    if (req.rules)
+      for (let i = 0; i < rules.length; i += BATCH) post({ id: req.id, type: 'rules', rules: JSON.stringify(rules.slice(i, i + BATCH)) });
+    post({ id: req.id, type: 'valid', doc: { ...rest, rules: [] }, count: rules.length, warnings, moreWarnings });
   });
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
+import { LISTED_WARNINGS, listedWarnings, parseRules, type CompileResult, type RuleSet } from '../rules/compile.js';
 import { RulesChecker } from './rules-checker.js';
 
 const EXAMPLE = readFileSync(new URL('../../examples/rules.yaml', import.meta.url), 'utf8');
@@ -19,6 +19,15 @@ function manyRules(n: number): string {
   });
 }
 
+/** `n` rules for every pod, each with its own pool: every pair overlaps, so n·(n−1)/2 lint warnings. */
+function overlapping(n: number): string {
+  return stringify({
+    apiVersion: 'placement-webhook/v1',
+    kind: 'PlacementRules',
+    rules: Array.from({ length: n }, (_, i) => ({ name: `pool-${i}`, inject: { nodeSelector: { pool: `p${i}` } } })),
+  });
+}
+
 const INVALID = `apiVersion: placement-webhook/v1
 kind: PlacementRules
 rules:
@@ -28,9 +37,12 @@ rules:
     onConflict: sometimes
 `;
 
-/** What a rule set does, as data: its rules, settings, and which rules `rulesFor` offers some pods. */
+/**
+ * What a rule set does, as data: its rules, settings, which rules `rulesFor` offers some pods, and the warnings that
+ * are listed (and how many others there are).
+ */
 function behaviour(r: CompileResult): unknown {
-  if (!r.ok) return { errors: r.errors, warnings: r.warnings };
+  if (!r.ok) return { errors: r.errors, warnings: listedWarnings(r) };
   const s: RuleSet = r.ruleSet;
   const probes: [string, Record<string, string>][] = [
     ['ns-0', {}],
@@ -49,7 +61,8 @@ function behaviour(r: CompileResult): unknown {
     order: [...s.order],
     excluded: [...s.excludedNamespaces],
     validation: s.validation,
-    warnings: s.warnings,
+    warnings: listedWarnings(r),
+    ruleSetWarnings: s.warnings.slice(0, LISTED_WARNINGS),
     candidates: probes.map(([ns, labels]) => s.rulesFor(ns, labels).map((x) => x.name)),
     matches: probes.map(([namespace, podLabels]) =>
       s.rules.filter((x) => x.matches({ namespace, podLabels, namespaceLabels: { 'kubernetes.io/metadata.name': namespace } })).map((x) => x.name),
@@ -85,10 +98,25 @@ describe('RulesChecker: what it answers', () => {
     const want = parseRules(text);
     const got = await checker.check(text);
     expect(got.ok).toBe(want.ok);
-    expect(got.warnings).toEqual(want.warnings);
+    expect(listedWarnings(got)).toEqual(listedWarnings(want));
     if (!got.ok && !want.ok) expect(got.errors).toEqual(want.errors);
     expect('ruleSet' in got).toBe(false);
   });
+
+  it.each(['compile', 'check'] as const)(
+    '%s of a document with more warnings than are listed: the first ones cross over, the others are counted',
+    async (how) => {
+      const text = overlapping(12);
+      const here = parseRules(text);
+      expect(here.warnings.length).toBe(66);
+      const got = await checker[how](text);
+      expect(got.ok).toBe(true);
+      expect(got.warnings).toHaveLength(LISTED_WARNINGS);
+      expect(listedWarnings(got)).toEqual(listedWarnings(here));
+      expect(listedWarnings(got).more).toBe(66 - LISTED_WARNINGS);
+      if (how === 'compile') expect((got as CompileResult & { ok: true }).ruleSet.rules).toHaveLength(12);
+    },
+  );
 
   it('answers requests in the order they were made', async () => {
     const texts = [manyRules(120), INVALID, EXAMPLE, manyRules(3)];

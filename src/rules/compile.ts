@@ -61,13 +61,29 @@ export interface RuleSet {
   };
   /** The in-tree plugins the document opts into (`settings.compat`); off when absent. */
   readonly compat: CompatSettings;
-  /** Lint warnings of the document (the rules work, but perhaps not as meant). */
+  /** Lint warnings of the document (the rules work, but perhaps not as meant); from a check in another thread, the first `LISTED_WARNINGS`. */
   readonly warnings: readonly FieldError[];
 }
 
+/**
+ * Warnings are listed (logged on a reload, shown on a rules ConfigMap edit) up to this many per document; the others
+ * are counted. A document whose rules overlap pairwise can have tens of thousands (`lint` lists them all).
+ */
+export const LISTED_WARNINGS = 20;
+
+/**
+ * `moreWarnings`: warnings the document has beyond those in `warnings`, when only the first `LISTED_WARNINGS` were
+ * kept (a check in another thread sends no more).
+ */
 export type CompileResult =
-  | { readonly ok: true; readonly ruleSet: RuleSet; readonly warnings: readonly FieldError[] }
-  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[] };
+  | { readonly ok: true; readonly ruleSet: RuleSet; readonly warnings: readonly FieldError[]; readonly moreWarnings?: number }
+  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[]; readonly moreWarnings?: number };
+
+/** The warnings of a result to list, and how many more it has. */
+export function listedWarnings(result: RulesVerdict): { readonly listed: readonly FieldError[]; readonly more: number } {
+  const listed = result.warnings.slice(0, LISTED_WARNINGS);
+  return { listed, more: result.warnings.length - listed.length + (result.moreWarnings ?? 0) };
+}
 
 const checkStructure = compileSchema(RulesDocument);
 
@@ -140,8 +156,8 @@ export type CheckResult =
 
 /** What a check tells: valid (with its warnings) or not (with every error). `CheckResult` and `CompileResult` are both. */
 export type RulesVerdict =
-  | { readonly ok: true; readonly warnings: readonly FieldError[] }
-  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[] };
+  | { readonly ok: true; readonly warnings: readonly FieldError[]; readonly moreWarnings?: number }
+  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[]; readonly moreWarnings?: number };
 
 /** Checks a rules document given as a parsed value: its structure first, then `lint` (every error in one pass). */
 export function checkRules(doc: unknown): CheckResult {
