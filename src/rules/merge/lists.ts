@@ -1,4 +1,8 @@
-/** How a merge combines lists: by equality (`appendMissing`) or by identity (`mergeById`). */
+/**
+ * How a merge combines lists: by equality (`appendMissing`) or by identity (`mergeById`). The items added are the
+ * rule's own, not copies: a compiled rule's injections are frozen, and no merge edits an item in place (a list is
+ * copied or extended, an item replaced whole), so the mutated pod may share them.
+ */
 import { sameJson } from '../../util/json.js';
 import type { MergeReport } from './report.js';
 
@@ -7,7 +11,7 @@ export function appendMissing<T>(list: T[], items: readonly T[], same: (a: T, b:
   let added = 0;
   for (const item of items) {
     if (!list.some((x) => same(x, item))) {
-      list.push(structuredClone(item));
+      list.push(item);
       added++;
     }
   }
@@ -44,12 +48,12 @@ export function mergeById<T>(
     if (i === undefined) {
       out ??= [...current];
       at.set(key, out.length);
-      out.push(structuredClone(w));
+      out.push(w);
     } else if (!sameJson(items[i], w)) {
       report.conflicts.push(describe ? { subject: subject(key), existing: describe(items[i] as T), wanted: describe(w) } : { subject: subject(key) });
       if (override) {
         out ??= [...current];
-        out[i] = structuredClone(w);
+        out[i] = w;
       }
     }
   }

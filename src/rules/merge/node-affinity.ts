@@ -51,7 +51,7 @@ function mergeRequired(na: V1NodeAffinity, ruleTerms: readonly V1NodeSelectorTer
   if (!required) {
     // Deduplicated like a combination, or a second pass would drop a term the rule lists twice.
     const nodeSelectorTerms: V1NodeSelectorTerm[] = [];
-    for (const r of ruleTerms) if (!nodeSelectorTerms.some((t) => sameTerm(t, r))) nodeSelectorTerms.push(structuredClone(r));
+    for (const r of ruleTerms) if (!nodeSelectorTerms.some((t) => sameTerm(t, r))) nodeSelectorTerms.push(r);
     na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms };
     return;
   }
