@@ -5,6 +5,10 @@ import type { MergeReport } from './report.js';
 /** envFrom entries have no name: a source is identified by what it reads (`configMap:NAME` or `secret:NAME`). */
 const envFromId = (e: V1EnvFromSource) =>
   e.configMapRef ? `configMap:${e.configMapRef.name}` : e.secretRef ? `secret:${e.secretRef.name}` : 'none:';
+const envId = (e: V1EnvVar) => e.name;
+const mountId = (m: V1VolumeMount) => m.mountPath;
+const volumeId = (v: V1Volume) => v.name;
+const volumeSubject = (k: string) => `volume ${k}`;
 
 export interface ContainerInjection {
   readonly env?: readonly V1EnvVar[] | undefined;
@@ -27,45 +31,25 @@ export function mergeContainers(spec: V1PodSpec, wanted: ContainerInjection, ove
     ];
     for (const [kind, containers] of groups) {
       for (const c of containers ?? []) {
-        const where = `in ${kind} ${c.name}`;
+        // Named only when there is a conflict to tell of.
+        const subject = (what: string) => (k: string) => `${what} ${k} in ${kind} ${c.name}`;
         if (env.length > 0) {
-          const merged = mergeById(
-            c.env,
-            env,
-            (e) => e.name,
-            (k) => `env ${k} ${where}`,
-            override,
-            report,
-          );
+          const merged = mergeById(c.env, env, envId, subject('env'), override, report);
           if (merged) c.env = merged;
         }
         if (envFrom.length > 0) {
-          const merged = mergeById(c.envFrom, envFrom, envFromId, (k) => `envFrom ${k} ${where}`, override, report);
+          const merged = mergeById(c.envFrom, envFrom, envFromId, subject('envFrom'), override, report);
           if (merged) c.envFrom = merged;
         }
         if (volumeMounts.length > 0) {
-          const merged = mergeById(
-            c.volumeMounts,
-            volumeMounts,
-            (m) => m.mountPath,
-            (k) => `volumeMount ${k} ${where}`,
-            override,
-            report,
-          );
+          const merged = mergeById(c.volumeMounts, volumeMounts, mountId, subject('volumeMount'), override, report);
           if (merged) c.volumeMounts = merged;
         }
       }
     }
   }
   if (volumes.length > 0) {
-    const merged = mergeById(
-      spec.volumes,
-      volumes,
-      (v) => v.name,
-      (k) => `volume ${k}`,
-      override,
-      report,
-    );
+    const merged = mergeById(spec.volumes, volumes, volumeId, volumeSubject, override, report);
     if (merged) spec.volumes = merged;
   }
 }

@@ -18,6 +18,14 @@ export function appendMissing<T>(list: T[], items: readonly T[], same: (a: T, b:
   return added;
 }
 
+/** Up to this many comparisons (pod entries × rule entries), `mergeById` scans instead of making a map. */
+const LINEAR_SEARCH_LIMIT = 64;
+
+function indexOfId<T>(items: readonly T[], key: string, id: (item: T) => string): number | undefined {
+  for (let i = 0; i < items.length; i++) if (id(items[i] as T) === key) return i;
+  return undefined;
+}
+
 /**
  * Merges `wanted` into `list` by identity: a missing entry is appended, an identical one is left alone, one with
  * the same identity and other content is a conflict (replaced when `override`). A conflict shows the two entries
@@ -34,20 +42,24 @@ export function mergeById<T>(
   describe?: (item: T) => string,
 ): T[] | undefined {
   const current = list ?? [];
-  // Positions by identity, the first of each (as a search from the start finds it); made once per call.
-  const at = new Map<string, number>();
-  current.forEach((x, i) => {
-    const key = id(x);
-    if (!at.has(key)) at.set(key, i);
-  });
+  // Where an identity is first found (as a search from the start finds it): by scanning while the lists are short
+  // (the common case: a few env vars), by a map made once per call when they are long.
+  let at: Map<string, number> | undefined;
+  if (current.length * wanted.length > LINEAR_SEARCH_LIMIT) {
+    at = new Map<string, number>();
+    for (let i = 0; i < current.length; i++) {
+      const key = id(current[i] as T);
+      if (!at.has(key)) at.set(key, i);
+    }
+  }
   let out: T[] | undefined;
   for (const w of wanted) {
     const key = id(w);
-    const i = at.get(key);
     const items = out ?? current;
+    const i = at ? at.get(key) : indexOfId(items, key, id);
     if (i === undefined) {
       out ??= [...current];
-      at.set(key, out.length);
+      at?.set(key, out.length);
       out.push(w);
     } else if (!sameJson(items[i], w)) {
       report.conflicts.push(describe ? { subject: subject(key), existing: describe(items[i] as T), wanted: describe(w) } : { subject: subject(key) });

@@ -16,7 +16,8 @@ import { describe, expect, it } from 'vitest';
 
 import { mergeContainers, type ContainerInjection } from './containers.js';
 import { sameJson } from '../../util/json.js';
-import { appendMissing } from './lists.js';
+import fc from 'fast-check';
+import { appendMissing, mergeById } from './lists.js';
 import { mergePlacement, MAX_NODE_SELECTOR_TERMS, type Conflict, type Placement } from './index.js';
 import { mergeNodeAffinity } from './node-affinity.js';
 import { mergeNodeSelector } from './node-selector.js';
@@ -95,6 +96,45 @@ describe('sameJson', () => {
     expect(appendMissing(list, [{ k: 'a' }, item, { k: 'b' }])).toBe(1);
     expect(list).toStrictEqual([{ k: 'a' }, { k: 'b' }]);
     expect(list[1]).toBe(item);
+  });
+});
+
+describe('mergeById', () => {
+  /** The definition: each wanted entry against the first entry of its identity in the list so far. */
+  function reference(list: readonly { n: string; v: number }[], wanted: readonly { n: string; v: number }[], override: boolean) {
+    const out = [...list];
+    const conflicts: string[] = [];
+    for (const w of wanted) {
+      const i = out.findIndex((x) => x.n === w.n);
+      if (i === -1) out.push(w);
+      else if (out[i]?.v !== w.v) {
+        conflicts.push(w.n);
+        if (override) out[i] = w;
+      }
+    }
+    return { out, conflicts };
+  }
+  const entry = fc.record({ n: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'), v: fc.integer({ min: 0, max: 2 }) });
+
+  it('gives what the definition gives, for short lists (scanned) and long ones (mapped)', () => {
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 40 }), fc.array(entry, { maxLength: 12 }), fc.boolean(), (list, wanted, override) => {
+        const report = newReport();
+        const got = mergeById(
+          list,
+          wanted,
+          (x) => x.n,
+          (k) => k,
+          override,
+          report,
+        );
+        const want = reference(list, wanted, override);
+        expect(got ?? list).toStrictEqual(want.out);
+        expect(report.conflicts.map((c) => c.subject)).toStrictEqual(want.conflicts);
+        if (got === undefined) expect(want.out).toStrictEqual(list);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -12,15 +12,20 @@ export function mergeNodeSelector(
   report: MergeReport,
 ): void {
   if (!wanted) return;
-  for (const [key, value] of Object.entries(wanted)) {
-    const current = spec.nodeSelector ?? {};
+  // One copy of the pod's selector, made at the first key that changes it.
+  let out: Record<string, string> | undefined;
+  for (const key in wanted) {
+    if (!Object.hasOwn(wanted, key)) continue;
+    const value = wanted[key] as string;
+    const current = out ?? spec.nodeSelector ?? {};
     if (!Object.hasOwn(current, key)) {
-      spec.nodeSelector = { ...current, [key]: value };
+      (out ??= { ...current })[key] = value;
       continue;
     }
     const existing = current[key];
     if (existing === value) continue;
     report.conflicts.push({ subject: 'nodeSelector', existing: `${key}=${String(existing)}`, wanted: `${key}=${value}` });
-    if (override) spec.nodeSelector = { ...current, [key]: value };
+    if (override) (out ??= { ...current })[key] = value;
   }
+  if (out) spec.nodeSelector = out;
 }
