@@ -121,7 +121,12 @@ const MEMORY = { nodes: 10_000, rules: 1_000, timeoutMs: 120_000 } as const;
 
 const VALIDATE_TARGET_P99_US = 100;
 const VALIDATE_TARGET_AT = 50_000;
-const HTTP_TARGET_RATIO = 0.85;
+/** Issue targets at 50 connections: req/s at least this share of the baseline's, p99 at most this multiple of its. */
+const HTTP_TARGET_RATIO = 0.6;
+const HTTP_TARGET_P99_RATIO = 2;
+/** The goal beyond the target. */
+const HTTP_GOAL_RATIO = 0.85;
+const HTTP_TARGET_CONNECTIONS = 50;
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
@@ -733,6 +738,7 @@ async function cannon(url: string, body: string, seconds: number, connections: n
 
 const ROUTE_CHECKS: Record<string, (r: Record<string, unknown>) => boolean> = {
   '/baseline': (r) => r['allowed'] === true,
+  '/baseline-patch': (r) => r['allowed'] === true && typeof r['patch'] === 'string',
   '/mutate': (r) => r['allowed'] === true && typeof r['patch'] === 'string',
   '/validate': (r) => r['allowed'] === true,
 };
@@ -850,7 +856,9 @@ async function httpServer(podsPerNode: number, body: string, compiledDir: string
         r.ratioToBaseline = r.reqPerSec / baseline.reqPerSec;
         r.cpuRatioToBaseline = baseline.serverCpuUsPerRequest / r.serverCpuUsPerRequest;
         r.p99RatioToBaseline = r.latencyMs.p99 / baseline.latencyMs.p99;
-        r.meetsTarget = r.ratioToBaseline >= HTTP_TARGET_RATIO;
+        // /baseline-patch is a reference (the transport's cost of /mutate's answer), not judged.
+        if (r.route === '/baseline-patch') continue;
+        r.meetsTarget = r.ratioToBaseline >= HTTP_TARGET_RATIO && r.p99RatioToBaseline <= HTTP_TARGET_P99_RATIO;
       }
 
       // Profiles after the measured rounds (the profiler's own cost stays out of the figures above), under load only.
@@ -1108,7 +1116,7 @@ function markdown(r: Report): string {
       '',
     );
     out.push(
-      '| pods | conn | route | req/s | req/s per round | p50 (ms) | p99 (ms) | requests | errors | non-2xx | server CPU | server CPU µs/req | of which kernel | per round | GC µs/req | client CPU | ÷ baseline (req/s) | ÷ baseline (CPU/req) | p99 ÷ baseline | target ≥ 0.85 |',
+      `| pods | conn | route | req/s | req/s per round | p50 (ms) | p99 (ms) | requests | errors | non-2xx | server CPU | server CPU µs/req | of which kernel | per round | GC µs/req | client CPU | ÷ baseline (req/s) | ÷ baseline (CPU/req) | p99 ÷ baseline | target: ≥ ${HTTP_TARGET_RATIO} and p99 ≤ ${HTTP_TARGET_P99_RATIO}× (goal ≥ ${HTTP_GOAL_RATIO}) |`,
       '|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|',
     );
     for (const run of h.runs) {
@@ -1222,13 +1230,13 @@ function targets(r: Report): Report['targets'] {
   if (r.podCache) list.push(...podCacheTargets(r.podCache));
   for (const run of r.http?.runs ?? []) {
     for (const x of run.routes) {
-      if (x.ratioToBaseline === undefined) continue;
+      if (x.meetsTarget === undefined || run.connections !== HTTP_TARGET_CONNECTIONS) continue;
       const at = `${run.connections} connections, ${run.pods > 0 ? `${run.pods} pods` : 'pod cache off'}`;
       list.push({
-        name: `${x.route} req/s ÷ /baseline req/s (${at})`,
-        value: x.ratioToBaseline,
-        target: `≥ ${HTTP_TARGET_RATIO}`,
-        met: x.meetsTarget ?? false,
+        name: `${x.route} req/s ÷ /baseline req/s (${at}); p99 ÷ baseline ${f(x.p99RatioToBaseline, 2)}`,
+        value: x.ratioToBaseline ?? Number.NaN,
+        target: `≥ ${HTTP_TARGET_RATIO}, p99 ≤ ${HTTP_TARGET_P99_RATIO}× (goal ≥ ${HTTP_GOAL_RATIO})`,
+        met: x.meetsTarget,
       });
     }
   }

@@ -1,6 +1,7 @@
 /**
  * The webhook under load, in its own process (forked by `run.ts`): `buildApp` over HTTPS with a generated
- * cluster and rule set, plus a constant-allow `/baseline` route on the same fastify instance. Logging and metrics
+ * cluster and rule set, plus a constant-allow `/baseline` route on the same fastify instance, and `/baseline-patch`,
+ * which answers as constantly with the patch /mutate answers the bench's review with. Logging and metrics
  * are as in `serve`: the production logger (`createLogger('info')`, one line per review) writing to stdout, which
  * the parent points at /dev/null, and a `Metrics` instance.
  *
@@ -19,6 +20,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { decodeReview } from '../src/admission/decode.js';
+import { handleMutate } from '../src/admission/mutate.js';
 import { createLogger } from '../src/cli/serve.js';
 import { StaticCluster } from '../src/cluster/static.js';
 import { compileRules } from '../src/rules/compile.js';
@@ -26,7 +29,7 @@ import { buildApp } from '../src/server/app.js';
 import { Metrics } from '../src/server/metrics.js';
 import { generateCertificate, MIN_TLS_VERSION } from '../src/server/tls.js';
 import { PodIndex, PodReader } from '../src/scheduling/pods.js';
-import { generateNamespaces, generateNodes, generateRulesDocument, toV1Node } from './generate.js';
+import { admissionReview, generateNamespaces, generateNodes, generateRulesDocument, toV1Node } from './generate.js';
 import { generateBoundPods } from './pods.js';
 
 const SAFETY_EXIT_MS = 10 * 60_000;
@@ -72,6 +75,14 @@ async function main(): Promise<void> {
     const body = req.body as { request?: { uid?: unknown } } | null;
     const uid = typeof body?.request?.uid === 'string' ? body.request.uid : '';
     return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } };
+  });
+  // The same, answering with /mutate's answer to the bench's review (its patch, made once here): what the transport
+  // costs for an answer of that size, which /mutate cannot go below.
+  const mutateAnswer = handleMutate(decodeReview(admissionReview()).request, ctx).response;
+  app.post('/baseline-patch', async (req: FastifyRequest, _reply: FastifyReply) => {
+    const body = req.body as { request?: { uid?: unknown } } | null;
+    const uid = typeof body?.request?.uid === 'string' ? body.request.uid : '';
+    return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...mutateAnswer, uid } };
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
