@@ -243,6 +243,15 @@ describe('compareQuantity', () => {
 });
 
 describe('quantityFromJSON', () => {
+  it('a string read again gives the same value; an invalid one throws each time, with the path it is read at', () => {
+    const first = quantityFromJSON('768Mi');
+    expect(quantityFromJSON('768Mi')).toEqual(first);
+    expect(quantityFromJSON(' 768Mi ')).toEqual(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => quantityFromJSON('1.2.3', 'a.cpu')).toThrow('a.cpu');
+    expect(() => quantityFromJSON('1.2.3', 'b.cpu')).toThrow('b.cpu');
+  });
+
   it.each<{ name: string; json: unknown; want: string }>([
     { name: 'a string is parsed', json: '2Gi', want: '2Gi' },
     { name: 'surrounding spaces are trimmed', json: ' 1 ', want: '1' },

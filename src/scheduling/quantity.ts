@@ -260,13 +260,28 @@ const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\
 const SURROUNDING_GO_SPACE = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
 
 /**
+ * Quantity strings already read, and their value: every review reads its pod's requests, and pods repeat a handful
+ * of strings ("500m", "128Mi"). Only valid ones are kept (an invalid one throws with its path every time); at most
+ * `READ_QUANTITIES_LIMIT`, forgotten all at once when full.
+ */
+const readQuantities = new Map<string, Quantity>();
+const READ_QUANTITIES_LIMIT = 4096;
+
+/**
  * Reads a quantity field of a decoded JSON or YAML object as the API server's `Quantity.UnmarshalJSON` does:
  * surrounding whitespace is trimmed, a JSON number is read from its text (here: the shortest text of the double
  * it was decoded to, exact for every number a double holds exactly), and `null` is zero. Anything else throws.
  */
 export function quantityFromJSON(json: unknown, path = ''): Quantity {
   if (json === null) return ZERO_QUANTITY;
-  if (typeof json === 'string') return parse(json.replace(SURROUNDING_GO_SPACE, ''), json, path);
+  if (typeof json === 'string') {
+    const known = readQuantities.get(json);
+    if (known !== undefined) return known;
+    const q = Object.freeze(parse(json.replace(SURROUNDING_GO_SPACE, ''), json, path));
+    if (readQuantities.size >= READ_QUANTITIES_LIMIT) readQuantities.clear();
+    readQuantities.set(json, q);
+    return q;
+  }
   if (typeof json === 'number' && Number.isFinite(json)) return parse(String(json), String(json), path);
   throw new QuantityError(describe(json), path, 'Format', 'must be a quantity string');
 }
