@@ -88,14 +88,15 @@ export function listedWarnings(result: RulesVerdict): { readonly listed: readonl
 const checkStructure = compileSchema(RulesDocument);
 
 /**
- * One rule, ready to match (its position in the document given). Its injections are frozen: a copy of them, or with
+ * One rule of a document `checkRules` found valid, ready to match (its position in the document given). Its injections are frozen: a copy of them, or with
  * `owned` (the caller hands the rule over, e.g. just received from another thread) the rule's own.
  */
 export function compileRule(rule: Rule, index: number, owned = false): CompiledRule {
   const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;
-  const namespaceSelector = rule.match?.namespaceSelector ? compileLabelSelector(rule.match.namespaceSelector) : undefined;
-  const podSelector = rule.match?.podSelector ? compileLabelSelector(rule.match.podSelector) : undefined;
-  const podAnnotationSelector = rule.match?.podAnnotationSelector ? compileLabelSelector(rule.match.podAnnotationSelector) : undefined;
+  // The document's check validated the selectors (lint's `validateLabelSelector`): they are not validated again.
+  const namespaceSelector = rule.match?.namespaceSelector ? compileLabelSelector(rule.match.namespaceSelector, true) : undefined;
+  const podSelector = rule.match?.podSelector ? compileLabelSelector(rule.match.podSelector, true) : undefined;
+  const podAnnotationSelector = rule.match?.podAnnotationSelector ? compileLabelSelector(rule.match.podAnnotationSelector, true) : undefined;
   const inject = deepFreeze(owned ? rule.inject : structuredClone(rule.inject));
   return {
     index,

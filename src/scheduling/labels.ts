@@ -217,12 +217,15 @@ const matchEverything: LabelMatcher = Object.freeze({ matches: () => true });
  * selector means "do not restrict"; Kubernetes' `LabelSelectorAsSelector(nil)` would match nothing instead.
  *
  * @throws InvalidDocumentError when the selector is invalid (`LabelSelectorAsSelector` returns an error there too);
- *   validate with {@link validateLabelSelector} first to report errors with their full path.
+ *   validate with {@link validateLabelSelector} first to report errors with their full path. With `checked`, the
+ *   caller has done so and found none (a rules document's check does, for every rule it passes): not checked again.
  */
-export function compileLabelSelector(selector: V1LabelSelector | null | undefined): LabelMatcher {
+export function compileLabelSelector(selector: V1LabelSelector | null | undefined, checked = false): LabelMatcher {
   if (selector == null) return matchEverything;
-  const errors = validateLabelSelector(selector, '');
-  if (errors.length > 0) throw new InvalidDocumentError('label selector', errors);
+  if (!checked) {
+    const errors = validateLabelSelector(selector, '');
+    if (errors.length > 0) throw new InvalidDocumentError('label selector', errors);
+  }
 
   const requirements: LabelRequirement[] = [];
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
