@@ -7,7 +7,7 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { checkRulesText, LISTED_WARNINGS } from '../rules/compile.js';
+import { checkRulesText, listedWarnings } from '../rules/compile.js';
 import type { CheckRequest, CheckMessage } from './rules-checker.js';
 
 /** Rules per message: small enough that reading and compiling a batch takes ~1 ms. */
@@ -42,8 +42,7 @@ if (port) {
       return;
     }
     // Only the warnings that will be listed cross over (tens of thousands would hold the receiving thread).
-    const warnings = result.warnings.slice(0, LISTED_WARNINGS);
-    const moreWarnings = result.warnings.length - warnings.length;
+    const { listed: warnings, more: moreWarnings } = listedWarnings(result);
     if (!result.ok) {
       post({ id: req.id, type: 'invalid', errors: result.errors, warnings, moreWarnings });
       return;

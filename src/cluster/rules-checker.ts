@@ -80,9 +80,8 @@ export class RulesChecker {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private checkedHere = 0;
-  /** Messages received and not taken up yet, in order; `pumping` while a turn to take up the next is scheduled. */
+  /** Messages received and not taken up yet, in order: while there are any, a turn to take up the next is scheduled. */
   private inbox: CheckMessage[] = [];
-  private pumping = false;
 
   constructor(private readonly opts: RulesCheckerOptions = {}) {}
 
@@ -176,10 +175,7 @@ export class RulesChecker {
 
   private receive(worker: Worker, m: CheckMessage): void {
     if (worker !== this.worker) return;
-    this.inbox.push(m);
-    if (this.pumping) return;
-    this.pumping = true;
-    setImmediate(this.pump);
+    if (this.inbox.push(m) === 1) setImmediate(this.pump);
   }
 
   /** Takes up one received message per turn of the event loop. */
@@ -187,7 +183,6 @@ export class RulesChecker {
     const m = this.inbox.shift();
     if (m !== undefined) this.take(m);
     if (this.inbox.length > 0) setImmediate(this.pump);
-    else this.pumping = false;
   };
 
   private take(m: CheckMessage): void {

@@ -61,7 +61,10 @@ export interface RuleSet {
   };
   /** The in-tree plugins the document opts into (`settings.compat`); off when absent. */
   readonly compat: CompatSettings;
-  /** Lint warnings of the document (the rules work, but perhaps not as meant); from a check in another thread, the first `LISTED_WARNINGS`. */
+  /**
+   * Lint warnings of the document (the rules work, but perhaps not as meant); from a check in another thread, the
+   * first `LISTED_WARNINGS`.
+   */
   readonly warnings: readonly FieldError[];
 }
 
@@ -88,8 +91,9 @@ export function listedWarnings(result: RulesVerdict): { readonly listed: readonl
 const checkStructure = compileSchema(RulesDocument);
 
 /**
- * One rule of a document `checkRules` found valid, ready to match (its position in the document given). Its injections are frozen: a copy of them, or with
- * `owned` (the caller hands the rule over, e.g. just received from another thread) the rule's own.
+ * One rule of a document `checkRules` found valid, ready to match (its position in the document given). Its
+ * injections are frozen: a copy of them, or with `owned` (the caller hands the rule over, e.g. just received from
+ * another thread) the rule's own.
  */
 export function compileRule(rule: Rule, index: number, owned = false): CompiledRule {
   const namespaces = rule.match?.namespaces ? new Set(rule.match.namespaces) : undefined;
