@@ -1,7 +1,7 @@
 /**
  * A rules reload as the server does it, in its own process (forked by `run.ts`, compiled like the server): the
  * document checked in the rules-check thread (`RulesChecker.compile`), its rules compiled here a batch per turn, its
- * warnings logged through the production logger (to /dev/null here), the rule set swapped in. Meanwhile a 1 ms timer
+ * warnings logged through the production logger (stdout: /dev/null here), the rule set swapped in. Meanwhile a 1 ms timer
  * measures how late this thread's event loop runs it: the longest delay is what a review arriving during the reload
  * waits at most. Then the ConfigMap check of the same document (`RulesChecker.check`), timed on its own.
  *
@@ -9,10 +9,11 @@
  * parent as `{ type: 'reload', result }`.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import pino from 'pino';
 import { stringify } from 'yaml';
+import { createLogger } from '../src/cli/serve.js';
 import { logRulesWarnings } from '../src/cluster/live.js';
 import { RulesChecker } from '../src/cluster/rules-checker.js';
+import { listedWarnings } from '../src/rules/compile.js';
 import { generateRulesDocument } from './generate.js';
 
 export interface ReloadRun {
@@ -41,19 +42,22 @@ async function main(): Promise<void> {
   const rules = Number(process.env['BENCH_RULES'] ?? '1000');
   const runs = Number(process.env['BENCH_RUNS'] ?? '5');
   const text = stringify(generateRulesDocument(rules));
-  const logger = pino({ level: 'info', base: { service: 'placement-webhook' } }, pino.destination({ dest: '/dev/null', sync: false }));
+  // The production logger, as `serve` makes it: stdout, which the parent points at /dev/null.
+  const logger = createLogger('info');
   const checker = new RulesChecker({ logger });
   let gcMax = 0;
   const gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) gcMax = Math.max(gcMax, e.duration);
   });
   gc.observe({ entryTypes: ['gc'] });
+  // The rule set in force, held as the server holds it until the next one replaces it.
   let ruleSet: unknown;
   let warnings: number;
   const out: ReloadRun[] = [];
   try {
     const first = await checker.compile(text); // the thread is up and warm
-    warnings = first.warnings.length + (first.moreWarnings ?? 0);
+    const { listed, more } = listedWarnings(first);
+    warnings = listed.length + more;
     for (let i = 0; i <= runs; i++) {
       let longest = 0;
       let last = performance.now();
