@@ -238,8 +238,12 @@ interface OffThreadReload {
   inForceMs: Stats;
   /** The verdict alone, as the validating webhook answers a ConfigMap edit (ms). */
   checkMs: Stats;
+  /** The longest delay of the timer during that check, when this thread only waits: the machine's floor (ms). */
+  checkDelayMs: Stats;
   /** Documents the checker had to check on this thread (a failed or timed-out thread): 0 expected. */
   fallbacks: number;
+  /** The same for an edit of one rule of the document: the longest delay and the time to the rule set in force. */
+  oneRule: { longestBlockMs: Stats; longestGcMs: Stats; inForceMs: Stats };
 }
 
 interface EngineResult {
@@ -357,8 +361,8 @@ function reload(): ReloadResult {
 
 /**
  * The reload as the server does it, in `reload.ts` (a child, compiled like the server): checked in the rules-check
- * thread, compiled there a batch per turn, warnings logged, swapped in; a 1 ms timer measures how late the event loop
- * runs meanwhile, which is the longest a review arriving then would wait.
+ * thread, compiled here a slice of a turn at a time, warnings logged, swapped in; a 1 ms timer measures how late the
+ * event loop runs meanwhile, which is the longest a review arriving then would wait. Every rule changed, and one.
  */
 async function offThreadReload(): Promise<OffThreadReload> {
   const compiled = compiledBenchDir();
@@ -366,7 +370,8 @@ async function offThreadReload(): Promise<OffThreadReload> {
   const child = forkChild('reload', { BENCH_RULES: String(RELOAD_RULES), BENCH_RUNS: String(runs) }, [], compiled?.dir);
   try {
     const r = (await nextMessage<{ result: ReloadChildResult }>(child, 'reload', 120_000)).result;
-    const stats = (pick: (x: ReloadChildResult['runs'][number]) => number) => summarize(Float64Array.from(r.runs, pick), r.runs.length);
+    type Run = ReloadChildResult['runs'][number];
+    const stats = (pick: (x: Run) => number, of: readonly Run[] = r.runs) => summarize(Float64Array.from(of, pick), of.length);
     const out: OffThreadReload = {
       rules: r.rules,
       runs: r.runs.length,
@@ -376,10 +381,16 @@ async function offThreadReload(): Promise<OffThreadReload> {
       longestGcMs: stats((x) => x.longestGcMs),
       inForceMs: stats((x) => x.inForceMs),
       checkMs: stats((x) => x.checkMs),
+      checkDelayMs: stats((x) => x.checkDelayMs),
       fallbacks: r.fallbacks,
+      oneRule: {
+        longestBlockMs: stats((x) => x.longestDelayMs, r.oneRuleRuns),
+        longestGcMs: stats((x) => x.longestGcMs, r.oneRuleRuns),
+        inForceMs: stats((x) => x.inForceMs, r.oneRuleRuns),
+      },
     };
     log(
-      `reload off the review path, ${RELOAD_RULES} rules: longest delay p50 ${out.longestBlockMs.p50.toFixed(1)} ms, max ${out.longestBlockMs.max.toFixed(1)} ms, in force after ${out.inForceMs.p50.toFixed(0)} ms, check ${out.checkMs.p50.toFixed(0)} ms`,
+      `reload off the review path, ${RELOAD_RULES} rules: longest delay p50 ${out.longestBlockMs.p50.toFixed(1)} ms, max ${out.longestBlockMs.max.toFixed(1)} ms, in force after ${out.inForceMs.p50.toFixed(0)} ms, check ${out.checkMs.p50.toFixed(0)} ms (delay meanwhile p50 ${out.checkDelayMs.p50.toFixed(1)} ms); one rule edited: longest delay p50 ${out.oneRule.longestBlockMs.p50.toFixed(1)} ms, max ${out.oneRule.longestBlockMs.max.toFixed(1)} ms`,
     );
     return out;
   } finally {
@@ -1074,15 +1085,20 @@ function markdown(r: Report): string {
     const ot = r.engine.offThread;
     if (ot) {
       out.push(
-        `As the server reloads (${ot.compiled ? 'compiled by tsc' : '**under tsx**'}; checked in the rules-check thread, compiled here a batch of 20 rules per turn, ${ot.warnings} lint warnings of which 20 logged), ${ot.rules} rules, ${ot.runs} runs; the longest delay of a 1 ms timer per run:`,
+        `As the server reloads (${ot.compiled ? 'compiled by tsc' : '**under tsx**'}; checked in the rules-check thread, compiled here a slice of a turn at a time, ${ot.warnings} lint warnings of which 20 logged), ${ot.rules} rules, ${ot.runs} runs of each edit; the longest delay of a 1 ms timer per run (the target is judged on the edit of every rule):`,
         '',
       );
       out.push(
-        '| longest delay p50 | p90 | max | target | | longest GC pause p50 | max | rule set in force p50 | ConfigMap check p50 | fallbacks |',
-        '|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
+        '| edit | longest delay p50 | p90 | max | target | | longest GC pause p50 | max | rule set in force p50 | ConfigMap check p50 | fallbacks |',
+        '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
       );
+      const o = ot.oneRule;
       out.push(
-        `| ${f(ot.longestBlockMs.p50)} | ${f(ot.longestBlockMs.p90)} | ${f(ot.longestBlockMs.max)} | ≤ ${RELOAD_BLOCK_TARGET_MS} | ${mark(ot.longestBlockMs.max <= RELOAD_BLOCK_TARGET_MS)} | ${f(ot.longestGcMs.p50)} | ${f(ot.longestGcMs.max)} | ${f(ot.inForceMs.p50, 0)} | ${f(ot.checkMs.p50, 0)} | ${ot.fallbacks} |`,
+        `| every rule | ${f(ot.longestBlockMs.p50)} | ${f(ot.longestBlockMs.p90)} | ${f(ot.longestBlockMs.max)} | ≤ ${RELOAD_BLOCK_TARGET_MS} | ${mark(ot.longestBlockMs.max <= RELOAD_BLOCK_TARGET_MS)} | ${f(ot.longestGcMs.p50)} | ${f(ot.longestGcMs.max)} | ${f(ot.inForceMs.p50, 0)} | ${f(ot.checkMs.p50, 0)} | ${ot.fallbacks} |`,
+        `| one rule | ${f(o.longestBlockMs.p50)} | ${f(o.longestBlockMs.p90)} | ${f(o.longestBlockMs.max)} | | | ${f(o.longestGcMs.p50)} | ${f(o.longestGcMs.max)} | ${f(o.inForceMs.p50, 0)} | | |`,
+        `| none: the ConfigMap check alone (this thread waits) | ${f(ot.checkDelayMs.p50)} | ${f(ot.checkDelayMs.p90)} | ${f(ot.checkDelayMs.max)} | | | | | | | |`,
+        '',
+        'The last row is the floor of this machine: the delay the check in the other thread causes on this one when this one has nothing to do.',
         '',
       );
     }

@@ -1,8 +1,8 @@
 /**
  * The thread that checks rules documents (see `rules-checker.ts`): YAML parse, structural check and lint, which take
  * hundreds of ms for a big document, run here instead of on the thread that answers reviews. A valid document's
- * rules go back in batches of JSON text, each a message of its own, so that the receiving thread parses and compiles
- * them a batch per turn of its event loop.
+ * rules go back as JSON text, one text per rule, in batches, each a message of its own: the receiving thread
+ * compiles them a few per turn of its event loop, and a rule whose text it compiled before is not compiled again.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -10,7 +10,7 @@ import { parentPort } from 'node:worker_threads';
 import { checkRulesText, listedWarnings } from '../rules/compile.js';
 import type { CheckRequest, CheckMessage } from './rules-checker.js';
 
-/** Rules per message: small enough that reading and compiling a batch takes ~1 ms. */
+/** Rules per message (the receiver compiles them a slice of a turn at a time, whatever the batch). */
 const BATCH = 20;
 
 /** Niceness of this thread: the thread that answers reviews gets the CPU first whenever it has work. */
@@ -49,9 +49,11 @@ if (port) {
     }
     const { rules, ...rest } = result.doc;
     // As JSON text: a string crosses over as one copy, where objects are rebuilt one by one on receipt, and every
-    // message already queued is received in one go (so the receiver parses a batch per turn, when it takes it up).
+    // message already queued is received in one go (so the receiver parses a rule only when it takes it up, and
+    // only when its text is new).
     if (req.rules)
-      for (let i = 0; i < rules.length; i += BATCH) post({ id: req.id, type: 'rules', rules: JSON.stringify(rules.slice(i, i + BATCH)) });
+      for (let i = 0; i < rules.length; i += BATCH)
+        post({ id: req.id, type: 'rules', rules: rules.slice(i, i + BATCH).map((r) => JSON.stringify(r)) });
     post({ id: req.id, type: 'valid', doc: { ...rest, rules: [] }, count: rules.length, warnings, moreWarnings });
   });
 }

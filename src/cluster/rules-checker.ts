@@ -6,10 +6,12 @@
  * - `check(text)`: the check's verdict alone (errors and warnings), for the validating webhook's answer on a rules
  *   ConfigMap edit.
  * - `compile(text)`: the rule set. A rule set holds closures and cannot cross threads, so the worker sends the valid
- *   document's rules in batches of JSON text, one message each. Messages that arrive together are all received in
- *   one turn, so they are only queued on receipt; each batch is then parsed and compiled in a turn of its own
- *   (~0.5 ms), and the rule set is assembled when the last one is in. No turn of the event loop holds more than a
- *   batch, so reviews go on in between. Only the warnings that are listed cross over (see `LISTED_WARNINGS`).
+ *   document's rules as JSON text, one text per rule, in batches of a message each. Messages that arrive together
+ *   are all received in one turn, so they are only queued on receipt; then, a slice of each turn (`SLICE_MS`), rules
+ *   are parsed, compiled and filed into the rule set being assembled (`RuleSetBuilder`: names, candidate index),
+ *   and the last message only adds the document's settings. A rule whose text the last document had too is not
+ *   parsed or compiled again: editing one rule of a thousand compiles one. No turn of the event loop holds more than
+ *   a slice, so reviews go on in between. Only the warnings that are listed cross over (see `LISTED_WARNINGS`).
  *
  * Requests are answered in order, one at a time. A worker that cannot start, dies or takes longer than the timeout
  * is replaced; that request is then checked on this thread (slow, but never lost, never a wrong answer).
@@ -17,7 +19,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { FieldError } from '../util/errors.js';
-import { buildRuleSet, checkRulesText, compileRule, parseRules, type CompileResult, type CompiledRule, type RulesVerdict } from '../rules/compile.js';
+import { checkRulesText, parseRules, RuleSetBuilder, type CompileResult, type CompiledRule, type RulesVerdict } from '../rules/compile.js';
 import type { Rule, RulesDocument } from '../rules/schema.js';
 
 /** Longest a check may take before the worker is given up for that request (a 1,000-rule document takes < 1 s). */
@@ -32,7 +34,7 @@ export interface CheckRequest {
 
 /** What the worker answers: batches of rules, then one final message. */
 export type CheckMessage =
-  | { readonly id: number; readonly type: 'rules'; readonly rules: string }
+  | { readonly id: number; readonly type: 'rules'; readonly rules: readonly string[] }
   | {
       readonly id: number;
       readonly type: 'valid';
@@ -53,13 +55,32 @@ export type CheckMessage =
 interface Pending {
   readonly request: CheckRequest;
   readonly resolve: (r: CompileResult | RulesVerdict) => void;
+  /** The rules received so far, as JSON text (the document's); the first `builder.size` are in the rule set. */
+  readonly texts: string[];
+  /** The document's rules, parsed (or reused), as they are added to the rule set. */
   readonly rules: Rule[];
-  readonly compiled: CompiledRule[];
+  readonly builder: RuleSetBuilder;
+  /** This document's rules by text, compiled: the next document reuses those it has too. */
+  readonly compiled: Map<string, CompiledRuleOf>;
 }
+
+/** A rule as compiled from one text, with the rule it was parsed into. */
+interface CompiledRuleOf {
+  readonly rule: Rule;
+  readonly compiled: CompiledRule;
+}
+
+/**
+ * The longest the received rules are compiled for in one turn of the event loop (ms): at least one rule is, then
+ * reviews go first. A rule takes ~0.03–0.3 ms, so this is a handful of rules on a slow machine, tens on a fast one.
+ */
+const SLICE_MS = 2;
 
 export interface RulesCheckerOptions {
   readonly logger?: Logger;
   readonly timeoutMs?: number;
+  /** The slice of a turn spent compiling received rules (ms; default `SLICE_MS`); 0: one rule or message per turn. */
+  readonly sliceMs?: number;
 }
 
 /**
@@ -80,8 +101,15 @@ export class RulesChecker {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private checkedHere = 0;
-  /** Messages received and not taken up yet, in order: while there are any, a turn to take up the next is scheduled. */
+  /** Messages received and not taken up yet, in order. */
   private inbox: CheckMessage[] = [];
+  /** Whether a turn is scheduled to take up the inbox and compile what was received. */
+  private pumping = false;
+  /**
+   * The rules of the last document compiled, by text: an edit of one rule of many compiles that rule only (compiled
+   * rules are frozen, and shared by the rule sets that have them).
+   */
+  private lastCompiled: ReadonlyMap<string, CompiledRuleOf> = new Map();
 
   constructor(private readonly opts: RulesCheckerOptions = {}) {}
 
@@ -111,7 +139,14 @@ export class RulesChecker {
 
   private enqueue(text: string, rules: boolean): Promise<CompileResult | RulesVerdict> {
     return new Promise((resolve) => {
-      this.queue.push({ request: { id: this.nextId++, text, rules }, resolve, rules: [], compiled: [] });
+      this.queue.push({
+        request: { id: this.nextId++, text, rules },
+        resolve,
+        texts: [],
+        rules: [],
+        builder: new RuleSetBuilder(),
+        compiled: new Map(),
+      });
       if (this.queue.length === 1) this.send();
     });
   }
@@ -175,32 +210,65 @@ export class RulesChecker {
 
   private receive(worker: Worker, m: CheckMessage): void {
     if (worker !== this.worker) return;
-    if (this.inbox.push(m) === 1) setImmediate(this.pump);
+    this.inbox.push(m);
+    if (!this.pumping) {
+      this.pumping = true;
+      setImmediate(this.pump);
+    }
   }
 
-  /** Takes up one received message per turn of the event loop. */
+  /**
+   * Compiles received rules and takes up messages, in order, for up to `SLICE_MS` of this turn (one step at least);
+   * schedules the next turn while there is work left.
+   */
   private readonly pump = (): void => {
-    const m = this.inbox.shift();
-    if (m !== undefined) this.take(m);
-    if (this.inbox.length > 0) setImmediate(this.pump);
+    const until = performance.now() + (this.opts.sliceMs ?? SLICE_MS);
+    let more: boolean;
+    do more = this.step();
+    while (more && performance.now() < until);
+    if (more) setImmediate(this.pump);
+    else this.pumping = false;
   };
+
+  /** One step: compile the next received rule of the request in hand, else take up the next message. False: nothing left. */
+  private step(): boolean {
+    const head = this.queue[0];
+    if (head && head.builder.size < head.texts.length) {
+      const text = head.texts[head.builder.size] as string;
+      const known = this.lastCompiled.get(text);
+      if (known) {
+        head.builder.reuse(known.compiled, known.rule);
+        head.rules.push(known.rule);
+        head.compiled.set(text, known);
+      } else {
+        // Parsed here from the thread's text: a copy no one else holds, frozen as it is.
+        const rule = JSON.parse(text) as Rule;
+        const compiled = head.builder.add(rule, true);
+        head.rules.push(rule);
+        head.compiled.set(text, { rule, compiled });
+      }
+      return true;
+    }
+    const m = this.inbox.shift();
+    if (m === undefined) return false;
+    this.take(m);
+    return true;
+  }
 
   private take(m: CheckMessage): void {
     const head = this.queue[0];
     if (!head || head.request.id !== m.id) return;
     switch (m.type) {
       case 'rules':
-        for (const rule of JSON.parse(m.rules) as Rule[]) {
-          // Parsed here from the thread's text: a copy no one else holds, frozen as it is.
-          head.compiled.push(compileRule(rule, head.rules.length, true));
-          head.rules.push(rule);
-        }
+        // Compiled a few at a time by the next steps, before the messages after this one are taken up.
+        for (const text of m.rules) head.texts.push(text);
         return;
       case 'valid': {
         const { warnings, moreWarnings } = m;
         if (!head.request.rules) return this.finish({ ok: true, warnings, moreWarnings });
         const doc: RulesDocument = { ...m.doc, rules: head.rules };
-        this.finish({ ok: true, ruleSet: buildRuleSet(doc, warnings, head.compiled), warnings, moreWarnings });
+        this.lastCompiled = head.compiled;
+        this.finish({ ok: true, ruleSet: head.builder.build(doc, warnings), warnings, moreWarnings });
         return;
       }
       case 'invalid':

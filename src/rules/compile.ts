@@ -124,31 +124,95 @@ export function compileRule(rule: Rule, index: number, owned = false): CompiledR
  * when it has one, else its namespaces), and a pod's candidates are the rules filed under its labels and its
  * namespace, plus those that require neither.
  */
-function candidateIndex(rules: readonly CompiledRule[], docs: readonly Rule[]): RuleSet['rulesFor'] {
-  const everywhere: CompiledRule[] = [];
-  const byNamespace = new Map<string, CompiledRule[]>();
-  const byLabel = new Map<string, CompiledRule[]>();
-  const file = (map: Map<string, CompiledRule[]>, key: string, r: CompiledRule) => {
-    const list = map.get(key) ?? [];
-    if (!list.includes(r)) list.push(r);
-    map.set(key, list);
-  };
-  rules.forEach((r, i) => {
-    const match = docs[i]?.match;
+class CandidateIndex {
+  private readonly everywhere: CompiledRule[] = [];
+  private readonly byNamespace = new Map<string, CompiledRule[]>();
+  private readonly byLabel = new Map<string, CompiledRule[]>();
+
+  private static file(map: Map<string, CompiledRule[]>, key: string, r: CompiledRule): void {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [r]);
+    else if (!list.includes(r)) list.push(r);
+  }
+
+  add(r: CompiledRule, doc: Rule): void {
+    const { match } = doc;
     const [label] = Object.entries(match?.podSelector?.matchLabels ?? {});
     const inExpression = match?.podSelector?.matchExpressions?.find((e) => e.operator === 'In' && (e.values?.length ?? 0) > 0);
-    if (label) file(byLabel, JSON.stringify(label), r);
-    else if (inExpression) for (const v of inExpression.values ?? []) file(byLabel, JSON.stringify([inExpression.key, v]), r);
-    else if (match?.namespaces) for (const ns of match.namespaces) file(byNamespace, ns, r);
-    else everywhere.push(r);
-  });
-  // Rules filed under a label are checked against the namespace by `matches`, like every other part of a match.
-  return (namespace, podLabels) => {
-    const out = new Set<CompiledRule>(everywhere);
-    for (const r of byNamespace.get(namespace) ?? []) out.add(r);
-    for (const [k, v] of Object.entries(podLabels)) for (const r of byLabel.get(JSON.stringify([k, v])) ?? []) out.add(r);
-    return [...out].sort((a, b) => a.index - b.index);
-  };
+    if (label) CandidateIndex.file(this.byLabel, JSON.stringify(label), r);
+    else if (inExpression) for (const v of inExpression.values ?? []) CandidateIndex.file(this.byLabel, JSON.stringify([inExpression.key, v]), r);
+    else if (match?.namespaces) for (const ns of match.namespaces) CandidateIndex.file(this.byNamespace, ns, r);
+    else this.everywhere.push(r);
+  }
+
+  /** The lookup (rules filed under a label are checked against the namespace by `matches`, like every other part). */
+  lookup(): RuleSet['rulesFor'] {
+    const { everywhere, byNamespace, byLabel } = this;
+    return (namespace, podLabels) => {
+      const out = new Set<CompiledRule>(everywhere);
+      for (const r of byNamespace.get(namespace) ?? []) out.add(r);
+      for (const [k, v] of Object.entries(podLabels)) for (const r of byLabel.get(JSON.stringify([k, v])) ?? []) out.add(r);
+      return [...out].sort((a, b) => a.index - b.index);
+    };
+  }
+}
+
+/**
+ * A rule set assembled a rule at a time: each `add` compiles one rule and files it (its name, its candidate keys),
+ * so that a caller can spread a big document over many turns of the event loop and `build` is left with the
+ * document's settings only.
+ */
+export class RuleSetBuilder {
+  private readonly compiled: CompiledRule[] = [];
+  private readonly order = new Map<string, number>();
+  private readonly candidates = new CandidateIndex();
+  private built = false;
+
+  /** How many rules were added. */
+  get size(): number {
+    return this.compiled.length;
+  }
+
+  /** Compiles `rule` as the next rule of the document (see `compileRule` for `owned`); returns it compiled. */
+  add(rule: Rule, owned = false): CompiledRule {
+    return this.file(compileRule(rule, this.compiled.length, owned), rule);
+  }
+
+  /**
+   * Adds as the next rule one that was compiled from `rule` before (for another document, perhaps at another
+   * position): its matcher and frozen injections are shared, its position is this document's.
+   */
+  reuse(compiled: CompiledRule, rule: Rule): CompiledRule {
+    const index = this.compiled.length;
+    return this.file(compiled.index === index ? compiled : { ...compiled, index }, rule);
+  }
+
+  private file(r: CompiledRule, rule: Rule): CompiledRule {
+    // A rule set in force never changes.
+    if (this.built) throw new Error('RuleSetBuilder: a rule added after build');
+    this.compiled.push(r);
+    this.order.set(r.name, r.index);
+    this.candidates.add(r, rule);
+    return r;
+  }
+
+  /** The rule set of `typed`, whose rules are those added, in order, and of a document `checkRules` found valid. */
+  build(typed: RulesDocument, warnings: readonly FieldError[]): RuleSet {
+    this.built = true;
+    return {
+      rules: this.compiled,
+      order: this.order,
+      rulesFor: this.candidates.lookup(),
+      excludedNamespaces: new Set(typed.settings?.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES),
+      validation: {
+        mode: typed.settings?.validation?.mode ?? 'enforce',
+        pending: typed.settings?.validation?.pending ?? 'warn',
+        nodeTemplates: deepFreeze(structuredClone(typed.settings?.validation?.nodeTemplates ?? [])),
+      },
+      compat: compatSettings(typed.settings?.compat),
+      warnings,
+    };
+  }
 }
 
 /**
@@ -179,28 +243,11 @@ export function checkRules(doc: unknown): CheckResult {
   return { ok: true, doc: typed, warnings };
 }
 
-/**
- * The rule set of a document `checkRules` found valid. `rules`, when given, are its rules already compiled (by
- * `compileRule`, in order): a caller may compile them a few at a time.
- */
-export function buildRuleSet(
-  typed: RulesDocument,
-  warnings: readonly FieldError[],
-  rules: readonly CompiledRule[] = typed.rules.map((r, i) => compileRule(r, i)),
-): RuleSet {
-  return {
-    rules,
-    order: new Map(rules.map((r) => [r.name, r.index])),
-    rulesFor: candidateIndex(rules, typed.rules),
-    excludedNamespaces: new Set(typed.settings?.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES),
-    validation: {
-      mode: typed.settings?.validation?.mode ?? 'enforce',
-      pending: typed.settings?.validation?.pending ?? 'warn',
-      nodeTemplates: deepFreeze(structuredClone(typed.settings?.validation?.nodeTemplates ?? [])),
-    },
-    compat: compatSettings(typed.settings?.compat),
-    warnings,
-  };
+/** The rule set of a document `checkRules` found valid. */
+export function buildRuleSet(typed: RulesDocument, warnings: readonly FieldError[]): RuleSet {
+  const builder = new RuleSetBuilder();
+  for (const rule of typed.rules) builder.add(rule);
+  return builder.build(typed, warnings);
 }
 
 /** `settings.compat` as the plugins read it: `true` is an empty configuration, `false` or absent is off. */
