@@ -6,9 +6,11 @@
  * arriving during the reload waits at most. Then the ConfigMap check of the same document (`RulesChecker.check`),
  * timed on its own.
  *
- * Two edits per run: every rule changed (each rule's description names the run, so no rule is the last document's:
- * the worst case, every rule compiled), then one rule changed in that document (the common edit: one rule
- * compiled, the others shared with the rule set in force).
+ * Per run, as a ConfigMap edit goes: the ConfigMap check of a new document (timed, and the 1 ms timer during it:
+ * the delay the check in the other thread causes this thread when it only waits), then its reload (every rule
+ * compiled, the check reused). Then a reload whose text was not checked first, every rule changed (each rule's
+ * description names the run: the worst case, checked and compiled whole, as on a replica that did not answer the
+ * webhook's call), then one rule changed in that document (checked; one rule compiled, the others shared).
  *
  * `BENCH_RULES` rules (1,000), `BENCH_RUNS` runs (5) after one to start and warm the thread. The result goes to the
  * parent as `{ type: 'reload', result }`.
@@ -42,7 +44,9 @@ export interface ReloadChildResult {
   yamlBytes: number;
   /** Every rule changed. */
   runs: ReloadRun[];
-  /** One rule changed (no ConfigMap check: `checkMs` and `checkDelayMs` are 0). */
+  /** Every rule changed, the text checked just before (the ConfigMap check of the edit): `checkMs`, `checkDelayMs` 0. */
+  checkedRuns: ReloadRun[];
+  /** One rule changed, not checked before (`checkMs` and `checkDelayMs` are 0). */
   oneRuleRuns: ReloadRun[];
   /** Lint warnings of the document (a few are logged, the rest counted). */
   warnings: number;
@@ -58,9 +62,13 @@ async function main(): Promise<void> {
   const edited = (description: (i: number) => string) =>
     stringify({ ...doc, rules: doc.rules.map((r, i) => ({ ...r, description: description(i) })) });
   const middle = Math.floor(rules / 2);
-  // Made before the runs: making them is not part of a reload.
-  const everyRule = Array.from({ length: runs + 1 }, (_, run) => edited(() => `edit ${run}`));
-  const oneRule = Array.from({ length: runs + 1 }, (_, run) => edited((i) => (i === middle ? `edit ${run}, one rule` : `edit ${run}`)));
+  // Made before the runs: making them is not part of a reload. Each differs from the one before it in every rule
+  // but the last, which differs from the one before it in one rule.
+  const checkedFirst = Array.from({ length: runs + 1 }, (_, run) => edited(() => `edit ${run}`));
+  const everyRule = Array.from({ length: runs + 1 }, (_, run) => edited(() => `edit ${run}, unchecked`));
+  const oneRule = Array.from({ length: runs + 1 }, (_, run) =>
+    edited((i) => (i === middle ? `edit ${run}, unchecked, one rule` : `edit ${run}, unchecked`)),
+  );
   // The production logger, as `serve` makes it: stdout, which the parent points at /dev/null.
   const logger = createLogger('info');
   const checker = new RulesChecker({ logger });
@@ -105,19 +113,24 @@ async function main(): Promise<void> {
     return { longestDelayMs, longestGcMs: gcMax, inForceMs, checkMs: 0, checkDelayMs: 0 };
   };
   const out: ReloadRun[] = [];
+  const outChecked: ReloadRun[] = [];
   const outOne: ReloadRun[] = [];
   try {
     for (let i = 0; i <= runs; i++) {
-      const every = await reload(everyRule[i] as string, `${i}`);
+      // As a ConfigMap edit goes: the validating webhook's check, then the reload of the same text.
       const t = performance.now();
       const ticker = ticking();
-      await checker.check(everyRule[i] as string);
-      every.checkMs = performance.now() - t;
-      every.checkDelayMs = ticker.stop();
+      await checker.check(checkedFirst[i] as string);
+      const checkMs = performance.now() - t;
+      const checkDelayMs = ticker.stop();
+      const checked = await reload(checkedFirst[i] as string, `${i}-checked`);
+      // A reload whose text was not checked first (this replica did not answer the webhook's call): the worst case.
+      const every = { ...(await reload(everyRule[i] as string, `${i}`)), checkMs, checkDelayMs };
       const one = await reload(oneRule[i] as string, `${i}-one`);
       // The first run (the thread starting, this thread's code warming up) is not counted.
       if (i > 0) {
         out.push(every);
+        outChecked.push(checked);
         outOne.push(one);
       }
     }
@@ -130,6 +143,7 @@ async function main(): Promise<void> {
     rules,
     yamlBytes: Buffer.byteLength(everyRule[0] as string),
     runs: out,
+    checkedRuns: outChecked,
     oneRuleRuns: outOne,
     warnings,
     fallbacks: checker.fallbacks,

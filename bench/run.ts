@@ -244,6 +244,8 @@ interface OffThreadReload {
   fallbacks: number;
   /** The same for an edit of one rule of the document: the longest delay and the time to the rule set in force. */
   oneRule: { longestBlockMs: Stats; longestGcMs: Stats; inForceMs: Stats };
+  /** The same for a reload of a text the ConfigMap check has just checked (every rule changed; the check reused). */
+  checkedFirst: { longestBlockMs: Stats; longestGcMs: Stats; inForceMs: Stats };
 }
 
 interface EngineResult {
@@ -387,6 +389,11 @@ async function offThreadReload(): Promise<OffThreadReload> {
         longestBlockMs: stats((x) => x.longestDelayMs, r.oneRuleRuns),
         longestGcMs: stats((x) => x.longestGcMs, r.oneRuleRuns),
         inForceMs: stats((x) => x.inForceMs, r.oneRuleRuns),
+      },
+      checkedFirst: {
+        longestBlockMs: stats((x) => x.longestDelayMs, r.checkedRuns),
+        longestGcMs: stats((x) => x.longestGcMs, r.checkedRuns),
+        inForceMs: stats((x) => x.inForceMs, r.checkedRuns),
       },
     };
     log(
@@ -1085,7 +1092,7 @@ function markdown(r: Report): string {
     const ot = r.engine.offThread;
     if (ot) {
       out.push(
-        `As the server reloads (${ot.compiled ? 'compiled by tsc' : '**under tsx**'}; checked in the rules-check thread, compiled here a slice of a turn at a time, ${ot.warnings} lint warnings of which 20 logged), ${ot.rules} rules, ${ot.runs} runs of each edit; the longest delay of a 1 ms timer per run (the target is judged on the edit of every rule):`,
+        `As the server reloads (${ot.compiled ? 'compiled by tsc' : '**under tsx**'}; checked in the rules-check thread, compiled here a slice of a turn at a time, ${ot.warnings} lint warnings of which 20 logged), ${ot.rules} rules, ${ot.runs} runs of each edit; the longest delay of a 1 ms timer per run (the target is judged on the first row, the worst case):`,
         '',
       );
       out.push(
@@ -1094,7 +1101,8 @@ function markdown(r: Report): string {
       );
       const o = ot.oneRule;
       out.push(
-        `| every rule | ${f(ot.longestBlockMs.p50)} | ${f(ot.longestBlockMs.p90)} | ${f(ot.longestBlockMs.max)} | ≤ ${RELOAD_BLOCK_TARGET_MS} | ${mark(ot.longestBlockMs.max <= RELOAD_BLOCK_TARGET_MS)} | ${f(ot.longestGcMs.p50)} | ${f(ot.longestGcMs.max)} | ${f(ot.inForceMs.p50, 0)} | ${f(ot.checkMs.p50, 0)} | ${ot.fallbacks} |`,
+        `| every rule, not checked before | ${f(ot.longestBlockMs.p50)} | ${f(ot.longestBlockMs.p90)} | ${f(ot.longestBlockMs.max)} | ≤ ${RELOAD_BLOCK_TARGET_MS} | ${mark(ot.longestBlockMs.max <= RELOAD_BLOCK_TARGET_MS)} | ${f(ot.longestGcMs.p50)} | ${f(ot.longestGcMs.max)} | ${f(ot.inForceMs.p50, 0)} | ${f(ot.checkMs.p50, 0)} | ${ot.fallbacks} |`,
+        `| every rule, after the ConfigMap check of the same text | ${f(ot.checkedFirst.longestBlockMs.p50)} | ${f(ot.checkedFirst.longestBlockMs.p90)} | ${f(ot.checkedFirst.longestBlockMs.max)} | | | ${f(ot.checkedFirst.longestGcMs.p50)} | ${f(ot.checkedFirst.longestGcMs.max)} | ${f(ot.checkedFirst.inForceMs.p50, 0)} | | |`,
         `| one rule | ${f(o.longestBlockMs.p50)} | ${f(o.longestBlockMs.p90)} | ${f(o.longestBlockMs.max)} | | | ${f(o.longestGcMs.p50)} | ${f(o.longestGcMs.max)} | ${f(o.inForceMs.p50, 0)} | | |`,
         `| none: the ConfigMap check alone (this thread waits) | ${f(ot.checkDelayMs.p50)} | ${f(ot.checkDelayMs.p90)} | ${f(ot.checkDelayMs.max)} | | | | | | | |`,
         '',

@@ -7,7 +7,7 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { checkRulesText, listedWarnings } from '../rules/compile.js';
+import { checkRulesText, listedWarnings, type CheckResult } from '../rules/compile.js';
 import type { CheckRequest, CheckMessage } from './rules-checker.js';
 
 /** Rules per message (the receiver compiles them a slice of a turn at a time, whatever the batch). */
@@ -29,22 +29,31 @@ function yieldToReviews(): void {
   }
 }
 
+/**
+ * The last document checked and what its check found. A ConfigMap edit is checked twice with the same text: by the
+ * validating webhook, then by the reload its informer event starts; the second is not done again.
+ */
+let last: { readonly text: string; readonly result: CheckResult } | undefined;
+
 const port = parentPort;
 if (port) {
   yieldToReviews();
   port.on('message', (req: CheckRequest) => {
     const post = (m: CheckMessage) => port.postMessage(m);
-    let result;
+    const known = last?.text === req.text ? last.result : undefined;
+    let result: CheckResult;
     try {
-      result = checkRulesText(req.text);
+      result = known ?? checkRulesText(req.text);
     } catch (err) {
       post({ id: req.id, type: 'failed', message: err instanceof Error ? err.message : String(err) });
       return;
     }
+    last = { text: req.text, result };
+    const cached = known !== undefined;
     // Only the warnings that will be listed cross over (tens of thousands would hold the receiving thread).
     const { listed: warnings, more: moreWarnings } = listedWarnings(result);
     if (!result.ok) {
-      post({ id: req.id, type: 'invalid', errors: result.errors, warnings, moreWarnings });
+      post({ id: req.id, type: 'invalid', errors: result.errors, warnings, moreWarnings, cached });
       return;
     }
     const { rules, ...rest } = result.doc;
@@ -54,6 +63,6 @@ if (port) {
     if (req.rules)
       for (let i = 0; i < rules.length; i += BATCH)
         post({ id: req.id, type: 'rules', rules: rules.slice(i, i + BATCH).map((r) => JSON.stringify(r)) });
-    post({ id: req.id, type: 'valid', doc: { ...rest, rules: [] }, count: rules.length, warnings, moreWarnings });
+    post({ id: req.id, type: 'valid', doc: { ...rest, rules: [] }, count: rules.length, warnings, moreWarnings, cached });
   });
 }

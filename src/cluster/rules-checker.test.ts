@@ -118,6 +118,19 @@ describe('RulesChecker: what it answers', () => {
     },
   );
 
+  it.each([
+    { name: 'valid', text: manyRules(30) },
+    { name: 'invalid', text: INVALID },
+  ])('a compile of the text it just checked ($name) reuses that check and answers as parseRules does', async ({ text }) => {
+    const reused = checker.reused;
+    await checker.check(text);
+    expect(behaviour(await checker.compile(text))).toEqual(behaviour(parseRules(text)));
+    expect(checker.reused).toBe(reused + 1);
+    // Another text is checked afresh.
+    await checker.compile(EXAMPLE);
+    expect(checker.reused).toBe(reused + 1);
+  });
+
   it('answers requests in the order they were made', async () => {
     const texts = [manyRules(120), INVALID, EXAMPLE, manyRules(3)];
     const done: number[] = [];

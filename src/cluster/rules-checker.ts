@@ -13,6 +13,9 @@
  *   parsed or compiled again: editing one rule of a thousand compiles one. No turn of the event loop holds more than
  *   a slice, so reviews go on in between. Only the warnings that are listed cross over (see `LISTED_WARNINGS`).
  *
+ * The thread keeps the last text it checked and its verdict: the reload that follows the validating webhook's check of
+ * a ConfigMap edit (the same text) is not checked again.
+ *
  * Requests are answered in order, one at a time. A worker that cannot start, dies or takes longer than the timeout
  * is replaced; that request is then checked on this thread (slow, but never lost, never a wrong answer).
  */
@@ -42,6 +45,8 @@ export type CheckMessage =
       readonly count: number;
       readonly warnings: readonly FieldError[];
       readonly moreWarnings: number;
+      /** The thread had checked this very text last: its verdict was reused. */
+      readonly cached: boolean;
     }
   | {
       readonly id: number;
@@ -49,6 +54,7 @@ export type CheckMessage =
       readonly errors: readonly FieldError[];
       readonly warnings: readonly FieldError[];
       readonly moreWarnings: number;
+      readonly cached: boolean;
     }
   | { readonly id: number; readonly type: 'failed'; readonly message: string };
 
@@ -101,6 +107,7 @@ export class RulesChecker {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private checkedHere = 0;
+  private reusedChecks = 0;
   /** Messages received and not taken up yet, in order. */
   private inbox: CheckMessage[] = [];
   /** Whether a turn is scheduled to take up the inbox and compile what was received. */
@@ -116,6 +123,11 @@ export class RulesChecker {
   /** Documents checked on this thread because the worker could not (did not start, died, timed out, was closed). */
   get fallbacks(): number {
     return this.checkedHere;
+  }
+
+  /** Requests whose text the thread had just checked (a reload after the ConfigMap check of its edit): not checked again. */
+  get reused(): number {
+    return this.reusedChecks;
   }
 
   /** Errors and warnings of a document, as `parseRules` finds them (the rule set is not built). */
@@ -258,6 +270,7 @@ export class RulesChecker {
   private take(m: CheckMessage): void {
     const head = this.queue[0];
     if (!head || head.request.id !== m.id) return;
+    if ((m.type === 'valid' || m.type === 'invalid') && m.cached) this.reusedChecks++;
     switch (m.type) {
       case 'rules':
         // Compiled a few at a time by the next steps, before the messages after this one are taken up.
