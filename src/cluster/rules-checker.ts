@@ -63,8 +63,6 @@ interface Pending {
   readonly resolve: (r: CompileResult | RulesVerdict) => void;
   /** The rules received so far, as JSON text (the document's); the first `builder.size` are in the rule set. */
   readonly texts: string[];
-  /** The document's rules, parsed (or reused), as they are added to the rule set. */
-  readonly rules: Rule[];
   readonly builder: RuleSetBuilder;
   /** This document's rules by text, compiled: the next document reuses those it has too. */
   readonly compiled: Map<string, CompiledRuleOf>;
@@ -155,7 +153,6 @@ export class RulesChecker {
         request: { id: this.nextId++, text, rules },
         resolve,
         texts: [],
-        rules: [],
         builder: new RuleSetBuilder(),
         compiled: new Map(),
       });
@@ -250,13 +247,11 @@ export class RulesChecker {
       const known = this.lastCompiled.get(text);
       if (known) {
         head.builder.reuse(known.compiled, known.rule);
-        head.rules.push(known.rule);
         head.compiled.set(text, known);
       } else {
         // Parsed here from the thread's text: a copy no one else holds, frozen as it is.
         const rule = JSON.parse(text) as Rule;
         const compiled = head.builder.add(rule, true);
-        head.rules.push(rule);
         head.compiled.set(text, { rule, compiled });
       }
       return true;
@@ -279,9 +274,8 @@ export class RulesChecker {
       case 'valid': {
         const { warnings, moreWarnings } = m;
         if (!head.request.rules) return this.finish({ ok: true, warnings, moreWarnings });
-        const doc: RulesDocument = { ...m.doc, rules: head.rules };
         this.lastCompiled = head.compiled;
-        this.finish({ ok: true, ruleSet: head.builder.build(doc, warnings), warnings, moreWarnings });
+        this.finish({ ok: true, ruleSet: head.builder.build(m.doc.settings, warnings), warnings, moreWarnings });
         return;
       }
       case 'invalid':

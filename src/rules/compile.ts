@@ -196,20 +196,20 @@ export class RuleSetBuilder {
     return r;
   }
 
-  /** The rule set of `typed`, whose rules are those added, in order, and of a document `checkRules` found valid. */
-  build(typed: RulesDocument, warnings: readonly FieldError[]): RuleSet {
+  /** The rule set of the rules added, in order, with the `settings` of their document (which `checkRules` found valid). */
+  build(settings: RulesDocument['settings'], warnings: readonly FieldError[]): RuleSet {
     this.built = true;
     return {
       rules: this.compiled,
       order: this.order,
       rulesFor: this.candidates.lookup(),
-      excludedNamespaces: new Set(typed.settings?.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES),
+      excludedNamespaces: new Set(settings?.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES),
       validation: {
-        mode: typed.settings?.validation?.mode ?? 'enforce',
-        pending: typed.settings?.validation?.pending ?? 'warn',
-        nodeTemplates: deepFreeze(structuredClone(typed.settings?.validation?.nodeTemplates ?? [])),
+        mode: settings?.validation?.mode ?? 'enforce',
+        pending: settings?.validation?.pending ?? 'warn',
+        nodeTemplates: deepFreeze(structuredClone(settings?.validation?.nodeTemplates ?? [])),
       },
-      compat: compatSettings(typed.settings?.compat),
+      compat: compatSettings(settings?.compat),
       warnings,
     };
   }
@@ -247,7 +247,7 @@ export function checkRules(doc: unknown): CheckResult {
 export function buildRuleSet(typed: RulesDocument, warnings: readonly FieldError[]): RuleSet {
   const builder = new RuleSetBuilder();
   for (const rule of typed.rules) builder.add(rule);
-  return builder.build(typed, warnings);
+  return builder.build(typed.settings, warnings);
 }
 
 /** `settings.compat` as the plugins read it: `true` is an empty configuration, `false` or absent is off. */
