@@ -3,8 +3,7 @@
  * document checked in the rules-check thread (`RulesChecker.compile`), its rules compiled here a slice of a turn at a
  * time, its warnings logged through the production logger (stdout: /dev/null here), the rule set swapped in.
  * Meanwhile a 1 ms timer measures how late this thread's event loop runs it: the longest delay is what a review
- * arriving during the reload waits at most. Then the ConfigMap check of the same document (`RulesChecker.check`),
- * timed on its own.
+ * arriving during the reload waits at most.
  *
  * Per run, as a ConfigMap edit goes: the ConfigMap check of a new document (timed, and the 1 ms timer during it:
  * the delay the check in the other thread causes this thread when it only waits), then its reload (every rule
@@ -42,7 +41,7 @@ export interface ReloadRun {
 export interface ReloadChildResult {
   rules: number;
   yamlBytes: number;
-  /** Every rule changed. */
+  /** Every rule changed, the text not checked before: the worst case (`checkMs`, `checkDelayMs`: the run's check). */
   runs: ReloadRun[];
   /** Every rule changed, the text checked just before (the ConfigMap check of the edit): `checkMs`, `checkDelayMs` 0. */
   checkedRuns: ReloadRun[];
@@ -62,8 +61,8 @@ async function main(): Promise<void> {
   const edited = (description: (i: number) => string) =>
     stringify({ ...doc, rules: doc.rules.map((r, i) => ({ ...r, description: description(i) })) });
   const middle = Math.floor(rules / 2);
-  // Made before the runs: making them is not part of a reload. Each differs from the one before it in every rule
-  // but the last, which differs from the one before it in one rule.
+  // Made before the runs: making them is not part of a reload. Of the three texts of a run, the second differs from
+  // the first in every rule, the third from the second in one rule (and the first from the last run's third in all).
   const checkedFirst = Array.from({ length: runs + 1 }, (_, run) => edited(() => `edit ${run}`));
   const everyRule = Array.from({ length: runs + 1 }, (_, run) => edited(() => `edit ${run}, unchecked`));
   const oneRule = Array.from({ length: runs + 1 }, (_, run) =>
@@ -80,7 +79,7 @@ async function main(): Promise<void> {
   // The rule set in force, held as the server holds it until the next one replaces it.
   let ruleSet: unknown;
   let warnings = 0;
-  /** A 1 ms timer; `longest()` is the most it ran late so far (ms). */
+  /** A 1 ms timer; `stop()` stops it and returns the most it ran late (ms). */
   const ticking = () => {
     let longest = 0;
     let last = performance.now();
