@@ -720,6 +720,9 @@ function probe(port: number, path: string, body: string): Promise<{ status: numb
 }
 
 const MAX_LATENCY_SAMPLES = 2_000_000;
+/** Review uids: a counter, and this run's id (uids are never reused across runs against one server). */
+let reviews = 0;
+const RUN_ID = `${process.pid}`;
 /** The sampling interval of the server's CPU profiles: finer costs the server more (and distorts what it measures). */
 const PROFILE_INTERVAL_US = 250;
 
@@ -728,6 +731,8 @@ async function cannon(url: string, body: string, seconds: number, connections: n
   const latencies = new Float64Array(record ? MAX_LATENCY_SAMPLES : 0);
   let n = 0;
   let ok = 0;
+  // Each review its own uid, as the API server sends them: every UID_TAG of the body replaced by a new id.
+  const parts = body.split(UID_TAG);
   const result = await new Promise<autocannon.Result>((resolvePromise, reject) => {
     const instance = autocannon(
       {
@@ -735,6 +740,7 @@ async function cannon(url: string, body: string, seconds: number, connections: n
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
+        requests: [{ setupRequest: (req) => ({ ...req, body: parts.join(`${(reviews++).toString(36).padStart(12, '0')}-${RUN_ID}`) }) }],
         connections,
         pipelining: 1,
         duration: seconds,
@@ -761,8 +767,40 @@ const ROUTE_CHECKS: Record<string, (r: Record<string, unknown>) => boolean> = {
   '/validate': (r) => r['allowed'] === true,
 };
 
+/**
+ * What each measured load sends: the bench's pod as a ReplicaSet's replicas arrive (the same body but for its uid),
+ * or a pod not seen before in every review (an annotation unique to it).
+ */
+interface Load {
+  readonly route: string;
+  readonly path: string;
+  readonly body: 'replica' | 'new';
+}
+const LOADS: readonly Load[] = [
+  { route: '/baseline', path: '/baseline', body: 'replica' },
+  { route: '/baseline-patch', path: '/baseline-patch', body: 'replica' },
+  { route: '/mutate', path: '/mutate', body: 'replica' },
+  { route: '/validate', path: '/validate', body: 'replica' },
+  { route: '/mutate, every pod new', path: '/mutate', body: 'new' },
+  { route: '/validate, every pod new', path: '/validate', body: 'new' },
+];
+const UID_TAG = '[<id>]';
+
+/** The bench's review with autocannon's per-request id as its uid, and also in an annotation for a new pod each time. */
+function reviewBodies(): Record<Load['body'], string> {
+  const body = (mark: string) => {
+    const review = admissionReview() as { request: { uid: string; object: { metadata: { annotations?: Record<string, string> } } } };
+    review.request.uid = UID_TAG;
+    const metadata = review.request.object.metadata;
+    metadata.annotations = { ...metadata.annotations, 'bench.placement-webhook/review': mark };
+    return JSON.stringify(review);
+  };
+  // The same length either way: the tag is replaced by an id in both.
+  return { replica: body('same-pod-each-review-'), new: body(UID_TAG) };
+}
+
 /** One server child (`podsPerNode` pods bound to each node, 0: pod cache off), loaded at each connection count. */
-async function httpServer(podsPerNode: number, body: string, compiledDir: string | undefined): Promise<HttpRun[]> {
+async function httpServer(podsPerNode: number, bodies: Record<Load['body'], string>, compiledDir: string | undefined): Promise<HttpRun[]> {
   const env = { BENCH_NODES: String(HTTP.nodes), BENCH_RULES: String(HTTP.rules), BENCH_PODS_PER_NODE: String(podsPerNode) };
   const child = forkChild('server', env, [], compiledDir);
   const prof = flags['server-prof'];
@@ -773,23 +811,25 @@ async function httpServer(podsPerNode: number, body: string, compiledDir: string
       HTTP.readyTimeoutMs,
     );
     log(`server ready on 127.0.0.1:${ready.port} (${ready.nodes} nodes, ${ready.pods} pods, ${ready.rules} rules, ${ready.startupMs.toFixed(0)} ms)`);
-    const uid = (admissionReview()['request'] as { uid: string }).uid;
     const usage = async () => {
       child.send({ type: 'usage' }, () => undefined);
       return nextMessage<ServerUsage>(child, 'usage', 10_000);
     };
     const cpuUs = (a: ServerUsage, b: ServerUsage) => b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
-    const paths = Object.keys(ROUTE_CHECKS);
-    for (const path of paths) {
-      const p = await probe(ready.port, path, body);
+    const paths = LOADS.map((l) => l.route);
+    const loadOf = (route: string) => LOADS.find((l) => l.route === route) as Load;
+    const urlOf = (route: string) => `https://127.0.0.1:${ready.port}${loadOf(route).path}`;
+    const bodyOf = (route: string) => bodies[loadOf(route).body];
+    for (const { route, path } of LOADS) {
+      const p = await probe(ready.port, path, bodyOf(route));
       const response = (p.json as { response?: Record<string, unknown> }).response ?? {};
-      if (p.status !== 200 || response['uid'] !== uid || !ROUTE_CHECKS[path]?.(response)) {
-        throw new Error(`${path} answered ${p.status} ${JSON.stringify(p.json).slice(0, 300)}`);
+      if (p.status !== 200 || response['uid'] !== UID_TAG || !ROUTE_CHECKS[path]?.(response)) {
+        throw new Error(`${route} answered ${p.status} ${JSON.stringify(p.json).slice(0, 300)}`);
       }
     }
     const runsOut: HttpRun[] = [];
     for (const connections of HTTP.connections) {
-      for (const path of paths) await cannon(`https://127.0.0.1:${ready.port}${path}`, body, HTTP.warmupS, connections, false);
+      for (const path of paths) await cannon(urlOf(path), bodyOf(path), HTTP.warmupS, connections, false);
       interface Acc {
         ok: number;
         seconds: number;
@@ -817,7 +857,7 @@ async function httpServer(podsPerNode: number, body: string, compiledDir: string
           const a = acc.get(path) as Acc;
           const before = await usage();
           const clientBefore = process.cpuUsage();
-          const { result, ok, latencies } = await cannon(`https://127.0.0.1:${ready.port}${path}`, body, roundS, connections, true);
+          const { result, ok, latencies } = await cannon(urlOf(path), bodyOf(path), roundS, connections, true);
           const client = process.cpuUsage(clientBefore);
           const after = await usage();
           a.ok += ok;
@@ -874,8 +914,9 @@ async function httpServer(podsPerNode: number, body: string, compiledDir: string
         r.ratioToBaseline = r.reqPerSec / baseline.reqPerSec;
         r.cpuRatioToBaseline = baseline.serverCpuUsPerRequest / r.serverCpuUsPerRequest;
         r.p99RatioToBaseline = r.latencyMs.p99 / baseline.latencyMs.p99;
-        // /baseline-patch is a reference (the transport's cost of /mutate's answer), not judged.
-        if (r.route === '/baseline-patch') continue;
+        // /baseline-patch is a reference (the transport's cost of /mutate's answer), not judged; nor is a new pod in
+        // every review (the cost when nothing is known of the body: reported apart).
+        if (r.route === '/baseline-patch' || loadOf(r.route).body === 'new') continue;
         r.meetsTarget = r.ratioToBaseline >= HTTP_TARGET_RATIO && r.p99RatioToBaseline <= HTTP_TARGET_P99_RATIO;
       }
 
@@ -884,11 +925,11 @@ async function httpServer(podsPerNode: number, body: string, compiledDir: string
       if (prof) {
         mkdirSync(resolve(prof), { recursive: true });
         for (const path of paths) {
-          const url = `https://127.0.0.1:${ready.port}${path}`;
-          const file = join(resolve(prof), `server-pods${ready.pods}-c${connections}-${path.slice(1)}.cpuprofile`);
+          const url = urlOf(path);
+          const file = join(resolve(prof), `server-pods${ready.pods}-c${connections}-${path.slice(1).replace(/\W+/g, '-')}.cpuprofile`);
           // Load first, then start sampling: no connection set-up and no warm-up in the profile.
           const live = { ok: 0 };
-          const load = cannon(url, body, HTTP.profileS + 2, connections, false, live);
+          const load = cannon(url, bodyOf(path), HTTP.profileS + 2, connections, false, live);
           await new Promise((r) => setTimeout(r, 1000));
           const before = await usage();
           child.send({ type: 'profile-start', intervalUs: PROFILE_INTERVAL_US }, () => undefined);
@@ -924,11 +965,11 @@ async function httpServer(podsPerNode: number, body: string, compiledDir: string
 }
 
 async function http(): Promise<HttpResult> {
-  const body = JSON.stringify(admissionReview());
+  const bodies = reviewBodies();
   const runsOut: HttpRun[] = [];
   const compiled = compiledBenchDir();
   try {
-    for (const podsPerNode of HTTP.podsPerNode) runsOut.push(...(await httpServer(podsPerNode, body, compiled?.dir)));
+    for (const podsPerNode of HTTP.podsPerNode) runsOut.push(...(await httpServer(podsPerNode, bodies, compiled?.dir)));
   } finally {
     compiled?.cleanup();
   }
@@ -940,7 +981,7 @@ async function http(): Promise<HttpResult> {
     durationS: HTTP.durationS,
     rounds: HTTP.rounds,
     profileS: HTTP.profileS,
-    bodyBytes: Buffer.byteLength(body),
+    bodyBytes: Buffer.byteLength(bodies.replica),
     runs: runsOut,
     targetRatio: HTTP_TARGET_RATIO,
   };

@@ -18,7 +18,9 @@ export class BadReviewError extends InvalidDocumentError {
   }
 }
 
-const uidOf = (body: unknown): string | undefined => {
+/** The body's `request.uid` when it is a string. */
+export const uidOf = (body: unknown): string | undefined => {
+  if (body === null || typeof body !== 'object') return undefined;
   const request = (body as { request?: unknown }).request;
   const uid = request !== null && typeof request === 'object' ? (request as { uid?: unknown }).uid : undefined;
   return typeof uid === 'string' ? uid : undefined;

@@ -5,6 +5,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { templateNode } from '../capacity/templates.js';
 import { affinityMatchesSome, nodeAffinityConstraints } from '../scheduling/feasibility.js';
+import type { NodeIndex } from '../scheduling/node-index.js';
 import type { Labels, PlacementNode } from '../scheduling/types.js';
 import { mutatePod } from '../rules/apply.js';
 import type { RuleSet } from '../rules/compile.js';
@@ -14,7 +15,7 @@ import type { AdmissionContext } from './context.js';
 import { allowed, denied, diff, patched } from './response.js';
 import type { AdmissionRequest } from './types.js';
 import type { HandlerResult } from './handler.js';
-import { isObject } from '../util/json.js';
+import { isObject, sameJson } from '../util/json.js';
 import { failure, ok, type Result } from '../util/result.js';
 import { podNamespace } from './request.js';
 
@@ -100,6 +101,44 @@ function placementLostWarning(
   const required = culprit.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution != null;
   const what = required ? 'node selector and required node affinity' : 'node selector';
   return `rule ${culprit.rule}: no node matches the resulting ${what}${selector.length > 0 ? ` (${selector.join(', ')})` : ''}`;
+}
+
+/**
+ * Everything `handleMutate` reads besides the request. Its answer is a function of the request and these: the
+ * transport answers a review that differs from an earlier one only in its uid with the earlier answer while
+ * `sameMutateReads` holds (see `./memo.ts`).
+ */
+export interface MutateReads {
+  readonly rules: RuleSet;
+  readonly labels: Labels | undefined;
+  readonly annotations: NamespaceAnnotations;
+  readonly nodes: NodeIndex;
+  readonly nodesVersion: number;
+  readonly nodesIncomplete: string | undefined;
+}
+
+export function mutateReads(request: AdmissionRequest, ctx: AdmissionContext): MutateReads {
+  const namespace = podNamespace(request, isObject(request.object) ? request.object : {});
+  const view = ctx.nodes();
+  return {
+    rules: ctx.rules(),
+    labels: ctx.namespaceLabels(namespace),
+    annotations: ctx.namespaceAnnotations?.(namespace),
+    nodes: view.index,
+    nodesVersion: view.index.version,
+    nodesIncomplete: view.incomplete,
+  };
+}
+
+export function sameMutateReads(a: MutateReads, b: MutateReads): boolean {
+  return (
+    a.rules === b.rules &&
+    a.nodes === b.nodes &&
+    a.nodesVersion === b.nodesVersion &&
+    a.nodesIncomplete === b.nodesIncomplete &&
+    sameJson(a.labels, b.labels) &&
+    sameJson(a.annotations, b.annotations)
+  );
 }
 
 export function handleMutate(request: AdmissionRequest, ctx: AdmissionContext): HandlerResult {

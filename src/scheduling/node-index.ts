@@ -144,9 +144,15 @@ export class NodeIndex {
   private wordCount = 0;
   private readonly byLabel = new Map<string, Map<string, Posting>>();
   private readonly byKey = new Map<string, Posting>();
+  private changes = 0;
 
   constructor(nodes: Iterable<PlacementNode> = []) {
     for (const n of nodes) this.upsert(n);
+  }
+
+  /** Counts the changes to the index: equal versions of one index, same nodes. */
+  get version(): number {
+    return this.changes;
   }
 
   get size(): number {
@@ -223,6 +229,7 @@ export class NodeIndex {
   }
 
   upsert(node: PlacementNode): void {
+    this.changes++;
     const taints = filteringTaints(node);
     const allocatable = safeAllocatable(node);
     const taintKey = JSON.stringify(taints.map((t) => [t.key, t.value ?? '', t.effect]));
@@ -272,6 +279,7 @@ export class NodeIndex {
   remove(name: string): void {
     const id = this.idByName.get(name);
     if (id === undefined) return;
+    this.changes++;
     this.unlinkLabels(id);
     this.idByName.delete(name);
     this.nodesById[id] = undefined;

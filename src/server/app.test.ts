@@ -8,6 +8,9 @@ import type { AdmissionContext } from '../admission/context.js';
 import { decodePatch } from '../admission/response.js';
 import type { AdmissionReviewResponse } from '../admission/types.js';
 import { StaticCluster } from '../cluster/static.js';
+import { handleMutate } from '../admission/mutate.js';
+import { NodeIndex } from '../scheduling/node-index.js';
+import { makeNode } from '../../test/support/builders.js';
 import { loadRules, type RuleSet } from '../rules/compile.js';
 import { BODY_LIMIT, buildApp } from './app.js';
 import { generateCertificate } from './tls.js';
@@ -139,6 +142,12 @@ describe('POST /mutate transport', () => {
       name: 'a JSON array',
       headers: { 'content-type': 'application/json' },
       payload: '[]',
+      message: /the body must be a JSON object/,
+    },
+    {
+      name: 'JSON null',
+      headers: { 'content-type': 'application/json' },
+      payload: 'null',
       message: /the body must be a JSON object/,
     },
     {
@@ -675,6 +684,85 @@ describe('the review log', () => {
       // Other lines keep the logger's redaction.
       app.log.info({ container: { env: 'x' } }, 'other');
       expect(lines.find((l) => l['msg'] === 'other')).toMatchObject({ container: { env: '[redacted]' } });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('a review that differs from an earlier one only in its uid', () => {
+  it('gets the earlier answer with its own uid while the rules, the namespace and the nodes are unchanged', async () => {
+    const teamRules = loadRules(
+      `
+apiVersion: placement-webhook/v1
+kind: PlacementRules
+rules:
+  - name: team-data
+    match:
+      namespaceSelector: {matchLabels: {team: data}}
+    inject:
+      nodeSelector: {pool: data}
+`,
+      'app.test.ts',
+    );
+    let rules = teamRules;
+    const labels = new Map<string, Record<string, string>>([['streaming', { team: 'data' }]]);
+    const index = new NodeIndex([makeNode('n1').label('pool', 'other').obj()]);
+    let incomplete: string | undefined;
+    const ctx: AdmissionContext = { rules: () => rules, namespaceLabels: (n) => labels.get(n), nodes: () => ({ index, incomplete }) };
+    const lines: Record<string, unknown>[] = [];
+    const sink = { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) };
+    const app = buildApp({ ctx, logger: pino({ level: 'info' }, sink) });
+    let n = 0;
+    /** One review with a new uid: its answer must be the one computed afresh. */
+    const send = async () => {
+      const uid = `uid-${++n}`;
+      const review = podReview({ uid });
+      const res = await app.inject({ method: 'POST', url: '/mutate', ...json(review) });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      const fresh = handleMutate(review['request'] as Parameters<typeof handleMutate>[0], ctx).response;
+      expect(res.json<AdmissionReviewResponse>().response).toEqual(fresh);
+      return { response: res.json<AdmissionReviewResponse>().response, reused: lines.at(-1)?.['reused'] === true };
+    };
+    try {
+      const first = await send();
+      expect(first.reused).toBe(false);
+      expect(first.response.warnings?.[0]).toMatch(/^rule team-data: no node matches/);
+      const again = await send();
+      expect(again).toEqual({ response: { ...first.response, uid: 'uid-2' }, reused: true });
+
+      const changes: [string, () => void][] = [
+        ['the node list no longer trusted', () => (incomplete = 'the node cache has been disconnected for 60s')],
+        ['the node list trusted again', () => (incomplete = undefined)],
+        ['a node that has the label', () => index.upsert(makeNode('n2').label('pool', 'data').obj())],
+        ['the namespace relabelled', () => labels.set('streaming', { team: 'web' })],
+        ['another rule set', () => (rules = RULES)],
+      ];
+      for (const [what, change] of changes) {
+        const before = await send();
+        change();
+        const after = await send();
+        expect({ what, reused: after.reused }).toEqual({ what, reused: false });
+        expect({ what, same: JSON.stringify({ ...after.response, uid: '' }) === JSON.stringify({ ...before.response, uid: '' }) }).toEqual({
+          what,
+          same: false,
+        });
+        expect((await send()).reused).toBe(true);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('is decoded again only when it differs elsewhere: a malformed body is never remembered', async () => {
+    const app = buildApp({ ctx: new StaticCluster(RULES), logger });
+    try {
+      const bad = podReview({ operation: 'EXPLODE' });
+      for (const uid of ['a', 'b']) {
+        const res = await app.inject({ method: 'POST', url: '/mutate', ...json({ ...bad, request: { ...(bad['request'] as object), uid } }) });
+        expect(res.statusCode).toBe(400);
+      }
     } finally {
       await app.close();
     }

@@ -12,14 +12,16 @@ import Fastify, {
 } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { AdmissionContext } from '../admission/context.js';
-import { BadReviewError, decodeReview } from '../admission/decode.js';
+import { BadReviewError, decodeReview, uidOf } from '../admission/decode.js';
 import type { HandlerResult, Prepared } from '../admission/handler.js';
 import { rulesConfigMapText } from '../admission/validate-rules.js';
 import type { RulesVerdict } from '../rules/compile.js';
-import { handleMutate } from '../admission/mutate.js';
+import { handleMutate, mutateReads, sameMutateReads } from '../admission/mutate.js';
+import { answerFor, cutAnswer, Lru, reviewKey, type AnswerText } from '../admission/memo.js';
+import type { ReviewRecord } from '../admission/context.js';
 import { handleValidate } from '../admission/validate.js';
 import { errored, review } from '../admission/response.js';
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest, AdmissionReviewRequest } from '../admission/types.js';
 import { formatFieldError } from '../util/errors.js';
 import type { Logger } from 'pino';
 import { metricKind, type Metrics } from './metrics.js';
@@ -41,6 +43,29 @@ export interface AppOptions {
 }
 
 type Handler = (request: AdmissionRequest, ctx: AdmissionContext, prepared?: Prepared) => HandlerResult;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body as received (JSON bodies only), to know a review seen before. */
+    bodyText?: string;
+  }
+}
+
+/**
+ * A handler whose answer depends only on the request and on what `reads` returns: a review that differs from an
+ * earlier one only in its uid gets the earlier answer while `same` holds for the two reads.
+ */
+interface Reuse<R> {
+  reads(request: AdmissionRequest, ctx: AdmissionContext): R;
+  same(a: R, b: R): boolean;
+}
+
+/** What a body (without its uid) is known to be: an AdmissionReview that decodes, and maybe its last answer. */
+interface Known {
+  answer?: { readonly reads: unknown; readonly text: AnswerText; readonly record: ReviewRecord };
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** The routes and their methods (GET routes answer HEAD too), for 405 answers with `Allow`. */
 const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
@@ -96,8 +121,9 @@ class TransportError extends Error {
   }
 }
 
-function admissionRoute(app: FastifyInstance, path: string, handler: Handler, opts: AppOptions): void {
+function admissionRoute<R>(app: FastifyInstance, path: string, handler: Handler, opts: AppOptions, reuse?: Reuse<R>): void {
   const { ctx, metrics, rulesChecker } = opts;
+  const memo = new Lru<Known>();
   const endpoint = path.slice(1);
   /**
    * What the handler needs read first (handlers are synchronous, the reads are not); undefined when there is nothing
@@ -116,9 +142,12 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, op
   const reviewLog = (app.log as Logger).child({}, { redact: { paths: [] } });
   app.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
+    const key = req.bodyText === undefined ? undefined : reviewKey(req.bodyText, uidOf(req.body));
+    let known = key === undefined ? undefined : memo.get(key);
     let request: AdmissionRequest;
     try {
-      request = decodeReview(req.body).request;
+      // The same body but for its uid decoded before: it decodes again (see admission/memo.ts).
+      request = known ? (req.body as AdmissionReviewRequest).request : decodeReview(req.body).request;
     } catch (err) {
       if (err instanceof BadReviewError) {
         const message = `not an ${err.what} v1 request: ${err.errors.map(formatFieldError).join('; ')}`;
@@ -130,6 +159,7 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, op
       }
       throw err;
     }
+    if (key !== undefined && known === undefined) memo.set(key, (known = {}));
     const pod = request.object as { metadata?: { name?: string; generateName?: string } } | null | undefined;
     const fields = {
       uid: request.uid,
@@ -140,18 +170,32 @@ function admissionRoute(app: FastifyInstance, path: string, handler: Handler, op
       dryRun: request.dryRun ?? false,
     };
     const durationMs = () => performance.now() - started;
+    /** The review's log line and metrics; `reused` when the answer was the one given to the same body before. */
+    const done = (record: ReviewRecord, reused: boolean) => {
+      const ms = durationMs();
+      reviewLog.info(reused ? { ...fields, ...record, reused, durationMs: ms } : { ...fields, ...record, durationMs: ms }, 'review');
+      metrics?.reviews.inc({ endpoint, decision: record.decision, kind: metricKind(request.kind) });
+      metrics?.reviewDuration.observe({ endpoint }, ms / 1000);
+    };
     try {
       if (request.namespace && ctx.ensureNamespace && ctx.namespaceLabels(request.namespace) === undefined) {
         await ctx.ensureNamespace(request.namespace);
       }
       const reading = prepare(request);
       const prepared = reading === undefined ? undefined : await reading;
+      const reads = reuse && known && reading === undefined ? reuse.reads(request, ctx) : undefined;
+      const last = known?.answer;
+      if (reads !== undefined && last !== undefined && reuse?.same(last.reads as R, reads)) {
+        done(last.record, true);
+        return reply.type(JSON_TYPE).send(answerFor(last.text, request.uid));
+      }
       const { response, record } = handler(request, ctx, prepared);
-      const ms = durationMs();
-      reviewLog.info({ ...fields, ...record, durationMs: ms }, 'review');
-      metrics?.reviews.inc({ endpoint, decision: record.decision, kind: metricKind(request.kind) });
-      metrics?.reviewDuration.observe({ endpoint }, ms / 1000);
-      return review(response);
+      done(record, false);
+      if (reads === undefined || known === undefined) return review(response);
+      const text = JSON.stringify(review(response));
+      const cut = cutAnswer(text, request.uid);
+      if (cut) known.answer = { reads, text: cut, record };
+      return reply.type(JSON_TYPE).send(text);
     } catch (err) {
       // Answer with the uid and HTTP 500: the API server then applies the webhook's failurePolicy.
       const message = err instanceof Error ? err.message : String(err);
@@ -178,6 +222,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
+    req.bodyText = text;
     void parseJson(req, text, (err, value) => {
       if (err === null) return done(null, value);
       // fastify reports a refused prototype key as invalid JSON; say which of the two it is.
@@ -225,7 +270,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return reply.code(404).send(statusBody(404, 'NotFound', `no route ${req.method} ${req.url}`));
   });
 
-  admissionRoute(app, '/mutate', handleMutate, opts);
+  app.decorateRequest('bodyText', undefined);
+  admissionRoute(app, '/mutate', handleMutate, opts, { reads: mutateReads, same: sameMutateReads });
   admissionRoute(app, '/validate', handleValidate, opts);
   const { metrics } = opts;
   if (metrics) {
