@@ -5,7 +5,7 @@
  * uid: that it decodes, and — when nothing the handler reads has changed since — its answer.
  */
 
-/** Bodies longer than this are not remembered (a pod review is a few KiB; the memo stays within ~8 MiB). */
+/** Bodies longer than this are not remembered (a pod review is a few KiB): with `MEMO_ENTRIES`, ≤ 8 MiB of keys per endpoint. */
 export const MEMO_MAX_TEXT = 32 * 1024;
 /** Bodies remembered per endpoint, least recently used dropped first. */
 export const MEMO_ENTRIES = 256;
