@@ -146,7 +146,7 @@ function admissionRoute<R>(app: FastifyInstance, path: string, handler: Handler,
     let known = key === undefined ? undefined : memo.get(key);
     let request: AdmissionRequest;
     try {
-      // The same body but for its uid decoded before: it decodes again (see admission/memo.ts).
+      // A body that decoded before but for its uid would decode again: it is not checked twice (admission/memo.ts).
       request = known ? (req.body as AdmissionReviewRequest).request : decodeReview(req.body).request;
     } catch (err) {
       if (err instanceof BadReviewError) {
